@@ -1,0 +1,116 @@
+//! What every Snodo connector implements, and the HTTP client they all share.
+//!
+//! A connector only fetches and normalises: it gets a [`HarvestContext`] (the source's settings, a
+//! polite HTTP client, progress reporting, cancellation) and the checkpoint of its last run, and
+//! returns records plus the next checkpoint. It never touches the store or the index: the harvester
+//! writes records and checkpoint together, in one transaction.
+
+pub mod http;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use snodo_model::{Record, Territory};
+use tokio_util::sync::CancellationToken;
+
+pub use http::{HttpClient, HttpError, HttpSettings};
+
+/// The settings every source has, whatever its kind.
+#[derive(Debug, Clone)]
+pub struct SourceSpec {
+    pub id: String,
+    pub name: String,
+    pub url: String,
+    /// The territory records fall back to when the source says nothing more precise.
+    pub territory: Territory,
+}
+
+/// A progress event, for progress bars and logs. Never per record in logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    /// A page or request answered; `what` says what was fetched ("processes", "proposals of 12").
+    Page { what: String },
+    /// `n` more records normalised.
+    Records { n: u64 },
+}
+
+pub type ProgressFn = Arc<dyn Fn(&str, Progress) + Send + Sync>;
+
+/// Everything a connector may use during one run.
+#[derive(Clone)]
+pub struct HarvestContext {
+    pub source: SourceSpec,
+    pub http: HttpClient,
+    pub cancel: CancellationToken,
+    progress: Option<ProgressFn>,
+}
+
+impl HarvestContext {
+    pub fn new(source: SourceSpec, http: HttpClient, cancel: CancellationToken) -> Self {
+        HarvestContext {
+            source,
+            http,
+            cancel,
+            progress: None,
+        }
+    }
+
+    pub fn with_progress(mut self, f: ProgressFn) -> Self {
+        self.progress = Some(f);
+        self
+    }
+
+    pub fn report(&self, p: Progress) {
+        if let Some(f) = &self.progress {
+            f(&self.source.id, p);
+        }
+    }
+
+    /// Fails with [`ConnectorError::Cancelled`] once shutdown was asked for.
+    pub fn check_cancelled(&self) -> Result<(), ConnectorError> {
+        if self.cancel.is_cancelled() {
+            Err(ConnectorError::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// What one run of a connector produced.
+#[derive(Debug, Default)]
+pub struct HarvestOutput {
+    pub records: Vec<Record>,
+    /// True only when the listing is known to be whole: then records missing from it are gone.
+    pub complete: bool,
+    /// Where the next run should start (connector-defined, opaque to everyone else).
+    pub checkpoint: Option<String>,
+    /// Problems that degraded the result without failing it ("field `stats` unavailable: …").
+    pub warnings: Vec<String>,
+    /// Upstream items that could not be normalised and were skipped.
+    pub failed: u64,
+}
+
+/// Why a run failed. Every message names the URL or object and, where possible, what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectorError {
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    #[error("{url}: {message}")]
+    Protocol { url: String, message: String },
+    #[error("the run was cancelled (shutdown)")]
+    Cancelled,
+}
+
+/// A connector: one per configured source, built by the registry from the source's typed params.
+#[async_trait]
+pub trait Connector: Send + Sync {
+    /// The `kind` string used in config (`decidim`, `feed`, …).
+    fn kind(&self) -> &'static str;
+
+    /// Fetches and normalises everything the source lists.
+    async fn harvest(
+        &self,
+        ctx: &HarvestContext,
+        checkpoint: Option<&str>,
+    ) -> Result<HarvestOutput, ConnectorError>;
+}
