@@ -1,0 +1,691 @@
+//! Snodo's configuration file (`config/snodo.toml`): parse, then validate, then build.
+//!
+//! Unknown keys are errors that name the key and the file; every problem is reported at once, one
+//! line each, naming the key and the fix. Connector-specific keys of a source are checked by the
+//! connector's own typed params, through the [`KindCheck`] list the caller passes in, so this crate
+//! never depends on connectors, the store or the index.
+//!
+//! Environment overrides (one documented way): `SNODO_DATA_DIR`, `SNODO_LISTEN`,
+//! `SNODO_ADMIN_TOKEN` replace `storage.data_dir`, `server.listen`, `server.admin_token`.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use serde::Deserialize;
+use snodo_model::record::is_valid_source_id;
+use snodo_model::Territory;
+
+/// The commented example shipped with the binary (`snodo config example`).
+pub const EXAMPLE: &str = include_str!("../../../config/examples/snodo.example.toml");
+
+pub const DEFAULT_SCHEDULE: &str = "0 0 */6 * * *";
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file this came from, for messages.
+    pub path: PathBuf,
+    pub storage: Storage,
+    pub server: Server,
+    pub harvest: Harvest,
+    pub log: Log,
+    pub sources: Vec<Source>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Storage {
+    /// The SQLite file and the index directory live here (relative to the working directory).
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Server {
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// Origins allowed to call the API from a browser (the widget on other sites). `"*"` allows all.
+    #[serde(default)]
+    pub cors_allowed_origins: Vec<String>,
+    /// Bearer token for admin endpoints; they are off when empty.
+    #[serde(default)]
+    pub admin_token: Option<String>,
+    /// The public base URL (`https://hub.example.it`), used in the embed snippet.
+    #[serde(default)]
+    pub public_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Harvest {
+    /// Default cron schedule (with seconds) for sources that set none.
+    #[serde(default = "default_schedule")]
+    pub schedule: String,
+    #[serde(default = "default_max_concurrent")]
+    pub max_concurrent_sources: usize,
+    #[serde(default = "one")]
+    pub per_host_concurrency: usize,
+    #[serde(default = "default_min_delay_ms")]
+    pub min_delay_ms: u64,
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_secs: u64,
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout_secs: u64,
+    #[serde(default = "default_max_retries")]
+    pub max_retries: u32,
+    #[serde(default = "default_retry_budget")]
+    pub retry_budget: u32,
+    #[serde(default = "default_max_body_mb")]
+    pub max_body_mb: u64,
+    #[serde(default = "default_max_retry_after")]
+    pub max_retry_after_secs: u64,
+    /// Random delay (0..jitter) added to each scheduled run so many sources don't fire together.
+    #[serde(default = "default_jitter")]
+    pub jitter_secs: u64,
+    /// A contact URL or e-mail put in the User-Agent, so platform operators can reach us.
+    #[serde(default = "default_contact")]
+    pub contact: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Log {
+    #[serde(default)]
+    pub format: LogFormat,
+    /// An `EnvFilter` directive (`info`, `snodo=debug`); `RUST_LOG` wins when set.
+    #[serde(default = "default_level")]
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            _ => Err(format!("unknown log format `{s}`; expected text or json")),
+        }
+    }
+}
+
+/// One configured source.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub url: String,
+    pub schedule: String,
+    pub enabled: bool,
+    pub territory: Territory,
+    /// Connector-specific keys, checked by the connector's typed params.
+    pub params: toml::Table,
+}
+
+impl Source {
+    pub fn cron(&self) -> cron::Schedule {
+        // Validated at load time.
+        cron::Schedule::from_str(&self.schedule).unwrap_or_else(|_| {
+            cron::Schedule::from_str(DEFAULT_SCHEDULE).expect("the default schedule is valid")
+        })
+    }
+}
+
+/// A connector kind the caller knows, with the check of its specific keys.
+pub struct KindCheck {
+    pub kind: &'static str,
+    /// Returns one message per bad key (`"page_size: must be at most 50"`).
+    pub check: fn(&toml::Table) -> Result<(), Vec<String>>,
+}
+
+/// Everything wrong with a config file, one problem per line.
+#[derive(Debug, thiserror::Error)]
+pub struct ConfigError {
+    pub path: PathBuf,
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.problems.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{}: {p}", self.path.display())?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default = "default_storage")]
+    storage: Storage,
+    #[serde(default = "default_server")]
+    server: Server,
+    #[serde(default = "default_harvest")]
+    harvest: Harvest,
+    #[serde(default = "default_log")]
+    log: Log,
+    #[serde(default)]
+    sources: Vec<toml::Table>,
+}
+
+const SOURCE_KEYS: &[&str] = &[
+    "id",
+    "name",
+    "kind",
+    "url",
+    "schedule",
+    "enabled",
+    "territory",
+];
+
+impl Config {
+    /// Reads, validates and applies environment overrides.
+    pub fn load(path: &Path, kinds: &[KindCheck]) -> Result<Config, ConfigError> {
+        let err = |problems: Vec<String>| ConfigError {
+            path: path.to_owned(),
+            problems,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            err(vec![format!(
+                "cannot read the config file: {e}; pass --config PATH or set SNODO_CONFIG (`snodo config example` prints a commented example)"
+            )])
+        })?;
+        let mut cfg = Self::parse(&text, path, kinds)?;
+        cfg.apply_env(|k| std::env::var(k).ok())
+            .map_err(|p| err(vec![p]))?;
+        Ok(cfg)
+    }
+
+    /// Parses and validates TOML text; `path` only names the file in messages.
+    pub fn parse(text: &str, path: &Path, kinds: &[KindCheck]) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError {
+            path: path.to_owned(),
+            problems: vec![one_line_toml_error(text, &e)],
+        })?;
+        let mut problems = Vec::new();
+        let mut seen = HashSet::new();
+        let mut sources = Vec::new();
+        if let Err(e) = cron::Schedule::from_str(&raw.harvest.schedule) {
+            let e = cron_error(&e);
+            problems.push(format!("harvest.schedule: invalid cron expression `{}` ({e}); use 6 fields with seconds, e.g. \"{DEFAULT_SCHEDULE}\"", raw.harvest.schedule));
+        }
+        if raw.harvest.max_concurrent_sources == 0 {
+            problems.push("harvest.max_concurrent_sources: must be at least 1".into());
+        }
+        if raw.harvest.per_host_concurrency == 0 {
+            problems.push("harvest.per_host_concurrency: must be at least 1".into());
+        }
+        if raw.server.listen.parse::<SocketAddr>().is_err() {
+            problems.push(format!(
+                "server.listen: `{}` is not an address like \"127.0.0.1:8080\"",
+                raw.server.listen
+            ));
+        }
+        for o in &raw.server.cors_allowed_origins {
+            if o != "*"
+                && url::Url::parse(o)
+                    .map(|u| u.origin().ascii_serialization() != *o)
+                    .unwrap_or(true)
+            {
+                problems.push(format!("server.cors_allowed_origins: `{o}` is not an origin like \"https://open.gov.it\" (scheme and host, no path or trailing slash) or \"*\""));
+            }
+        }
+        for (i, table) in raw.sources.into_iter().enumerate() {
+            if let Some(id) = table.get("id").and_then(|v| v.as_str()) {
+                if !seen.insert(id.to_owned()) {
+                    problems.push(format!("sources[{i}].id: duplicate source id `{id}`; every source needs its own id"));
+                }
+            }
+            match source_from_table(i, table, &raw.harvest.schedule, kinds) {
+                Ok(s) => sources.push(s),
+                Err(mut p) => problems.append(&mut p),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(ConfigError {
+                path: path.to_owned(),
+                problems,
+            });
+        }
+        Ok(Config {
+            path: path.to_owned(),
+            storage: raw.storage,
+            server: raw.server,
+            harvest: raw.harvest,
+            log: raw.log,
+            sources,
+        })
+    }
+
+    fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), String> {
+        if let Some(d) = var("SNODO_DATA_DIR").filter(|v| !v.is_empty()) {
+            self.storage.data_dir = PathBuf::from(d);
+        }
+        if let Some(l) = var("SNODO_LISTEN").filter(|v| !v.is_empty()) {
+            if l.parse::<SocketAddr>().is_err() {
+                return Err(format!(
+                    "SNODO_LISTEN: `{l}` is not an address like \"127.0.0.1:8080\""
+                ));
+            }
+            self.server.listen = l;
+        }
+        if let Some(t) = var("SNODO_ADMIN_TOKEN").filter(|v| !v.is_empty()) {
+            self.server.admin_token = Some(t);
+        }
+        Ok(())
+    }
+
+    pub fn source(&self, id: &str) -> Option<&Source> {
+        self.sources.iter().find(|s| s.id == id)
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.storage.data_dir.join("snodo.sqlite3")
+    }
+
+    pub fn index_dir(&self) -> PathBuf {
+        self.storage.data_dir.join("index")
+    }
+
+    /// The admin token, when admin endpoints are on.
+    pub fn admin_token(&self) -> Option<&str> {
+        self.server.admin_token.as_deref().filter(|t| !t.is_empty())
+    }
+
+    /// A config with no sources, for `snodo demo` and tests.
+    pub fn empty(data_dir: PathBuf) -> Config {
+        Config {
+            path: PathBuf::from("(built-in)"),
+            storage: Storage { data_dir },
+            server: default_server(),
+            harvest: default_harvest(),
+            log: default_log(),
+            sources: Vec::new(),
+        }
+    }
+}
+
+fn source_from_table(
+    i: usize,
+    mut t: toml::Table,
+    default_schedule: &str,
+    kinds: &[KindCheck],
+) -> Result<Source, Vec<String>> {
+    let mut problems = Vec::new();
+    let take_str = |t: &mut toml::Table,
+                    key: &str,
+                    required: bool,
+                    problems: &mut Vec<String>|
+     -> Option<String> {
+        match t.remove(key) {
+            Some(toml::Value::String(s)) => Some(s),
+            Some(other) => {
+                problems.push(format!(
+                    "sources[{i}].{key}: expected a string, found {}",
+                    other.type_str()
+                ));
+                None
+            }
+            None if required => {
+                problems.push(format!(
+                    "sources[{i}].{key}: missing (every source needs {})",
+                    SOURCE_KEYS[..4].join(", ")
+                ));
+                None
+            }
+            None => None,
+        }
+    };
+    let id = take_str(&mut t, "id", true, &mut problems);
+    let label = |key: &str| match &id {
+        Some(id) => format!("sources[{i}] (`{id}`).{key}"),
+        None => format!("sources[{i}].{key}"),
+    };
+    let name = take_str(&mut t, "name", true, &mut problems);
+    let kind = take_str(&mut t, "kind", true, &mut problems);
+    let url = take_str(&mut t, "url", true, &mut problems);
+    let schedule = take_str(&mut t, "schedule", false, &mut problems)
+        .unwrap_or_else(|| default_schedule.to_owned());
+    let territory_code = take_str(&mut t, "territory", false, &mut problems);
+    let enabled = match t.remove("enabled") {
+        None => true,
+        Some(toml::Value::Boolean(b)) => b,
+        Some(other) => {
+            problems.push(format!(
+                "{}: expected true or false, found {}",
+                label("enabled"),
+                other.type_str()
+            ));
+            true
+        }
+    };
+    if let Some(id) = &id {
+        if !is_valid_source_id(id) {
+            problems.push(format!(
+                "{}: `{id}` must match [a-z0-9-]+ (lower-case letters, digits, '-')",
+                label("id")
+            ));
+        }
+    }
+    if let Some(u) = &url {
+        match url::Url::parse(u) {
+            Ok(p) if p.scheme() == "http" || p.scheme() == "https" => {}
+            _ => problems.push(format!("{}: `{u}` is not an http(s) URL", label("url"))),
+        }
+    }
+    if let Err(e) = cron::Schedule::from_str(&schedule) {
+        let e = cron_error(&e);
+        problems.push(format!("{}: invalid cron expression `{schedule}` ({e}); use 6 fields with seconds, e.g. \"{DEFAULT_SCHEDULE}\"", label("schedule")));
+    }
+    let territory = match territory_code
+        .as_deref()
+        .map(snodo_model::territory::from_code)
+    {
+        None => Territory::default(),
+        Some(Ok(t)) => t,
+        Some(Err(e)) => {
+            problems.push(format!("{}: {e}", label("territory")));
+            Territory::default()
+        }
+    };
+    if let Some(k) = &kind {
+        match kinds.iter().find(|c| c.kind == k) {
+            None => {
+                let known: Vec<&str> = kinds.iter().map(|c| c.kind).collect();
+                problems.push(format!(
+                    "{}: unknown kind `{k}`; known kinds: {}",
+                    label("kind"),
+                    known.join(", ")
+                ));
+            }
+            Some(c) => {
+                if let Err(msgs) = (c.check)(&t) {
+                    problems.extend(msgs.into_iter().map(|m| {
+                        format!(
+                            "sources[{i}]{} ({k}): {m}",
+                            id.as_ref().map(|i| format!(" (`{i}`)")).unwrap_or_default()
+                        )
+                    }));
+                }
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(Source {
+        id: id.unwrap_or_default(),
+        name: name.unwrap_or_default(),
+        kind: kind.unwrap_or_default(),
+        url: url
+            .map(|u| u.trim_end_matches('/').to_owned())
+            .unwrap_or_default(),
+        schedule,
+        enabled,
+        territory,
+        params: t,
+    })
+}
+
+/// cron's messages quote the expression over several lines; keep the last, which says why.
+fn cron_error(e: &cron::error::Error) -> String {
+    let s = e.to_string();
+    s.lines()
+        .rev()
+        .find(|l| l.trim().len() > 1)
+        .unwrap_or(&s)
+        .trim()
+        .to_owned()
+}
+
+/// toml's messages span several lines with a source excerpt; keep one line with the position.
+fn one_line_toml_error(text: &str, e: &toml::de::Error) -> String {
+    let msg = e.message().trim().replace('\n', " ");
+    match e.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].lines().count().max(1);
+            let line = if text[..span.start.min(text.len())].ends_with('\n') {
+                line + 1
+            } else {
+                line
+            };
+            format!("line {line}: {msg}")
+        }
+        None => msg,
+    }
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("data")
+}
+fn default_listen() -> String {
+    "127.0.0.1:8080".into()
+}
+fn default_schedule() -> String {
+    DEFAULT_SCHEDULE.into()
+}
+fn default_max_concurrent() -> usize {
+    4
+}
+fn one() -> usize {
+    1
+}
+fn default_min_delay_ms() -> u64 {
+    250
+}
+fn default_connect_timeout() -> u64 {
+    10
+}
+fn default_request_timeout() -> u64 {
+    60
+}
+fn default_max_retries() -> u32 {
+    3
+}
+fn default_retry_budget() -> u32 {
+    20
+}
+fn default_max_body_mb() -> u64 {
+    32
+}
+fn default_max_retry_after() -> u64 {
+    300
+}
+fn default_jitter() -> u64 {
+    60
+}
+fn default_contact() -> String {
+    "https://github.com/snodo/snodo".into()
+}
+fn default_level() -> String {
+    "info".into()
+}
+fn default_storage() -> Storage {
+    Storage {
+        data_dir: default_data_dir(),
+    }
+}
+fn default_server() -> Server {
+    Server {
+        listen: default_listen(),
+        cors_allowed_origins: Vec::new(),
+        admin_token: None,
+        public_url: None,
+    }
+}
+fn default_harvest() -> Harvest {
+    Harvest {
+        schedule: default_schedule(),
+        max_concurrent_sources: default_max_concurrent(),
+        per_host_concurrency: 1,
+        min_delay_ms: default_min_delay_ms(),
+        connect_timeout_secs: default_connect_timeout(),
+        request_timeout_secs: default_request_timeout(),
+        max_retries: default_max_retries(),
+        retry_budget: default_retry_budget(),
+        max_body_mb: default_max_body_mb(),
+        max_retry_after_secs: default_max_retry_after(),
+        jitter_secs: default_jitter(),
+        contact: default_contact(),
+    }
+}
+fn default_log() -> Log {
+    Log {
+        format: LogFormat::Text,
+        level: default_level(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok_check(_: &toml::Table) -> Result<(), Vec<String>> {
+        Ok(())
+    }
+    fn strict_check(t: &toml::Table) -> Result<(), Vec<String>> {
+        let bad: Vec<String> = t
+            .keys()
+            .filter(|k| *k != "page_size")
+            .map(|k| format!("unknown key `{k}`"))
+            .collect();
+        if bad.is_empty() {
+            Ok(())
+        } else {
+            Err(bad)
+        }
+    }
+    const KINDS: &[KindCheck] = &[
+        KindCheck {
+            kind: "decidim",
+            check: strict_check,
+        },
+        KindCheck {
+            kind: "feed",
+            check: ok_check,
+        },
+    ];
+
+    fn parse(s: &str) -> Result<Config, ConfigError> {
+        Config::parse(s, Path::new("snodo.toml"), KINDS)
+    }
+
+    #[test]
+    fn the_shipped_example_and_config_parse() {
+        parse(EXAMPLE).unwrap();
+        let shipped = include_str!("../../../config/snodo.toml");
+        let c = parse(shipped).unwrap();
+        assert!(c.source("partecipa").is_some());
+    }
+
+    #[test]
+    fn a_minimal_config_gets_defaults() {
+        let c = parse("[[sources]]\nid = \"a\"\nname = \"A\"\nkind = \"decidim\"\nurl = \"https://a.it/\"\nterritory = \"16\"\npage_size = 20\n").unwrap();
+        assert_eq!(c.storage.data_dir, PathBuf::from("data"));
+        assert_eq!(c.sources[0].url, "https://a.it");
+        assert_eq!(c.sources[0].schedule, DEFAULT_SCHEDULE);
+        assert_eq!(c.sources[0].territory.region.as_deref(), Some("16"));
+        assert_eq!(
+            c.sources[0]
+                .params
+                .get("page_size")
+                .and_then(|v| v.as_integer()),
+            Some(20)
+        );
+    }
+
+    #[test]
+    fn unknown_top_level_key_names_key_file_and_line() {
+        let e = parse("[storage]\ndata_dir = \"d\"\ndatadir = \"x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("snodo.toml: line 3"), "{e}");
+        assert!(e.contains("datadir"), "{e}");
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let e = parse(
+            r#"
+[[sources]]
+id = "a"
+name = "A"
+kind = "decidim"
+url = "https://a.it"
+schedule = "every day"
+page_sise = 3
+
+[[sources]]
+id = "a"
+name = "B"
+kind = "ckan"
+url = "ftp://b.it"
+territory = "99"
+"#,
+        )
+        .unwrap_err();
+        let all = e.to_string();
+        assert_eq!(e.problems.len(), 6, "{all}");
+        assert!(
+            all.contains("sources[0] (`a`).schedule: invalid cron expression `every day`"),
+            "{all}"
+        );
+        assert!(all.contains("unknown key `page_sise`"), "{all}");
+        assert!(all.contains("duplicate source id `a`"), "{all}");
+        assert!(
+            all.contains("unknown kind `ckan`; known kinds: decidim, feed"),
+            "{all}"
+        );
+        assert!(all.contains("`ftp://b.it` is not an http(s) URL"), "{all}");
+        assert!(all.contains("sources[1] (`a`).territory"), "{all}");
+        assert!(all.lines().all(|l| l.starts_with("snodo.toml: ")));
+    }
+
+    #[test]
+    fn bad_ids_and_missing_keys() {
+        let e =
+            parse("[[sources]]\nid = \"Part Ecipa\"\nkind = \"decidim\"\nurl = \"https://a.it\"\n")
+                .unwrap_err()
+                .to_string();
+        assert!(e.contains("must match [a-z0-9-]+"), "{e}");
+        assert!(e.contains("sources[0].name: missing"), "{e}");
+    }
+
+    #[test]
+    fn environment_overrides() {
+        let mut c = parse("").unwrap();
+        c.apply_env(|k| match k {
+            "SNODO_DATA_DIR" => Some("/var/lib/snodo".into()),
+            "SNODO_ADMIN_TOKEN" => Some("s3cret".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(c.storage.data_dir, PathBuf::from("/var/lib/snodo"));
+        assert_eq!(c.admin_token(), Some("s3cret"));
+        assert!(c
+            .apply_env(|k| (k == "SNODO_LISTEN").then(|| "nope".into()))
+            .is_err());
+    }
+
+    #[test]
+    fn cors_origins_are_checked() {
+        let e = parse("[server]\ncors_allowed_origins = [\"https://open.gov.it/\", \"*\", \"https://ok.it\"]\n").unwrap_err().to_string();
+        assert!(e.contains("`https://open.gov.it/` is not an origin"), "{e}");
+        assert!(!e.contains("ok.it`"), "{e}");
+    }
+}
