@@ -1,0 +1,109 @@
+//! The schema as numbered migrations. `PRAGMA user_version` holds how many have been applied.
+//!
+//! A migration that has shipped is never edited: databases in the field already ran it. A change
+//! of schema is a new entry at the end of [`MIGRATIONS`].
+//!
+//! Timestamps are RFC 3339 TEXT in UTC with millisecond precision and a `Z` suffix
+//! (`2024-05-01T08:00:00.000Z`): fixed width, so text order is time order.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::error::{Ctx, StoreError};
+
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // 1: sources, records, the change log, harvest runs.
+    r#"
+CREATE TABLE sources (
+    id          TEXT PRIMARY KEY NOT NULL,
+    name        TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    url         TEXT NOT NULL,
+    configured  INTEGER NOT NULL DEFAULT 1,
+    checkpoint  TEXT,
+    next_run_at TEXT
+) STRICT;
+
+CREATE TABLE records (
+    id           TEXT PRIMARY KEY NOT NULL,
+    source       TEXT NOT NULL REFERENCES sources(id),
+    kind         TEXT NOT NULL,
+    upstream_id  TEXT NOT NULL,
+    json         TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    first_seen   TEXT NOT NULL,
+    last_seen    TEXT NOT NULL,
+    last_changed TEXT NOT NULL,
+    gone_at      TEXT,
+    seq          INTEGER NOT NULL,
+    last_run     INTEGER
+) STRICT;
+CREATE INDEX records_by_source ON records(source, gone_at);
+
+CREATE TABLE changes (
+    seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+    record_id TEXT NOT NULL REFERENCES records(id) DEFERRABLE INITIALLY DEFERRED,
+    op        TEXT NOT NULL CHECK (op IN ('upsert', 'gone'))
+) STRICT;
+CREATE INDEX changes_by_record ON changes(record_id);
+
+CREATE TABLE runs (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    source      TEXT NOT NULL REFERENCES sources(id),
+    started_at  TEXT NOT NULL,
+    finished_at TEXT,
+    outcome     TEXT NOT NULL
+                CHECK (outcome IN ('running', 'success', 'partial', 'failed', 'abandoned')),
+    seen        INTEGER NOT NULL DEFAULT 0,
+    added       INTEGER NOT NULL DEFAULT 0,
+    changed     INTEGER NOT NULL DEFAULT 0,
+    unchanged   INTEGER NOT NULL DEFAULT 0,
+    failed      INTEGER NOT NULL DEFAULT 0,
+    gone        INTEGER NOT NULL DEFAULT 0,
+    revived     INTEGER NOT NULL DEFAULT 0,
+    error       TEXT,
+    warnings    TEXT NOT NULL DEFAULT '[]',
+    requests    INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE INDEX runs_by_source ON runs(source, started_at, id);
+CREATE INDEX runs_running ON runs(outcome) WHERE outcome = 'running';
+"#,
+];
+
+/// The schema version this build writes.
+pub(crate) fn latest_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+/// Brings the database up to [`latest_version`], one transaction per migration so that a failure
+/// leaves it at the last good version. The version is read inside the write transaction, so two
+/// processes opening a fresh database at once cannot both apply the same migration.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let known = latest_version();
+    loop {
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .ctx("starting the schema upgrade")?;
+        let found: i64 = tx
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .ctx("reading the schema version")?;
+        if found > known {
+            return Err(StoreError::SchemaTooNew { found, known });
+        }
+        if found == known {
+            return Ok(());
+        }
+        let Some(sql) = usize::try_from(found).ok().and_then(|i| MIGRATIONS.get(i)) else {
+            return Err(StoreError::Corrupt {
+                what: "the schema version".into(),
+                detail: format!("PRAGMA user_version is {found}"),
+            });
+        };
+        let version = found as usize + 1;
+        tx.execute_batch(sql)
+            .map_err(|e| StoreError::migrate(version, e))?;
+        tx.pragma_update(None, "user_version", version as i64)
+            .map_err(|e| StoreError::migrate(version, e))?;
+        tx.commit().map_err(|e| StoreError::migrate(version, e))?;
+        tracing::info!(version, "database schema migrated");
+    }
+}

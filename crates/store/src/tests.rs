@@ -1,0 +1,940 @@
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use chrono::{Duration, TimeZone};
+use snodo_model::{Kind, LocalizedText, RecordId};
+
+use super::*;
+
+fn t(minutes: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 5, 1, 8, 0, 0).unwrap() + Duration::minutes(minutes)
+}
+
+fn rec(source: &str, n: usize, title: &str) -> Record {
+    Record::new(
+        RecordId::new(source, Kind::Process, n.to_string()),
+        format!("https://{source}.example.it/processes/{n}"),
+        "it",
+        LocalizedText::single("it", title),
+    )
+}
+
+fn recs(source: &str, range: std::ops::Range<usize>) -> Vec<Record> {
+    range
+        .map(|n| rec(source, n, &format!("Processo {n}")))
+        .collect()
+}
+
+fn info(id: &str) -> SourceInfo {
+    SourceInfo {
+        id: id.into(),
+        name: format!("Source {id}"),
+        kind: "decidim".into(),
+        url: format!("https://{id}.example.it"),
+    }
+}
+
+fn mem(sources: &[&str]) -> Store {
+    let s = Store::open_in_memory().unwrap();
+    s.sync_sources(&sources.iter().map(|id| info(id)).collect::<Vec<_>>())
+        .unwrap();
+    s
+}
+
+/// One run storing `records` in a single batch, finished as success; returns the batch result.
+fn harvest(s: &Store, source: &str, records: &[Record], complete: bool, at: i64) -> AppliedBatch {
+    let run = s.start_run(source, t(at)).unwrap();
+    let out = s
+        .apply_harvest(
+            run,
+            &HarvestBatch::new(source, records, complete, None, t(at)),
+        )
+        .unwrap();
+    s.finish_run(
+        run,
+        &RunFinish {
+            finished_at: t(at) + Duration::seconds(3),
+            outcome: Outcome::Success,
+            counts: out.counts,
+            error: None,
+            warnings: out.warnings.clone(),
+            requests: 1,
+        },
+    )
+    .unwrap();
+    out
+}
+
+fn raw_count(s: &Store, sql: &str) -> i64 {
+    s.writer().query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+fn stored_json(s: &Store, id: &str) -> String {
+    s.writer()
+        .query_row("SELECT json FROM records WHERE id = ?1", [id], |r| r.get(0))
+        .unwrap()
+}
+
+fn live_ids(s: &Store) -> Vec<String> {
+    let mut ids = Vec::new();
+    s.live_records(&mut |r| {
+        ids.push(r.id.to_string());
+        Ok(())
+    })
+    .unwrap();
+    ids
+}
+
+#[test]
+fn store_is_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Store>();
+}
+
+#[test]
+fn open_creates_directory_and_migrations_are_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested/data/snodo.sqlite");
+    let s = Store::open(&path).unwrap();
+    assert!(path.exists());
+    assert_eq!(s.path(), Some(path.as_path()));
+    let version: i64 = s
+        .writer()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, schema::latest_version());
+    let mode: String = s
+        .writer()
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let fk: i64 = s
+        .writer()
+        .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(fk, 1);
+    drop(s);
+    // Reopening runs no migration twice (a second CREATE TABLE would fail).
+    let s = Store::open(&path).unwrap();
+    s.integrity_check().unwrap();
+    assert!(Store::open_in_memory().unwrap().path().is_none());
+}
+
+#[test]
+fn a_newer_schema_is_refused_with_advice() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snodo.sqlite");
+    drop(Store::open(&path).unwrap());
+    {
+        let c = Connection::open(&path).unwrap();
+        c.pragma_update(None, "user_version", 99).unwrap();
+    }
+    let err = Store::open(&path).err().unwrap();
+    assert!(matches!(err, StoreError::SchemaTooNew { found: 99, .. }));
+    assert!(err.to_string().contains("upgrade snodo"), "{err}");
+}
+
+#[test]
+fn opening_something_that_is_not_a_database_says_what_to_check() {
+    let dir = tempfile::tempdir().unwrap();
+    // A directory where the file should be.
+    let err = Store::open(dir.path()).err().unwrap();
+    assert!(matches!(err, StoreError::Open { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("check that the data directory exists and is writable"),
+        "{err}"
+    );
+    let junk = dir.path().join("junk.sqlite");
+    std::fs::write(&junk, vec![b'x'; 4096]).unwrap();
+    assert!(matches!(
+        Store::open(&junk).err().unwrap(),
+        StoreError::Open { .. }
+    ));
+}
+
+#[test]
+fn sync_sources_upserts_and_flags_removed_sources_keeping_their_records() {
+    let s = mem(&["a", "b"]);
+    harvest(&s, "b", &recs("b", 0..3), true, 0);
+    let mut a = info("a");
+    a.name = "Renamed".into();
+    s.sync_sources(&[a, info("c")]).unwrap();
+    let st = s.sources().unwrap();
+    let by_id: HashMap<_, _> = st.iter().map(|x| (x.id.as_str(), x)).collect();
+    assert_eq!(st.len(), 3);
+    assert_eq!(by_id["a"].name, "Renamed");
+    assert!(by_id["a"].configured && by_id["c"].configured);
+    assert!(!by_id["b"].configured);
+    assert_eq!(by_id["b"].records, 3);
+    assert!(s.record("b:process:1").unwrap().is_some());
+    // Configured again: flagged back.
+    s.sync_sources(&[info("b")]).unwrap();
+    assert!(
+        s.sources()
+            .unwrap()
+            .iter()
+            .find(|x| x.id == "b")
+            .unwrap()
+            .configured
+    );
+
+    assert!(matches!(
+        s.sync_sources(&[info("Bad Id")]),
+        Err(StoreError::InvalidSourceId(_))
+    ));
+}
+
+#[test]
+fn changing_a_sources_url_or_kind_resets_its_checkpoint() {
+    let s = mem(&["a"]);
+    let run = s.start_run("a", t(0)).unwrap();
+    s.apply_harvest(
+        run,
+        &HarvestBatch::new("a", &[], false, Some("cursor-1"), t(0)),
+    )
+    .unwrap();
+    s.sync_sources(&[info("a")]).unwrap();
+    assert_eq!(s.checkpoint("a").unwrap().as_deref(), Some("cursor-1"));
+    let mut moved = info("a");
+    moved.url = "https://elsewhere.example.it".into();
+    s.sync_sources(&[moved]).unwrap();
+    assert_eq!(s.checkpoint("a").unwrap(), None);
+}
+
+#[test]
+fn upsert_adds_skips_unchanged_and_updates_changed() {
+    let s = mem(&["a"]);
+    let first = harvest(&s, "a", &recs("a", 0..3), false, 0);
+    assert_eq!(
+        first.counts,
+        RunCounts {
+            seen: 3,
+            added: 3,
+            ..RunCounts::default()
+        }
+    );
+    let seq_after_add = s.max_seq().unwrap();
+    assert_eq!(seq_after_add, 3);
+    let before = s.record("a:process:1").unwrap().unwrap();
+    assert_eq!(
+        before.content_hash,
+        rec("a", 1, "Processo 1").content_hash()
+    );
+    assert_eq!((before.first_seen, before.last_seen), (t(0), t(0)));
+    // Mark the stored text so that a rewrite would show.
+    let marked = stored_json(&s, "a:process:1").replace("Processo 1", "MARKER");
+    s.writer()
+        .execute(
+            "UPDATE records SET json = ?1 WHERE id = 'a:process:1'",
+            [&marked],
+        )
+        .unwrap();
+
+    // Same content: unchanged, no change-log row, JSON not rewritten, last_seen moves.
+    let mut again = recs("a", 0..3);
+    let second = harvest(&s, "a", &again, false, 10);
+    assert_eq!(
+        second.counts,
+        RunCounts {
+            seen: 3,
+            unchanged: 3,
+            ..RunCounts::default()
+        }
+    );
+    assert_eq!(s.max_seq().unwrap(), seq_after_add);
+    assert_eq!(raw_count(&s, "SELECT COUNT(*) FROM changes"), 3);
+    let after = s.record("a:process:1").unwrap().unwrap();
+    assert_eq!(after.last_seen, t(10));
+    assert_eq!(after.last_changed, t(0));
+    assert_eq!(stored_json(&s, "a:process:1"), marked);
+    let rec_seq: i64 = s
+        .writer()
+        .query_row(
+            "SELECT seq FROM records WHERE id = 'a:process:1'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(rec_seq, 2);
+
+    // Different content: changed, one change-log row.
+    again[1] = rec("a", 1, "Processo uno, rinominato");
+    let third = harvest(&s, "a", &again, false, 20);
+    assert_eq!(
+        third.counts,
+        RunCounts {
+            seen: 3,
+            changed: 1,
+            unchanged: 2,
+            ..RunCounts::default()
+        }
+    );
+    assert_eq!(s.max_seq().unwrap(), 4);
+    let changed = s.record("a:process:1").unwrap().unwrap();
+    assert_eq!(changed.record, again[1]);
+    assert_eq!(changed.content_hash, again[1].content_hash());
+    assert_eq!((changed.first_seen, changed.last_changed), (t(0), t(20)));
+    let cols: (String, String, String) = s
+        .writer()
+        .query_row(
+            "SELECT source, kind, upstream_id FROM records WHERE id = 'a:process:1'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(cols, ("a".into(), "process".into(), "1".into()));
+    assert!(s.record("a:process:99").unwrap().is_none());
+}
+
+#[test]
+fn change_log_gives_current_state_in_seq_order_compacted() {
+    let s = mem(&["a"]);
+    harvest(&s, "a", &recs("a", 0..3), false, 0); // seq 1..=3
+    let changes = s.changes_since(0, 100).unwrap();
+    assert_eq!(
+        changes.iter().map(|c| c.seq).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    assert_eq!(changes[0].id, "a:process:0");
+    assert_eq!(changes[0].record.as_ref(), Some(&rec("a", 0, "Processo 0")));
+
+    // Record 0 changes (seq 4), then a complete listing without record 2 sweeps it (seq 5).
+    let mut v = recs("a", 0..2);
+    v[0] = rec("a", 0, "Nuovo titolo");
+    let out = harvest(&s, "a", &v, true, 10);
+    assert_eq!((out.counts.changed, out.counts.gone), (1, 1));
+
+    let all = s.changes_since(0, 100).unwrap();
+    // Compacted: record 0 only at seq 4, record 2 only at seq 5 (gone).
+    assert_eq!(
+        all.iter()
+            .map(|c| (c.seq, c.id.as_str()))
+            .collect::<Vec<_>>(),
+        vec![(2, "a:process:1"), (4, "a:process:0"), (5, "a:process:2")]
+    );
+    assert_eq!(all[1].record.as_ref(), Some(&v[0]));
+    assert_eq!(all[2].record, None);
+    assert!(all.windows(2).all(|w| w[0].seq < w[1].seq));
+
+    // Paging by cursor.
+    let page = s.changes_since(2, 1).unwrap();
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].seq, 4);
+    assert!(s.changes_since(5, 10).unwrap().is_empty());
+    assert!(s.changes_since(0, 0).unwrap().is_empty());
+    assert_eq!(s.max_seq().unwrap(), 5);
+}
+
+#[test]
+fn seq_is_never_reused_even_after_log_rows_are_deleted() {
+    let s = mem(&["a"]);
+    harvest(&s, "a", &recs("a", 0..3), false, 0);
+    s.writer().execute("DELETE FROM changes", []).unwrap();
+    assert_eq!(s.max_seq().unwrap(), 3);
+    harvest(&s, "a", &recs("a", 3..4), false, 1);
+    let c = s.changes_since(0, 10).unwrap();
+    assert_eq!(c.len(), 1);
+    assert_eq!(c[0].seq, 4);
+    assert_eq!(s.max_seq().unwrap(), 4);
+}
+
+#[test]
+fn records_of_another_source_are_rejected_and_not_stored() {
+    let s = mem(&["a", "b"]);
+    let mut batch = recs("a", 0..2);
+    batch.push(rec("b", 7, "Intruso"));
+    let out = harvest(&s, "a", &batch, false, 0);
+    assert_eq!(
+        out.counts,
+        RunCounts {
+            seen: 3,
+            added: 2,
+            failed: 1,
+            ..RunCounts::default()
+        }
+    );
+    assert_eq!(out.warnings.len(), 1);
+    assert!(
+        out.warnings[0].contains("b:process:7"),
+        "{:?}",
+        out.warnings
+    );
+    assert!(s.record("b:process:7").unwrap().is_none());
+    assert_eq!(s.max_seq().unwrap(), 2);
+}
+
+#[test]
+fn duplicate_ids_in_a_batch_last_wins_counted_once() {
+    let s = mem(&["a"]);
+    let batch = vec![
+        rec("a", 1, "Prima versione"),
+        rec("a", 2, "Altro"),
+        rec("a", 1, "Ultima versione"),
+    ];
+    let out = harvest(&s, "a", &batch, false, 0);
+    assert_eq!(
+        out.counts,
+        RunCounts {
+            seen: 2,
+            added: 2,
+            ..RunCounts::default()
+        }
+    );
+    let stored = s.record("a:process:1").unwrap().unwrap();
+    assert_eq!(stored.record.title.get("it"), Some("Ultima versione"));
+    assert_eq!(s.max_seq().unwrap(), 2);
+}
+
+#[test]
+fn only_complete_listings_sweep_and_never_other_sources() {
+    let s = mem(&["a", "b"]);
+    harvest(&s, "a", &recs("a", 0..4), true, 0);
+    harvest(&s, "b", &recs("b", 0..4), true, 0);
+
+    // Incomplete listing missing records: nothing gone.
+    let out = harvest(&s, "a", &recs("a", 0..2), false, 10);
+    assert_eq!(out.counts.gone, 0);
+    assert_eq!(live_ids(&s).len(), 8);
+
+    // A failed run (no batch stored) changes nothing.
+    let run = s.start_run("a", t(15)).unwrap();
+    s.finish_run(
+        run,
+        &RunFinish {
+            finished_at: t(16),
+            outcome: Outcome::Failed,
+            counts: RunCounts::default(),
+            error: Some("the API answered 503".into()),
+            warnings: vec![],
+            requests: 1,
+        },
+    )
+    .unwrap();
+    assert_eq!(live_ids(&s).len(), 8);
+    let seq_before = s.max_seq().unwrap();
+
+    // Complete listing missing records 2 and 3: they are gone, b untouched.
+    let out = harvest(&s, "a", &recs("a", 0..2), true, 20);
+    assert_eq!(out.counts.gone, 2);
+    assert!(!out.sweep_held_back);
+    let gone = s.record("a:process:3").unwrap().unwrap();
+    assert_eq!(gone.gone_at, Some(t(20)));
+    assert_eq!(s.max_seq().unwrap(), seq_before + 2);
+    let ids = live_ids(&s);
+    assert_eq!(ids.len(), 6);
+    assert!(ids.iter().filter(|i| i.starts_with("b:")).count() == 4);
+    assert!(s.record("b:process:3").unwrap().unwrap().gone_at.is_none());
+    assert_eq!(
+        s.record_counts_by_kind().unwrap(),
+        vec![
+            ("a".into(), "process".into(), 2),
+            ("b".into(), "process".into(), 4)
+        ]
+    );
+    // The gone record's history stays.
+    assert_eq!(gone.first_seen, t(0));
+}
+
+#[test]
+fn a_gone_record_that_comes_back_is_revived() {
+    let s = mem(&["a"]);
+    harvest(&s, "a", &recs("a", 0..3), true, 0);
+    harvest(&s, "a", &recs("a", 0..2), true, 10);
+    assert!(s.record("a:process:2").unwrap().unwrap().gone_at.is_some());
+    let seq = s.max_seq().unwrap();
+
+    let out = harvest(&s, "a", &recs("a", 0..3), true, 20);
+    assert_eq!(
+        out.counts,
+        RunCounts {
+            seen: 3,
+            unchanged: 3,
+            revived: 1,
+            ..RunCounts::default()
+        }
+    );
+    let back = s.record("a:process:2").unwrap().unwrap();
+    assert_eq!(back.gone_at, None);
+    assert_eq!(back.last_seen, t(20));
+    let changes = s.changes_since(seq, 10).unwrap();
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].id, "a:process:2");
+    assert!(changes[0].record.is_some());
+
+    // Gone again, then back with new content: changed and revived.
+    harvest(&s, "a", &recs("a", 0..2), true, 30);
+    let mut v = recs("a", 0..2);
+    v.push(rec("a", 2, "Tornato diverso"));
+    let out = harvest(&s, "a", &v, true, 40);
+    assert_eq!((out.counts.changed, out.counts.revived), (1, 1));
+    assert_eq!(
+        s.record("a:process:2")
+            .unwrap()
+            .unwrap()
+            .record
+            .title
+            .get("it"),
+        Some("Tornato diverso")
+    );
+}
+
+#[test]
+fn the_safety_valve_holds_back_a_sweep_of_most_of_a_source() {
+    let s = mem(&["a", "small"]);
+    harvest(&s, "a", &recs("a", 0..10), true, 0);
+    let seq = s.max_seq().unwrap();
+
+    // An upstream that suddenly lists nothing.
+    let out = harvest(&s, "a", &[], true, 10);
+    assert!(out.sweep_held_back);
+    assert_eq!(out.counts.gone, 0);
+    assert_eq!(out.warnings.len(), 1);
+    assert!(
+        out.warnings[0].contains("10 of its 10"),
+        "{:?}",
+        out.warnings
+    );
+    assert_eq!(live_ids(&s).len(), 10);
+    assert_eq!(s.max_seq().unwrap(), seq);
+
+    // 6 of 10 missing: more than half and more than 5: held back.
+    let out = harvest(&s, "a", &recs("a", 0..4), true, 20);
+    assert!(out.sweep_held_back);
+    // 5 of 10 missing: allowed.
+    let out = harvest(&s, "a", &recs("a", 0..5), true, 30);
+    assert!(!out.sweep_held_back);
+    assert_eq!(out.counts.gone, 5);
+
+    // The caller can override the fraction.
+    harvest(&s, "a", &recs("a", 0..10), true, 40);
+    let run = s.start_run("a", t(50)).unwrap();
+    let out = s
+        .apply_harvest(
+            run,
+            &HarvestBatch::new("a", &[], true, None, t(50)).with_max_sweep_fraction(1.0),
+        )
+        .unwrap();
+    assert_eq!(out.counts.gone, 10);
+    assert!(out.warnings.is_empty());
+
+    // A small source may lose everything (at most 5 records).
+    harvest(&s, "small", &recs("small", 0..5), true, 0);
+    let out = harvest(&s, "small", &[], true, 10);
+    assert_eq!(out.counts.gone, 5);
+}
+
+#[test]
+fn a_run_in_several_batches_sweeps_only_what_no_batch_saw() {
+    let s = mem(&["a"]);
+    harvest(&s, "a", &recs("a", 0..6), true, 0);
+    let run = s.start_run("a", t(10)).unwrap();
+    let page1 = recs("a", 0..3);
+    let page2 = recs("a", 3..5);
+    let mut total = RunCounts::default();
+    total += s
+        .apply_harvest(
+            run,
+            &HarvestBatch::new("a", &page1, false, Some("p2"), t(10)),
+        )
+        .unwrap()
+        .counts;
+    total += s
+        .apply_harvest(
+            run,
+            &HarvestBatch::new("a", &page2, true, Some("end"), t(11)),
+        )
+        .unwrap()
+        .counts;
+    assert_eq!(
+        total,
+        RunCounts {
+            seen: 5,
+            unchanged: 5,
+            gone: 1,
+            ..RunCounts::default()
+        }
+    );
+    assert_eq!(live_ids(&s).len(), 5);
+    assert!(s.record("a:process:5").unwrap().unwrap().gone_at.is_some());
+    assert_eq!(s.checkpoint("a").unwrap().as_deref(), Some("end"));
+    // Running totals are kept on the run even before it finishes.
+    let (runs, _) = s.runs("a", 1, 0).unwrap();
+    assert_eq!(runs[0].outcome, Outcome::Running);
+    assert_eq!(runs[0].counts, total);
+}
+
+#[test]
+fn checkpoint_and_records_commit_together_or_not_at_all() {
+    let s = mem(&["a"]);
+    let run = s.start_run("a", t(0)).unwrap();
+    s.apply_harvest(
+        run,
+        &HarvestBatch::new("a", &recs("a", 0..2), false, Some("c1"), t(0)),
+    )
+    .unwrap();
+    assert_eq!(s.checkpoint("a").unwrap().as_deref(), Some("c1"));
+    // `None` leaves the checkpoint alone.
+    s.apply_harvest(run, &HarvestBatch::new("a", &[], false, None, t(1)))
+        .unwrap();
+    assert_eq!(s.checkpoint("a").unwrap().as_deref(), Some("c1"));
+
+    // Make storing one record fail halfway through the batch.
+    s.writer()
+        .execute_batch(
+            "CREATE TRIGGER boom BEFORE INSERT ON records WHEN NEW.upstream_id = '4'
+             BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;",
+        )
+        .unwrap();
+    let seq = s.max_seq().unwrap();
+    let err = s
+        .apply_harvest(
+            run,
+            &HarvestBatch::new("a", &recs("a", 2..6), true, Some("c2"), t(2)),
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("a:process:4"), "{err}");
+    assert_eq!(s.checkpoint("a").unwrap().as_deref(), Some("c1"));
+    assert!(s.record("a:process:2").unwrap().is_none());
+    assert_eq!(s.max_seq().unwrap(), seq);
+    assert_eq!(live_ids(&s).len(), 2);
+
+    s.reset_checkpoint("a").unwrap();
+    assert_eq!(s.checkpoint("a").unwrap(), None);
+    assert!(matches!(
+        s.reset_checkpoint("zzz"),
+        Err(StoreError::UnknownSource(_))
+    ));
+}
+
+#[test]
+fn runs_are_checked_before_anything_is_written() {
+    let s = mem(&["a", "b"]);
+    assert!(matches!(
+        s.start_run("nope", t(0)),
+        Err(StoreError::UnknownSource(_))
+    ));
+    let run = s.start_run("a", t(0)).unwrap();
+    let b = recs("b", 0..1);
+    assert!(matches!(
+        s.apply_harvest(run, &HarvestBatch::new("b", &b, true, None, t(0))),
+        Err(StoreError::RunSourceMismatch { .. })
+    ));
+    assert!(matches!(
+        s.apply_harvest(RunId(999), &HarvestBatch::new("a", &[], true, None, t(0))),
+        Err(StoreError::UnknownRun(999))
+    ));
+    let finish = RunFinish {
+        finished_at: t(1),
+        outcome: Outcome::Success,
+        counts: RunCounts::default(),
+        error: None,
+        warnings: vec![],
+        requests: 0,
+    };
+    s.finish_run(run, &finish).unwrap();
+    assert!(matches!(
+        s.finish_run(run, &finish),
+        Err(StoreError::RunFinished { .. })
+    ));
+    assert!(matches!(
+        s.finish_run(RunId(999), &finish),
+        Err(StoreError::UnknownRun(999))
+    ));
+    let err = s
+        .apply_harvest(run, &HarvestBatch::new("a", &[], true, None, t(0)))
+        .unwrap_err();
+    assert!(err.to_string().contains("start a new run"), "{err}");
+    assert_eq!(s.max_seq().unwrap(), 0);
+}
+
+#[test]
+fn runs_and_source_status_report_history() {
+    let s = mem(&["a", "b"]);
+    let st = s.sources().unwrap();
+    assert!(st[0].last_run.is_none() && st[0].last_success_at.is_none());
+
+    for i in 0..5 {
+        harvest(&s, "a", &recs("a", 0..2), true, i * 60);
+    }
+    let run = s.start_run("a", t(400)).unwrap();
+    s.finish_run(
+        run,
+        &RunFinish {
+            finished_at: t(400) + Duration::milliseconds(1500),
+            outcome: Outcome::Failed,
+            counts: RunCounts {
+                seen: 1,
+                failed: 1,
+                ..RunCounts::default()
+            },
+            error: Some("the API answered 500".into()),
+            warnings: vec!["slow".into()],
+            requests: 7,
+        },
+    )
+    .unwrap();
+
+    let (page, total) = s.runs("a", 2, 0).unwrap();
+    assert_eq!(total, 6);
+    assert_eq!(page.len(), 2);
+    assert_eq!(page[0].id, run.0);
+    assert_eq!(page[0].outcome, Outcome::Failed);
+    assert_eq!(page[0].error.as_deref(), Some("the API answered 500"));
+    assert_eq!(page[0].warnings, vec!["slow".to_string()]);
+    assert_eq!(page[0].requests, 7);
+    assert_eq!(page[0].duration_ms, Some(1500));
+    assert_eq!(page[0].counts.failed, 1);
+    assert_eq!(page[1].started_at, t(240));
+    let (rest, _) = s.runs("a", 10, 4).unwrap();
+    assert_eq!(
+        rest.iter().map(|r| r.started_at).collect::<Vec<_>>(),
+        vec![t(60), t(0)]
+    );
+    assert_eq!(s.runs("zzz", 10, 0).unwrap(), (vec![], 0));
+
+    let st = s.sources().unwrap();
+    let a = st.iter().find(|x| x.id == "a").unwrap();
+    assert_eq!(a.last_run.as_ref().map(|r| r.id), Some(run.0));
+    assert_eq!(a.last_success_at, Some(t(240) + Duration::seconds(3)));
+    assert_eq!(a.records, 2);
+    assert_eq!(a.url, "https://a.example.it");
+
+    let json = serde_json::to_value(a).unwrap();
+    assert_eq!(json["last_run"]["outcome"], "failed");
+    assert_eq!(json["last_run"]["counts"]["failed"], 1);
+    assert_eq!(json["configured"], true);
+}
+
+#[test]
+fn unfinished_runs_are_abandoned_at_start() {
+    let s = mem(&["a", "b"]);
+    let r1 = s.start_run("a", t(0)).unwrap();
+    s.start_run("b", t(0)).unwrap();
+    harvest(&s, "a", &[], false, 5);
+    assert_eq!(s.abandon_unfinished_runs(t(60)).unwrap(), 2);
+    assert_eq!(s.abandon_unfinished_runs(t(61)).unwrap(), 0);
+    let (runs, _) = s.runs("a", 10, 0).unwrap();
+    let abandoned = runs.iter().find(|r| r.id == r1.0).unwrap();
+    assert_eq!(abandoned.outcome, Outcome::Abandoned);
+    assert_eq!(abandoned.finished_at, Some(t(60)));
+    assert_eq!(abandoned.duration_ms, None);
+    assert!(abandoned.error.is_some());
+    assert_eq!(runs[0].outcome, Outcome::Success);
+    assert_eq!(
+        serde_json::to_value(Outcome::Abandoned).unwrap(),
+        serde_json::json!("abandoned")
+    );
+    assert_eq!("partial".parse::<Outcome>(), Ok(Outcome::Partial));
+}
+
+#[test]
+fn schedule_state_round_trips() {
+    let s = mem(&["a"]);
+    assert_eq!(s.schedule_state("a").unwrap(), ScheduleState::default());
+    assert_eq!(s.schedule_state("zzz").unwrap(), ScheduleState::default());
+    s.set_next_run("a", Some(t(360))).unwrap();
+    harvest(&s, "a", &[], false, 0);
+    harvest(&s, "a", &[], false, 90);
+    assert_eq!(
+        s.schedule_state("a").unwrap(),
+        ScheduleState {
+            last_run_at: Some(t(90)),
+            next_run_at: Some(t(360))
+        }
+    );
+    assert_eq!(s.sources().unwrap()[0].next_run_at, Some(t(360)));
+    s.set_next_run("a", None).unwrap();
+    assert_eq!(s.schedule_state("a").unwrap().next_run_at, None);
+    assert!(matches!(
+        s.set_next_run("zzz", None),
+        Err(StoreError::UnknownSource(_))
+    ));
+}
+
+#[test]
+fn live_records_streams_in_chunks_and_stops_on_callback_error() {
+    let s = mem(&["a"]);
+    let n = LIVE_CHUNK * 2 + 7;
+    harvest(&s, "a", &recs("a", 0..n), true, 0);
+    harvest(&s, "a", &recs("a", 0..n - 3), true, 1);
+    let mut seen = Vec::new();
+    let count = s
+        .live_records(&mut |r| {
+            seen.push(r.id.upstream_id);
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(count as usize, n - 3);
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), n - 3);
+
+    // The callback may use the store (even in memory, where reads share the writer).
+    let mut calls = 0;
+    let err = s
+        .live_records(&mut |_| {
+            calls += 1;
+            s.max_seq()?;
+            Err(StoreError::UnknownSource("stop".into()))
+        })
+        .unwrap_err();
+    assert!(matches!(err, StoreError::UnknownSource(_)));
+    assert_eq!(calls, 1);
+}
+
+#[test]
+fn ten_thousand_records_in_one_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&dir.path().join("snodo.sqlite")).unwrap();
+    s.sync_sources(&[info("big")]).unwrap();
+    let all = recs("big", 0..10_000);
+    let out = harvest(&s, "big", &all, true, 0);
+    assert_eq!(
+        out.counts,
+        RunCounts {
+            seen: 10_000,
+            added: 10_000,
+            ..RunCounts::default()
+        }
+    );
+    assert_eq!(s.max_seq().unwrap(), 10_000);
+    let out = harvest(&s, "big", &all, true, 1);
+    assert_eq!(out.counts.unchanged, 10_000);
+    assert_eq!(s.max_seq().unwrap(), 10_000);
+    assert_eq!(
+        s.record_counts_by_kind().unwrap(),
+        vec![("big".into(), "process".into(), 10_000)]
+    );
+    assert_eq!(s.changes_since(9_990, 100).unwrap().len(), 10);
+}
+
+#[test]
+fn reopening_keeps_data_and_seq_continues() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snodo.sqlite");
+    {
+        let s = Store::open(&path).unwrap();
+        s.sync_sources(&[info("a")]).unwrap();
+        let run = s.start_run("a", t(0)).unwrap();
+        s.apply_harvest(
+            run,
+            &HarvestBatch::new("a", &recs("a", 0..3), true, Some("c"), t(0)),
+        )
+        .unwrap();
+        // Left running: the process "crashes" here.
+    }
+    let s = Store::open(&path).unwrap();
+    assert_eq!(s.max_seq().unwrap(), 3);
+    assert_eq!(s.checkpoint("a").unwrap().as_deref(), Some("c"));
+    assert_eq!(live_ids(&s).len(), 3);
+    assert_eq!(s.abandon_unfinished_runs(t(5)).unwrap(), 1);
+    harvest(&s, "a", &recs("a", 3..4), false, 10);
+    let c = s.changes_since(3, 10).unwrap();
+    assert_eq!(c.len(), 1);
+    assert_eq!(c[0].seq, 4);
+    assert_eq!(s.record("a:process:0").unwrap().unwrap().first_seen, t(0));
+}
+
+#[test]
+fn reads_do_not_wait_behind_a_write_in_progress() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Arc::new(Store::open(&dir.path().join("snodo.sqlite")).unwrap());
+    s.sync_sources(&[info("a")]).unwrap();
+    harvest(&s, "a", &recs("a", 0..3), false, 0);
+
+    // A long write: the writer is locked and a transaction holds uncommitted rows.
+    let guard = s.writer();
+    guard
+        .execute_batch(
+            "BEGIN IMMEDIATE;
+             INSERT INTO changes (record_id, op) VALUES ('a:process:0', 'upsert');",
+        )
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let reader = Arc::clone(&s);
+    std::thread::spawn(move || {
+        let r = (|| -> Result<_, StoreError> {
+            Ok((
+                reader.max_seq()?,
+                reader.sources()?.len(),
+                reader.record("a:process:1")?.is_some(),
+                reader.changes_since(0, 10)?.len(),
+            ))
+        })();
+        let _ = tx.send(r.map_err(|e| e.to_string()));
+    });
+    let got = rx
+        .recv_timeout(StdDuration::from_secs(10))
+        .expect("a read waited behind the write");
+    // The reader sees the last committed state, not the write in progress.
+    assert_eq!(got, Ok((3, 1, true, 3)));
+    guard.execute_batch("ROLLBACK").unwrap();
+}
+
+#[test]
+fn concurrent_reads_while_another_thread_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Arc::new(Store::open(&dir.path().join("snodo.sqlite")).unwrap());
+    s.sync_sources(&[info("a")]).unwrap();
+    let writer = {
+        let s = Arc::clone(&s);
+        std::thread::spawn(move || {
+            for round in 0..20usize {
+                let batch: Vec<Record> = (0..200)
+                    .map(|n| rec("a", n, &format!("Processo {n} round {round}")))
+                    .collect();
+                harvest(&s, "a", &batch, true, round as i64);
+            }
+        })
+    };
+    let reader = {
+        let s = Arc::clone(&s);
+        std::thread::spawn(move || {
+            let mut last = 0;
+            let mut cursor = 0;
+            for _ in 0..200 {
+                let seq = s.max_seq().unwrap();
+                assert!(seq >= last, "seq went backwards");
+                last = seq;
+                for c in s.changes_since(cursor, 100).unwrap() {
+                    assert!(c.seq > cursor);
+                    assert!(c.record.is_some());
+                    cursor = c.seq;
+                }
+                s.sources().unwrap();
+            }
+        })
+    };
+    writer.join().unwrap();
+    reader.join().unwrap();
+    assert_eq!(s.max_seq().unwrap(), 20 * 200);
+    assert_eq!(s.runs("a", 1, 0).unwrap().1, 20);
+}
+
+#[test]
+fn backup_makes_an_openable_copy_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&dir.path().join("snodo.sqlite")).unwrap();
+    s.sync_sources(&[info("a")]).unwrap();
+    harvest(&s, "a", &recs("a", 0..3), true, 0);
+    s.integrity_check().unwrap();
+
+    let dest = dir.path().join("backups/2024-05-01.sqlite");
+    s.backup_to(&dest).unwrap();
+    let copy = Store::open(&dest).unwrap();
+    assert_eq!(copy.max_seq().unwrap(), 3);
+    assert_eq!(live_ids(&copy).len(), 3);
+    copy.integrity_check().unwrap();
+
+    let err = s.backup_to(&dest).unwrap_err();
+    assert!(err.to_string().contains("already exists"), "{err}");
+
+    // In memory too.
+    let m = mem(&["a"]);
+    harvest(&m, "a", &recs("a", 0..2), true, 0);
+    let dest = dir.path().join("mem.sqlite");
+    m.backup_to(&dest).unwrap();
+    assert_eq!(Store::open(&dest).unwrap().max_seq().unwrap(), 2);
+}
