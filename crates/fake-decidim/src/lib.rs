@@ -1,1 +1,43 @@
-//! (work in progress)
+//! A fake Decidim server for tests and the offline demo.
+//!
+//! This crate owns a tiny GraphQL executor that answers like Decidim's public API as far as a
+//! harvester can tell: queries are parsed and validated against the reconstructed SDL of the
+//! configured Decidim version (`connectors/decidim/schemas/`), then executed over a JSON data tree
+//! ([`Dataset`]) written in Decidim's own GraphQL shapes. Nothing is keyed by query text.
+//!
+//! What it reproduces:
+//! - graphql-ruby style validation errors (HTTP 200, `errors`, no `data`);
+//! - Decidim's visibility rules (published, non-private spaces), with a switch to misbehave
+//!   ([`Flags::leak_private`]) so a harvester's own filter can be tested;
+//! - Relay connections with opaque cursors and a page size capped at 50;
+//! - graphql-ruby's max depth (15) and max complexity (300 on 0.26, 5000 from 0.27);
+//! - per-version differences, which come from the SDL itself;
+//! - fault injection ([`Faults`]) and a request log ([`FakeDecidim::requests`]).
+//!
+//! What it must not do: talk to anything but loopback clients, or be used as a real server.
+//!
+//! ```
+//! use snodo_fake_decidim::{execute, Dataset, Version};
+//! let data = Dataset::sample("partecipa").expect("bundled sample");
+//! let response = execute(
+//!     Version::V0_28,
+//!     &data,
+//!     "{ participatoryProcesses { slug } }",
+//!     &serde_json::json!({}),
+//! );
+//! assert!(response["data"]["participatoryProcesses"].as_array().is_some());
+//! ```
+
+mod analysis;
+mod dataset;
+mod errors;
+mod exec;
+mod schema;
+mod server;
+mod version;
+
+pub use dataset::{Dataset, DatasetError, Flags};
+pub use exec::{execute, execute_with};
+pub use schema::{complexity, validate};
+pub use server::{FakeDecidim, Faults, LoggedRequest};
+pub use version::{schema_sdl, UnknownVersion, Version};
