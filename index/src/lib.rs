@@ -1,1 +1,492 @@
-//! (work in progress)
+//! Snodo's search index: the tantivy index derived from the store, and the search over it.
+//!
+//! This crate owns the index schema (with its [`SCHEMA_VERSION`]), the Italian and English text
+//! analysis, the translation of the user's query language, filters, facets, sorting and snippets.
+//! The index is **derived data**: the store (SQLite) is the truth, and every commit carries the
+//! last applied store `seq` as its payload, so that the indexer catches up after a crash and
+//! `snodo reindex` can rebuild it at any time.
+//!
+//! What it must not do:
+//! - let tantivy types out: the public API is plain Rust types (the API crate does not depend on
+//!   tantivy);
+//! - read the store or do HTTP: it is handed records and answers searches;
+//! - store a record's status: status is computed at query time from dates against `today`;
+//! - open a second writer: one [`Index`] owns the only writer of its directory (another process
+//!   opening the same directory gets [`IndexError::Locked`]).
+//!
+//! # On disk
+//!
+//! `dir/CURRENT` names the active generation directory (`dir/gen-N/`), which holds the tantivy
+//! files and a `snodo-index-version` file. A generation written with another schema version is
+//! replaced on open by a new empty one and [`Index::needs_rebuild`] reports it; [`Index::rebuild`]
+//! always builds a fresh generation next to the current one and switches `CURRENT` atomically
+//! (write-then-rename), so searches see either the old or the new index, never a half-built one,
+//! and a crash during a rebuild leaves the old index in place.
+
+mod collect;
+mod document;
+mod error;
+mod query;
+mod schema;
+mod search;
+
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::Instant;
+
+use chrono::NaiveDate;
+use snodo_model::Record;
+use tantivy::directory::error::LockError;
+use tantivy::{IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, TantivyError, Term};
+
+pub use error::IndexError;
+pub use query::{MAX_COMPLETIONS, MAX_QUERY_CHARS};
+pub use schema::{SCHEMA_VERSION, VERSION_FILE};
+pub use search::{
+    Facets, SearchHit, SearchRequest, SearchResults, Sort, MAX_LIMIT, MAX_OFFSET, SNIPPET_CHARS,
+    SUMMARY_CHARS,
+};
+
+use error::engine;
+use schema::Fields;
+
+/// Memory budget of the index writer.
+const WRITER_HEAP_BYTES: usize = 64 * 1024 * 1024;
+/// Name of the file that points at the active generation directory.
+const CURRENT_FILE: &str = "CURRENT";
+/// Prefix of generation directory names.
+const GENERATION_PREFIX: &str = "gen-";
+
+/// A change to apply to the index, in store `seq` order.
+#[derive(Debug, Clone)]
+pub enum IndexChange {
+    /// Add the record, replacing any document with the same id.
+    Upsert(Box<Record>),
+    /// Remove the record with this id (`source:kind:upstream_id`).
+    Remove(String),
+}
+
+/// One tantivy index with its reader and its writer.
+struct Generation {
+    reader: IndexReader,
+    /// The one writer; `None` once the generation has been replaced.
+    writer: Mutex<Option<IndexWriter<TantivyDocument>>>,
+    fields: Fields,
+    /// `dir/gen-N` on disk, `None` in RAM.
+    dir: Option<PathBuf>,
+    last_seq: AtomicU64,
+}
+
+impl Generation {
+    fn new(
+        index: tantivy::Index,
+        fields: Fields,
+        dir: Option<PathBuf>,
+    ) -> Result<Self, IndexError> {
+        schema::register_tokenizers(index.tokenizers());
+        let writer = index
+            .writer_with_num_threads(1, WRITER_HEAP_BYTES)
+            .map_err(|e| writer_error(e, dir.as_deref()))?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(engine)?;
+        let last_seq = read_payload(&index)?;
+        Ok(Generation {
+            reader,
+            writer: Mutex::new(Some(writer)),
+            fields,
+            dir,
+            last_seq: AtomicU64::new(last_seq),
+        })
+    }
+
+    fn in_ram() -> Result<Self, IndexError> {
+        let (schema, fields) = schema::build_schema();
+        Generation::new(tantivy::Index::create_in_ram(schema), fields, None)
+    }
+
+    /// Creates an empty generation in a new directory under `base`.
+    fn create_on_disk(base: &Path) -> Result<Self, IndexError> {
+        let name = next_generation_name(base)?;
+        let dir = base.join(&name);
+        fs::create_dir_all(&dir).map_err(|e| IndexError::io(&dir, e))?;
+        write_file_synced(
+            &dir.join(VERSION_FILE),
+            format!("{SCHEMA_VERSION}\n").as_bytes(),
+        )?;
+        let (schema, fields) = schema::build_schema();
+        let index = tantivy::Index::create_in_dir(&dir, schema).map_err(engine)?;
+        Generation::new(index, fields, Some(dir))
+    }
+
+    /// Opens the generation in `dir`; `Ok(None)` when it was written with another schema.
+    fn open_on_disk(dir: &Path) -> Result<Option<Self>, IndexError> {
+        let version_path = dir.join(VERSION_FILE);
+        let version = match fs::read_to_string(&version_path) {
+            Ok(v) => v.trim().parse::<u32>().ok(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(IndexError::io(version_path, e)),
+        };
+        if version != Some(SCHEMA_VERSION) || !dir.join("meta.json").exists() {
+            tracing::warn!(
+                dir = %dir.display(),
+                found = ?version,
+                expected = SCHEMA_VERSION,
+                "search index has another schema version; it will be rebuilt"
+            );
+            return Ok(None);
+        }
+        let index = tantivy::Index::open_in_dir(dir).map_err(engine)?;
+        let Some(fields) = schema::fields_of(&index.schema()) else {
+            tracing::warn!(dir = %dir.display(), "search index schema differs from this build's; it will be rebuilt");
+            return Ok(None);
+        };
+        Generation::new(index, fields, Some(dir.to_owned())).map(Some)
+    }
+
+    fn writer(&self) -> MutexGuard<'_, Option<IndexWriter<TantivyDocument>>> {
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Commits what the writer holds with `seq` as payload and makes it visible.
+    fn commit(&self, writer: &mut IndexWriter<TantivyDocument>, seq: u64) -> tantivy::Result<()> {
+        let mut prepared = writer.prepare_commit()?;
+        prepared.set_payload(&seq.to_string());
+        prepared.commit()?;
+        self.reader.reload()?;
+        self.last_seq.store(seq, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Stops the writer (waiting for merges) so that the directory can be removed.
+    fn retire(&self) {
+        if let Some(w) = self.writer().take() {
+            if let Err(e) = w.wait_merging_threads() {
+                tracing::warn!(error = %e, "search index: merge threads ended with an error");
+            }
+        }
+    }
+}
+
+fn writer_error(e: TantivyError, dir: Option<&Path>) -> IndexError {
+    match (&e, dir) {
+        (TantivyError::LockFailure(LockError::LockBusy, _), Some(d)) => {
+            IndexError::Locked { path: d.to_owned() }
+        }
+        _ => engine(e),
+    }
+}
+
+fn read_payload(index: &tantivy::Index) -> Result<u64, IndexError> {
+    let metas = index.load_metas().map_err(engine)?;
+    Ok(match metas.payload.as_deref() {
+        None => 0,
+        Some(p) => p.trim().parse().unwrap_or_else(|_| {
+            tracing::warn!(
+                payload = p,
+                "search index: unreadable commit payload; assuming seq 0"
+            );
+            0
+        }),
+    })
+}
+
+fn write_file_synced(path: &Path, bytes: &[u8]) -> Result<(), IndexError> {
+    let mut f = fs::File::create(path).map_err(|e| IndexError::io(path, e))?;
+    f.write_all(bytes).map_err(|e| IndexError::io(path, e))?;
+    f.sync_all().map_err(|e| IndexError::io(path, e))
+}
+
+/// Points `CURRENT` at `name`: written to a temporary file, then renamed over (atomic).
+fn switch_current(base: &Path, name: &str) -> Result<(), IndexError> {
+    let tmp = base.join(format!("{CURRENT_FILE}.tmp"));
+    write_file_synced(&tmp, format!("{name}\n").as_bytes())?;
+    let current = base.join(CURRENT_FILE);
+    fs::rename(&tmp, &current).map_err(|e| IndexError::io(&current, e))?;
+    // Make the rename itself durable.
+    if let Ok(d) = fs::File::open(base) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+fn generation_number(name: &str) -> Option<u64> {
+    name.strip_prefix(GENERATION_PREFIX)?.parse().ok()
+}
+
+fn generation_dirs(base: &Path) -> Result<Vec<(u64, String)>, IndexError> {
+    let mut out = Vec::new();
+    let entries = fs::read_dir(base).map_err(|e| IndexError::io(base, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| IndexError::io(base, e))?;
+        if let Some(name) = entry.file_name().to_str() {
+            if let Some(n) = generation_number(name) {
+                out.push((n, name.to_owned()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn next_generation_name(base: &Path) -> Result<String, IndexError> {
+    let max = generation_dirs(base)?
+        .into_iter()
+        .map(|(n, _)| n)
+        .max()
+        .unwrap_or(0);
+    Ok(format!("{GENERATION_PREFIX}{}", max + 1))
+}
+
+fn remove_dir_logged(dir: &Path) {
+    if let Err(e) = fs::remove_dir_all(dir) {
+        tracing::warn!(dir = %dir.display(), error = %e, "search index: could not remove an old generation");
+    }
+}
+
+/// The search index. `Send + Sync`: share it behind an `Arc`; writes are serialised inside.
+pub struct Index {
+    /// Base directory, `None` in RAM.
+    base: Option<PathBuf>,
+    current: RwLock<Arc<Generation>>,
+    /// Serialises `apply` and `rebuild`.
+    write_lock: Mutex<()>,
+    needs_rebuild: AtomicBool,
+}
+
+impl std::fmt::Debug for Index {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Index")
+            .field("base", &self.base)
+            .field("num_docs", &self.num_docs())
+            .field("last_applied_seq", &self.last_applied_seq())
+            .field("needs_rebuild", &self.needs_rebuild())
+            .finish()
+    }
+}
+
+impl Index {
+    /// Opens the index in `dir`, creating it if missing. When the index is new, or was written
+    /// with another [`SCHEMA_VERSION`] (or its generation directory is missing), an empty index
+    /// of the current version is created and [`Index::needs_rebuild`] is true: call
+    /// [`Index::rebuild`] with every record.
+    pub fn open(dir: &Path) -> Result<Index, IndexError> {
+        fs::create_dir_all(dir).map_err(|e| IndexError::io(dir, e))?;
+        let current_path = dir.join(CURRENT_FILE);
+        let current_name = match fs::read_to_string(&current_path) {
+            Ok(s) => Some(s.trim().to_owned()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(IndexError::io(current_path, e)),
+        };
+        let existing = match &current_name {
+            Some(name) if generation_number(name).is_some() && dir.join(name).is_dir() => {
+                Generation::open_on_disk(&dir.join(name))?
+            }
+            _ => None,
+        };
+        let (generation, needs_rebuild) = match existing {
+            Some(g) => (g, false),
+            None => {
+                let g = Generation::create_on_disk(dir)?;
+                let name = generation_name(&g)?;
+                switch_current(dir, &name)?;
+                // New or replaced: either way the store may hold records the index lacks.
+                if current_name.is_none() {
+                    tracing::info!(dir = %dir.display(), "search index created");
+                }
+                (g, true)
+            }
+        };
+        // Leftovers: replaced generations, or a rebuild that crashed before switching.
+        let keep = generation_name(&generation)?;
+        for (_, name) in generation_dirs(dir)? {
+            if name != keep {
+                remove_dir_logged(&dir.join(name));
+            }
+        }
+        tracing::info!(
+            dir = %dir.display(),
+            generation = %keep,
+            docs = generation.reader.searcher().num_docs(),
+            last_seq = generation.last_seq.load(Ordering::SeqCst),
+            needs_rebuild,
+            "search index opened"
+        );
+        Ok(Index {
+            base: Some(dir.to_owned()),
+            current: RwLock::new(Arc::new(generation)),
+            write_lock: Mutex::new(()),
+            needs_rebuild: AtomicBool::new(needs_rebuild),
+        })
+    }
+
+    /// An index in memory, for tests.
+    pub fn open_in_ram() -> Result<Index, IndexError> {
+        Ok(Index {
+            base: None,
+            current: RwLock::new(Arc::new(Generation::in_ram()?)),
+            write_lock: Mutex::new(()),
+            needs_rebuild: AtomicBool::new(false),
+        })
+    }
+
+    fn generation(&self) -> Arc<Generation> {
+        Arc::clone(&self.current.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// The store `seq` of the last commit (its payload); 0 for an empty or new index.
+    pub fn last_applied_seq(&self) -> u64 {
+        self.generation().last_seq.load(Ordering::SeqCst)
+    }
+
+    /// True when [`Index::open`] had to create the index empty (new directory, or another
+    /// schema version): the caller should call [`Index::rebuild`] with every record. Cleared by a
+    /// successful rebuild. Always false for [`Index::open_in_ram`].
+    pub fn needs_rebuild(&self) -> bool {
+        self.needs_rebuild.load(Ordering::SeqCst)
+    }
+
+    /// Number of searchable documents.
+    pub fn num_docs(&self) -> u64 {
+        self.generation().reader.searcher().num_docs()
+    }
+
+    /// Applies changes (upsert = delete by id term + add), commits with payload `up_to_seq`,
+    /// reloads the reader. On error nothing of this batch is committed.
+    pub fn apply(&self, changes: &[IndexChange], up_to_seq: u64) -> Result<(), IndexError> {
+        let _serial = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let generation = self.generation();
+        if changes.is_empty() && up_to_seq == generation.last_seq.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let mut guard = generation.writer();
+        let writer = guard.as_mut().ok_or_else(|| IndexError::Engine {
+            message: "the index writer was closed".into(),
+        })?;
+        let f = &generation.fields;
+        let result = (|| -> Result<(), IndexError> {
+            for change in changes {
+                match change {
+                    IndexChange::Upsert(record) => {
+                        let doc =
+                            document::to_document(f, record).map_err(|e| IndexError::Engine {
+                                message: format!("record {}: {e}", record.id),
+                            })?;
+                        writer.delete_term(Term::from_field_text(f.id, &record.id.to_string()));
+                        writer.add_document(doc).map_err(engine)?;
+                    }
+                    IndexChange::Remove(id) => {
+                        writer.delete_term(Term::from_field_text(f.id, id));
+                    }
+                }
+            }
+            generation.commit(writer, up_to_seq).map_err(engine)
+        })();
+        if let Err(e) = &result {
+            tracing::error!(error = %e, "search index: applying changes failed; rolling back");
+            if let Err(r) = writer.rollback() {
+                tracing::error!(error = %r, "search index: rollback failed");
+            }
+        }
+        result
+    }
+
+    /// Replaces the whole index with `records`, committed once with payload `up_to_seq`.
+    /// Returns the number of documents. On disk the new index is built in a fresh generation
+    /// directory and switched to atomically; until then searches see the old one.
+    pub fn rebuild(
+        &self,
+        records: &mut dyn Iterator<Item = Record>,
+        up_to_seq: u64,
+    ) -> Result<u64, IndexError> {
+        let _serial = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let started = Instant::now();
+        let fresh = match &self.base {
+            Some(base) => Generation::create_on_disk(base)?,
+            None => Generation::in_ram()?,
+        };
+        let built = (|| -> Result<u64, IndexError> {
+            let mut guard = fresh.writer();
+            let writer = guard.as_mut().ok_or_else(|| IndexError::Engine {
+                message: "the index writer was closed".into(),
+            })?;
+            let mut n = 0u64;
+            for record in records {
+                let doc = document::to_document(&fresh.fields, &record).map_err(|e| {
+                    IndexError::Engine {
+                        message: format!("record {}: {e}", record.id),
+                    }
+                })?;
+                // Upsert semantics here too: an iterator repeating an id leaves one document.
+                writer.delete_term(Term::from_field_text(
+                    fresh.fields.id,
+                    &record.id.to_string(),
+                ));
+                writer.add_document(doc).map_err(engine)?;
+                n += 1;
+            }
+            fresh.commit(writer, up_to_seq).map_err(engine)?;
+            Ok(n)
+        })();
+        let added = match built {
+            Ok(n) => n,
+            Err(e) => {
+                fresh.retire();
+                if let Some(d) = &fresh.dir {
+                    remove_dir_logged(d);
+                }
+                return Err(e);
+            }
+        };
+        if let (Some(base), Some(_)) = (&self.base, &fresh.dir) {
+            switch_current(base, &generation_name(&fresh)?)?;
+        }
+        let old = {
+            let mut cur = self.current.write().unwrap_or_else(|p| p.into_inner());
+            std::mem::replace(&mut *cur, Arc::new(fresh))
+        };
+        old.retire();
+        if let Some(d) = &old.dir {
+            remove_dir_logged(d);
+        }
+        self.needs_rebuild.store(false, Ordering::SeqCst);
+        let docs = self.num_docs();
+        tracing::info!(
+            records = added,
+            docs,
+            seq = up_to_seq,
+            ms = started.elapsed().as_millis() as u64,
+            "search index rebuilt"
+        );
+        Ok(docs)
+    }
+
+    /// Searches. `today` (Europe/Rome) decides statuses, both for the filter and the facets.
+    pub fn search(
+        &self,
+        req: &SearchRequest,
+        today: NaiveDate,
+    ) -> Result<SearchResults, IndexError> {
+        let generation = self.generation();
+        let searcher = generation.reader.searcher();
+        search::run(&searcher, &generation.fields, req, today)
+    }
+}
+
+fn generation_name(g: &Generation) -> Result<String, IndexError> {
+    g.dir
+        .as_deref()
+        .and_then(Path::file_name)
+        .and_then(|n| n.to_str())
+        .map(str::to_owned)
+        .ok_or_else(|| IndexError::Engine {
+            message: "an on-disk index generation has no directory name".into(),
+        })
+}
+
+#[cfg(test)]
+mod tests;

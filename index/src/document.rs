@@ -1,0 +1,161 @@
+//! From a [`Record`] to an index document, and back to what a search hit shows.
+
+use std::hash::Hasher;
+
+use chrono::{Datelike, NaiveDate};
+use serde::{Deserialize, Serialize};
+use snodo_model::{Kind, LocalizedText, Record};
+use tantivy::TantivyDocument;
+
+use crate::schema::{Fields, LangGroup, PerLang};
+
+/// What a hit needs to be displayed, stored as JSON with the document, so that search never
+/// touches the store. Texts are kept in every locale; the hit picks one at query time.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Display {
+    pub id: String,
+    pub kind: Kind,
+    pub url: String,
+    pub source: String,
+    pub default_locale: String,
+    pub title: LocalizedText,
+    #[serde(default, skip_serializing_if = "LocalizedText::is_empty")]
+    pub summary: LocalizedText,
+    #[serde(default, skip_serializing_if = "LocalizedText::is_empty")]
+    pub description: LocalizedText,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_date: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_date: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comune: Option<String>,
+    #[serde(default, skip_serializing_if = "LocalizedText::is_empty")]
+    pub scope_name: LocalizedText,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub methods: Vec<String>,
+}
+
+/// A date as a day number for the fast fields.
+pub fn day(d: NaiveDate) -> i64 {
+    i64::from(d.num_days_from_ce())
+}
+
+/// Start day with the "already started" sentinel.
+pub fn start_day(d: Option<NaiveDate>) -> i64 {
+    d.map_or(i64::MIN, day)
+}
+
+/// End day with the "still running" sentinel.
+pub fn end_day(d: Option<NaiveDate>) -> i64 {
+    d.map_or(i64::MAX, day)
+}
+
+/// FNV-1a of the id: stable across processes and versions (unlike `DefaultHasher`).
+pub fn id_hash(id: &str) -> u64 {
+    struct Fnv(u64);
+    impl Hasher for Fnv {
+        fn finish(&self) -> u64 {
+            self.0
+        }
+        fn write(&mut self, bytes: &[u8]) {
+            for b in bytes {
+                self.0 ^= u64::from(*b);
+                self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+    }
+    let mut h = Fnv(0xcbf2_9ce4_8422_2325);
+    h.write(id.as_bytes());
+    h.finish()
+}
+
+fn add_localized(doc: &mut TantivyDocument, fields: PerLang, text: &LocalizedText) {
+    for (locale, t) in text.iter() {
+        doc.add_text(fields.get(LangGroup::of_locale(locale)), t);
+    }
+}
+
+/// Builds the index document of a record.
+pub fn to_document(f: &Fields, r: &Record) -> Result<TantivyDocument, serde_json::Error> {
+    let id = r.id.to_string();
+    let mut doc = TantivyDocument::default();
+    doc.add_text(f.id, &id);
+    doc.add_text(f.kind, r.id.kind.as_str());
+    doc.add_text(f.source, &r.id.source);
+    if let Some(region) = &r.territory.region {
+        doc.add_text(f.region, region);
+    }
+    doc.add_i64(f.start_day, start_day(r.start_date));
+    doc.add_i64(f.end_day, end_day(r.end_date));
+    let published = r.published_at.map(|t| day(t.date_naive()));
+    let newest = r.start_date.map(day).into_iter().chain(published).max();
+    doc.add_i64(f.newest_day, newest.unwrap_or(i64::MIN));
+    doc.add_u64(f.tie, id_hash(&id));
+
+    add_localized(&mut doc, f.title, &r.title);
+    add_localized(&mut doc, f.subtitle, &r.subtitle);
+    add_localized(&mut doc, f.summary, &r.summary);
+    add_localized(&mut doc, f.description, &r.description);
+
+    let mut extra: Vec<&str> = Vec::new();
+    for t in [&r.promoter, &r.group, &r.territory.scope_name]
+        .into_iter()
+        .chain(&r.topics)
+    {
+        extra.extend(t.iter().map(|(_, s)| s));
+    }
+    if let Some(name) = r
+        .territory
+        .region
+        .as_deref()
+        .and_then(snodo_model::territory::region_name)
+    {
+        extra.push(name);
+    }
+    if let Some(c) = r
+        .territory
+        .comune
+        .as_deref()
+        .and_then(snodo_model::territory::comune)
+    {
+        extra.push(c.name);
+    }
+    extra.extend(r.methods.iter().map(String::as_str));
+    for e in &extra {
+        doc.add_text(f.extra, e);
+    }
+
+    // Every word, for completing the word being typed.
+    for t in [&r.title, &r.subtitle, &r.summary, &r.description] {
+        for (_, s) in t.iter() {
+            doc.add_text(f.words, s);
+        }
+    }
+    for e in &extra {
+        doc.add_text(f.words, e);
+    }
+
+    let display = Display {
+        id,
+        kind: r.id.kind,
+        url: r.url.clone(),
+        source: r.id.source.clone(),
+        default_locale: r.default_locale.clone(),
+        title: r.title.clone(),
+        summary: r.summary.clone(),
+        description: r.description.clone(),
+        start_date: r.start_date,
+        end_date: r.end_date,
+        region: r.territory.region.clone(),
+        comune: r.territory.comune.clone(),
+        scope_name: r.territory.scope_name.clone(),
+        image_url: r.image_url.clone(),
+        methods: r.methods.clone(),
+    };
+    doc.add_text(f.display, serde_json::to_string(&display)?);
+    Ok(doc)
+}

@@ -1,0 +1,379 @@
+//! The user's query language, and its translation to a tantivy query.
+//!
+//! Users write words (all must match, each in any text field), `"quoted phrases"`, parentheses,
+//! `AND`, `OR`, `NOT`, and `-word` / `+word`. Everything else tantivy's grammar would treat as
+//! syntax (`field:`, `^boost`, `[ranges]`, `*`, `~`, single quotes…) is turned into a space, so
+//! ordinary text such as `l'acqua`, `ore 10:30` or `C++` never becomes a syntax error. The
+//! apostrophe is treated as a word separator, exactly as the analysers do when indexing.
+//! Typographic quotes (`“…”`, `«…»`) count as `"`.
+//!
+//! Errors the user can fix are [`IndexError::Query`]: unbalanced quotes, unbalanced parentheses,
+//! a query over [`MAX_QUERY_CHARS`] characters, or what tantivy's strict parser rejects (e.g. a
+//! dangling `AND`).
+//!
+//! **Search-as-you-type.** When the query does not end in whitespace and its last word (outside
+//! any phrase) has at least two characters, that word is completed: the `words` field (every word
+//! of every record, folded, not stemmed) is scanned for terms starting with it, and the word is
+//! rewritten to `(word OR completion1 OR completion2 …)` with at most [`MAX_COMPLETIONS`]
+//! completions, the most frequent first. The rewritten text is then parsed as usual, so every
+//! completion goes through each field's own analyser (stemmed in Italian and English fields),
+//! keeps the query's structure (`bilancio parte` → `bilancio (parte OR partecipativo OR …)`, all
+//! words still required) and is highlighted in snippets like any other word.
+
+use std::collections::HashMap;
+
+use tantivy::query::{EmptyQuery, Query, QueryParser};
+use tantivy::Searcher;
+
+use crate::error::{engine, IndexError};
+use crate::schema::{fold_analyzer, Fields};
+
+/// Longest accepted query, in characters.
+pub const MAX_QUERY_CHARS: usize = 512;
+
+/// At most this many completions of the word being typed.
+pub const MAX_COMPLETIONS: usize = 32;
+
+/// Shortest word (in characters, after folding) that is completed as a prefix.
+const MIN_PREFIX_CHARS: usize = 2;
+
+/// The user's text made safe for tantivy's grammar, with its quotes and parentheses checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Normalized {
+    pub text: String,
+    /// The user is still typing the last word (no trailing whitespace).
+    pub typing: bool,
+}
+
+/// Checks and rewrites the user's text. `Ok(None)` when there is nothing to search for.
+pub(crate) fn normalize(q: &str) -> Result<Option<Normalized>, IndexError> {
+    let n = q.chars().count();
+    if n > MAX_QUERY_CHARS {
+        return Err(IndexError::query(format!(
+            "the query has {n} characters; at most {MAX_QUERY_CHARS} are accepted"
+        )));
+    }
+    let mut out = String::with_capacity(q.len());
+    let mut in_phrase = false;
+    let mut depth: i64 = 0;
+    for c in q.chars() {
+        let c = match c {
+            '“' | '”' | '„' | '‟' | '«' | '»' => '"',
+            '\'' | '’' | '‘' | '`' | '´' | ':' | '^' | '{' | '}' | '[' | ']' | '\\' | '*' | '~'
+            | '!' | '?' | '<' | '>' | '=' | '|' | '&' | '/' => ' ',
+            c if c.is_whitespace() => ' ',
+            c => c,
+        };
+        match c {
+            '"' => in_phrase = !in_phrase,
+            '(' if !in_phrase => depth += 1,
+            ')' if !in_phrase => {
+                depth -= 1;
+                if depth < 0 {
+                    return Err(IndexError::query(
+                        "unbalanced parentheses: a `)` has no matching `(`",
+                    ));
+                }
+            }
+            _ => {}
+        }
+        out.push(c);
+    }
+    if in_phrase {
+        return Err(IndexError::query(
+            "unbalanced quotes: a `\"` opens a phrase that is never closed",
+        ));
+    }
+    if depth > 0 {
+        return Err(IndexError::query(
+            "unbalanced parentheses: a `(` is never closed",
+        ));
+    }
+    let text = tidy(&out);
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    let typing = !q.ends_with(char::is_whitespace);
+    Ok(Some(Normalized { text, typing }))
+}
+
+/// A piece of the query: a word (possibly with operators or parentheses glued to it) or a
+/// quoted phrase (with its quotes and any sign glued before it).
+enum Item {
+    Word(String),
+    Phrase(String),
+}
+
+fn is_operator(w: &str) -> bool {
+    matches!(w, "AND" | "OR" | "NOT")
+}
+
+/// Rewrites what tantivy's grammar would reject in ordinary text: a lone `-` or `+`, doubled
+/// signs, the keyword `IN`, and operators with nothing to combine (`AND` at either end, `NOT` at
+/// the end, two operators in a row), which become plain words — and stop words, so they vanish.
+/// Quotes are balanced when this runs.
+fn tidy(s: &str) -> String {
+    let mut items: Vec<Item> = Vec::new();
+    let mut word = String::new();
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                let mut phrase = String::from('"');
+                for p in chars.by_ref() {
+                    phrase.push(p);
+                    if p == '"' {
+                        break;
+                    }
+                }
+                // A sign directly before the phrase applies to it; other glued text is a word.
+                let sign = match word.chars().next() {
+                    Some(c @ ('-' | '+')) if word.chars().all(|c| c == '-' || c == '+') => Some(c),
+                    _ => None,
+                };
+                if let Some(c) = sign {
+                    phrase.insert(0, c);
+                } else if !word.is_empty() {
+                    items.push(Item::Word(std::mem::take(&mut word)));
+                }
+                word.clear();
+                items.push(Item::Phrase(phrase));
+            }
+            ' ' => {
+                if !word.is_empty() {
+                    items.push(Item::Word(std::mem::take(&mut word)));
+                }
+            }
+            // Parentheses stand alone, except for a sign glued before `(`.
+            '(' => {
+                if word.chars().all(|c| c == '-' || c == '+') {
+                    word.push('(');
+                    items.push(Item::Word(std::mem::take(&mut word)));
+                } else {
+                    items.push(Item::Word(std::mem::take(&mut word)));
+                    items.push(Item::Word("(".to_owned()));
+                }
+            }
+            ')' => {
+                if !word.is_empty() {
+                    items.push(Item::Word(std::mem::take(&mut word)));
+                }
+                items.push(Item::Word(")".to_owned()));
+            }
+            c => word.push(c),
+        }
+    }
+    if !word.is_empty() {
+        items.push(Item::Word(word));
+    }
+
+    let mut words: Vec<String> = Vec::with_capacity(items.len());
+    for item in items {
+        match item {
+            Item::Phrase(p) => words.push(p),
+            Item::Word(w) => {
+                let signs = w.chars().take_while(|c| matches!(c, '-' | '+')).count();
+                if signs == w.chars().count() {
+                    continue; // a lone sign
+                }
+                let w = if signs > 1 {
+                    // Keep the first sign only: `--x` → `-x`.
+                    let first = &w[..1];
+                    format!("{first}{}", &w[signs..])
+                } else {
+                    w
+                };
+                words.push(if w == "IN" { "in".to_owned() } else { w });
+            }
+        }
+    }
+    // Empty groups `( )` are a syntax error: drop them.
+    let mut i = 0;
+    while i + 1 < words.len() {
+        if words[i].ends_with('(') && words[i + 1] == ")" {
+            words.drain(i..i + 2);
+            i = i.saturating_sub(1);
+        } else {
+            i += 1;
+        }
+    }
+    // Operators with nothing to combine become plain words.
+    for i in 0..words.len() {
+        if !is_operator(&words[i]) {
+            continue;
+        }
+        let first = i == 0 || words[i - 1].ends_with('(');
+        let last = i + 1 == words.len() || words[i + 1] == ")";
+        let after_operator = i > 0 && is_operator(&words[i - 1]);
+        let dangling = match words[i].as_str() {
+            "NOT" => last || after_operator && words[i - 1] == "NOT",
+            _ => first || last || after_operator,
+        };
+        if dangling {
+            words[i] = words[i].to_lowercase();
+        }
+    }
+    words.join(" ")
+}
+
+/// The last word when it can be completed: `(byte range of the word, folded prefix)`.
+fn last_word(text: &str) -> Option<(std::ops::Range<usize>, String)> {
+    let trimmed = text.trim_end_matches([')', ' ']);
+    let start = trimmed
+        .rfind(|c: char| !c.is_alphanumeric())
+        .map_or(0, |i| {
+            i + trimmed[i..].chars().next().map_or(1, char::len_utf8)
+        });
+    let word = &trimmed[start..];
+    if word.is_empty() || matches!(word, "AND" | "OR" | "NOT") {
+        return None;
+    }
+    // Only a word that stands alone: not `-word`, `+word`, nor the end of a phrase.
+    let before = trimmed[..start].chars().last();
+    if !matches!(before, None | Some(' ') | Some('(')) {
+        return None;
+    }
+    let mut fold = fold_analyzer();
+    let mut stream = fold.token_stream(word);
+    let mut folded = String::new();
+    while let Some(t) = stream.next() {
+        if !folded.is_empty() {
+            // Folding split the word (it should not, it is alphanumeric): do not complete.
+            return None;
+        }
+        folded = t.text.clone();
+    }
+    (folded.chars().count() >= MIN_PREFIX_CHARS).then_some((start..trimmed.len(), folded))
+}
+
+/// Terms of the `words` field that start with `prefix`, most frequent first.
+fn completions(
+    searcher: &Searcher,
+    fields: &Fields,
+    prefix: &str,
+) -> Result<Vec<String>, IndexError> {
+    let mut freq: HashMap<String, u64> = HashMap::new();
+    for seg in searcher.segment_readers() {
+        let inverted = seg.inverted_index(fields.words).map_err(engine)?;
+        let mut stream = inverted
+            .terms()
+            .range()
+            .ge(prefix.as_bytes())
+            .into_stream()
+            .map_err(|e| engine(e.into()))?;
+        while stream.advance() {
+            let key = stream.key();
+            if !key.starts_with(prefix.as_bytes()) {
+                break;
+            }
+            if let Ok(term) = std::str::from_utf8(key) {
+                *freq.entry(term.to_owned()).or_default() += u64::from(stream.value().doc_freq);
+            }
+        }
+    }
+    let mut v: Vec<(String, u64)> = freq.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    v.truncate(MAX_COMPLETIONS);
+    Ok(v.into_iter().map(|(t, _)| t).collect())
+}
+
+/// The parsed user query: `None` matches everything.
+pub(crate) fn parse(
+    searcher: &Searcher,
+    fields: &Fields,
+    q: Option<&str>,
+) -> Result<Option<Box<dyn Query>>, IndexError> {
+    let Some(norm) = q.map(normalize).transpose()?.flatten() else {
+        return Ok(None);
+    };
+    let mut text = norm.text;
+    if norm.typing {
+        if let Some((range, prefix)) = last_word(&text) {
+            let mut alternatives = vec![text[range.clone()].to_owned()];
+            alternatives.extend(
+                completions(searcher, fields, &prefix)?
+                    .into_iter()
+                    .filter(|c| *c != prefix),
+            );
+            if alternatives.len() > 1 {
+                let group = format!("({})", alternatives.join(" OR "));
+                text.replace_range(range, &group);
+            }
+        }
+    }
+    let index = searcher.index();
+    let searched = fields.searched();
+    let mut parser = QueryParser::for_index(index, searched.iter().map(|(f, _)| *f).collect());
+    parser.set_conjunction_by_default();
+    for (f, boost) in searched {
+        parser.set_field_boost(f, boost);
+    }
+    let query = parser.parse_query(&text).map_err(|e| {
+        IndexError::query(format!(
+            "the query could not be understood ({e}); use words, \"quoted phrases\", \
+             parentheses, AND, OR, NOT and -word to exclude"
+        ))
+    })?;
+    // Nothing searchable left (only stop words, or only punctuation): match everything.
+    if query.downcast_ref::<EmptyQuery>().is_some() {
+        return Ok(None);
+    }
+    Ok(Some(query))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(q: &str) -> Option<String> {
+        normalize(q).unwrap().map(|n| n.text)
+    }
+
+    #[test]
+    fn ordinary_text_is_made_safe() {
+        assert_eq!(norm("l'acqua").as_deref(), Some("l acqua"));
+        assert_eq!(norm("ore 10:30").as_deref(), Some("ore 10 30"));
+        assert_eq!(norm("«bilancio»").as_deref(), Some("\"bilancio\""));
+        assert_eq!(norm("a IN b").as_deref(), Some("a in b"));
+        assert_eq!(norm("\"a IN b\"").as_deref(), Some("\"a IN b\""));
+        assert_eq!(norm("a - b").as_deref(), Some("a b"));
+        assert_eq!(norm("--a +-\"b c\"").as_deref(), Some("-a +\"b c\""));
+        assert_eq!(norm("x\"b\"").as_deref(), Some("x \"b\""));
+        assert_eq!(norm("AND a OR").as_deref(), Some("and a or"));
+        assert_eq!(norm("a AND OR b NOT").as_deref(), Some("a AND or b not"));
+        assert_eq!(norm("(OR a) NOT b").as_deref(), Some("( or a ) NOT b"));
+        assert_eq!(norm("x -(a b)").as_deref(), Some("x -( a b )"));
+        assert_eq!(norm("--(a)").as_deref(), Some("-( a )"));
+        assert_eq!(norm("a (()) b").as_deref(), Some("a b"));
+        assert_eq!(norm("   "), None);
+        assert_eq!(norm(""), None);
+    }
+
+    #[test]
+    fn unbalanced_syntax_is_reported() {
+        let msg = |q: &str| match normalize(q) {
+            Err(IndexError::Query { message }) => message,
+            other => panic!("expected a query error for {q:?}, got {other:?}"),
+        };
+        assert!(msg("\"bilancio partecipativo").contains("quotes"));
+        assert!(msg("(bilancio OR budget").contains("parentheses"));
+        assert!(msg("bilancio)").contains("parentheses"));
+        assert!(msg(&"a".repeat(513)).contains("512"));
+        // Parentheses inside a phrase are just text.
+        assert!(normalize("\"a (b\"").is_ok());
+        assert!(normalize(&"a".repeat(512)).is_ok());
+    }
+
+    #[test]
+    fn last_word_is_found_only_when_it_stands_alone() {
+        let lw = |s: &str| last_word(s).map(|(r, p)| (s[r].to_owned(), p));
+        assert_eq!(lw("bilan"), Some(("bilan".into(), "bilan".into())));
+        assert_eq!(lw("bilancio Parte"), Some(("Parte".into(), "parte".into())));
+        assert_eq!(lw("(a OR citt)"), Some(("citt".into(), "citt".into())));
+        assert_eq!(lw("Città"), Some(("Città".into(), "citta".into())));
+        assert_eq!(lw("bilancio -parte"), None);
+        assert_eq!(lw("\"bilancio parte\""), None);
+        assert_eq!(lw("a AND"), None);
+        assert_eq!(lw("b"), None);
+    }
+}

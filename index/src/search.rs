@@ -1,0 +1,395 @@
+//! Search requests and results: plain Rust types, and the search itself.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use chrono::NaiveDate;
+use serde::Serialize;
+use snodo_model::text::truncate_words;
+use snodo_model::{Kind, Status};
+use tantivy::collector::TopDocs;
+use tantivy::query::{
+    AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query, RangeQuery, TermQuery,
+};
+use tantivy::schema::{Field, IndexRecordOption, Value};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::{Searcher, TantivyDocument, Term};
+
+use crate::collect::{sort_key_fn, Facets as FacetCollector};
+use crate::document::{day, Display};
+use crate::error::{engine, IndexError};
+use crate::schema::{Fields, LangGroup};
+
+/// Longest page returned, whatever the request asks.
+pub const MAX_LIMIT: usize = 1000;
+/// Deepest offset served; beyond it the page is empty (the total is still exact).
+pub const MAX_OFFSET: usize = 100_000;
+/// Summary length when a record has no summary and its description stands in.
+pub const SUMMARY_CHARS: usize = 300;
+/// Longest snippet fragment, in characters (before escaping and marks).
+pub const SNIPPET_CHARS: usize = 200;
+
+/// A search: the user's text, filters, order and page.
+#[derive(Clone, Debug, Default)]
+pub struct SearchRequest {
+    /// The user's query; `None` or blank matches everything.
+    pub q: Option<String>,
+    pub kind: Option<Kind>,
+    /// Computed against the `today` passed to [`crate::Index::search`].
+    pub status: Option<Status>,
+    /// 2-digit ISTAT region code.
+    pub region: Option<String>,
+    /// Source id.
+    pub source: Option<String>,
+    pub sort: Sort,
+    /// Page size; 0 returns no items (total and facets only). Capped at [`MAX_LIMIT`].
+    pub limit: usize,
+    pub offset: usize,
+    /// Preferred locale of the returned texts.
+    pub lang: Option<String>,
+}
+
+/// Result order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Sort {
+    /// Best match first (BM25); ties, and searches without text, newest first.
+    #[default]
+    Relevance,
+    /// Most recently started or published first.
+    Newest,
+    /// Earliest end date first; records without an end date last.
+    Closing,
+}
+
+/// One page of results with the total and the facets of all matches.
+#[derive(Debug, Serialize)]
+pub struct SearchResults {
+    /// Number of all matches (not just this page).
+    pub total: u64,
+    pub items: Vec<SearchHit>,
+    pub facets: Facets,
+}
+
+/// One result, ready to display.
+#[derive(Debug, Serialize)]
+pub struct SearchHit {
+    pub id: String,
+    pub kind: Kind,
+    pub title: String,
+    /// Locale of `title` (and of `summary` and `snippet` when they exist in it).
+    pub lang: String,
+    pub summary: String,
+    /// HTML: escaped text with matched words in `<mark>…</mark>`, and no other markup.
+    pub snippet: Option<String>,
+    pub url: String,
+    pub source: String,
+    pub status: Status,
+    pub start_date: Option<NaiveDate>,
+    pub end_date: Option<NaiveDate>,
+    pub region: Option<String>,
+    pub comune: Option<String>,
+    pub scope_name: Option<String>,
+    pub image_url: Option<String>,
+    pub methods: Vec<String>,
+    /// Relevance score when the search had text.
+    pub score: Option<f32>,
+}
+
+/// Value → count over all matches of the query and filters.
+#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Facets {
+    pub kind: BTreeMap<String, u64>,
+    pub status: BTreeMap<String, u64>,
+    /// Records without a region are not counted here.
+    pub region: BTreeMap<String, u64>,
+    pub source: BTreeMap<String, u64>,
+}
+
+/// A filter clause: must match, adds nothing to the score.
+fn filter(q: Box<dyn Query>) -> (Occur, Box<dyn Query>) {
+    (Occur::Must, Box::new(ConstScoreQuery::new(q, 0.0)))
+}
+
+fn term_filter(field: Field, value: &str) -> (Occur, Box<dyn Query>) {
+    filter(Box::new(TermQuery::new(
+        Term::from_field_text(field, value),
+        IndexRecordOption::Basic,
+    )))
+}
+
+fn range(field: Field, lower: Bound<i64>, upper: Bound<i64>) -> Box<dyn Query> {
+    let t = |v| Term::from_field_i64(field, v);
+    let map = |b: Bound<i64>| match b {
+        Bound::Included(v) => Bound::Included(t(v)),
+        Bound::Excluded(v) => Bound::Excluded(t(v)),
+        Bound::Unbounded => Bound::Unbounded,
+    };
+    Box::new(RangeQuery::new(map(lower), map(upper)))
+}
+
+/// The status filter, with the same semantics as [`Status::from_dates`] (inclusive days):
+/// upcoming = start > today; closed = start ≤ today and end < today; open = start ≤ today ≤ end.
+fn status_filters(f: &Fields, status: Status, today: i64) -> Vec<(Occur, Box<dyn Query>)> {
+    use Bound::{Excluded, Included, Unbounded};
+    let started = || filter(range(f.start_day, Unbounded, Included(today)));
+    match status {
+        Status::Upcoming => vec![filter(range(f.start_day, Excluded(today), Unbounded))],
+        Status::Closed => vec![
+            started(),
+            filter(range(f.end_day, Unbounded, Excluded(today))),
+        ],
+        Status::Open => vec![
+            started(),
+            filter(range(f.end_day, Included(today), Unbounded)),
+        ],
+    }
+}
+
+/// Which text a snippet comes from.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum SnippetSource {
+    Description,
+    Summary,
+}
+
+/// Snippet generators, created on first use for each (text, language group).
+struct Snippets<'a> {
+    searcher: &'a Searcher,
+    query: &'a dyn Query,
+    fields: &'a Fields,
+    generators: BTreeMap<(SnippetSource, LangGroup), SnippetGenerator>,
+}
+
+impl Snippets<'_> {
+    fn snippet(
+        &mut self,
+        which: SnippetSource,
+        locale: &str,
+        text: &str,
+    ) -> Result<Option<String>, IndexError> {
+        let group = LangGroup::of_locale(locale);
+        let key = (which, group);
+        if !self.generators.contains_key(&key) {
+            let field = match which {
+                SnippetSource::Description => self.fields.description.get(group),
+                SnippetSource::Summary => self.fields.summary.get(group),
+            };
+            let mut g =
+                SnippetGenerator::create(self.searcher, self.query, field).map_err(engine)?;
+            g.set_max_num_chars(SNIPPET_CHARS);
+            self.generators.insert(key, g);
+        }
+        let Some(g) = self.generators.get(&key) else {
+            return Ok(None);
+        };
+        let s = g.snippet(text);
+        if s.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(render_snippet(
+            text,
+            s.fragment(),
+            s.fragment_range(),
+            s.highlighted(),
+        )))
+    }
+}
+
+/// Escapes the fragment and wraps the highlighted ranges in `<mark>`; an ellipsis marks text cut
+/// on either side. Built here rather than with tantivy's `to_html`, so that exactly this markup
+/// and nothing else can appear.
+fn render_snippet(
+    text: &str,
+    fragment: &str,
+    range: std::ops::Range<usize>,
+    highlighted: &[std::ops::Range<usize>],
+) -> String {
+    let mut ranges: Vec<std::ops::Range<usize>> = highlighted.to_vec();
+    ranges.sort_by_key(|r| (r.start, r.end));
+    let mut out = String::new();
+    if range.start > 0 {
+        out.push('…');
+    }
+    let mut pos = 0;
+    for r in ranges {
+        if r.start < pos || r.end > fragment.len() || r.is_empty() {
+            continue; // overlapping, out of bounds or empty: leave unmarked
+        }
+        let (Some(before), Some(word)) = (fragment.get(pos..r.start), fragment.get(r.clone()))
+        else {
+            continue;
+        };
+        out.push_str(&html_escape::encode_text(before));
+        out.push_str("<mark>");
+        out.push_str(&html_escape::encode_text(word));
+        out.push_str("</mark>");
+        pos = r.end;
+    }
+    out.push_str(&html_escape::encode_text(
+        fragment.get(pos..).unwrap_or_default(),
+    ));
+    if range.end < text.trim_end().len() {
+        out.push('…');
+    }
+    out
+}
+
+/// Runs a search against the current searcher.
+pub(crate) fn run(
+    searcher: &Searcher,
+    fields: &Fields,
+    req: &SearchRequest,
+    today: NaiveDate,
+) -> Result<SearchResults, IndexError> {
+    let today_day = day(today);
+    let text_query = crate::query::parse(searcher, fields, req.q.as_deref())?;
+    let has_text = text_query.is_some();
+    let main: Box<dyn Query> = match &text_query {
+        Some(q) => q.box_clone(),
+        None => Box::new(AllQuery),
+    };
+    let mut clauses = vec![(Occur::Must, main)];
+    if let Some(kind) = req.kind {
+        clauses.push(term_filter(fields.kind, kind.as_str()));
+    }
+    if let Some(source) = &req.source {
+        clauses.push(term_filter(fields.source, source));
+    }
+    if let Some(region) = &req.region {
+        clauses.push(term_filter(fields.region, region));
+    }
+    if let Some(status) = req.status {
+        clauses.extend(status_filters(fields, status, today_day));
+    }
+    let query = BooleanQuery::new(clauses);
+
+    let facets_collector = FacetCollector { today: today_day };
+    let limit = req.limit.min(MAX_LIMIT);
+    let (top, counts) = if limit == 0 || req.offset > MAX_OFFSET {
+        let counts = searcher.search(&query, &facets_collector).map_err(engine)?;
+        (Vec::new(), counts)
+    } else {
+        let top = TopDocs::with_limit(limit)
+            .and_offset(req.offset)
+            .tweak_score(sort_key_fn(req.sort));
+        searcher
+            .search(&query, &(top, facets_collector))
+            .map_err(engine)?
+    };
+
+    let mut snippets = text_query.as_deref().map(|q| Snippets {
+        searcher,
+        query: q,
+        fields,
+        generators: BTreeMap::new(),
+    });
+    // `EN`, `en_GB` → the stored form of locale keys.
+    let lang = req
+        .lang
+        .as_deref()
+        .map(snodo_model::record::normalize_locale);
+    let mut items = Vec::with_capacity(top.len());
+    for (key, addr) in top {
+        let doc: TantivyDocument = searcher.doc(addr).map_err(engine)?;
+        let json = doc
+            .get_first(fields.display)
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| IndexError::Corrupt {
+                message: "a document has no display data".into(),
+            })?;
+        let d: Display = serde_json::from_str(json).map_err(|e| IndexError::Corrupt {
+            message: e.to_string(),
+        })?;
+        let score = has_text.then_some(match req.sort {
+            Sort::Relevance => key.primary as f32,
+            Sort::Newest | Sort::Closing => key.secondary as f32,
+        });
+        items.push(hit(d, lang.as_deref(), today, score, snippets.as_mut())?);
+    }
+    Ok(SearchResults {
+        total: counts.total,
+        items,
+        facets: Facets {
+            kind: counts.kind,
+            status: counts.status,
+            region: counts.region,
+            source: counts.source,
+        },
+    })
+}
+
+fn hit(
+    d: Display,
+    lang: Option<&str>,
+    today: NaiveDate,
+    score: Option<f32>,
+    snippets: Option<&mut Snippets<'_>>,
+) -> Result<SearchHit, IndexError> {
+    let (title_lang, title) = d
+        .title
+        .pick(lang, &d.default_locale)
+        .map(|(l, t)| (l.to_owned(), t.to_owned()))
+        .unwrap_or_else(|| (d.default_locale.clone(), String::new()));
+    // Summary and snippet follow the title's locale, so that a card never mixes languages when
+    // the texts exist in it.
+    let summary = match d.summary.pick(Some(&title_lang), &d.default_locale) {
+        Some((_, s)) => s.to_owned(),
+        None => d
+            .description
+            .pick(Some(&title_lang), &d.default_locale)
+            .map(|(_, s)| truncate_words(s, SUMMARY_CHARS))
+            .unwrap_or_default(),
+    };
+    let snippet = match snippets {
+        Some(sn) => {
+            if let Some(text) = d.description.get(&title_lang) {
+                sn.snippet(SnippetSource::Description, &title_lang, text)?
+            } else if let Some(text) = d.summary.get(&title_lang) {
+                sn.snippet(SnippetSource::Summary, &title_lang, text)?
+            } else {
+                None
+            }
+        }
+        None => None,
+    };
+    let scope_name = d
+        .scope_name
+        .pick(Some(&title_lang), &d.default_locale)
+        .map(|(_, s)| s.to_owned());
+    Ok(SearchHit {
+        status: Status::from_dates(d.start_date, d.end_date, today),
+        id: d.id,
+        kind: d.kind,
+        title,
+        lang: title_lang,
+        summary,
+        snippet,
+        url: d.url,
+        source: d.source,
+        start_date: d.start_date,
+        end_date: d.end_date,
+        region: d.region,
+        comune: d.comune,
+        scope_name,
+        image_url: d.image_url,
+        methods: d.methods,
+        score,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snippet_rendering_escapes_and_marks() {
+        let text = "a <b> bilancio & c";
+        let start = text.find("bilancio").unwrap();
+        // The empty range is ignored.
+        let marks = [start..start + 8, text.len()..text.len()];
+        let html = render_snippet(text, text, 0..text.len(), &marks);
+        assert_eq!(html, "a &lt;b&gt; <mark>bilancio</mark> &amp; c");
+        let html = render_snippet(text, &text[2..], 2..text.len(), &[]);
+        assert_eq!(html, "…&lt;b&gt; bilancio &amp; c");
+    }
+}

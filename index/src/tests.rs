@@ -1,0 +1,870 @@
+//! Behaviour tests of the public API, on RAM and on-disk indexes.
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use snodo_model::{Kind, LocalizedText, Record, RecordId, Status};
+
+use super::*;
+
+fn d(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+const TODAY: &str = "2026-05-10";
+
+fn today() -> NaiveDate {
+    d(TODAY)
+}
+
+/// A record on source `src` with an Italian title.
+fn rec(src: &str, kind: Kind, id: &str, title_it: &str) -> Record {
+    Record::new(
+        RecordId::new(src, kind, id),
+        format!("https://{src}.example.it/{id}"),
+        "it",
+        LocalizedText::single("it", title_it),
+    )
+}
+
+fn with_desc(mut r: Record, locale: &str, text: &str) -> Record {
+    r.description.insert_plain(locale, text);
+    r
+}
+
+fn upserts(records: &[Record]) -> Vec<IndexChange> {
+    records
+        .iter()
+        .cloned()
+        .map(|r| IndexChange::Upsert(Box::new(r)))
+        .collect()
+}
+
+fn index_with(records: &[Record]) -> Index {
+    let idx = Index::open_in_ram().unwrap();
+    idx.apply(&upserts(records), records.len() as u64).unwrap();
+    idx
+}
+
+fn req(q: &str) -> SearchRequest {
+    SearchRequest {
+        q: Some(q.to_owned()),
+        limit: 100,
+        ..Default::default()
+    }
+}
+
+fn ids(idx: &Index, r: &SearchRequest) -> Vec<String> {
+    idx.search(r, today())
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|h| h.id)
+        .collect()
+}
+
+fn sorted_ids(idx: &Index, r: &SearchRequest) -> Vec<String> {
+    let mut v = ids(idx, r);
+    v.sort();
+    v
+}
+
+fn query_error(idx: &Index, q: &str) -> String {
+    match idx.search(&req(q), today()) {
+        Err(IndexError::Query { message }) => message,
+        other => panic!("expected a query error for {q:?}, got {other:?}"),
+    }
+}
+
+#[test]
+fn index_is_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Index>();
+}
+
+// ---------------------------------------------------------------- analysis
+
+#[test]
+fn folding_finds_accented_and_unaccented_forms_both_ways() {
+    let idx = index_with(&[
+        rec("a", Kind::Process, "1", "La Città che partecipa"),
+        rec("a", Kind::Process, "2", "Perche la citta e di tutti"),
+    ]);
+    // Trailing spaces: whole words only, no completion of the last word.
+    assert_eq!(
+        sorted_ids(&idx, &req("citta ")),
+        ["a:process:1", "a:process:2"]
+    );
+    assert_eq!(
+        sorted_ids(&idx, &req("Città ")),
+        ["a:process:1", "a:process:2"]
+    );
+    assert_eq!(
+        sorted_ids(&idx, &req("CITTÀ ")),
+        ["a:process:1", "a:process:2"]
+    );
+    // Stop words in either form are ignored rather than required.
+    assert_eq!(sorted_ids(&idx, &req("perché città ")).len(), 2);
+    assert_eq!(sorted_ids(&idx, &req("piu citta ")).len(), 2);
+}
+
+#[test]
+fn italian_stemming_matches_inflections() {
+    let idx = index_with(&[
+        rec("a", Kind::Process, "1", "Regolamento sulla partecipazione"),
+        rec("a", Kind::Process, "2", "Bilancio partecipativo"),
+        rec("a", Kind::Process, "3", "Piano urbanistico"),
+    ]);
+    // All three forms share the stem `partecip`.
+    assert_eq!(
+        sorted_ids(&idx, &req("partecipazioni ")),
+        ["a:process:1", "a:process:2"]
+    );
+    assert_eq!(
+        sorted_ids(&idx, &req("partecipativa ")),
+        ["a:process:1", "a:process:2"]
+    );
+    assert!(ids(&idx, &req("urbanistica ")).contains(&"a:process:3".to_owned()));
+}
+
+#[test]
+fn english_text_is_stemmed_in_english_and_found_by_english_queries() {
+    let mut en_only = Record::new(
+        RecordId::new("b", Kind::Consultation, "9"),
+        "https://b.example.org/9",
+        "en",
+        LocalizedText::single("en", "Participatory budgeting in schools"),
+    );
+    en_only
+        .summary
+        .insert_plain("en", "Citizens decide the budget of their neighbourhood");
+    let idx = index_with(&[
+        en_only,
+        rec("a", Kind::Process, "1", "Bilancio delle scuole"),
+    ]);
+    assert_eq!(ids(&idx, &req("budgets ")), ["b:consultation:9"]);
+    assert_eq!(ids(&idx, &req("neighbourhoods ")), ["b:consultation:9"]);
+    assert_eq!(
+        ids(&idx, &req("the budgets of schools ")),
+        ["b:consultation:9"]
+    );
+}
+
+#[test]
+fn other_locales_are_folded_but_not_stemmed() {
+    let mut r = rec("c", Kind::Process, "1", "Processo");
+    r.title.insert_plain("de", "Bürgerhaushalt");
+    r.title.insert_plain("ca", "Pressupostos participatius");
+    let idx = index_with(&[r]);
+    assert_eq!(ids(&idx, &req("burgerhaushalt ")).len(), 1);
+    assert_eq!(ids(&idx, &req("pressupostos ")).len(), 1);
+    assert!(ids(&idx, &req("pressupost ")).is_empty());
+}
+
+// ---------------------------------------------------------------- query language
+
+fn query_fixture() -> Index {
+    index_with(&[
+        with_desc(
+            rec("a", Kind::Process, "1", "Bilancio partecipativo 2026"),
+            "it",
+            "Proposte per le scuole del quartiere.",
+        ),
+        with_desc(
+            rec("a", Kind::Process, "2", "Scuole aperte"),
+            "it",
+            "Un bilancio delle attività estive.",
+        ),
+        with_desc(
+            rec("a", Kind::Assembly, "3", "Assemblea cittadina"),
+            "it",
+            "Il partecipativo bilancio non è questo.",
+        ),
+    ])
+}
+
+#[test]
+fn all_words_must_match_each_in_any_field() {
+    let idx = query_fixture();
+    // "bilancio" in the title, "scuole" in the description.
+    assert_eq!(
+        sorted_ids(&idx, &req("bilancio scuole ")),
+        ["a:process:1", "a:process:2"]
+    );
+    assert!(ids(&idx, &req("bilancio assemblea ")).contains(&"a:assembly:3".to_owned()));
+    assert!(ids(&idx, &req("bilancio inesistente ")).is_empty());
+    // OR and NOT work.
+    assert_eq!(ids(&idx, &req("assemblea OR aperte ")).len(), 2);
+    assert_eq!(
+        sorted_ids(&idx, &req("bilancio -scuole ")),
+        ["a:assembly:3"]
+    );
+}
+
+#[test]
+fn quoted_phrases_require_adjacent_words() {
+    let idx = query_fixture();
+    assert_eq!(
+        ids(&idx, &req("\"bilancio partecipativo\"")),
+        ["a:process:1"]
+    );
+    assert_eq!(
+        ids(&idx, &req("«partecipativo bilancio»")),
+        ["a:assembly:3"]
+    );
+}
+
+#[test]
+fn title_matches_rank_above_description_matches() {
+    let idx = query_fixture();
+    let hits = ids(&idx, &req("scuole "));
+    assert_eq!(hits, ["a:process:2", "a:process:1"]);
+}
+
+#[test]
+fn malformed_queries_are_query_errors_naming_the_problem() {
+    let idx = query_fixture();
+    assert!(query_error(&idx, "\"bilancio partecipativo").contains("quotes"));
+    assert!(query_error(&idx, "(bilancio OR scuole").contains("parentheses"));
+    assert!(query_error(&idx, "bilancio) scuole").contains("parentheses"));
+    assert!(query_error(&idx, &"parola ".repeat(80)).contains("512"));
+}
+
+#[test]
+fn ordinary_text_never_is_a_syntax_error() {
+    let idx = query_fixture();
+    for q in [
+        "l'acqua dell'ambiente",
+        "ore 10:30",
+        "C++",
+        "e-mail",
+        "bilancio*",
+        "a - b",
+        "50%",
+        "prezzo: 10€",
+        "[bozza]",
+        "{x}",
+        "costo^2",
+        "!!!",
+        "???",
+        "a/b",
+        "a IN b",
+        "scuole 2026/2027",
+        "“bilancio”",
+        "#partecipa @comune",
+        "x~2",
+        "-",
+        "+",
+        "()",
+    ] {
+        if let Err(e) = idx.search(&req(q), today()) {
+            panic!("{q:?} gave an error: {e}");
+        }
+    }
+}
+
+#[test]
+fn empty_or_stop_word_queries_match_everything() {
+    let idx = query_fixture();
+    for q in [None, Some(""), Some("   "), Some("il "), Some("!!! ")] {
+        let r = SearchRequest {
+            q: q.map(str::to_owned),
+            limit: 10,
+            ..Default::default()
+        };
+        let res = idx.search(&r, today()).unwrap();
+        assert_eq!(res.total, 3, "{q:?}");
+        assert!(res
+            .items
+            .iter()
+            .all(|h| h.score.is_none() && h.snippet.is_none()));
+    }
+}
+
+#[test]
+fn the_word_being_typed_is_completed_as_a_prefix() {
+    let idx = query_fixture();
+    assert_eq!(ids(&idx, &req("bilan")).len(), 3);
+    assert!(
+        ids(&idx, &req("bilan ")).is_empty(),
+        "a finished word is not a prefix"
+    );
+    assert_eq!(
+        ids(&idx, &req("bilancio parte")),
+        ["a:process:1", "a:assembly:3"]
+    );
+    assert!(ids(&idx, &req("bilancio parte ")).is_empty());
+    assert_eq!(ids(&idx, &req("assemblea citta")), ["a:assembly:3"]);
+    // Accents fold in the prefix too; one letter is not completed.
+    assert_eq!(ids(&idx, &req("Cittad")), ["a:assembly:3"]);
+    assert!(ids(&idx, &req("s")).is_empty());
+    // Inside parentheses, and never for an excluded word.
+    assert_eq!(ids(&idx, &req("(aperte OR assem)")).len(), 2);
+    // `-assem` stays a whole word (no completion), which no record has: nothing is excluded.
+    assert_eq!(ids(&idx, &req("bilancio -assem")).len(), 3);
+}
+
+#[test]
+fn completion_is_highlighted_in_snippets() {
+    let idx = query_fixture();
+    let res = idx.search(&req("bilancio scuol"), today()).unwrap();
+    let hit = res.items.iter().find(|h| h.id == "a:process:1").unwrap();
+    let snippet = hit.snippet.clone().unwrap();
+    assert!(snippet.contains("<mark>scuole</mark>"), "{snippet}");
+}
+
+// ---------------------------------------------------------------- filters, status, facets
+
+fn dated(id: &str, start: Option<&str>, end: Option<&str>) -> Record {
+    let mut r = rec("s", Kind::Process, id, &format!("Processo {id}"));
+    r.start_date = start.map(d);
+    r.end_date = end.map(d);
+    r
+}
+
+#[test]
+fn status_filter_and_facet_equal_the_model_for_every_date_combination() {
+    let days = [
+        None,
+        Some("2026-05-08"),
+        Some("2026-05-09"),
+        Some("2026-05-10"),
+        Some("2026-05-11"),
+        Some("2026-05-12"),
+    ];
+    let mut records = Vec::new();
+    for (i, s) in days.iter().enumerate() {
+        for (j, e) in days.iter().enumerate() {
+            records.push(dated(&format!("{i}-{j}"), *s, *e));
+        }
+    }
+    let idx = index_with(&records);
+    for today in ["2026-05-09", "2026-05-10", "2026-05-11"].map(d) {
+        let all = idx
+            .search(
+                &SearchRequest {
+                    limit: 1000,
+                    ..Default::default()
+                },
+                today,
+            )
+            .unwrap();
+        for st in Status::ALL {
+            let mut expected: Vec<String> = records
+                .iter()
+                .filter(|r| Status::from_dates(r.start_date, r.end_date, today) == st)
+                .map(|r| r.id.to_string())
+                .collect();
+            expected.sort();
+            let r = SearchRequest {
+                status: Some(st),
+                limit: 1000,
+                ..Default::default()
+            };
+            let res = idx.search(&r, today).unwrap();
+            let mut got: Vec<String> = res.items.iter().map(|h| h.id.clone()).collect();
+            got.sort();
+            assert_eq!(got, expected, "status {st} on {today}");
+            assert!(res.items.iter().all(|h| h.status == st));
+            assert_eq!(
+                all.facets.status.get(st.as_str()).copied().unwrap_or(0),
+                expected.len() as u64,
+                "facet {st} on {today}"
+            );
+        }
+    }
+}
+
+fn facet_fixture() -> Index {
+    let mut a = rec("alpha", Kind::Process, "1", "Bilancio uno");
+    a.territory.region = Some("16".into());
+    a.end_date = Some(d("2026-01-01"));
+    let mut b = rec("alpha", Kind::Assembly, "2", "Bilancio due");
+    b.territory.region = Some("08".into());
+    let mut c = rec("beta", Kind::Process, "3", "Bilancio tre");
+    c.territory.region = Some("16".into());
+    c.start_date = Some(d("2027-01-01"));
+    let e = rec(
+        "beta",
+        Kind::Consultation,
+        "4",
+        "Bilancio quattro (nazionale)",
+    );
+    let f = rec("beta", Kind::Process, "5", "Urbanistica");
+    index_with(&[a, b, c, e, f])
+}
+
+#[test]
+fn exact_filters_on_kind_source_and_region() {
+    let idx = facet_fixture();
+    let mut r = req("bilancio ");
+    r.kind = Some(Kind::Process);
+    assert_eq!(sorted_ids(&idx, &r), ["alpha:process:1", "beta:process:3"]);
+    r.source = Some("beta".into());
+    assert_eq!(ids(&idx, &r), ["beta:process:3"]);
+    let r = SearchRequest {
+        region: Some("16".into()),
+        limit: 10,
+        ..Default::default()
+    };
+    assert_eq!(sorted_ids(&idx, &r), ["alpha:process:1", "beta:process:3"]);
+    let r = SearchRequest {
+        source: Some("alph".into()),
+        limit: 10,
+        ..Default::default()
+    };
+    assert!(ids(&idx, &r).is_empty(), "source is an exact match");
+}
+
+#[test]
+fn facets_count_all_matches_not_just_the_page() {
+    let idx = facet_fixture();
+    let mut r = req("bilancio ");
+    r.limit = 1;
+    let res = idx.search(&r, today()).unwrap();
+    assert_eq!(res.total, 4);
+    assert_eq!(res.items.len(), 1);
+    let map = |v: &[(&str, u64)]| -> BTreeMap<String, u64> {
+        v.iter().map(|(k, n)| (k.to_string(), *n)).collect()
+    };
+    assert_eq!(
+        res.facets.kind,
+        map(&[("assembly", 1), ("consultation", 1), ("process", 2)])
+    );
+    assert_eq!(res.facets.source, map(&[("alpha", 2), ("beta", 2)]));
+    // The national record has no region and is not counted.
+    assert_eq!(res.facets.region, map(&[("08", 1), ("16", 2)]));
+    assert_eq!(
+        res.facets.status,
+        map(&[("closed", 1), ("open", 2), ("upcoming", 1)])
+    );
+    // Facets follow the filters too.
+    r.region = Some("16".into());
+    let res = idx.search(&r, today()).unwrap();
+    assert_eq!(res.total, 2);
+    assert_eq!(res.facets.region, map(&[("16", 2)]));
+    // A page of zero items still has the total and facets.
+    r.limit = 0;
+    let res = idx.search(&r, today()).unwrap();
+    assert_eq!((res.total, res.items.len()), (2, 0));
+}
+
+use std::collections::BTreeMap;
+
+// ---------------------------------------------------------------- sorting and paging
+
+fn sort_fixture() -> Index {
+    let mut a = dated("a", Some("2026-01-01"), Some("2026-06-30"));
+    a.title = LocalizedText::single("it", "Bilancio alfa");
+    let mut b = dated("b", Some("2026-03-01"), None);
+    b.title = LocalizedText::single("it", "Bilancio beta");
+    let mut c = dated("c", None, Some("2026-05-20"));
+    c.title = LocalizedText::single("it", "Bilancio gamma");
+    c.published_at = Some(Utc.with_ymd_and_hms(2026, 4, 1, 10, 0, 0).unwrap());
+    let mut e = dated("e", Some("2025-01-01"), Some("2025-12-31"));
+    e.title = LocalizedText::single("it", "Bilancio delta");
+    index_with(&[a, b, c, e])
+}
+
+#[test]
+fn newest_sorts_by_the_later_of_start_and_publication() {
+    let idx = sort_fixture();
+    let r = SearchRequest {
+        sort: Sort::Newest,
+        limit: 10,
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(&idx, &r),
+        ["s:process:c", "s:process:b", "s:process:a", "s:process:e"]
+    );
+}
+
+#[test]
+fn closing_sorts_by_end_date_with_open_ended_last() {
+    let idx = sort_fixture();
+    let r = SearchRequest {
+        sort: Sort::Closing,
+        limit: 10,
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(&idx, &r),
+        ["s:process:e", "s:process:c", "s:process:a", "s:process:b"]
+    );
+    // Combined with a status filter: what closes soonest among open ones.
+    let r = SearchRequest {
+        sort: Sort::Closing,
+        status: Some(Status::Open),
+        limit: 10,
+        ..Default::default()
+    };
+    assert_eq!(ids(&idx, &r), ["s:process:c", "s:process:a", "s:process:b"]);
+}
+
+#[test]
+fn relevance_ties_are_broken_by_newest() {
+    let idx = sort_fixture();
+    // Every title matches "bilancio" once with the same length: equal scores.
+    assert_eq!(
+        ids(&idx, &req("bilancio ")),
+        ["s:process:c", "s:process:b", "s:process:a", "s:process:e"]
+    );
+    let res = idx.search(&req("bilancio "), today()).unwrap();
+    assert!(res.items.iter().all(|h| h.score.is_some_and(|s| s > 0.0)));
+}
+
+#[test]
+fn offset_and_limit_page_through_the_same_order() {
+    let idx = sort_fixture();
+    let page = |offset, limit| {
+        ids(
+            &idx,
+            &SearchRequest {
+                sort: Sort::Newest,
+                offset,
+                limit,
+                ..Default::default()
+            },
+        )
+    };
+    assert_eq!(page(0, 2), ["s:process:c", "s:process:b"]);
+    assert_eq!(page(2, 2), ["s:process:a", "s:process:e"]);
+    assert!(page(4, 2).is_empty());
+    let res = idx
+        .search(
+            &SearchRequest {
+                offset: 3,
+                limit: 2,
+                ..Default::default()
+            },
+            today(),
+        )
+        .unwrap();
+    assert_eq!((res.total, res.items.len()), (4, 1));
+}
+
+// ---------------------------------------------------------------- items and snippets
+
+#[test]
+fn items_pick_the_asked_locale_and_fall_back() {
+    let mut r = rec("m", Kind::Process, "1", "Bilancio partecipativo");
+    r.title.insert_plain("en", "Participatory budget");
+    r.summary.insert_plain("it", "Decidi come spendere");
+    r.summary.insert_plain("en", "Decide how to spend");
+    r.territory.region = Some("12".into());
+    r.territory.comune = Some("058091".into());
+    r.territory.scope_name.insert_plain("it", "Roma");
+    r.methods = vec!["budgets".into(), "proposals".into()];
+    r.image_url = Some("https://m.example.it/a.png".into());
+    r.start_date = Some(d("2026-01-01"));
+    let idx = index_with(&[r]);
+    let mut q = req("budget ");
+    q.lang = Some("EN".into());
+    let hit = &idx.search(&q, today()).unwrap().items[0];
+    assert_eq!(
+        (hit.title.as_str(), hit.lang.as_str()),
+        ("Participatory budget", "en")
+    );
+    assert_eq!(hit.summary, "Decide how to spend");
+    assert_eq!(hit.url, "https://m.example.it/1");
+    assert_eq!(hit.source, "m");
+    assert_eq!(hit.kind, Kind::Process);
+    assert_eq!(hit.status, Status::Open);
+    assert_eq!(hit.start_date, Some(d("2026-01-01")));
+    assert_eq!(hit.region.as_deref(), Some("12"));
+    assert_eq!(hit.comune.as_deref(), Some("058091"));
+    assert_eq!(hit.scope_name.as_deref(), Some("Roma"));
+    assert_eq!(hit.methods, ["budgets", "proposals"]);
+    assert_eq!(hit.image_url.as_deref(), Some("https://m.example.it/a.png"));
+    // A locale the record lacks falls back to its default.
+    q.lang = Some("fr".into());
+    let hit = &idx.search(&q, today()).unwrap().items[0];
+    assert_eq!(
+        (hit.title.as_str(), hit.lang.as_str()),
+        ("Bilancio partecipativo", "it")
+    );
+    assert_eq!(hit.summary, "Decidi come spendere");
+    // The territory's names are searchable.
+    assert_eq!(ids(&idx, &req("Lazio ")).len(), 1);
+}
+
+#[test]
+fn summary_falls_back_to_the_cut_description() {
+    let long = "parola ".repeat(100);
+    let idx = index_with(&[with_desc(
+        rec("m", Kind::Process, "1", "Titolo"),
+        "it",
+        &long,
+    )]);
+    let hit = &idx.search(&req("titolo "), today()).unwrap().items[0];
+    assert!(hit.summary.ends_with('…'));
+    assert!(hit.summary.chars().count() <= SUMMARY_CHARS + 1);
+    assert!(hit.summary.starts_with("parola parola"));
+}
+
+#[test]
+fn snippets_mark_matches_and_escape_everything_else() {
+    let mut r = rec("x", Kind::Process, "1", "Bilancio");
+    // Bypass the model's tag stripping on purpose: the index must stay safe anyway.
+    r.description.0.insert(
+        "it".into(),
+        format!(
+            "{} Il bilancio è <script>alert(1)</script> & <b>pubblico</b>. {}",
+            "premessa ".repeat(30),
+            "coda ".repeat(30)
+        ),
+    );
+    let idx = index_with(&[r]);
+    let hit = &idx
+        .search(&req("bilancio pubblico "), today())
+        .unwrap()
+        .items[0];
+    let s = hit.snippet.as_deref().unwrap();
+    assert!(s.contains("<mark>bilancio</mark>"), "{s}");
+    assert!(s.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{s}");
+    assert!(s.contains("&amp;"), "{s}");
+    assert!(
+        s.contains("&lt;b&gt;<mark>pubblico</mark>&lt;/b&gt;"),
+        "{s}"
+    );
+    let without_marks = s.replace("<mark>", "").replace("</mark>", "");
+    assert!(
+        !without_marks.contains('<') && !without_marks.contains('>'),
+        "{s}"
+    );
+    let plain = html_escape::decode_html_entities(&without_marks).into_owned();
+    assert!(
+        plain.chars().count() <= SNIPPET_CHARS + 2,
+        "{}",
+        plain.len()
+    );
+    assert!(s.starts_with('…') && s.ends_with('…'), "{s}");
+}
+
+#[test]
+fn snippets_come_from_the_summary_when_there_is_no_description_and_only_with_a_query() {
+    let mut r = rec("x", Kind::Process, "1", "Titolo");
+    r.summary
+        .insert_plain("it", "Un riassunto sul verde pubblico");
+    let idx = index_with(&[r]);
+    let hit = &idx.search(&req("verde "), today()).unwrap().items[0];
+    assert_eq!(
+        hit.snippet.as_deref(),
+        Some("Un riassunto sul <mark>verde</mark> pubblico")
+    );
+    let hit = &idx.search(&req("titolo "), today()).unwrap().items[0];
+    assert_eq!(hit.snippet, None, "no match in the text: no snippet");
+}
+
+// ---------------------------------------------------------------- writes, reopen, rebuild
+
+#[test]
+fn upsert_replaces_and_remove_removes() {
+    let idx = Index::open_in_ram().unwrap();
+    let r = rec("u", Kind::Process, "1", "Primo titolo");
+    idx.apply(&upserts(std::slice::from_ref(&r)), 1).unwrap();
+    idx.apply(&upserts(std::slice::from_ref(&r)), 2).unwrap();
+    assert_eq!(idx.num_docs(), 1);
+    let mut changed = r.clone();
+    changed.title = LocalizedText::single("it", "Secondo titolo");
+    idx.apply(&upserts(&[changed]), 3).unwrap();
+    assert_eq!(idx.num_docs(), 1);
+    assert!(ids(&idx, &req("primo ")).is_empty());
+    assert_eq!(ids(&idx, &req("secondo ")), ["u:process:1"]);
+    idx.apply(&[IndexChange::Remove("u:process:1".into())], 4)
+        .unwrap();
+    assert_eq!(idx.num_docs(), 0);
+    assert_eq!(idx.last_applied_seq(), 4);
+    // An empty batch still records how far the store was read.
+    idx.apply(&[], 9).unwrap();
+    assert_eq!(idx.last_applied_seq(), 9);
+}
+
+#[test]
+fn reopening_keeps_documents_and_the_last_seq() {
+    let tmp = tempfile::tempdir().unwrap();
+    {
+        let idx = Index::open(tmp.path()).unwrap();
+        assert_eq!((idx.num_docs(), idx.last_applied_seq()), (0, 0));
+        assert!(idx.needs_rebuild(), "a new index asks for a rebuild");
+        idx.apply(
+            &upserts(&[
+                rec("r", Kind::Process, "1", "Uno"),
+                rec("r", Kind::Process, "2", "Due"),
+            ]),
+            42,
+        )
+        .unwrap();
+    }
+    let idx = Index::open(tmp.path()).unwrap();
+    assert_eq!((idx.num_docs(), idx.last_applied_seq()), (2, 42));
+    assert!(!idx.needs_rebuild());
+    assert_eq!(ids(&idx, &req("due ")), ["r:process:2"]);
+}
+
+#[test]
+fn a_second_writer_on_the_same_directory_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let _first = Index::open(tmp.path()).unwrap();
+    match Index::open(tmp.path()) {
+        Err(IndexError::Locked { .. }) => {}
+        other => panic!("expected Locked, got {other:?}"),
+    }
+}
+
+#[test]
+fn another_schema_version_is_detected_and_rebuilt() {
+    let tmp = tempfile::tempdir().unwrap();
+    let records = vec![
+        rec("v", Kind::Process, "1", "Bilancio"),
+        rec("v", Kind::Process, "2", "Scuole"),
+    ];
+    {
+        let idx = Index::open(tmp.path()).unwrap();
+        idx.apply(&upserts(&records), 7).unwrap();
+    }
+    let current = std::fs::read_to_string(tmp.path().join("CURRENT")).unwrap();
+    let old_dir = tmp.path().join(current.trim());
+    std::fs::write(old_dir.join(VERSION_FILE), "0\n").unwrap();
+
+    let idx = Index::open(tmp.path()).unwrap();
+    assert!(idx.needs_rebuild());
+    assert_eq!((idx.num_docs(), idx.last_applied_seq()), (0, 0));
+    assert!(!old_dir.exists(), "the old generation is removed");
+    let n = idx.rebuild(&mut records.clone().into_iter(), 7).unwrap();
+    assert_eq!(n, 2);
+    assert!(!idx.needs_rebuild());
+    assert_eq!(idx.last_applied_seq(), 7);
+    drop(idx);
+
+    let idx = Index::open(tmp.path()).unwrap();
+    assert!(!idx.needs_rebuild());
+    assert_eq!((idx.num_docs(), idx.last_applied_seq()), (2, 7));
+    let version = std::fs::read_to_string(
+        tmp.path()
+            .join(
+                std::fs::read_to_string(tmp.path().join("CURRENT"))
+                    .unwrap()
+                    .trim(),
+            )
+            .join(VERSION_FILE),
+    )
+    .unwrap();
+    assert_eq!(version.trim(), SCHEMA_VERSION.to_string());
+}
+
+fn mixed_records() -> Vec<Record> {
+    let mut v = Vec::new();
+    for i in 0..40 {
+        let kind = [Kind::Process, Kind::Assembly, Kind::Consultation][i % 3];
+        let mut r = rec(
+            ["uno", "due"][i % 2],
+            kind,
+            &i.to_string(),
+            &format!("Bilancio partecipativo numero {i}"),
+        );
+        if i % 4 == 0 {
+            r.territory.region = Some("16".into());
+        }
+        r.start_date = Some(d("2026-01-01") + chrono::Days::new(i as u64 * 7));
+        if i % 5 != 0 {
+            r.end_date = Some(d("2026-03-01") + chrono::Days::new(i as u64 * 5));
+        }
+        r.description
+            .insert_plain("it", &format!("Descrizione del processo {i} sulle scuole"));
+        v.push(r);
+    }
+    v
+}
+
+#[test]
+fn rebuild_gives_the_same_results_as_incremental_application() {
+    let records = mixed_records();
+    let incremental = Index::open_in_ram().unwrap();
+    // Apply in batches, with overwrites and removals along the way.
+    for (n, chunk) in records.chunks(7).enumerate() {
+        incremental.apply(&upserts(chunk), n as u64 + 1).unwrap();
+    }
+    incremental.apply(&upserts(&records[..10]), 100).unwrap();
+    incremental
+        .apply(&[IndexChange::Remove(records[3].id.to_string())], 101)
+        .unwrap();
+    let expected: Vec<Record> = records
+        .iter()
+        .filter(|r| r.id != records[3].id)
+        .cloned()
+        .collect();
+
+    let tmp = tempfile::tempdir().unwrap();
+    let rebuilt = Index::open(tmp.path()).unwrap();
+    rebuilt
+        .apply(&upserts(&[rec("z", Kind::Process, "old", "Vecchio")]), 5)
+        .unwrap();
+    let n = rebuilt
+        .rebuild(&mut expected.clone().into_iter(), 101)
+        .unwrap();
+    assert_eq!(n, 39);
+    assert_eq!(incremental.num_docs(), rebuilt.num_docs());
+    assert_eq!(rebuilt.last_applied_seq(), 101);
+
+    for mut r in [
+        SearchRequest::default(),
+        req("bilancio "),
+        req("scuole partecip"),
+        SearchRequest {
+            kind: Some(Kind::Assembly),
+            ..Default::default()
+        },
+        SearchRequest {
+            status: Some(Status::Open),
+            sort: Sort::Closing,
+            ..Default::default()
+        },
+        SearchRequest {
+            region: Some("16".into()),
+            sort: Sort::Newest,
+            ..Default::default()
+        },
+    ] {
+        r.limit = 100;
+        let a = incremental.search(&r, today()).unwrap();
+        let b = rebuilt.search(&r, today()).unwrap();
+        assert_eq!(a.total, b.total, "{r:?}");
+        assert_eq!(a.facets, b.facets, "{r:?}");
+        let key = |h: &SearchHit| (h.id.clone(), h.title.clone(), h.snippet.clone());
+        if r.sort == Sort::Relevance && r.q.is_some() {
+            // BM25 statistics include deleted documents until merged: compare as sets.
+            let mut x: Vec<_> = a.items.iter().map(key).collect();
+            let mut y: Vec<_> = b.items.iter().map(key).collect();
+            x.sort();
+            y.sort();
+            assert_eq!(x, y, "{r:?}");
+        } else {
+            let x: Vec<_> = a.items.iter().map(key).collect();
+            let y: Vec<_> = b.items.iter().map(key).collect();
+            assert_eq!(x, y, "{r:?}");
+        }
+    }
+    // The old generation's documents are gone after the rebuild.
+    assert!(ids(&rebuilt, &req("vecchio ")).is_empty());
+    // And the rebuilt on-disk index reopens as it was.
+    drop(rebuilt);
+    let reopened = Index::open(tmp.path()).unwrap();
+    assert_eq!(
+        (reopened.num_docs(), reopened.last_applied_seq()),
+        (39, 101)
+    );
+    let dirs: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .collect();
+    assert_eq!(dirs.len(), 1, "only the current generation is left");
+}
+
+#[test]
+fn an_empty_index_answers_empty_results() {
+    let idx = Index::open_in_ram().unwrap();
+    let res = idx.search(&req("bilancio"), today()).unwrap();
+    assert_eq!((res.total, res.items.len()), (0, 0));
+    assert_eq!(res.facets, Facets::default());
+}
