@@ -1,1 +1,418 @@
-//! (work in progress)
+//! The Decidim connector: harvests the public participatory processes and assemblies of a Decidim
+//! platform (0.26 to 0.30) through its GraphQL API (`POST {url}/api`) and normalises them into
+//! [`snodo_model::Record`]s.
+//!
+//! What it owns: the static GraphQL documents in `queries/` (validated in tests against the SDL of
+//! every supported version in `schemas/`), probing what an instance supports, field-by-field
+//! fallback when part of an answer fails, counting component contents within the instance's
+//! complexity limit, and the mapping from Decidim's shapes to the common schema.
+//!
+//! What it must not do:
+//! - touch the store or the index (the harvester does, with the records this returns);
+//! - send anything but the documents in [`QUERIES`]: no introspection, no root `metrics` field,
+//!   and never a field that carries personal data (authors, nicknames, avatars, users, assembly
+//!   members, comments);
+//! - store private or unpublished spaces, even when a misconfigured instance returns them;
+//! - keep active markup: plain-text fields are stripped, rich text is sanitised by the model;
+//! - do its own HTTP politeness: the shared [`snodo_connector::HttpClient`] paces, retries and
+//!   bounds every request.
+
+mod client;
+mod count;
+mod listing;
+mod normalize;
+mod probe;
+mod queries;
+mod wire;
+
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use snodo_connector::{
+    Connector, ConnectorError, HarvestContext, HarvestOutput, Progress, SourceSpec,
+};
+use snodo_model::record::normalize_locale;
+use snodo_model::{Activity, Kind};
+
+pub use queries::{targets as query_targets, QUERIES, QUERY_TARGETS, VERSIONS};
+
+/// Decidim caps page sizes at 50.
+pub const MAX_PAGE_SIZE: u32 = 50;
+/// Pages read per connection before giving up on it (a guard against endless pagination).
+pub const DEFAULT_MAX_PAGES: u32 = 200;
+
+/// Optional knobs from a Decidim source's config table. Every one has a default.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecidimParams {
+    /// Items per page when counting component contents (1–50; default 50, lowered further when
+    /// the instance's max complexity asks for it).
+    pub page_size: Option<u32>,
+    /// Count proposals, meetings, debates, surveys and budgets that statistics do not give
+    /// (default true; false saves requests).
+    pub count_components: Option<bool>,
+    /// Which spaces to harvest: `"process"`, `"assembly"` (default both).
+    pub kinds: Option<Vec<String>>,
+    /// Locales to keep (default: every locale the source returns).
+    pub locales: Option<Vec<String>>,
+    /// The instance's max query complexity, when its operator changed Decidim's default
+    /// (300 on 0.26, 5000 from 0.27). Default: detected.
+    pub max_complexity: Option<u32>,
+    /// Pages read per component before giving up (default 200).
+    pub max_pages: Option<u32>,
+}
+
+/// One configured Decidim platform.
+#[derive(Debug, Clone)]
+pub struct DecidimConnector {
+    source_id: String,
+    /// Base URL without a trailing slash.
+    base: String,
+    endpoint: String,
+    kinds: Vec<Kind>,
+    locales: Option<Vec<String>>,
+    page_size: u32,
+    count_components: bool,
+    max_complexity: Option<u32>,
+    max_pages: u32,
+}
+
+impl DecidimConnector {
+    /// Checks the source's URL and params. The error names every bad key and what is expected.
+    pub fn new(spec: &SourceSpec, params: DecidimParams) -> Result<Self, String> {
+        let mut problems = Vec::new();
+        let base = spec.url.trim().trim_end_matches('/').to_owned();
+        match url::Url::parse(&base) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
+                if u.query().is_some() || u.fragment().is_some() {
+                    problems.push(format!(
+                        "url: `{base}` must be the platform's base URL, without query or fragment"
+                    ));
+                }
+            }
+            Ok(_) => problems.push(format!(
+                "url: `{base}` must be an http(s) URL such as https://partecipa.gov.it"
+            )),
+            Err(e) => problems.push(format!(
+                "url: `{base}` is not a URL ({e}); expected the platform's base URL such as https://partecipa.gov.it"
+            )),
+        }
+        let page_size = params.page_size.unwrap_or(MAX_PAGE_SIZE);
+        if !(1..=MAX_PAGE_SIZE).contains(&page_size) {
+            problems.push(format!(
+                "page_size: must be between 1 and {MAX_PAGE_SIZE} (Decidim's cap), got {page_size}"
+            ));
+        }
+        let mut kinds = Vec::new();
+        match &params.kinds {
+            None => kinds = vec![Kind::Process, Kind::Assembly],
+            Some(list) if list.is_empty() => {
+                problems.push("kinds: must list at least one of `process`, `assembly`".into())
+            }
+            Some(list) => {
+                for k in list {
+                    match k.trim() {
+                        "process" => kinds.push(Kind::Process),
+                        "assembly" => kinds.push(Kind::Assembly),
+                        other => problems.push(format!(
+                            "kinds: unknown kind `{other}`; expected `process` or `assembly`"
+                        )),
+                    }
+                }
+                kinds.dedup();
+            }
+        }
+        let locales = match &params.locales {
+            None => None,
+            Some(list) if list.is_empty() => {
+                problems.push(
+                    "locales: must list at least one locale such as \"it\", or be left out to keep all"
+                        .into(),
+                );
+                None
+            }
+            Some(list) => {
+                for l in list {
+                    let ok = (2..=10).contains(&l.trim().len())
+                        && l.trim()
+                            .bytes()
+                            .all(|b| b.is_ascii_alphabetic() || b == b'-' || b == b'_');
+                    if !ok {
+                        problems.push(format!(
+                            "locales: `{l}` is not a locale code such as \"it\" or \"pt-BR\""
+                        ));
+                    }
+                }
+                Some(list.iter().map(|l| normalize_locale(l)).collect())
+            }
+        };
+        if let Some(c) = params.max_complexity {
+            if c < 60 {
+                problems.push(format!(
+                    "max_complexity: {c} is too low to count anything; Decidim's defaults are 300 (0.26) and 5000 (0.27 on)"
+                ));
+            }
+        }
+        let max_pages = params.max_pages.unwrap_or(DEFAULT_MAX_PAGES);
+        if !(1..=10_000).contains(&max_pages) {
+            problems.push(format!(
+                "max_pages: must be between 1 and 10000, got {max_pages}"
+            ));
+        }
+        if !problems.is_empty() {
+            return Err(format!(
+                "source `{}` (decidim): {}",
+                spec.id,
+                problems.join("; ")
+            ));
+        }
+        Ok(DecidimConnector {
+            source_id: spec.id.clone(),
+            endpoint: format!("{base}/api"),
+            base,
+            kinds,
+            locales,
+            page_size,
+            count_components: params.count_components.unwrap_or(true),
+            max_complexity: params.max_complexity,
+            max_pages,
+        })
+    }
+
+    /// The GraphQL endpoint, `{url}/api`.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+}
+
+/// A listed space that passed the visibility rules.
+struct Visible {
+    kind: Kind,
+    space: wire::Space,
+    label: String,
+    activity: Activity,
+}
+
+#[async_trait]
+impl Connector for DecidimConnector {
+    fn kind(&self) -> &'static str {
+        "decidim"
+    }
+
+    async fn harvest(
+        &self,
+        ctx: &HarvestContext,
+        _checkpoint: Option<&str>,
+    ) -> Result<HarvestOutput, ConnectorError> {
+        let started = std::time::Instant::now();
+        let mut gql = client::Gql::new(ctx, self.endpoint.clone());
+        let mut warnings = Vec::new();
+        let caps = probe::probe(&mut gql, self.max_complexity, &mut warnings).await?;
+
+        let mut complete = true;
+        let mut listed = Vec::new();
+        for &kind in &self.kinds {
+            let listing = listing::fetch(&mut gql, kind, &caps, &mut warnings).await?;
+            complete &= listing.complete;
+            listed.extend(listing.items.into_iter().map(|item| (kind, item)));
+        }
+
+        // Parse, drop what must not be stored, drop duplicates.
+        let now = chrono::Utc::now();
+        let mut failed = 0u64;
+        let mut hidden: Vec<String> = Vec::new();
+        let mut seen = BTreeSet::new();
+        let mut visible = Vec::new();
+        for (kind, item) in listed {
+            let space: wire::Space = match serde_json::from_value(item) {
+                Ok(s) => s,
+                Err(e) => {
+                    failed += 1;
+                    warnings.push(format!(
+                        "a listed {kind} does not have Decidim's shape ({e}); skipped"
+                    ));
+                    continue;
+                }
+            };
+            let id = wire::id_string(space.id.as_ref()).unwrap_or_else(|| "?".into());
+            let label = format!("{kind} {}", client::one_line(&id));
+            match normalize::visibility(kind, &space, now) {
+                Ok(normalize::Visibility::Public) => {}
+                Ok(normalize::Visibility::Private) => {
+                    hidden.push(format!("{label} (private)"));
+                    continue;
+                }
+                Ok(normalize::Visibility::Unpublished) => {
+                    hidden.push(format!("{label} (unpublished)"));
+                    continue;
+                }
+                Err(e) => {
+                    failed += 1;
+                    warnings.push(format!("{label}: {e}; skipped"));
+                    continue;
+                }
+            }
+            if !seen.insert((kind, id)) {
+                warnings.push(format!("{label} is listed twice; the first one is kept"));
+                continue;
+            }
+            let activity = space
+                .stats
+                .as_deref()
+                .map(normalize::activity_from_stats)
+                .unwrap_or_default();
+            visible.push(Visible {
+                kind,
+                space,
+                label,
+                activity,
+            });
+        }
+        if !hidden.is_empty() {
+            warnings.push(format!(
+                "the API returned {} spaces that are private or unpublished; they were not stored \
+                 (anonymous access should not see them: check the instance's settings): {}",
+                hidden.len(),
+                hidden.join(", ")
+            ));
+        }
+
+        // Count what statistics did not give.
+        if self.count_components {
+            let mut tasks = Vec::new();
+            for (i, v) in visible.iter().enumerate() {
+                for c in v.space.components.iter().flatten().flatten() {
+                    let (Some(t), Some(id)) = (
+                        c.typename
+                            .as_deref()
+                            .and_then(count::CountType::from_typename),
+                        wire::id_string(c.id.as_ref()),
+                    ) else {
+                        continue;
+                    };
+                    if t.get(&v.activity).is_none() {
+                        tasks.push(count::Task {
+                            space: i,
+                            ctype: t,
+                            component: id,
+                            label: v.label.clone(),
+                        });
+                    }
+                }
+            }
+            let settings = count::Settings {
+                page_size: self.page_size,
+                max_pages: self.max_pages,
+                max_complexity: caps.max_complexity,
+            };
+            let totals = count::count(&mut gql, tasks, settings, &mut warnings).await?;
+            for ((i, t), n) in totals {
+                if let Some(v) = visible.get_mut(i) {
+                    t.set(&mut v.activity, n);
+                }
+            }
+        }
+
+        // Normalise.
+        let default_locale =
+            normalize::source_locale(visible.iter().filter_map(|v| v.space.title.as_ref()));
+        let promoter = caps.promoter(&default_locale);
+        let src = normalize::SourceContext {
+            source_id: &self.source_id,
+            base: &self.base,
+            territory: &ctx.source.territory,
+            promoter: &promoter,
+            locales: self.locales.as_deref(),
+            default_locale: &default_locale,
+        };
+        let mut records = Vec::with_capacity(visible.len());
+        for v in visible {
+            match normalize::build_record(&src, v.kind, &v.space, v.activity, &mut warnings) {
+                Ok(r) => records.push(r),
+                Err(e) => {
+                    failed += 1;
+                    warnings.push(format!("{}: {}; skipped", v.label, client::one_line(&e)));
+                }
+            }
+        }
+        ctx.report(Progress::Records {
+            n: records.len() as u64,
+        });
+        tracing::info!(
+            source = %self.source_id,
+            version = caps.version.as_deref().unwrap_or("hidden"),
+            records = records.len(),
+            failed,
+            warnings = warnings.len(),
+            requests = gql.sent(),
+            complete,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "decidim harvest done"
+        );
+        Ok(HarvestOutput {
+            records,
+            complete,
+            checkpoint: None,
+            warnings,
+            failed,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(url: &str) -> SourceSpec {
+        SourceSpec {
+            id: "partecipa".into(),
+            name: "ParteciPa".into(),
+            url: url.into(),
+            territory: snodo_model::Territory::default(),
+        }
+    }
+
+    #[test]
+    fn builds_the_endpoint_from_the_base_url() {
+        let c = DecidimConnector::new(&spec("https://partecipa.gov.it/"), DecidimParams::default())
+            .unwrap();
+        assert_eq!(c.endpoint(), "https://partecipa.gov.it/api");
+        assert_eq!(c.kind(), "decidim");
+        assert_eq!(c.kinds, vec![Kind::Process, Kind::Assembly]);
+    }
+
+    #[test]
+    fn bad_params_are_named_all_at_once() {
+        let params = DecidimParams {
+            page_size: Some(80),
+            kinds: Some(vec!["process".into(), "conference".into()]),
+            locales: Some(vec!["<it>".into()]),
+            max_pages: Some(0),
+            ..Default::default()
+        };
+        let e = DecidimConnector::new(&spec("ftp://x"), params).unwrap_err();
+        for key in [
+            "url:",
+            "page_size:",
+            "kinds:",
+            "`conference`",
+            "locales:",
+            "max_pages:",
+        ] {
+            assert!(e.contains(key), "{key} missing in {e}");
+        }
+    }
+
+    #[test]
+    fn unknown_param_keys_are_rejected() {
+        let e = serde_json::from_value::<DecidimParams>(serde_json::json!({"page_sise": 10}))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("page_sise"), "{e}");
+        let ok: DecidimParams =
+            serde_json::from_value(serde_json::json!({"page_size": 20, "kinds": ["assembly"]}))
+                .unwrap();
+        assert_eq!(ok.page_size, Some(20));
+    }
+}
