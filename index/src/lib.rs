@@ -14,6 +14,25 @@
 //! - open a second writer: one [`Index`] owns the only writer of its directory (another process
 //!   opening the same directory gets [`IndexError::Locked`]).
 //!
+//! # Analysis
+//!
+//! Title, subtitle, summary and description go, per locale, to an Italian (`it`), English (`en`)
+//! or generic field (every other locale). The analysers are
+//! `SimpleTokenizer → RemoveLongFilter(40) → LowerCaser → AsciiFoldingFilter → stop words →
+//! Stemmer` (Italian or English; none for generic). All three remove the same stop words
+//! (Italian and English, folded: `più` and `piu` alike), so a stop word is ignored everywhere
+//! rather than required in some field. Promoter, group, topics, scope, region and comune names
+//! and methods are searchable too (generic analysis).
+//!
+//! # Query language
+//!
+//! All words must match, each in any field (title 3×, subtitle and summary 1.5×, description
+//! 1×); `"phrases"`, `( )`, `AND`, `OR`, `NOT`, `-word`. Unbalanced quotes or parentheses and
+//! queries over [`MAX_QUERY_CHARS`] characters are [`IndexError::Query`]; other syntax characters
+//! are treated as spaces. While the last word is being typed (no trailing space, ≥ 2 characters)
+//! it is completed from the words in the index: `bilancio parte` searches
+//! `bilancio (parte OR partecipativo OR …)`. Details in the `query` module.
+//!
 //! # On disk
 //!
 //! `dir/CURRENT` names the active generation directory (`dir/gen-N/`), which holds the tantivy
