@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use snodo_connector::ConnectorError;
 use snodo_model::Kind;
 
-use crate::client::{describe, one_line, Gql};
+use crate::client::{describe, one_line, Answer, Gql};
 use crate::probe::Capabilities;
 use crate::queries;
 
@@ -144,6 +144,65 @@ fn blamed_field(
     })
 }
 
+/// What one answer to a listing variant means.
+#[derive(Debug)]
+enum Decision {
+    /// The list is there (maybe with some fields nulled, explained in `warnings`).
+    Listed {
+        listing: Listing,
+        warnings: Vec<String>,
+    },
+    /// The list is missing because of these optional fields: ask again without them.
+    Retry(Vec<(&'static str, String)>),
+    /// This variant cannot work here; why.
+    Failed(String),
+}
+
+fn judge(answer: &Answer, list: &str, label: &str, v: &Variant, off: &BTreeSet<&str>) -> Decision {
+    if let Some(items) = answer.field(list).and_then(Value::as_array) {
+        let mut warnings = Vec::new();
+        if !answer.errors.is_empty() {
+            warnings.extend(field_warnings(label, list, items.len(), &answer.errors));
+        }
+        let nulls = items.iter().filter(|x| !x.is_object()).count();
+        if nulls > 0 {
+            warnings.push(format!(
+                "{label}: {nulls} of {} listed items came back empty; the listing is partial, so nothing is marked gone",
+                items.len()
+            ));
+        }
+        return Decision::Listed {
+            listing: Listing {
+                items: items.iter().filter(|x| x.is_object()).cloned().collect(),
+                complete: nulls == 0,
+            },
+            warnings,
+        };
+    }
+    // The list itself is missing. With `data` present it was an execution error (a non-null
+    // field's error propagates up to the list): blame the optional fields named by the errors.
+    // Without `data` the document was refused whole (validation): switching fields off with
+    // @include would not help, the next variant might.
+    let mut blamed: Vec<(&'static str, String)> = Vec::new();
+    if answer.data.is_some() {
+        for e in &answer.errors {
+            if let Some(f) = blamed_field(e, list, v.switches) {
+                if !off.contains(f) && !blamed.iter().any(|(b, _)| *b == f) {
+                    blamed.push((f, describe(e)));
+                }
+            }
+        }
+    }
+    if !blamed.is_empty() {
+        return Decision::Retry(blamed);
+    }
+    Decision::Failed(if answer.errors.is_empty() {
+        format!("`{list}` came back null")
+    } else {
+        answer.messages()
+    })
+}
+
 pub async fn fetch(
     gql: &mut Gql<'_>,
     kind: Kind,
@@ -166,61 +225,33 @@ pub async fn fetch(
         let mut off: BTreeSet<&str> = BTreeSet::new();
         loop {
             let answer = gql.send(v.name, v.query, variables(v, &off), label).await?;
-            if let Some(items) = answer.field(list).and_then(Value::as_array) {
-                if !answer.errors.is_empty() {
-                    warnings.extend(field_warnings(label, list, items.len(), &answer.errors));
+            match judge(&answer, list, label, v, &off) {
+                Decision::Listed {
+                    listing,
+                    warnings: w,
+                } => {
+                    warnings.extend(w);
+                    if i > 0 {
+                        warnings.push(format!(
+                            "{label}: listed with the fallback query {} after: {}; some details are missing",
+                            v.name,
+                            failures.join(" | ")
+                        ));
+                    }
+                    return Ok(listing);
                 }
-                if i > 0 {
-                    warnings.push(format!(
-                        "{label}: listed with the fallback query {} after: {}; some details are missing",
-                        v.name,
-                        failures.join(" | ")
-                    ));
+                Decision::Retry(fields) => {
+                    for (f, msg) in fields {
+                        warnings.push(format!(
+                            "{label}: field `{f}` failed upstream ({msg}); listed again without it, so no record has it"
+                        ));
+                        off.insert(f);
+                    }
                 }
-                let nulls = items.iter().filter(|x| !x.is_object()).count();
-                if nulls > 0 {
-                    warnings.push(format!(
-                        "{label}: {nulls} of {} listed items came back empty; the listing is partial, so nothing is marked gone",
-                        items.len()
-                    ));
+                Decision::Failed(why) => {
+                    failures.push(format!("{}: {why}", v.name));
+                    break;
                 }
-                return Ok(Listing {
-                    items: items.iter().filter(|x| x.is_object()).cloned().collect(),
-                    complete: nulls == 0,
-                });
-            }
-            // The list itself is missing. With `data` present it was an execution error: find the
-            // optional fields to blame, switch them off and ask again.
-            let blamed: BTreeSet<&'static str> = if answer.data.is_some() {
-                answer
-                    .errors
-                    .iter()
-                    .filter_map(|e| blamed_field(e, list, v.switches))
-                    .filter(|f| !off.contains(f))
-                    .collect()
-            } else {
-                BTreeSet::new()
-            };
-            if blamed.is_empty() {
-                let why = if answer.errors.is_empty() {
-                    format!("`{list}` came back null")
-                } else {
-                    answer.messages()
-                };
-                failures.push(format!("{}: {why}", v.name));
-                break;
-            }
-            for f in blamed {
-                let msg = answer
-                    .errors
-                    .iter()
-                    .find(|e| blamed_field(e, list, v.switches) == Some(f))
-                    .map(describe)
-                    .unwrap_or_default();
-                warnings.push(format!(
-                    "{label}: field `{f}` failed upstream ({msg}); listed again without it, so no record has it"
-                ));
-                off.insert(f);
             }
         }
     }
@@ -315,6 +346,94 @@ mod tests {
             blamed_field(&e, "assemblies", ASSEMBLIES.switches),
             Some("heroImage")
         );
+    }
+
+    fn answer(v: serde_json::Value) -> Answer {
+        let r: graphql_client::Response<Value> = serde_json::from_value(v).unwrap();
+        Answer {
+            data: r.data.filter(|d| !d.is_null()),
+            errors: r.errors.unwrap_or_default(),
+        }
+    }
+
+    #[test]
+    fn a_propagated_field_error_asks_again_without_the_field() {
+        // graphql-ruby nulls the whole list when a non-null field (`categories: [Category]!`)
+        // fails in one item.
+        let a = answer(serde_json::json!({
+            "data": {"participatoryProcesses": null},
+            "errors": [{"message": "boom", "path": ["participatoryProcesses", 2, "categories"]}]
+        }));
+        let off = BTreeSet::new();
+        match judge(&a, "participatoryProcesses", "processes", &PROCESSES, &off) {
+            Decision::Retry(fields) => {
+                assert_eq!(fields.len(), 1);
+                assert_eq!(fields[0].0, "categories");
+                assert!(fields[0].1.contains("boom"));
+            }
+            d => panic!("{d:?}"),
+        }
+        // Already switched off: nothing more to try with this variant.
+        let off = BTreeSet::from(["categories"]);
+        assert!(matches!(
+            judge(&a, "participatoryProcesses", "processes", &PROCESSES, &off),
+            Decision::Failed(_)
+        ));
+        let vars = variables(&PROCESSES, &off);
+        assert_eq!(vars["withCategories"], serde_json::json!(false));
+        assert_eq!(vars["withStats"], serde_json::json!(true));
+    }
+
+    #[test]
+    fn validation_failures_and_core_field_errors_move_to_the_next_variant() {
+        let refused = answer(serde_json::json!({
+            "errors": [{"message": "Field 'taxonomies' doesn't exist on type 'ParticipatoryProcess'",
+                        "path": ["query ProcessesTaxonomies", "participatoryProcesses", "taxonomies"]}]
+        }));
+        let off = BTreeSet::new();
+        assert!(matches!(
+            judge(&refused, "participatoryProcesses", "processes", &PROCESSES_TAXONOMIES, &off),
+            Decision::Failed(m) if m.contains("taxonomies")
+        ));
+        let core = answer(serde_json::json!({
+            "data": {"participatoryProcesses": null},
+            "errors": [{"message": "boom", "path": ["participatoryProcesses", 0, "publishedAt"]}]
+        }));
+        assert!(matches!(
+            judge(
+                &core,
+                "participatoryProcesses",
+                "processes",
+                &PROCESSES,
+                &off
+            ),
+            Decision::Failed(_)
+        ));
+    }
+
+    #[test]
+    fn partial_lists_are_not_complete() {
+        let a = answer(serde_json::json!({
+            "data": {"assemblies": [{"id": "1"}, null, {"id": "3"}]},
+            "errors": [{"message": "boom", "path": ["assemblies", 1]}]
+        }));
+        match judge(
+            &a,
+            "assemblies",
+            "assemblies",
+            &ASSEMBLIES,
+            &BTreeSet::new(),
+        ) {
+            Decision::Listed { listing, warnings } => {
+                assert_eq!(listing.items.len(), 2);
+                assert!(!listing.complete);
+                assert!(
+                    warnings.iter().any(|w| w.contains("partial")),
+                    "{warnings:?}"
+                );
+            }
+            d => panic!("{d:?}"),
+        }
     }
 
     #[test]
