@@ -44,6 +44,8 @@ pub struct Flags {
     pub disclose_version: bool,
     /// The root `metrics` field was removed (2025): a query asking for it fails whole.
     pub metrics_removed: bool,
+    /// Introspection (`__schema`, `__type`) is off, as newer releases allow: asking fails whole.
+    pub disable_introspection: bool,
     /// The organisation's default locale: used where a TranslatedField becomes a String.
     pub default_locale: String,
     /// What `decidim { version }` answers instead of the version's own release.
@@ -64,6 +66,7 @@ impl Default for Flags {
             leak_private: false,
             disclose_version: true,
             metrics_removed: false,
+            disable_introspection: false,
             default_locale: "it".to_owned(),
             version_string: None,
             application_name: None,

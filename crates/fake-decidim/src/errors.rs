@@ -181,6 +181,10 @@ pub(crate) fn from_diagnostic(
         }
         ("UnusedVariable", [var, ..]) => {
             let var = var.trim_start_matches('$');
+            // Used by a field apollo-compiler dropped (an undefined one): not graphql-ruby's error.
+            if occurrences(query, &format!("${var}")) > 1 {
+                return None;
+            }
             GqlError::new(format!(
                 "Variable ${var} is declared by {op_label} but not used"
             ))
@@ -191,6 +195,12 @@ pub(crate) fn from_diagnostic(
                 .code("useAndDefineFragment", &[("fragmentName", frag)])
         }
         ("UnusedFragment", [frag, ..]) => {
+            if occurrences(query, &format!("...{frag}"))
+                + occurrences(query, &format!("... {frag}"))
+                > 0
+            {
+                return None;
+            }
             GqlError::new(format!("Fragment {frag} was defined, but not used"))
                 .code("useAndDefineFragment", &[("fragmentName", frag)])
         }
@@ -229,6 +239,18 @@ pub(crate) fn from_diagnostic(
         _ => GqlError::new(compat),
     };
     Some(with_loc(err))
+}
+
+/// How many times `token` occurs in `text` not followed by a name character.
+fn occurrences(text: &str, token: &str) -> usize {
+    text.match_indices(token)
+        .filter(|(i, _)| {
+            !text[i + token.len()..]
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_alphanumeric() || c == '_')
+        })
+        .count()
 }
 
 /// Whether the field at `offset` in the query text is followed by `{` (after its arguments and
@@ -328,6 +350,15 @@ fn selection_names(query: &str, offset: usize) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_occurrences() {
+        assert_eq!(
+            occurrences("query($a: Int, $ab: Int) { f(x: $a) }", "$a"),
+            2
+        );
+        assert_eq!(occurrences("{ ...Frag ...FragTwo }", "...Frag"), 1);
+    }
 
     #[test]
     fn quoted_parts() {

@@ -2,6 +2,9 @@
 
 use apollo_compiler::ast::{OperationType, Type};
 use apollo_compiler::executable::{Field, Operation, SelectionSet};
+use apollo_compiler::introspection;
+use apollo_compiler::request::coerce_variable_values;
+use apollo_compiler::response::JsonMap;
 use apollo_compiler::schema::ExtendedType;
 use apollo_compiler::validation::Valid;
 use apollo_compiler::{ExecutableDocument, Node};
@@ -63,6 +66,18 @@ pub fn execute_with(
             "Query has complexity of {complexity}, which exceeds max complexity of {max_complexity}"
         ))]);
     }
+    let introspection_fields: Vec<&Node<Field>> = op
+        .root_fields(&doc)
+        .filter(|f| matches!(f.name.as_str(), "__schema" | "__type"))
+        .collect();
+    if flags.disable_introspection {
+        if let Some(f) = introspection_fields.first() {
+            let mut e = GqlError::new(format!("Field '{}' doesn't exist on type 'Query'", f.name))
+                .at(f.location(), &doc.sources);
+            e.extensions.insert("code".into(), json!("undefinedField"));
+            return errors_response(&[e]);
+        }
+    }
     let root_type = info
         .schema
         .root_operation(OperationType::Query)
@@ -85,6 +100,10 @@ pub fn execute_with(
         &root_type,
         &mut Vec::new(),
     );
+    let mut data = data;
+    if !introspection_fields.is_empty() {
+        merge_introspection(info, &doc, op, &exec.vars, &mut data, &mut exec.errors);
+    }
     let mut response = Map::new();
     if !exec.errors.is_empty() {
         response.insert(
@@ -94,6 +113,46 @@ pub fn execute_with(
     }
     response.insert("data".into(), data);
     Value::Object(response)
+}
+
+/// Answers `__schema` and `__type` with apollo-compiler's introspection executor, into `data`.
+fn merge_introspection(
+    info: &SchemaInfo,
+    doc: &Valid<ExecutableDocument>,
+    op: &Operation,
+    vars: &Map<String, Value>,
+    data: &mut Value,
+    errors: &mut Vec<GqlError>,
+) {
+    let fail = |errors: &mut Vec<GqlError>, message: String| errors.push(GqlError::new(message));
+    let raw: JsonMap = match serde_json::from_value(Value::Object(vars.clone())) {
+        Ok(m) => m,
+        Err(e) => return fail(errors, format!("Introspection failed: {e}")),
+    };
+    let coerced = match coerce_variable_values(&info.schema, op, &raw) {
+        Ok(c) => c,
+        Err(e) => return fail(errors, e.message().to_string()),
+    };
+    if let Err(e) = introspection::check_max_depth(doc, op) {
+        return fail(errors, e.message().to_string());
+    }
+    match introspection::partial_execute(&info.schema, &info.implementers, doc, op, &coerced) {
+        Ok(response) => {
+            let partial = response
+                .data
+                .and_then(|d| serde_json::to_value(d).ok())
+                .unwrap_or(Value::Null);
+            if let (Value::Object(out), Value::Object(partial)) = (data, partial) {
+                for (k, v) in partial {
+                    out.insert(k, v);
+                }
+            }
+            for e in response.errors {
+                fail(errors, e.message);
+            }
+        }
+        Err(e) => fail(errors, e.message().to_string()),
+    }
 }
 
 fn select_operation<'d>(
@@ -372,9 +431,26 @@ impl<'d> Exec<'d> {
         }
         let value = match obj.get(name) {
             Some(v) => v.clone(),
-            None => self.fallback(obj, parent, name),
+            None => match args.get("id").filter(|id| !id.is_null()) {
+                // `proposal(id:)` on a component finds one of its `proposals`, etc.
+                Some(id) => self.find_item(obj, &format!("{name}s"), id),
+                None => self.fallback(obj, parent, name),
+            },
         };
         Ok(self.adjust(parent, name, value, args))
+    }
+
+    /// The visible item of the list under `plural` whose id is `id`.
+    fn find_item(&self, obj: &Map<String, Value>, plural: &str, id: &Value) -> Value {
+        obj.get(plural)
+            .and_then(Value::as_array)
+            .and_then(|items| {
+                items.iter().find(|i| {
+                    same_id(&i["id"], id) && (self.data.flags.leak_private || !item_is_hidden(i))
+                })
+            })
+            .cloned()
+            .unwrap_or(Value::Null)
     }
 
     /// Values the data does not spell out but Decidim computes.

@@ -14,6 +14,19 @@
 //! - per-version differences, which come from the SDL itself;
 //! - fault injection ([`Faults`]) and a request log ([`FakeDecidim::requests`]).
 //!
+//! Bundled samples ([`Dataset::sample`]), hand-written Italian content in Decidim's shapes, with
+//! dates chosen so that, seen from late 2026 until the end of 2028, some processes are open
+//! (ending in 2030 or later, or open-ended), some upcoming (starting in 2029) and some closed:
+//!
+//! | name | like | processes (open/upcoming/closed) | assemblies | locales |
+//! |---|---|---|---|---|
+//! | `partecipa` | ParteciPa, national | 8 (3/2/3) + 1 unpublished | 3 (one private but transparent) + 1 private | it, en |
+//! | `emilia-romagna` | PartecipAzioni | 6 (3/1/2) + 1 unpublished | 1 + 1 private | it |
+//! | `puglia` | Puglia Partecipa | 5 (2/1/2) + 1 unpublished | 1 + 1 private | it |
+//! | `hostile` | a misbehaving instance | script/iframe/`javascript:` payloads, German only, empty texts, null dates, ~45 KB texts; leaks its unpublished and private spaces | 1 + 1 private | mixed |
+//!
+//! Proposals carry `author { name nickname }` so tests can check a harvester never stores them.
+//!
 //! What it must not do: talk to anything but loopback clients, or be used as a real server.
 //!
 //! ```

@@ -224,6 +224,20 @@ mod tests {
     }
 
     #[test]
+    fn no_spurious_errors_for_dropped_fields() {
+        // apollo-compiler drops the undefined field; graphql-ruby reports only that.
+        let q = "query Q($with: Boolean!) { participatoryProcesses { id taxonomies @include(if: $with) { ...T } } } fragment T on Scope { id }";
+        let errs = validate(Version::V0_28, q).unwrap_err();
+        assert_eq!(
+            errs,
+            vec![
+                "Field 'taxonomies' doesn't exist on type 'ParticipatoryProcess' (at 1:56)"
+                    .to_owned()
+            ]
+        );
+    }
+
+    #[test]
     fn version_differences_come_from_the_sdl() {
         let q = "{ participatoryProcesses { taxonomies { id } } }";
         assert!(validate(Version::V0_30Dev2025_01, q).is_ok());

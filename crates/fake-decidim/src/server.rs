@@ -169,7 +169,7 @@ impl FakeDecidim {
             max_in_flight: AtomicUsize::new(0),
         });
         let app = Router::new()
-            .route("/api", post(api))
+            .route("/api", post(api).fallback(not_found))
             .route("/", get(home))
             .route("/processes/{slug}", get(process_page))
             .route("/processes/{slug}/{*rest}", get(process_page_rest))

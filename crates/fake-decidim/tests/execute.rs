@@ -438,3 +438,48 @@ fn no_query_and_operation_names() {
     let r = execute_with(Version::V0_28, &d, q, &json!({}), Some("B"), None);
     assert_eq!(data(&r)["decidim"]["version"], "0.28.4");
 }
+
+#[test]
+fn introspection_works_unless_disabled() {
+    let mut d = sample("partecipa");
+    let q = r#"{ __type(name: "Organization") { fields { name type { kind name } } } decidim { version } }"#;
+    let r = run(Version::V0_28, &d, q, json!({}));
+    let fields: Vec<&str> = data(&r)["__type"]["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .filter_map(|f| f["name"].as_str())
+        .collect();
+    assert_eq!(fields, ["name", "stats"]);
+    assert_eq!(data(&r)["decidim"]["version"], "0.28.4");
+    let r = run(
+        Version::V0_30Dev2025_01,
+        &d,
+        "{ __schema { queryType { name } } }",
+        json!({}),
+    );
+    assert_eq!(data(&r)["__schema"]["queryType"]["name"], "Query");
+    d.flags.disable_introspection = true;
+    let r = execute(Version::V0_28, &d, q, &json!({}));
+    assert!(r.get("data").is_none());
+    assert_eq!(
+        r["errors"][0]["message"],
+        "Field '__type' doesn't exist on type 'Query'"
+    );
+}
+
+#[test]
+fn single_items_by_id_on_components() {
+    let d = sample("partecipa");
+    let q = r#"{ component(id: 11) { ... on Proposals {
+        one: proposal(id: 1001) { id title { translation(locale: "it") } }
+        draft: proposal(id: 1999) { id }
+    } } }"#;
+    let r = run(Version::V0_28, &d, q, json!({}));
+    let c = &data(&r)["component"];
+    assert_eq!(
+        c["one"]["title"]["translation"],
+        "Più alberi nei cortili delle scuole"
+    );
+    assert!(c["draft"].is_null(), "unpublished proposals stay hidden");
+}

@@ -152,8 +152,11 @@ async fn refuses_other_content_types_and_bad_json() {
         r.json()["errors"][0]["message"],
         "Field 'nope' doesn't exist on type 'Query'"
     );
+    let r = http(&server, "GET", "/api", "text/plain", "").await;
+    assert_eq!(r.status, 404);
     let statuses: Vec<u16> = server.api_requests().iter().map(|r| r.status).collect();
-    assert_eq!(statuses, [415, 400, 200]);
+    assert_eq!(statuses, [415, 400, 200, 404]);
+    assert_eq!(server.api_requests()[3].method, "GET");
 }
 
 #[tokio::test]
