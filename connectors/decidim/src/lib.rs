@@ -318,7 +318,12 @@ impl Connector for DecidimConnector {
         let default_locale =
             normalize::source_locale(visible.iter().filter_map(|v| v.space.title.as_ref()));
         let promoter = caps.promoter(&default_locale);
+        let roots = normalize::territorial_roots(
+            visible.iter().map(|v| &v.space),
+            ctx.source.territory.region.as_deref(),
+        );
         let src = normalize::SourceContext {
+            territorial_roots: &roots,
             source_id: &self.source_id,
             base: &self.base,
             territory: &ctx.source.territory,

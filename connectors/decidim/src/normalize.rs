@@ -103,6 +103,9 @@ pub struct SourceContext<'a> {
     pub locales: Option<&'a [String]>,
     /// The locale records fall back to, chosen over the whole source (see [`source_locale`]).
     pub default_locale: &'a str,
+    /// Root taxonomies (folded names) that hold places, learnt over the whole source (see
+    /// [`territorial_roots`]).
+    pub territorial_roots: &'a BTreeSet<String>,
 }
 
 impl SourceContext<'_> {
@@ -258,7 +261,11 @@ fn territory(src: &SourceContext, space: &Space) -> (Territory, Vec<LocalizedTex
             .map(|p| src.plain(p.name.as_ref()))
             .unwrap_or_default();
         let found = matches(&name);
-        let territorial = found.is_some() || looks_territorial(&parent);
+        let territorial = found.is_some()
+            || looks_territorial(&parent)
+            || parent
+                .iter()
+                .any(|(_, x)| src.territorial_roots.contains(&fold_for_matching(x)));
         if territorial && scope_name.is_empty() {
             scope_name = name;
             matched = found;
@@ -273,7 +280,7 @@ fn territory(src: &SourceContext, space: &Space) -> (Territory, Vec<LocalizedTex
     (t, topics)
 }
 
-/// Whether a root taxonomy's name says it holds places (Decidim migrates scopes into one).
+/// Whether a root taxonomy's name says it holds places (Decidim 0.30 migrates scopes into one).
 fn looks_territorial(root: &LocalizedText) -> bool {
     root.iter().any(|(_, x)| {
         let f = fold_for_matching(x);
@@ -286,10 +293,36 @@ fn looks_territorial(root: &LocalizedText) -> bool {
             "comun",
             "circoscrizion",
             "municipi",
+            "enti local",
         ]
         .iter()
         .any(|w| f.contains(w))
     })
+}
+
+/// Root taxonomies under which some taxonomy of the source names an ISTAT place: their other
+/// children ("Unione dei comuni della Bassa Romagna" beside "Comune di Bologna") are places too.
+pub fn territorial_roots<'a>(
+    spaces: impl IntoIterator<Item = &'a Space>,
+    within: Option<&str>,
+) -> BTreeSet<String> {
+    let mut roots = BTreeSet::new();
+    for space in spaces {
+        for tax in space.taxonomies.iter().flatten().flatten() {
+            let Some(parent) = tax.parent.as_ref().and_then(|p| p.name.as_ref()) else {
+                continue;
+            };
+            let is_place = tax
+                .name
+                .iter()
+                .flat_map(Translated::pairs)
+                .any(|(_, x)| match_name(x, within).is_some());
+            if is_place {
+                roots.extend(parent.pairs().map(|(_, x)| fold_for_matching(x)));
+            }
+        }
+    }
+    roots
 }
 
 /// Builds the record of one visible space. `activity` already holds statistics and counts.
@@ -442,8 +475,11 @@ mod tests {
         json!({"translations": pairs.iter().map(|(l, t)| json!({"locale": l, "text": t})).collect::<Vec<_>>()})
     }
 
+    static NO_ROOTS: BTreeSet<String> = BTreeSet::new();
+
     fn ctx<'a>(territory: &'a Territory, promoter: &'a LocalizedText) -> SourceContext<'a> {
         SourceContext {
+            territorial_roots: &NO_ROOTS,
             source_id: "er",
             base: "https://partecipazioni.emr.it",
             territory,
@@ -642,6 +678,29 @@ mod tests {
         assert_eq!(r.territory.comune.as_deref(), Some("072006"));
         assert_eq!(r.territory.scope_name.get("it"), Some("Bari"));
         assert_eq!(r.topics, vec![LocalizedText::single("it", "Mobilità")]);
+
+        // A root learnt from sibling taxonomies that matched makes an unknown name a place.
+        let union = space(json!({"id": "2", "slug": "u", "title": tr(&[("it", "U")]),
+            "taxonomies": [{"name": tr(&[("it", "Unione dei comuni")]), "parent": {"name": tr(&[("it", "Enti")])}}]}));
+        let bari = space(json!({"id": "3", "slug": "b", "title": tr(&[("it", "B")]),
+            "taxonomies": [{"name": tr(&[("it", "Bari")]), "parent": {"name": tr(&[("it", "Enti")])}}]}));
+        let roots = territorial_roots([&union, &bari], Some("16"));
+        assert!(roots.contains("enti"));
+        let src = SourceContext {
+            territorial_roots: &roots,
+            ..ctx(&territory, &promoter)
+        };
+        let r = build_record(
+            &src,
+            Kind::Process,
+            &union,
+            Activity::default(),
+            &mut vec![],
+        )
+        .unwrap();
+        assert_eq!(r.territory.scope_name.get("it"), Some("Unione dei comuni"));
+        assert_eq!(r.territory.region.as_deref(), Some("16"));
+        assert!(r.topics.is_empty());
     }
 
     #[test]

@@ -685,3 +685,105 @@ async fn a_cancelled_run_stops() {
     assert!(matches!(run.result, Err(ConnectorError::Cancelled)));
     assert!(fake.api_requests().is_empty());
 }
+
+#[tokio::test]
+async fn emilia_romagna_and_puglia_scopes_become_istat_codes() {
+    for version in Version::ALL {
+        let fake = FakeDecidim::start(
+            version,
+            Dataset::sample("emilia-romagna").unwrap(),
+            Faults::default(),
+        )
+        .await
+        .unwrap();
+        let out = harvest(&fake.url(), "08").await.result.unwrap();
+        assert!(out.warnings.is_empty(), "{version}: {:?}", out.warnings);
+        let t = |slug| record(&out, Kind::Process, slug).territory.clone();
+        let bologna = t("piano-urbanistico-bologna");
+        assert_eq!(bologna.comune.as_deref(), Some("037006"), "{version}");
+        assert_eq!(bologna.region.as_deref(), Some("08"));
+        assert_eq!(bologna.scope_name.get("it"), Some("Comune di Bologna"));
+        assert_eq!(t("forli-centro-storico").comune.as_deref(), Some("040012"));
+        assert_eq!(
+            t("reggio-emilia-quartieri-bene-comune").comune.as_deref(),
+            Some("035033")
+        );
+        // Not an ISTAT name: the source's region stays, the scope name is kept.
+        let union = t("bassa-romagna-bilancio-partecipativo");
+        assert_eq!((union.region.as_deref(), union.comune), (Some("08"), None));
+        assert!(union.scope_name.get("it").is_some());
+        let region = t("legge-partecipazione-rer");
+        assert_eq!(
+            (region.region.as_deref(), region.comune),
+            (Some("08"), None)
+        );
+        assert!(!serialized(&out).contains("modena-bozza-interna"));
+        assert!(!serialized(&out).contains("gruppo-lavoro-riservato"));
+        assert_eq!(
+            record(&out, Kind::Process, "piano-urbanistico-bologna")
+                .promoter
+                .get("it"),
+            Some("PartecipAzioni")
+        );
+    }
+    let fake = FakeDecidim::start(
+        Version::V0_30Dev2025_01,
+        Dataset::sample("puglia").unwrap(),
+        Faults::default(),
+    )
+    .await
+    .unwrap();
+    let out = harvest(&fake.url(), "16").await.result.unwrap();
+    let t = |slug| record(&out, Kind::Process, slug).territory.clone();
+    assert_eq!(
+        t("bari-mobilita-sostenibile").comune.as_deref(),
+        Some("072006")
+    );
+    assert_eq!(
+        t("lecce-centro-storico-unesco").comune.as_deref(),
+        Some("075035")
+    );
+    assert_eq!(t("piano-paesaggistico-costa").region.as_deref(), Some("16"));
+    assert!(!serialized(&out).contains("foggia-bozza"));
+    assert!(!serialized(&out).contains("cabina-regia-riservata"));
+}
+
+#[tokio::test]
+async fn the_hostile_sample_is_defused() {
+    for version in Version::ALL {
+        let fake = FakeDecidim::start(
+            version,
+            Dataset::sample("hostile").unwrap(),
+            Faults::default(),
+        )
+        .await
+        .unwrap();
+        let out = harvest(&fake.url(), "IT").await.result.unwrap();
+        let text = serialized(&out);
+        assert_no_active_markup(&out);
+        assert!(!text.contains("processo-non-pubblicato"), "{version}");
+        assert!(!text.contains("assemblea-riservata"), "{version}");
+        // Empty titles in every locale: skipped and counted, not stored.
+        assert!(!text.contains("testi-vuoti"), "{version}");
+        assert!(out.failed >= 1, "{version}");
+        // Inverted dates: the end date is dropped, the record kept.
+        let inverted = record(&out, Kind::Process, "date-invertite");
+        assert_eq!(inverted.end_date, None);
+        // German only: the record falls back to German.
+        assert_eq!(
+            record(&out, Kind::Process, "solo-tedesco").default_locale,
+            "de"
+        );
+        let script = record(&out, Kind::Process, "processo-con-script");
+        assert!(!script.promoter.is_empty());
+        assert!(script
+            .promoter
+            .iter()
+            .all(|(_, t)| !t.contains('<') && !t.contains("alert")));
+        for r in &out.records {
+            r.validate().unwrap();
+        }
+        // The API has no `privateSpace` on processes, so a private process that a misconfigured
+        // instance lists cannot be told apart through it ("processo-privato" in this sample).
+    }
+}
