@@ -198,6 +198,18 @@ mod tests {
     }
 
     #[test]
+    fn samples_round_trip_through_json() {
+        for name in Dataset::sample_names() {
+            let d = Dataset::sample(name).expect("sample");
+            let text = serde_json::to_string(&d).expect("serialise");
+            assert_eq!(Dataset::from_json(&text).expect("parse"), d, "{name}");
+        }
+        let empty = Dataset::from_json("{}").expect("all fields have defaults");
+        assert!(empty.flags.disclose_version && !empty.flags.leak_private);
+        assert_eq!(empty.flags.default_locale, "it");
+    }
+
+    #[test]
     fn unknown_keys_are_errors() {
         let err = Dataset::from_json(r#"{"procesess": []}"#).unwrap_err();
         assert!(err.to_string().contains("procesess"), "{err}");

@@ -633,3 +633,29 @@ fn escape(s: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn handles_can_be_shared_across_tasks() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<FakeDecidim>();
+        send_sync::<Faults>();
+        send_sync::<LoggedRequest>();
+    }
+
+    #[test]
+    fn pages_escape_markup() {
+        assert_eq!(
+            escape("<script>alert('x')</script> & \"y\""),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;y&quot;"
+        );
+        let title = json!({"translations": [{"locale": "de", "text": "Nur Deutsch"}]});
+        assert_eq!(text(&title, "it"), "Nur Deutsch");
+        assert_eq!(text(&json!("piano"), "it"), "piano");
+        assert_eq!(text(&Value::Null, "it"), "");
+    }
+}

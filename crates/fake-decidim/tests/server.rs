@@ -356,3 +356,28 @@ async fn start_on_a_fixed_address() {
     assert_eq!(server.url(), format!("http://{addr}"));
     assert_eq!(server.version(), Version::V0_26);
 }
+
+#[tokio::test]
+async fn hostile_pages_are_escaped() {
+    let server = FakeDecidim::start(
+        Version::V0_27,
+        Dataset::sample("hostile").expect("sample"),
+        Faults::default(),
+    )
+    .await
+    .expect("server");
+    let r = http(&server, "GET", "/", "text/plain", "").await;
+    assert_eq!(r.status, 200);
+    assert!(!r.body.contains("<script>") && !r.body.contains("<iframe"));
+    assert!(r.body.contains("&lt;script&gt;"));
+    let r = http(
+        &server,
+        "GET",
+        "/processes/processo-con-script",
+        "text/plain",
+        "",
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert!(!r.body.contains("<script>"));
+}
