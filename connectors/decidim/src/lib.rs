@@ -16,6 +16,27 @@
 //! - keep active markup: plain-text fields are stripped, rich text is sanitised by the model;
 //! - do its own HTTP politeness: the shared [`snodo_connector::HttpClient`] paces, retries and
 //!   bounds every request.
+//!
+//! # A run
+//! 1. Probes: `ProbeVersion` (a hint: hidden from ~0.29), the organisation's name as a `String`
+//!    (≤ 0.28) or a `TranslatedField` (0.29 on), in the order the version suggests, then
+//!    `ProbeTaxonomies` (0.30). When the version is hidden, `ProbeProcessTypes` (0.27 on) tells
+//!    whether the max complexity is 300 (0.26) or 5000.
+//! 2. Listings, one request each: `Processes` or `ProcessesTaxonomies`, `Assemblies` or
+//!    `AssembliesTaxonomies`. Optional fields sit behind `@include`: a field whose error takes the
+//!    list down is switched off and the list asked again; a variant that does not validate falls
+//!    back to the next, down to `ProcessesMinimal` / `AssembliesMinimal`. A listing that fails in
+//!    every variant, or any HTTP failure there, fails the run with an error naming the URL.
+//! 3. Visibility: assemblies that are private and not transparent, and spaces without a past
+//!    `publishedAt`, are dropped (with a warning: an anonymous caller should never see them).
+//! 4. Counting, for what `stats` does not give: proposals, meetings, debates, surveys and budgets
+//!    are counted by paging through each component's connection asking only for ids, one
+//!    component per request under 0.26's limit (`Count*`), eight per request from 0.27
+//!    (`CountBatch`). A failed count leaves that number unknown and adds a warning.
+//! 5. Normalisation and `Record::validate`; a space that fails is skipped and counted in `failed`.
+//!
+//! `complete` is true when every configured listing came back whole: then records missing from
+//! it are gone upstream (including spaces that turned private or unpublished).
 
 mod client;
 mod count;

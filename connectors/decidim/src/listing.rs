@@ -154,6 +154,8 @@ enum Decision {
     },
     /// The list is missing because of these optional fields: ask again without them.
     Retry(Vec<(&'static str, String)>),
+    /// The platform has no such list at all (the module is not installed): nothing to list.
+    Absent(String),
     /// This variant cannot work here; why.
     Failed(String),
 }
@@ -195,6 +197,11 @@ fn judge(answer: &Answer, list: &str, label: &str, v: &Variant, off: &BTreeSet<&
     }
     if !blamed.is_empty() {
         return Decision::Retry(blamed);
+    }
+    // graphql-ruby: "Field 'assemblies' doesn't exist on type 'Query'": the module is missing.
+    let missing = format!("'{list}' doesn't exist on type 'Query'");
+    if answer.data.is_none() && answer.errors.iter().any(|e| e.message.contains(&missing)) {
+        return Decision::Absent(answer.messages());
     }
     Decision::Failed(if answer.errors.is_empty() {
         format!("`{list}` came back null")
@@ -247,6 +254,15 @@ pub async fn fetch(
                         ));
                         off.insert(f);
                     }
+                }
+                Decision::Absent(why) => {
+                    warnings.push(format!(
+                        "{label}: the platform has no {label} ({why}); nothing to list"
+                    ));
+                    return Ok(Listing {
+                        items: Vec::new(),
+                        complete: true,
+                    });
                 }
                 Decision::Failed(why) => {
                     failures.push(format!("{}: {why}", v.name));
@@ -408,6 +424,24 @@ mod tests {
                 &off
             ),
             Decision::Failed(_)
+        ));
+    }
+
+    #[test]
+    fn a_missing_module_is_an_empty_listing() {
+        let a = answer(serde_json::json!({
+            "errors": [{"message": "Field 'assemblies' doesn't exist on type 'Query'",
+                        "locations": [{"line": 2, "column": 3}]}]
+        }));
+        assert!(matches!(
+            judge(
+                &a,
+                "assemblies",
+                "assemblies",
+                &ASSEMBLIES,
+                &BTreeSet::new()
+            ),
+            Decision::Absent(_)
         ));
     }
 

@@ -787,3 +787,27 @@ async fn the_hostile_sample_is_defused() {
         // instance lists cannot be told apart through it ("processo-privato" in this sample).
     }
 }
+
+#[tokio::test]
+async fn rate_limits_are_honoured() {
+    let fake = FakeDecidim::start(
+        Version::V0_28,
+        Dataset::sample("partecipa").unwrap(),
+        Faults {
+            rate_limit_first: 2,
+            retry_after_secs: 1,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    let out = harvest(&fake.url(), "IT").await.result.unwrap();
+    assert_eq!(out.records.len(), 11);
+    let logged = fake.api_requests();
+    assert_eq!(logged.iter().filter(|r| r.status == 429).count(), 2);
+    // Retry-After: 1 was waited out each time.
+    assert!(started.elapsed() >= Duration::from_secs(2));
+    let gap = logged[1].at.duration_since(logged[0].at);
+    assert!(gap >= Duration::from_millis(950), "{gap:?}");
+}
