@@ -1,0 +1,288 @@
+//! The JSON shapes of the API, kept apart from store and index types so that the public contract
+//! only changes on purpose.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use snodo_index::SearchResults;
+use snodo_model::territory;
+use snodo_model::Status;
+use snodo_store::{RunRecord, SourceStatus, StoredRecord};
+use utoipa::{IntoParams, ToSchema};
+
+/// `/api/v1/search` parameters, for the OpenAPI description (parsing is in [`crate::params`]).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct SearchQueryDoc {
+    /// Full-text query (Italian and English analysis, accents ignored; the last word also
+    /// matches as a prefix). `"…"` for phrases. At most 500 characters.
+    q: Option<String>,
+    /// process, assembly, consultation, conference, initiative, meeting, proposal, experience
+    kind: Option<String>,
+    /// upcoming, open or closed, computed from the dates against today in Italy
+    status: Option<String>,
+    /// 2-digit ISTAT region code, 01–20
+    region: Option<String>,
+    /// A source id
+    source: Option<String>,
+    /// relevance (default), newest, closing
+    sort: Option<String>,
+    /// 1–100, default 20
+    limit: Option<u32>,
+    /// 0–10000, default 0
+    offset: Option<u32>,
+    /// Preferred locale of returned texts (ISO 639-1), falling back to the record's default
+    lang: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchResponse {
+    /// All matches, not only this page.
+    pub total: u64,
+    pub limit: usize,
+    pub offset: usize,
+    pub items: Vec<SearchItem>,
+    pub facets: FacetsResponse,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchItem {
+    /// `source:kind:upstream_id`
+    pub id: String,
+    pub kind: String,
+    pub title: String,
+    /// Locale of `title`, `summary` and `snippet`.
+    pub lang: String,
+    pub summary: String,
+    /// Escaped text with matched words in `<mark>` elements; no other markup.
+    pub snippet: Option<String>,
+    /// The canonical public page on the source platform.
+    pub url: String,
+    pub source: String,
+    pub source_name: Option<String>,
+    /// upcoming, open or closed (computed today).
+    pub status: String,
+    pub start_date: Option<NaiveDate>,
+    pub end_date: Option<NaiveDate>,
+    /// 2-digit ISTAT region code.
+    pub region: Option<String>,
+    pub region_name: Option<String>,
+    /// 6-digit ISTAT comune code.
+    pub comune: Option<String>,
+    pub comune_name: Option<String>,
+    /// The territory as the source names it.
+    pub scope_name: Option<String>,
+    pub image_url: Option<String>,
+    /// How people take part: proposals, meetings, surveys, budgets, debates…
+    pub methods: Vec<String>,
+}
+
+/// Counts over all matches, per value.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FacetsResponse {
+    pub kind: BTreeMap<String, u64>,
+    pub status: BTreeMap<String, u64>,
+    pub region: BTreeMap<String, u64>,
+    pub source: BTreeMap<String, u64>,
+}
+
+impl SearchResponse {
+    pub fn from_results(
+        r: SearchResults,
+        limit: usize,
+        offset: usize,
+        source_name: impl Fn(&str) -> Option<String>,
+    ) -> Self {
+        let items = r
+            .items
+            .into_iter()
+            .map(|h| SearchItem {
+                source_name: source_name(&h.source),
+                region_name: h
+                    .region
+                    .as_deref()
+                    .and_then(territory::region_name)
+                    .map(str::to_owned),
+                comune_name: h
+                    .comune
+                    .as_deref()
+                    .and_then(territory::comune)
+                    .map(|c| c.name.to_owned()),
+                id: h.id,
+                kind: h.kind.as_str().to_owned(),
+                title: h.title,
+                lang: h.lang,
+                summary: h.summary,
+                snippet: h.snippet,
+                url: h.url,
+                source: h.source,
+                status: h.status.as_str().to_owned(),
+                start_date: h.start_date,
+                end_date: h.end_date,
+                region: h.region,
+                comune: h.comune,
+                scope_name: h.scope_name,
+                image_url: h.image_url,
+                methods: h.methods,
+            })
+            .collect();
+        SearchResponse {
+            total: r.total,
+            limit,
+            offset,
+            items,
+            facets: FacetsResponse {
+                kind: r.facets.kind,
+                status: r.facets.status,
+                region: r.facets.region,
+                source: r.facets.source,
+            },
+        }
+    }
+}
+
+/// One record in every locale, with its harvest history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordResponse {
+    /// Every field of the record: id, url, title/subtitle/summary/description (per locale),
+    /// description_html (sanitised), dates, phases, territory, promoter, topics, methods, activity…
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub record: serde_json::Value,
+    pub kind: String,
+    pub source: String,
+    pub source_name: Option<String>,
+    pub status: String,
+    pub region_name: Option<String>,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    pub last_changed: DateTime<Utc>,
+    /// Set when the source stopped listing the record; it then leaves search results.
+    pub gone_at: Option<DateTime<Utc>>,
+}
+
+impl RecordResponse {
+    pub fn new(s: StoredRecord, source_name: Option<String>, today: NaiveDate) -> Self {
+        let r = &s.record;
+        RecordResponse {
+            kind: r.id.kind.as_str().to_owned(),
+            source: r.id.source.clone(),
+            source_name,
+            status: Status::from_dates(r.start_date, r.end_date, today)
+                .as_str()
+                .to_owned(),
+            region_name: r
+                .territory
+                .region
+                .as_deref()
+                .and_then(territory::region_name)
+                .map(str::to_owned),
+            record: serde_json::to_value(r).unwrap_or_default(),
+            first_seen: s.first_seen,
+            last_seen: s.last_seen,
+            last_changed: s.last_changed,
+            gone_at: s.gone_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunResponse {
+    pub id: i64,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// running, success, partial, failed or abandoned
+    pub outcome: String,
+    pub seen: u64,
+    pub added: u64,
+    pub changed: u64,
+    pub unchanged: u64,
+    pub failed: u64,
+    pub gone: u64,
+    pub error: Option<String>,
+    pub warnings: Vec<String>,
+    pub requests: u64,
+    pub duration_ms: Option<u64>,
+}
+
+impl From<RunRecord> for RunResponse {
+    fn from(r: RunRecord) -> Self {
+        RunResponse {
+            id: r.id,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            outcome: r.outcome.as_str().to_owned(),
+            seen: r.counts.seen,
+            added: r.counts.added,
+            changed: r.counts.changed,
+            unchanged: r.counts.unchanged,
+            failed: r.counts.failed,
+            gone: r.counts.gone,
+            error: r.error,
+            warnings: r.warnings,
+            requests: r.requests,
+            duration_ms: r.duration_ms,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunsResponse {
+    pub total: u64,
+    pub limit: usize,
+    pub offset: usize,
+    pub items: Vec<RunResponse>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SourceResponse {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub url: String,
+    /// Still in the configuration (sources removed from it keep their records and history).
+    pub configured: bool,
+    pub enabled: bool,
+    pub schedule: Option<String>,
+    /// Live (not gone) records.
+    pub records: u64,
+    pub running: bool,
+    pub last_run: Option<RunResponse>,
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub next_run_at: Option<DateTime<Utc>>,
+    /// ok (last run succeeded), failing (last run failed), never (no run yet), running
+    pub health: String,
+}
+
+impl SourceResponse {
+    pub fn new(s: SourceStatus, meta: Option<&crate::SourceMeta>, running: bool) -> Self {
+        let health = if running {
+            "running"
+        } else {
+            match s.last_run.as_ref().map(|r| r.outcome) {
+                None => "never",
+                Some(snodo_store::Outcome::Success) => "ok",
+                Some(snodo_store::Outcome::Partial) => "degraded",
+                Some(snodo_store::Outcome::Running) => "running",
+                Some(_) => "failing",
+            }
+        };
+        SourceResponse {
+            name: meta.map(|m| m.name.clone()).unwrap_or(s.name),
+            enabled: meta.is_some_and(|m| m.enabled),
+            schedule: meta.map(|m| m.schedule.clone()),
+            id: s.id,
+            kind: s.kind,
+            url: s.url,
+            configured: s.configured,
+            records: s.records,
+            running,
+            last_run: s.last_run.map(RunResponse::from),
+            last_success_at: s.last_success_at,
+            next_run_at: s.next_run_at,
+            health: health.to_owned(),
+        }
+    }
+}

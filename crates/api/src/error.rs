@@ -1,0 +1,129 @@
+//! The one place where errors become HTTP answers: RFC 9457 `application/problem+json`.
+//! Client mistakes get a 4xx that names the parameter and why; internal errors get a generic body
+//! and a log line with the detail, never the detail itself.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the problem type; `about:blank` when the status says it all.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The offending query parameter, when one is to blame.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parameter: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{param}: {reason}")]
+    BadParam { param: String, reason: String },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn bad(param: &str, reason: impl Into<String>) -> Self {
+        ApiError::BadParam {
+            param: param.to_owned(),
+            reason: reason.into(),
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadParam { .. } => StatusCode::BAD_REQUEST,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+pub fn problem_response(
+    status: StatusCode,
+    detail: Option<String>,
+    parameter: Option<String>,
+) -> Response {
+    let body = Problem {
+        kind: "about:blank".into(),
+        title: status.canonical_reason().unwrap_or("Error").to_owned(),
+        status: status.as_u16(),
+        detail,
+        parameter,
+    };
+    let mut resp = (status, axum::Json(body)).into_response();
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    resp
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        match self {
+            ApiError::Internal(detail) => {
+                tracing::error!(error = %detail, "internal error answering a request");
+                problem_response(
+                    status,
+                    Some("Something went wrong on our side; it has been logged.".into()),
+                    None,
+                )
+            }
+            ApiError::BadParam { param, reason } => {
+                problem_response(status, Some(format!("{param}: {reason}")), Some(param))
+            }
+            ApiError::Unauthorized(d) => {
+                let mut r = problem_response(status, Some(d), None);
+                r.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                r
+            }
+            other => problem_response(status, Some(other.to_string()), None),
+        }
+    }
+}
+
+impl From<snodo_store::StoreError> for ApiError {
+    fn from(e: snodo_store::StoreError) -> Self {
+        ApiError::Internal(format!("store: {e}"))
+    }
+}
+
+impl From<snodo_index::IndexError> for ApiError {
+    fn from(e: snodo_index::IndexError) -> Self {
+        match e {
+            snodo_index::IndexError::Query { message } => ApiError::bad("q", message),
+            other => ApiError::Internal(format!("index: {other}")),
+        }
+    }
+}
+
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        ApiError::Internal(format!("a blocking task failed: {e}"))
+    }
+}
