@@ -1,0 +1,372 @@
+//! Harvesting: turns configured sources into connector runs, writes what they return to the store,
+//! and keeps the index caught up with the store's change log.
+//!
+//! It owns run orchestration (one run per source at a time, a bound on concurrent sources,
+//! per-run records and metrics), the connector registry, the scheduler, and the single indexer
+//! task. It never parses upstream formats (connectors do) and never serves HTTP (the API does).
+
+pub mod indexer;
+pub mod registry;
+pub mod scheduler;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use serde::Serialize;
+use snodo_config::Config;
+use snodo_connector::{
+    Connector, ConnectorError, HarvestContext, HttpClient, HttpSettings, ProgressFn, SourceSpec,
+};
+use snodo_store::{HarvestBatch, Outcome, RunCounts, RunFinish, Store, StoreError};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+pub use indexer::Indexer;
+
+/// What one run did, for the terminal summary, the JSON output and the API.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub source: String,
+    pub outcome: Outcome,
+    pub counts: RunCounts,
+    pub error: Option<String>,
+    pub warnings: Vec<String>,
+    pub requests: u64,
+    pub retries: u64,
+    pub duration_ms: u64,
+}
+
+impl RunReport {
+    pub fn succeeded(&self) -> bool {
+        matches!(self.outcome, Outcome::Success | Outcome::Partial)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HarvestError {
+    #[error("unknown source `{id}`; configured sources: {known}")]
+    UnknownSource { id: String, known: String },
+    #[error("source `{0}` is already being harvested; wait for that run to end")]
+    AlreadyRunning(String),
+    #[error("source `{0}` is disabled in the configuration (enabled = false)")]
+    Disabled(String),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("index: {0}")]
+    Index(#[from] snodo_index::IndexError),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+struct Entry {
+    config: snodo_config::Source,
+    spec: SourceSpec,
+    connector: Arc<dyn Connector>,
+}
+
+/// Runs sources. Shared by the CLI, the scheduler and the API's harvest trigger.
+pub struct Harvester {
+    store: Arc<Store>,
+    indexer: Arc<Indexer>,
+    http: HttpClient,
+    entries: Vec<Arc<Entry>>,
+    running: Mutex<HashSet<String>>,
+    slots: Semaphore,
+    cancel: CancellationToken,
+    progress: Option<ProgressFn>,
+}
+
+/// Removes the source from the running set however the run ends (error, panic, cancellation).
+struct RunningGuard<'a> {
+    set: &'a Mutex<HashSet<String>>,
+    id: String,
+}
+
+impl Drop for RunningGuard<'_> {
+    fn drop(&mut self) {
+        self.set
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.id);
+    }
+}
+
+impl Harvester {
+    /// Builds every configured connector; returns every problem at once.
+    pub fn new(
+        config: &Config,
+        store: Arc<Store>,
+        indexer: Arc<Indexer>,
+        cancel: CancellationToken,
+    ) -> Result<Harvester, Vec<String>> {
+        let h = &config.harvest;
+        let settings = HttpSettings {
+            user_agent: format!("Snodo/{} (+{})", env!("CARGO_PKG_VERSION"), h.contact),
+            connect_timeout: Duration::from_secs(h.connect_timeout_secs),
+            request_timeout: Duration::from_secs(h.request_timeout_secs),
+            max_body_bytes: h.max_body_mb * 1024 * 1024,
+            max_retries: h.max_retries,
+            retry_budget: h.retry_budget,
+            min_delay: Duration::from_millis(h.min_delay_ms),
+            per_host_concurrency: h.per_host_concurrency,
+            max_retry_after: Duration::from_secs(h.max_retry_after_secs),
+            ..HttpSettings::default()
+        };
+        let http = HttpClient::new(settings).map_err(|e| vec![e.to_string()])?;
+        let mut problems = Vec::new();
+        let mut entries = Vec::new();
+        for s in &config.sources {
+            let spec = SourceSpec {
+                id: s.id.clone(),
+                name: s.name.clone(),
+                url: s.url.clone(),
+                territory: s.territory.clone(),
+            };
+            match registry::build(s, &spec) {
+                Ok(connector) => entries.push(Arc::new(Entry {
+                    config: s.clone(),
+                    spec,
+                    connector,
+                })),
+                Err(e) => {
+                    problems.push(format!("{}: source `{}`: {e}", config.path.display(), s.id))
+                }
+            }
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(Harvester {
+            store,
+            indexer,
+            http,
+            entries,
+            running: Mutex::new(HashSet::new()),
+            slots: Semaphore::new(h.max_concurrent_sources.max(1)),
+            cancel,
+            progress: None,
+        })
+    }
+
+    /// Reports progress of every run to `f` (progress bars on a terminal).
+    pub fn with_progress(mut self, f: ProgressFn) -> Self {
+        self.progress = Some(f);
+        self
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    pub fn indexer(&self) -> &Arc<Indexer> {
+        &self.indexer
+    }
+
+    pub fn source_ids(&self) -> Vec<String> {
+        self.entries.iter().map(|e| e.config.id.clone()).collect()
+    }
+
+    pub fn source_config(&self, id: &str) -> Option<&snodo_config::Source> {
+        self.entry(id).map(|e| &e.config)
+    }
+
+    pub fn is_running(&self, id: &str) -> bool {
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(id)
+    }
+
+    fn entry(&self, id: &str) -> Option<&Arc<Entry>> {
+        self.entries.iter().find(|e| e.config.id == id)
+    }
+
+    /// Checks the source exists and is free, and marks it running.
+    fn claim(&self, id: &str) -> Result<(Arc<Entry>, RunningGuard<'_>), HarvestError> {
+        let entry = self
+            .entry(id)
+            .cloned()
+            .ok_or_else(|| HarvestError::UnknownSource {
+                id: id.to_owned(),
+                known: self.source_ids().join(", "),
+            })?;
+        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        if !running.insert(id.to_owned()) {
+            return Err(HarvestError::AlreadyRunning(id.to_owned()));
+        }
+        Ok((
+            entry,
+            RunningGuard {
+                set: &self.running,
+                id: id.to_owned(),
+            },
+        ))
+    }
+
+    /// Checks a run could start now, without starting it (for the API's 404/409 answers).
+    pub fn can_start(&self, id: &str) -> Result<(), HarvestError> {
+        drop(self.claim(id)?);
+        Ok(())
+    }
+
+    /// Harvests one source now: fetch, store (records and checkpoint in one transaction), index.
+    /// A failed run changes no record: its error is recorded in the run history.
+    pub async fn run(&self, id: &str) -> Result<RunReport, HarvestError> {
+        let (entry, _guard) = self.claim(id)?;
+        let _slot = self
+            .slots
+            .acquire()
+            .await
+            .map_err(|_| HarvestError::Internal("harvester closed".into()))?;
+        let started = Instant::now();
+        let store = self.store.clone();
+        let sid = id.to_owned();
+        let run_id = blocking(move || store.start_run(&sid, Utc::now())).await??;
+        tracing::info!(source = id, "harvest started");
+        let http = self.http.for_run(id);
+        let mut ctx =
+            HarvestContext::new(entry.spec.clone(), http.clone(), self.cancel.child_token());
+        if let Some(p) = &self.progress {
+            ctx = ctx.with_progress(p.clone());
+        }
+        let store = self.store.clone();
+        let checkpoint = {
+            let id = id.to_owned();
+            blocking(move || store.checkpoint(&id)).await??
+        };
+        let result = entry.connector.harvest(&ctx, checkpoint.as_deref()).await;
+        let mut report = RunReport {
+            source: id.to_owned(),
+            outcome: Outcome::Failed,
+            counts: RunCounts::default(),
+            error: None,
+            warnings: Vec::new(),
+            requests: 0,
+            retries: 0,
+            duration_ms: 0,
+        };
+        match result {
+            Ok(out) => {
+                report.warnings = out.warnings;
+                let records = out.records;
+                // Records that failed to normalise are still upstream: a run with failures is
+                // partial, so it never marks them (or anything) gone.
+                let complete = out.complete && out.failed == 0;
+                let checkpoint = out.checkpoint;
+                let failed = out.failed;
+                let store = self.store.clone();
+                let source = id.to_owned();
+                let applied = blocking(move || {
+                    let batch = HarvestBatch::new(
+                        &source,
+                        &records,
+                        complete,
+                        checkpoint.as_deref(),
+                        Utc::now(),
+                    );
+                    store.apply_harvest(run_id, &batch)
+                })
+                .await?;
+                match applied {
+                    Ok(applied) => {
+                        report.counts = applied.counts;
+                        report.counts.failed += failed;
+                        report.warnings.extend(applied.warnings);
+                        report.outcome = if complete
+                            && !applied.sweep_held_back
+                            && report.counts.failed == 0
+                            && report.warnings.is_empty()
+                        {
+                            Outcome::Success
+                        } else {
+                            Outcome::Partial
+                        };
+                    }
+                    Err(e) => {
+                        report.error = Some(format!("storing the harvest failed: {e}"));
+                    }
+                }
+            }
+            Err(ConnectorError::Cancelled) => {
+                report.outcome = Outcome::Abandoned;
+                report.error =
+                    Some("cancelled by shutdown before it finished; nothing was written".into());
+            }
+            Err(e) => report.error = Some(e.to_string()),
+        }
+        report.requests = http.requests_sent();
+        report.retries = http.retries_made();
+        report.duration_ms = started.elapsed().as_millis() as u64;
+        let finish = RunFinish {
+            finished_at: Utc::now(),
+            outcome: report.outcome,
+            counts: report.counts,
+            error: report.error.clone(),
+            warnings: report.warnings.clone(),
+            requests: report.requests,
+        };
+        let store = self.store.clone();
+        blocking(move || store.finish_run(run_id, &finish)).await??;
+        record_metrics(&report);
+        if report.succeeded() {
+            self.indexer.catch_up().await?;
+        }
+        match &report.error {
+            None => tracing::info!(
+                source = id,
+                outcome = report.outcome.as_str(),
+                seen = report.counts.seen,
+                added = report.counts.added,
+                changed = report.counts.changed,
+                gone = report.counts.gone,
+                requests = report.requests,
+                ms = report.duration_ms,
+                "harvest finished"
+            ),
+            Some(e) => {
+                tracing::warn!(source = id, outcome = report.outcome.as_str(), error = %e, ms = report.duration_ms, "harvest failed")
+            }
+        }
+        Ok(report)
+    }
+
+    /// Harvests several sources, at most `max_concurrent_sources` at a time. One failing source
+    /// never stops the others.
+    pub async fn run_many(&self, ids: &[String]) -> Vec<(String, Result<RunReport, HarvestError>)> {
+        let runs = ids
+            .iter()
+            .map(|id| async move { (id.clone(), self.run(id).await) });
+        futures_util::future::join_all(runs).await
+    }
+
+    pub fn cancel_token(&self) -> &CancellationToken {
+        &self.cancel
+    }
+}
+
+fn record_metrics(r: &RunReport) {
+    let src = r.source.clone();
+    metrics::counter!("snodo_harvest_runs_total", "source" => src.clone(), "outcome" => r.outcome.as_str()).increment(1);
+    metrics::histogram!("snodo_harvest_duration_seconds", "source" => src.clone())
+        .record(r.duration_ms as f64 / 1000.0);
+    metrics::counter!("snodo_harvest_records_total", "source" => src.clone(), "change" => "added")
+        .increment(r.counts.added);
+    metrics::counter!("snodo_harvest_records_total", "source" => src.clone(), "change" => "changed").increment(r.counts.changed);
+    metrics::counter!("snodo_harvest_records_total", "source" => src.clone(), "change" => "gone")
+        .increment(r.counts.gone);
+    if r.succeeded() {
+        metrics::gauge!("snodo_last_success_timestamp_seconds", "source" => src)
+            .set(Utc::now().timestamp() as f64);
+    }
+}
+
+/// Runs blocking store or index work off the async threads.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, HarvestError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| HarvestError::Internal(format!("a blocking task failed: {e}")))
+}
