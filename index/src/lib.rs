@@ -105,10 +105,26 @@ impl Generation {
         fields: Fields,
         dir: Option<PathBuf>,
     ) -> Result<Self, IndexError> {
+        Self::with_writer(index, fields, dir, true)
+    }
+
+    /// `writable = false` opens a reader only: for searching while another process writes.
+    fn with_writer(
+        index: tantivy::Index,
+        fields: Fields,
+        dir: Option<PathBuf>,
+        writable: bool,
+    ) -> Result<Self, IndexError> {
         schema::register_tokenizers(index.tokenizers());
-        let writer = index
-            .writer_with_num_threads(1, WRITER_HEAP_BYTES)
-            .map_err(|e| writer_error(e, dir.as_deref()))?;
+        let writer = if writable {
+            Some(
+                index
+                    .writer_with_num_threads(1, WRITER_HEAP_BYTES)
+                    .map_err(|e| writer_error(e, dir.as_deref()))?,
+            )
+        } else {
+            None
+        };
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -117,7 +133,7 @@ impl Generation {
         let last_seq = read_payload(&index)?;
         Ok(Generation {
             reader,
-            writer: Mutex::new(Some(writer)),
+            writer: Mutex::new(writer),
             fields,
             dir,
             last_seq: AtomicU64::new(last_seq),
@@ -145,6 +161,10 @@ impl Generation {
 
     /// Opens the generation in `dir`; `Ok(None)` when it was written with another schema.
     fn open_on_disk(dir: &Path) -> Result<Option<Self>, IndexError> {
+        Self::open_on_disk_as(dir, true)
+    }
+
+    fn open_on_disk_as(dir: &Path, writable: bool) -> Result<Option<Self>, IndexError> {
         let version_path = dir.join(VERSION_FILE);
         let version = match fs::read_to_string(&version_path) {
             Ok(v) => v.trim().parse::<u32>().ok(),
@@ -165,7 +185,7 @@ impl Generation {
             tracing::warn!(dir = %dir.display(), "search index schema differs from this build's; it will be rebuilt");
             return Ok(None);
         };
-        Generation::new(index, fields, Some(dir.to_owned())).map(Some)
+        Generation::with_writer(index, fields, Some(dir.to_owned()), writable).map(Some)
     }
 
     fn writer(&self) -> MutexGuard<'_, Option<IndexWriter<TantivyDocument>>> {
@@ -340,6 +360,29 @@ impl Index {
             current: RwLock::new(Arc::new(generation)),
             write_lock: Mutex::new(()),
             needs_rebuild: AtomicBool::new(needs_rebuild),
+        })
+    }
+
+    /// Opens the current index in `dir` for searching only, without taking the writer lock: for
+    /// `snodo search` while `snodo serve` owns the writer. Fails when there is no usable index.
+    pub fn open_read_only(dir: &Path) -> Result<Index, IndexError> {
+        let current_path = dir.join(CURRENT_FILE);
+        let name =
+            fs::read_to_string(&current_path).map_err(|e| IndexError::io(&current_path, e))?;
+        let name = name.trim();
+        let generation = Generation::open_on_disk_as(&dir.join(name), false)?.ok_or_else(|| {
+            IndexError::Corrupt {
+                message: format!(
+                    "the index in {} has another schema version; run `snodo reindex`",
+                    dir.display()
+                ),
+            }
+        })?;
+        Ok(Index {
+            base: Some(dir.to_owned()),
+            current: RwLock::new(Arc::new(generation)),
+            write_lock: Mutex::new(()),
+            needs_rebuild: AtomicBool::new(false),
         })
     }
 

@@ -54,7 +54,7 @@ impl<'de> Deserialize<'de> for SafeHtml {
 /// content removed, entities decoded, whitespace collapsed. Repeats while decoding reveals new
 /// tags, so `&lt;script&gt;` cannot come back to life as markup.
 pub fn plain_text(input: &str) -> String {
-    let mut current = input.to_owned();
+    let mut current = space_block_boundaries(input);
     for _ in 0..4 {
         let stripped = STRIPPER.clean(&current).to_string();
         let decoded = html_escape::decode_html_entities(&stripped).into_owned();
@@ -71,6 +71,56 @@ pub fn plain_text(input: &str) -> String {
         current = current.replace(['<', '>'], " ");
     }
     collapse_whitespace(&current)
+}
+
+/// Block elements separate words (`<p>a</p><p>b</p>` reads "a b", not "ab"): put a space before
+/// each block-level tag so stripping tags keeps the words apart.
+fn space_block_boundaries(html: &str) -> String {
+    const BLOCKS: &[&str] = &[
+        "p",
+        "div",
+        "li",
+        "ul",
+        "ol",
+        "br",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "tr",
+        "td",
+        "th",
+        "table",
+        "blockquote",
+        "section",
+        "article",
+        "header",
+        "footer",
+        "dd",
+        "dt",
+        "hr",
+        "pre",
+    ];
+    let mut out = String::with_capacity(html.len() + 16);
+    let mut rest = html;
+    while let Some(i) = rest.find('<') {
+        out.push_str(&rest[..i]);
+        let tag = rest[i + 1..].trim_start_matches('/');
+        let name: String = tag
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        if BLOCKS.contains(&name.as_str()) {
+            out.push(' ');
+        }
+        out.push('<');
+        rest = &rest[i + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn collapse_whitespace(s: &str) -> String {
@@ -165,6 +215,11 @@ mod tests {
         assert_eq!(plain_text("Città &amp; territorio"), "Città & territorio");
         assert_eq!(plain_text("a < b e c > d"), "a < b e c > d");
         assert_eq!(plain_text("  riga\n\n uno\t due "), "riga uno due");
+        assert_eq!(
+            plain_text("<p>Fase 1</p><p>Fase 2</p><ul><li>a</li><li>b</li></ul>x<br>y"),
+            "Fase 1 Fase 2 a b x y"
+        );
+        assert_eq!(plain_text("Citt<b>à</b>"), "Città");
     }
 
     #[test]
