@@ -18,6 +18,8 @@ use serde::Deserialize;
 use snodo_model::record::is_valid_source_id;
 use snodo_model::Territory;
 
+pub use toml;
+
 /// The commented example shipped with the binary (`snodo config example`).
 pub const EXAMPLE: &str = include_str!("../../../config/examples/snodo.example.toml");
 

@@ -1,0 +1,231 @@
+//! `snodo`: the one binary. Parses the command line, loads the config, opens store and index, and
+//! wires harvester, scheduler and API together. Errors reach the user here, with `anyhow` context.
+
+mod app;
+mod demo;
+mod output;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use snodo_config::LogFormat;
+
+#[derive(Parser)]
+#[command(
+    name = "snodo",
+    version,
+    about = "Snodo: the diffused national hub for public participation in Italy"
+)]
+struct Cli {
+    /// The configuration file.
+    #[arg(
+        long,
+        global = true,
+        env = "SNODO_CONFIG",
+        default_value = "config/snodo.toml"
+    )]
+    config: PathBuf,
+    /// Log format: text (default) or json; overrides [log] format.
+    #[arg(long, global = true)]
+    log_format: Option<LogFormat>,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Serve the API, the widget and the public page, and harvest on schedule.
+    Serve {
+        /// Address to listen on; overrides [server] listen.
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Harvest now (all sources, or the named ones), store, index, print a summary.
+    /// Exit status 0 when every source succeeded, 1 otherwise.
+    Harvest {
+        sources: Vec<String>,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The configured sources with their last run and health.
+    Sources {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Search from the terminal (the same engine as the API).
+    Search {
+        /// The query; several words are joined.
+        query: Vec<String>,
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        region: Option<String>,
+        #[arg(long)]
+        source: Option<String>,
+        /// relevance, newest or closing
+        #[arg(long)]
+        sort: Option<String>,
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+        #[arg(long)]
+        lang: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rebuild the index from the store.
+    Reindex,
+    /// Start built-in sample Decidim platforms on loopback, harvest them and serve: the whole
+    /// product, offline.
+    Demo {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Where the demo keeps its SQLite file and index.
+        #[arg(long, default_value = "data/demo")]
+        data_dir: PathBuf,
+        /// Origins allowed to embed the widget (repeatable).
+        #[arg(long = "cors-allow-origin")]
+        cors_allow_origin: Vec<String>,
+    },
+    /// Configuration helpers.
+    Config {
+        #[command(subcommand)]
+        cmd: ConfigCmd,
+    },
+    /// Copy the SQLite store to PATH with SQLite's online backup (safe while serving).
+    Backup { path: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum ConfigCmd {
+    /// Print the commented example configuration.
+    Example,
+    /// Check the configuration and print every problem.
+    Check,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.cmd {
+        Cmd::Config {
+            cmd: ConfigCmd::Example,
+        } => {
+            print!("{}", snodo_config::EXAMPLE);
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Config {
+            cmd: ConfigCmd::Check,
+        } => {
+            let cfg = app::load_config(&cli.config)?;
+            println!("{}: ok, {} sources", cfg.path.display(), cfg.sources.len());
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Demo {
+            listen,
+            data_dir,
+            cors_allow_origin,
+        } => {
+            app::init_logging(cli.log_format.unwrap_or_default(), "info");
+            demo::run(listen, data_dir, cors_allow_origin).await
+        }
+        cmd => {
+            let cfg = app::load_config(&cli.config)?;
+            app::init_logging(cli.log_format.unwrap_or(cfg.log.format), &cfg.log.level);
+            match cmd {
+                Cmd::Serve { listen } => {
+                    let listen = match listen {
+                        Some(l) => l,
+                        None => cfg.server.listen.parse().context("server.listen")?,
+                    };
+                    let app = app::App::open(cfg).await?;
+                    app.serve(listen).await?;
+                    Ok(ExitCode::SUCCESS)
+                }
+                Cmd::Harvest { sources, json } => {
+                    let app = app::App::open(cfg).await?;
+                    app.harvest(&sources, json).await
+                }
+                Cmd::Sources { json } => {
+                    let app = app::App::open_for_reading(cfg).await?;
+                    output::print_sources(&app, json)?;
+                    Ok(ExitCode::SUCCESS)
+                }
+                Cmd::Search {
+                    query,
+                    kind,
+                    status,
+                    region,
+                    source,
+                    sort,
+                    limit,
+                    lang,
+                    json,
+                } => {
+                    let app = app::App::open_for_reading(cfg).await?;
+                    let mut qs: Vec<(&str, String)> = vec![("limit", limit.to_string())];
+                    let q = query.join(" ");
+                    if !q.trim().is_empty() {
+                        qs.push(("q", q));
+                    }
+                    for (k, v) in [
+                        ("kind", kind),
+                        ("status", status),
+                        ("region", region),
+                        ("source", source),
+                        ("sort", sort),
+                        ("lang", lang),
+                    ] {
+                        if let Some(v) = v {
+                            qs.push((k, v));
+                        }
+                    }
+                    output::search(&app, &qs, json).await
+                }
+                Cmd::Reindex => {
+                    let app = app::App::open(cfg).await?;
+                    let started = std::time::Instant::now();
+                    let n = app.indexer.rebuild().await.context("reindex failed")?;
+                    println!(
+                        "reindexed {n} records in {:.1}s",
+                        started.elapsed().as_secs_f64()
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Cmd::Backup { path } => {
+                    let app = app::App::open(cfg).await?;
+                    app.store
+                        .backup_to(&path)
+                        .with_context(|| format!("backup to {}", path.display()))?;
+                    println!("backed up the store to {}", path.display());
+                    Ok(ExitCode::SUCCESS)
+                }
+                Cmd::Config { .. } | Cmd::Demo { .. } => unreachable!("handled above"),
+            }
+        }
+    }
+}

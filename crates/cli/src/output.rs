@@ -1,0 +1,254 @@
+//! What the terminal commands print: aligned tables for people, JSON with `--json` for scripts.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use snodo_api::params::{search_request, Params, SEARCH_PARAMS};
+use snodo_harvest::{HarvestError, RunReport};
+use snodo_model::{territory, today_in_italy};
+
+use crate::app::App;
+
+pub fn print_harvest(
+    results: &[(String, Result<RunReport, HarvestError>)],
+    json: bool,
+) -> anyhow::Result<()> {
+    if json {
+        let v: Vec<serde_json::Value> = results
+            .iter()
+            .map(|(id, r)| match r {
+                Ok(rep) => serde_json::to_value(rep).unwrap_or_default(),
+                Err(e) => {
+                    serde_json::json!({"source": id, "outcome": "failed", "error": e.to_string()})
+                }
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    println!(
+        "{:<24} {:<9} {:>6} {:>6} {:>8} {:>10} {:>7} {:>5} {:>9} {:>8}",
+        "source",
+        "outcome",
+        "seen",
+        "added",
+        "changed",
+        "unchanged",
+        "failed",
+        "gone",
+        "requests",
+        "time"
+    );
+    for (id, r) in results {
+        match r {
+            Ok(rep) => {
+                let c = &rep.counts;
+                println!(
+                    "{:<24} {:<9} {:>6} {:>6} {:>8} {:>10} {:>7} {:>5} {:>9} {:>7.1}s",
+                    id,
+                    rep.outcome.as_str(),
+                    c.seen,
+                    c.added,
+                    c.changed,
+                    c.unchanged,
+                    c.failed,
+                    c.gone,
+                    rep.requests,
+                    rep.duration_ms as f64 / 1000.0
+                );
+                if let Some(e) = &rep.error {
+                    println!("  error: {e}");
+                }
+                for w in rep.warnings.iter().take(5) {
+                    println!("  warning: {w}");
+                }
+                if rep.warnings.len() > 5 {
+                    println!(
+                        "  … and {} more warnings (see /api/v1/sources/{id}/runs)",
+                        rep.warnings.len() - 5
+                    );
+                }
+            }
+            Err(e) => {
+                println!("{id:<24} {:<9}", "failed");
+                println!("  error: {e}");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn ago(t: chrono::DateTime<chrono::Utc>) -> String {
+    let secs = (chrono::Utc::now() - t).num_seconds();
+    match secs {
+        s if s < 0 => format!("in {}", human(-s)),
+        s => format!("{} ago", human(s)),
+    }
+}
+
+fn human(s: i64) -> String {
+    match s {
+        s if s < 90 => format!("{s}s"),
+        s if s < 5400 => format!("{}m", s / 60),
+        s if s < 172_800 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86400),
+    }
+}
+
+pub fn print_sources(app: &App, json: bool) -> anyhow::Result<()> {
+    let rows = app.store.sources().context("reading sources")?;
+    if json {
+        let state = app.api_state(None);
+        let v: Vec<snodo_api::dto::SourceResponse> = rows
+            .into_iter()
+            .map(|s| {
+                let meta = state.sources.iter().find(|m| m.id == s.id);
+                snodo_api::dto::SourceResponse::new(s, meta, false)
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    println!(
+        "{:<22} {:<8} {:<16} {:<10} {:<12} {:>7} {:>6} {:>8} {:<12} {:>7}",
+        "source",
+        "kind",
+        "schedule",
+        "health",
+        "last run",
+        "seen",
+        "gone",
+        "time",
+        "next run",
+        "records"
+    );
+    for s in rows {
+        let cfg = app.config.source(&s.id);
+        let schedule = match cfg {
+            Some(c) if !c.enabled => "disabled".to_owned(),
+            Some(c) => c.schedule.clone(),
+            None => "not configured".to_owned(),
+        };
+        let (health, when, seen, gone, time, error) = match &s.last_run {
+            None => (
+                "never".to_owned(),
+                "-".to_owned(),
+                String::new(),
+                String::new(),
+                String::new(),
+                None,
+            ),
+            Some(r) => (
+                match r.outcome.as_str() {
+                    "success" => "ok",
+                    "partial" => "degraded",
+                    "running" => "running",
+                    _ => "FAILING",
+                }
+                .to_owned(),
+                ago(r.started_at),
+                r.counts.seen.to_string(),
+                r.counts.gone.to_string(),
+                r.duration_ms
+                    .map(|d| format!("{:.1}s", d as f64 / 1000.0))
+                    .unwrap_or_default(),
+                r.error.clone(),
+            ),
+        };
+        let next = s.next_run_at.map(ago).unwrap_or_else(|| "-".into());
+        println!(
+            "{:<22} {:<8} {:<16} {:<10} {:<12} {:>7} {:>6} {:>8} {:<12} {:>7}",
+            s.id, s.kind, schedule, health, when, seen, gone, time, next, s.records
+        );
+        if let Some(e) = error {
+            println!("  last error: {e}");
+        }
+        if let Some(t) = s.last_success_at {
+            if s.last_run.as_ref().is_some_and(|r| r.error.is_some()) {
+                println!("  last success: {}", ago(t));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn search(app: &App, qs: &[(&str, String)], json: bool) -> anyhow::Result<ExitCode> {
+    let raw: String = url_encode(qs);
+    let req = Params::parse(Some(&raw), SEARCH_PARAMS)
+        .and_then(|p| search_request(&p))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (limit, offset) = (req.limit, req.offset);
+    let index = app.index.clone();
+    let results = tokio::task::spawn_blocking(move || index.search(&req, today_in_italy()))
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if json {
+        let state = app.api_state(None);
+        let body = snodo_api::dto::SearchResponse::from_results(results, limit, offset, |id| {
+            state
+                .sources
+                .iter()
+                .find(|s| s.id == id)
+                .map(|s| s.name.clone())
+        });
+        println!("{}", serde_json::to_string_pretty(&body)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{} results", results.total);
+    for (i, h) in results.items.iter().enumerate() {
+        let place = h
+            .comune
+            .as_deref()
+            .and_then(territory::comune)
+            .map(|c| c.name.to_owned())
+            .or_else(|| {
+                h.region
+                    .as_deref()
+                    .and_then(territory::region_name)
+                    .map(str::to_owned)
+            })
+            .or_else(|| h.scope_name.clone())
+            .unwrap_or_default();
+        let dates = match (h.start_date, h.end_date) {
+            (Some(s), Some(e)) => format!("{s} → {e}"),
+            (Some(s), None) => format!("from {s}"),
+            (None, Some(e)) => format!("until {e}"),
+            (None, None) => String::new(),
+        };
+        println!(
+            "\n{:>2}. {} [{} · {} · {}]",
+            offset + i + 1,
+            h.title,
+            h.kind,
+            h.status,
+            h.source
+        );
+        if !place.is_empty() || !dates.is_empty() {
+            println!("    {place}  {dates}");
+        }
+        let text = h
+            .snippet
+            .as_deref()
+            .map(strip_marks)
+            .unwrap_or_else(|| h.summary.clone());
+        if !text.is_empty() {
+            println!("    {}", snodo_model::text::truncate_words(&text, 160));
+        }
+        println!("    {}", h.url);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Snippets are escaped HTML with `<mark>`: the terminal gets plain text with the words in *stars*.
+fn strip_marks(s: &str) -> String {
+    let marked = s.replace("<mark>", "*").replace("</mark>", "*");
+    html_escape::decode_html_entities(&marked).into_owned()
+}
+
+fn url_encode(qs: &[(&str, String)]) -> String {
+    let mut ser = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in qs {
+        ser.append_pair(k, v);
+    }
+    ser.finish()
+}

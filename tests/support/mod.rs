@@ -1,0 +1,235 @@
+//! Helpers for end-to-end tests: fake platforms on loopback, a config file in a temp dir, the
+//! real `snodo` binary, and an HTTP client.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_snodo");
+
+/// A temp dir holding `snodo.toml` and the data dir.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    pub fn new(sources_toml: &str) -> Env {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let env = Env { dir };
+        env.write_config(sources_toml);
+        env
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("snodo.toml")
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn write_config(&self, sources_toml: &str) {
+        let text = format!(
+            "[storage]\ndata_dir = {:?}\n\n[server]\nadmin_token = \"test-token\"\n\n[harvest]\nmin_delay_ms = 0\njitter_secs = 0\nmax_retries = 1\nrequest_timeout_secs = 5\n\n{sources_toml}",
+            self.data_dir().display().to_string()
+        );
+        std::fs::write(self.config_path(), text).expect("write config");
+    }
+
+    /// Runs `snodo --config … ARGS` to completion.
+    pub fn run(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .arg("--config")
+            .arg(self.config_path())
+            .args(args)
+            .env_remove("SNODO_DATA_DIR")
+            .env_remove("SNODO_LISTEN")
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("run snodo")
+    }
+
+    /// Starts `snodo serve` on a free port and waits for it to listen.
+    pub fn serve(&self) -> Server {
+        let port = free_port();
+        let mut child = Command::new(BIN)
+            .arg("--config")
+            .arg(self.config_path())
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn snodo serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let base = loop {
+            match lines.next() {
+                Some(Ok(line)) if line.starts_with("listening on ") => {
+                    break line.trim_start_matches("listening on ").trim().to_owned();
+                }
+                Some(Ok(_)) => {}
+                _ => panic!("snodo serve exited before listening"),
+            }
+            assert!(Instant::now() < deadline, "snodo serve did not start");
+        };
+        Server { child, base }
+    }
+}
+
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// SIGTERM, then the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(st) = self.child.try_wait().expect("wait") {
+                return st;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "snodo did not stop after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+pub fn source_toml(id: &str, url: &str, territory: Option<&str>) -> String {
+    let t = territory
+        .map(|t| format!("territory = \"{t}\"\n"))
+        .unwrap_or_default();
+    format!("[[sources]]\nid = \"{id}\"\nname = \"{id} platform\"\nkind = \"decidim\"\nurl = \"{url}\"\n{t}\n")
+}
+
+pub struct Http {
+    client: reqwest::Client,
+}
+
+pub struct Answer {
+    pub status: u16,
+    pub content_type: String,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+}
+
+impl Http {
+    pub fn new() -> Http {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Http {
+            client: reqwest::Client::builder().build().expect("client"),
+        }
+    }
+
+    pub async fn get(&self, url: &str) -> Answer {
+        self.send(self.client.get(url)).await
+    }
+
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> Answer {
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let content_type = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let text = resp.text().await.expect("body");
+        Answer {
+            status,
+            content_type,
+            headers,
+            text,
+        }
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+}
+
+/// Every string anywhere in a JSON value.
+pub fn strings(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
+        Value::Object(o) => o.iter().for_each(|(k, x)| {
+            out.push(k.clone());
+            strings(x, out)
+        }),
+        _ => {}
+    }
+}
+
+/// Asserts no active markup survives anywhere in a JSON answer.
+pub fn assert_inert(v: &Value) {
+    let mut all = Vec::new();
+    strings(v, &mut all);
+    for s in all {
+        let l = s.to_ascii_lowercase();
+        for bad in [
+            "<script",
+            "onerror",
+            "onclick",
+            "onload",
+            "javascript:",
+            "<iframe",
+            "<img",
+            "<svg",
+        ] {
+            assert!(!l.contains(bad), "active markup `{bad}` in {s:?}");
+        }
+    }
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn exists(p: &Path) -> bool {
+    p.exists()
+}
