@@ -35,8 +35,26 @@ impl Env {
     }
 
     pub fn write_config(&self, sources_toml: &str) {
+        self.write_config_with("", sources_toml);
+    }
+
+    /// `harvest_extra` lines go into `[harvest]` after the test defaults.
+    pub fn write_config_with(&self, harvest_extra: &str, sources_toml: &str) {
+        let defaults = [
+            ("min_delay_ms", "0"),
+            ("jitter_secs", "0"),
+            ("max_retries", "1"),
+            ("request_timeout_secs", "5"),
+        ];
+        let mut harvest = String::new();
+        for (k, v) in defaults {
+            if !harvest_extra.lines().any(|l| l.trim_start().starts_with(k)) {
+                harvest.push_str(&format!("{k} = {v}\n"));
+            }
+        }
+        harvest.push_str(harvest_extra);
         let text = format!(
-            "[storage]\ndata_dir = {:?}\n\n[server]\nadmin_token = \"test-token\"\n\n[harvest]\nmin_delay_ms = 0\njitter_secs = 0\nmax_retries = 1\nrequest_timeout_secs = 5\n\n{sources_toml}",
+            "[storage]\ndata_dir = {:?}\n\n[server]\nadmin_token = \"test-token\"\n\n[harvest]\n{harvest}\n\n{sources_toml}",
             self.data_dir().display().to_string()
         );
         std::fs::write(self.config_path(), text).expect("write config");

@@ -133,6 +133,7 @@ impl App {
             })?),
         };
         let indexer = Arc::new(Indexer::new(store.clone(), index.clone()));
+        snodo_harvest::publish_record_gauges(&store).await;
         if index.needs_rebuild() {
             tracing::info!(
                 "the index schema changed or the index is new: rebuilding from the store"
@@ -177,6 +178,20 @@ impl App {
         state.admin_token = self.config.admin_token().map(str::to_owned);
         state.public_url = self.config.server.public_url.clone();
         state.cors_allowed_origins = self.config.server.cors_allowed_origins.clone();
+        let srv = &self.config.server;
+        state.limits = snodo_api::Limits {
+            rate_limit_per_minute: srv.rate_limit_per_minute,
+            rate_limit_burst: srv.rate_limit_burst,
+            trusted_proxies: srv
+                .trusted_proxies
+                .iter()
+                .filter_map(|p| p.parse().ok())
+                .collect(),
+            request_timeout: Duration::from_secs(srv.request_timeout_secs),
+            max_uri_bytes: srv.max_uri_bytes,
+            max_body_bytes: srv.max_body_bytes,
+            ..snodo_api::Limits::default()
+        };
         state.render_metrics = metrics_renderer();
         if let Some(h) = harvester {
             let running = h.clone();
@@ -188,7 +203,11 @@ impl App {
 
     /// `snodo harvest`: runs the named (or all enabled) sources now and prints a summary.
     pub async fn harvest(&self, ids: &[String], json: bool) -> anyhow::Result<ExitCode> {
-        let harvester = self.harvester()?;
+        let mut harvester = self.harvester()?;
+        let bars = crate::output::Bars::for_terminal(json);
+        if let Some(f) = bars.progress_fn() {
+            harvester = harvester.with_progress(f);
+        }
         let ids: Vec<String> = if ids.is_empty() {
             self.config
                 .sources
@@ -213,6 +232,7 @@ impl App {
             }
         });
         let results = harvester.run_many(&ids).await;
+        bars.finish();
         let ok = results
             .iter()
             .all(|(_, r)| r.as_ref().is_ok_and(|r| r.succeeded()));
@@ -283,21 +303,20 @@ struct Trigger(Arc<Harvester>);
 
 impl HarvestTrigger for Trigger {
     fn trigger(&self, source: &str) -> Result<(), TriggerError> {
-        match self.0.can_start(source) {
-            Ok(()) => {}
+        // Claimed here, synchronously, so "started" and "already running" are decided before
+        // answering and two triggers can never both start a run.
+        let claim = match self.0.claim(source) {
+            Ok(c) => c,
             Err(HarvestError::UnknownSource { .. }) => {
                 return Err(TriggerError::UnknownSource(source.to_owned()))
             }
-            Err(HarvestError::Disabled(_)) => {
-                return Err(TriggerError::Disabled(source.to_owned()))
-            }
             Err(_) => return Err(TriggerError::AlreadyRunning(source.to_owned())),
-        }
+        };
         let h = self.0.clone();
         let id = source.to_owned();
         tokio::spawn(async move {
-            if let Err(e) = h.run(&id).await {
-                tracing::warn!(source = %id, error = %e, "triggered harvest did not run");
+            if let Err(e) = h.run_claimed(claim).await {
+                tracing::warn!(source = %id, error = %e, "triggered harvest failed to run");
             }
         });
         Ok(())

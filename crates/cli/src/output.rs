@@ -9,6 +9,62 @@ use snodo_model::{territory, today_in_italy};
 
 use crate::app::App;
 
+/// Per-source progress bars (requests answered, records normalised) when stderr is a terminal;
+/// nothing otherwise, where the log lines tell the story.
+pub struct Bars {
+    multi: Option<indicatif::MultiProgress>,
+    bars:
+        std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, indicatif::ProgressBar>>>,
+}
+
+impl Bars {
+    pub fn for_terminal(json: bool) -> Bars {
+        use std::io::IsTerminal;
+        let multi = (!json && std::io::stderr().is_terminal()).then(indicatif::MultiProgress::new);
+        Bars {
+            multi,
+            bars: Default::default(),
+        }
+    }
+
+    pub fn progress_fn(&self) -> Option<snodo_connector::ProgressFn> {
+        let multi = self.multi.clone()?;
+        let bars = self.bars.clone();
+        Some(std::sync::Arc::new(
+            move |source: &str, p: snodo_connector::Progress| {
+                let mut map = bars.lock().unwrap_or_else(|e| e.into_inner());
+                let bar = map.entry(source.to_owned()).or_insert_with(|| {
+                    let b = multi.add(indicatif::ProgressBar::new_spinner());
+                    if let Ok(style) = indicatif::ProgressStyle::with_template(
+                        "{spinner} {prefix:<24} {pos:>4} requests  {msg}",
+                    ) {
+                        b.set_style(style);
+                    }
+                    b.set_prefix(source.to_owned());
+                    b.enable_steady_tick(std::time::Duration::from_millis(120));
+                    b
+                });
+                match p {
+                    snodo_connector::Progress::Page { what } => {
+                        bar.inc(1);
+                        bar.set_message(what);
+                    }
+                    snodo_connector::Progress::Records { n } => {
+                        bar.set_message(format!("{n} records"))
+                    }
+                }
+            },
+        ))
+    }
+
+    pub fn finish(&self) {
+        let map = self.bars.lock().unwrap_or_else(|e| e.into_inner());
+        for b in map.values() {
+            b.finish_and_clear();
+        }
+    }
+}
+
 pub fn print_harvest(
     results: &[(String, Result<RunReport, HarvestError>)],
     json: bool,

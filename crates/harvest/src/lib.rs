@@ -50,8 +50,6 @@ pub enum HarvestError {
     UnknownSource { id: String, known: String },
     #[error("source `{0}` is already being harvested; wait for that run to end")]
     AlreadyRunning(String),
-    #[error("source `{0}` is disabled in the configuration (enabled = false)")]
-    Disabled(String),
     #[error("store: {0}")]
     Store(#[from] StoreError),
     #[error("index: {0}")]
@@ -72,24 +70,31 @@ pub struct Harvester {
     indexer: Arc<Indexer>,
     http: HttpClient,
     entries: Vec<Arc<Entry>>,
-    running: Mutex<HashSet<String>>,
+    running: Arc<Mutex<HashSet<String>>>,
     slots: Semaphore,
     cancel: CancellationToken,
     progress: Option<ProgressFn>,
 }
 
-/// Removes the source from the running set however the run ends (error, panic, cancellation).
-struct RunningGuard<'a> {
-    set: &'a Mutex<HashSet<String>>,
-    id: String,
+/// The right to run one source: while it lives, no other run of that source can start. Dropping
+/// it (however the run ends: error, panic, cancellation) frees the source.
+pub struct Claim {
+    set: Arc<Mutex<HashSet<String>>>,
+    entry: Arc<Entry>,
 }
 
-impl Drop for RunningGuard<'_> {
+impl Claim {
+    pub fn source(&self) -> &str {
+        &self.entry.config.id
+    }
+}
+
+impl Drop for Claim {
     fn drop(&mut self) {
         self.set
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .remove(&self.id);
+            .remove(&self.entry.config.id);
     }
 }
 
@@ -143,7 +148,7 @@ impl Harvester {
             indexer,
             http,
             entries,
-            running: Mutex::new(HashSet::new()),
+            running: Arc::new(Mutex::new(HashSet::new())),
             slots: Semaphore::new(h.max_concurrent_sources.max(1)),
             cancel,
             progress: None,
@@ -183,8 +188,8 @@ impl Harvester {
         self.entries.iter().find(|e| e.config.id == id)
     }
 
-    /// Checks the source exists and is free, and marks it running.
-    fn claim(&self, id: &str) -> Result<(Arc<Entry>, RunningGuard<'_>), HarvestError> {
+    /// Checks the source exists and is free, and marks it running until the claim is dropped.
+    pub fn claim(&self, id: &str) -> Result<Claim, HarvestError> {
         let entry = self
             .entry(id)
             .cloned()
@@ -196,25 +201,24 @@ impl Harvester {
         if !running.insert(id.to_owned()) {
             return Err(HarvestError::AlreadyRunning(id.to_owned()));
         }
-        Ok((
+        Ok(Claim {
+            set: self.running.clone(),
             entry,
-            RunningGuard {
-                set: &self.running,
-                id: id.to_owned(),
-            },
-        ))
-    }
-
-    /// Checks a run could start now, without starting it (for the API's 404/409 answers).
-    pub fn can_start(&self, id: &str) -> Result<(), HarvestError> {
-        drop(self.claim(id)?);
-        Ok(())
+        })
     }
 
     /// Harvests one source now: fetch, store (records and checkpoint in one transaction), index.
     /// A failed run changes no record: its error is recorded in the run history.
     pub async fn run(&self, id: &str) -> Result<RunReport, HarvestError> {
-        let (entry, _guard) = self.claim(id)?;
+        let claim = self.claim(id)?;
+        self.run_claimed(claim).await
+    }
+
+    /// Runs a source already claimed with [`Harvester::claim`] (so a caller can answer "started"
+    /// or "already running" before the run begins).
+    pub async fn run_claimed(&self, claim: Claim) -> Result<RunReport, HarvestError> {
+        let entry = claim.entry.clone();
+        let id = entry.config.id.as_str();
         let _slot = self
             .slots
             .acquire()
@@ -310,6 +314,7 @@ impl Harvester {
         let store = self.store.clone();
         blocking(move || store.finish_run(run_id, &finish)).await??;
         record_metrics(&report);
+        publish_record_gauges(&self.store).await;
         if report.succeeded() {
             self.indexer.catch_up().await?;
         }
@@ -359,6 +364,20 @@ fn record_metrics(r: &RunReport) {
     if r.succeeded() {
         metrics::gauge!("snodo_last_success_timestamp_seconds", "source" => src)
             .set(Utc::now().timestamp() as f64);
+    }
+}
+
+/// Sets `snodo_records{source, kind}` from the store's live records.
+pub async fn publish_record_gauges(store: &Arc<Store>) {
+    let store = store.clone();
+    match blocking(move || store.record_counts_by_kind()).await {
+        Ok(Ok(rows)) => {
+            for (source, kind, n) in rows {
+                metrics::gauge!("snodo_records", "source" => source, "kind" => kind).set(n as f64);
+            }
+        }
+        Ok(Err(e)) => tracing::warn!(error = %e, "cannot count records for metrics"),
+        Err(e) => tracing::warn!(error = %e, "cannot count records for metrics"),
     }
 }
 
