@@ -1,0 +1,199 @@
+//! `snodo-bench`: the benchmark harness. See `bench/run.sh` for the whole run and `BENCHMARKS.md`
+//! for results.
+//!
+//! ```text
+//! snodo-bench run --records N [--engines snodo,fts5,pg] [--reps 5] [--queries 260]
+//!                 [--seed 42] [--work DIR] [--pg URL] [--out FILE.json]
+//! snodo-bench report FILE.json...           markdown tables with ratios (first file = Snodo)
+//! snodo-bench prefill --records N --data-dir DIR    store + index for `snodo serve`
+//! snodo-bench wrk-lua --records N --out FILE.lua    the query mix as a wrk script
+//! ```
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use snodo_bench::engines::{self, Engine};
+use snodo_bench::{corpus, markdown, peak_rss_kib, queries, reset_peak_rss, run, Report};
+
+struct Args {
+    flags: HashMap<String, String>,
+    rest: Vec<String>,
+}
+
+impl Args {
+    fn parse(args: impl Iterator<Item = String>) -> Args {
+        let mut flags = HashMap::new();
+        let mut rest = Vec::new();
+        let mut it = args.peekable();
+        while let Some(a) = it.next() {
+            if let Some(name) = a.strip_prefix("--") {
+                let v = it.next_if(|n| !n.starts_with("--")).unwrap_or_default();
+                flags.insert(name.to_owned(), v);
+            } else {
+                rest.push(a);
+            }
+        }
+        Args { flags, rest }
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.flags.get(name).map(String::as_str)
+    }
+
+    fn num(&self, name: &str, default: u64) -> Result<u64> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(v) => v
+                .replace('_', "")
+                .replace('k', "000")
+                .replace('M', "000000")
+                .parse()
+                .with_context(|| format!("--{name} takes a number, got `{v}`")),
+        }
+    }
+}
+
+fn main() -> Result<()> {
+    let mut argv = std::env::args().skip(1);
+    let Some(cmd) = argv.next() else {
+        bail!("usage: snodo-bench run|report|prefill|wrk-lua … (see the crate docs)");
+    };
+    let args = Args::parse(argv);
+    let seed = args.num("seed", 42)?;
+    match cmd.as_str() {
+        "run" => cmd_run(&args, seed),
+        "report" => {
+            let mut reports: Vec<Report> = Vec::new();
+            for f in &args.rest {
+                let text = std::fs::read_to_string(f).with_context(|| format!("reading {f}"))?;
+                reports.extend(serde_json::from_str::<Vec<Report>>(&text)?);
+            }
+            print!("{}", markdown(&reports));
+            Ok(())
+        }
+        "prefill" => {
+            let n = args.num("records", 100_000)?;
+            let dir = PathBuf::from(args.get("data-dir").context("--data-dir DIR is required")?);
+            let (_e, b) = engines::load_snodo(&dir, seed, n)?;
+            println!(
+                "prefilled {} with {n} records: store {:.1} s, reindex {:.1} s, index {:.1} MiB",
+                dir.display(),
+                b.load_secs,
+                b.index_secs,
+                b.index_bytes as f64 / 1048576.0
+            );
+            Ok(())
+        }
+        "wrk-lua" => {
+            let n = args.num("records", 100_000)?;
+            let out = args.get("out").context("--out FILE is required")?;
+            std::fs::write(out, wrk_lua(seed, n))?;
+            Ok(())
+        }
+        other => bail!("unknown command `{other}`; expected run, report, prefill or wrk-lua"),
+    }
+}
+
+fn cmd_run(args: &Args, seed: u64) -> Result<()> {
+    let n = args.num("records", 10_000)?;
+    let reps = args.num("reps", 5)? as usize;
+    let nq = args.num("queries", 1000)? as usize;
+    let names = args.get("engines").unwrap_or("snodo,fts5,pg");
+    let pg = args.get("pg").unwrap_or(engines::DEFAULT_PG).to_owned();
+    let work = match args.get("work") {
+        Some(w) => PathBuf::from(w),
+        None => std::env::temp_dir().join(format!("snodo-bench-{n}")),
+    };
+    std::fs::create_dir_all(&work)?;
+    let qs = queries::build(seed, n, nq);
+    eprintln!("{} queries, {n} records, {reps} timed runs each", qs.len());
+    let mut reports = Vec::new();
+    for name in names.split(',') {
+        reset_peak_rss();
+        eprintln!("loading {name}…");
+        let (mut engine, build): (Box<dyn Engine>, _) = match name {
+            "snodo" => {
+                let dir = work.join("snodo-data");
+                let _ = std::fs::remove_dir_all(&dir);
+                let (e, b) = engines::load_snodo(&dir, seed, n)?;
+                (Box::new(e), b)
+            }
+            "fts5" => {
+                let (e, b) = engines::load_fts5(&work.join("fts5.sqlite3"), seed, n)?;
+                (Box::new(e), b)
+            }
+            "pg" => {
+                let (e, b) = engines::load_postgres(&pg, seed, n)?;
+                (Box::new(e), b)
+            }
+            other => bail!("unknown engine `{other}`; expected snodo, fts5 or pg"),
+        };
+        let rss_build = peak_rss_kib();
+        eprintln!("querying {name}… (build: {build:?})");
+        let report = run(engine.as_mut(), &qs, reps, n, build, rss_build)?;
+        for e in report.errors.iter().take(5) {
+            eprintln!("  error: {e}");
+        }
+        reports.push(report);
+    }
+    let json = serde_json::to_string_pretty(&reports)?;
+    if let Some(out) = args.get("out") {
+        std::fs::write(out, &json)?;
+    }
+    print!("{}", markdown(&reports));
+    Ok(())
+}
+
+/// A wrk script that sends the query mix (every query of the set as an API request, the
+/// same share of each class as the set) round-robin per connection.
+fn wrk_lua(seed: u64, n: u64) -> String {
+    let qs = queries::build(seed, n, usize::MAX);
+    let mut paths = Vec::new();
+    for q in &qs {
+        let mut p = format!(
+            "/api/v1/search?limit={}&q={}",
+            queries::PAGE,
+            urlencode(&q.snodo_q())
+        );
+        if let Some(k) = q.kind {
+            p.push_str(&format!("&kind={}", k.as_str()));
+        }
+        if let Some(s) = q.status {
+            p.push_str(&format!("&status={}", s.as_str()));
+        }
+        if let Some(r) = &q.region {
+            p.push_str(&format!("&region={r}"));
+        }
+        match q.order {
+            queries::Order::Relevance => {}
+            queries::Order::Newest => p.push_str("&sort=newest"),
+            queries::Order::Closing => p.push_str("&sort=closing"),
+        }
+        paths.push(format!("  \"{p}\","));
+    }
+    let _ = corpus::today();
+    format!(
+        "-- Generated by `snodo-bench wrk-lua`: Snodo's query mix.\npaths = {{\n{}\n}}\n\
+         counter = 0\n\
+         setup = function(thread) end\n\
+         init = function(args) counter = math.random(#paths) end\n\
+         request = function()\n  counter = counter % #paths + 1\n  return wrk.format(\"GET\", paths[counter])\nend\n\
+         response = function(status, headers, body)\n  if status ~= 200 then io.write(\"status \" .. status .. \"\\n\") end\nend\n",
+        paths.join("\n")
+    )
+}
+
+fn urlencode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            b => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
