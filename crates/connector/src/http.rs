@@ -3,6 +3,13 @@
 //! honoured (never a request before the time the server asked for), bounded retries with
 //! exponential backoff and jitter for transient failures only, bounded response sizes, and errors
 //! that name the URL and what was expected.
+//!
+//! For crawling connectors (feeds, JSON, HTML pages) [`HttpClient::fetch`] adds what a good crawler
+//! does: `robots.txt` read once per host per run and obeyed, and conditional GET (`ETag`,
+//! `Last-Modified`) so an unchanged page costs a 304. Every request also passes an outbound guard:
+//! when the source's own URL is public, addresses on loopback, private, link-local or otherwise
+//! non-public networks are refused (literal IPs before connecting, names at DNS resolution), so a
+//! hostile feed cannot point the harvester at internal services.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -34,6 +41,11 @@ pub struct HttpSettings {
     pub per_host_concurrency: usize,
     /// A `Retry-After` longer than this fails the request instead of stalling the run.
     pub max_retry_after: Duration,
+    /// Let every source reach loopback and private addresses (tests and `snodo demo`, whose fake
+    /// platforms listen on 127.0.0.1). A source whose own URL is private may always reach them.
+    pub allow_private_addresses: bool,
+    /// Obey `robots.txt` in [`HttpClient::fetch`] (default true).
+    pub respect_robots: bool,
 }
 
 impl Default for HttpSettings {
@@ -53,6 +65,8 @@ impl Default for HttpSettings {
             min_delay: Duration::from_millis(250),
             per_host_concurrency: 1,
             max_retry_after: Duration::from_secs(300),
+            allow_private_addresses: false,
+            respect_robots: true,
         }
     }
 }
@@ -87,6 +101,8 @@ pub enum HttpError {
     },
     #[error("{url}: malformed JSON ({cause}); the body may be truncated")]
     BadJson { url: String, cause: String },
+    #[error("{url}: refused to connect to the non-public address {addr}; a public source may only reach public addresses (set allow_private_addresses for tests)")]
+    PrivateAddress { url: String, addr: String },
     #[error("{url}: {cause}")]
     Other { url: String, cause: String },
 }
@@ -164,6 +180,8 @@ struct HostGate {
 
 struct Shared {
     client: reqwest::Client,
+    /// The same client with a resolver that drops non-public addresses (for public sources).
+    public_client: reqwest::Client,
     settings: HttpSettings,
     hosts: Mutex<HashMap<String, Arc<HostGate>>>,
 }
@@ -177,6 +195,10 @@ pub struct HttpClient {
     retries_left: Arc<AtomicU32>,
     requests: Arc<AtomicU64>,
     retries: Arc<AtomicU64>,
+    /// True when this view may only reach public addresses (see [`HttpClient::guarded_for`]).
+    public_only: bool,
+    /// `robots.txt` rules per `scheme://host:port`, read once per run.
+    robots: Arc<tokio::sync::Mutex<HashMap<String, Arc<Robots>>>>,
 }
 
 impl HttpClient {
@@ -184,34 +206,41 @@ impl HttpClient {
         // reqwest is built without a default crypto provider (ring is lighter than aws-lc);
         // installing twice is harmless, so the error is ignored.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .user_agent(settings.user_agent.clone())
-            .connect_timeout(settings.connect_timeout)
-            .timeout(settings.request_timeout)
-            .redirect(reqwest::redirect::Policy::custom(|attempt| {
-                let first_host = attempt
-                    .previous()
-                    .first()
-                    .and_then(|u| u.host_str())
-                    .map(str::to_owned);
-                if attempt.previous().len() >= 5 {
-                    attempt.error("more than 5 redirects")
-                } else if attempt.url().host_str().map(str::to_owned) != first_host {
-                    let to = attempt.url().to_string();
-                    attempt.error(format!("redirect to another host refused: {to}"))
-                } else {
-                    attempt.follow()
-                }
-            }))
+        let builder = || {
+            reqwest::Client::builder()
+                .user_agent(settings.user_agent.clone())
+                .connect_timeout(settings.connect_timeout)
+                .timeout(settings.request_timeout)
+                .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                    let first_host = attempt
+                        .previous()
+                        .first()
+                        .and_then(|u| u.host_str())
+                        .map(str::to_owned);
+                    if attempt.previous().len() >= 5 {
+                        attempt.error("more than 5 redirects")
+                    } else if attempt.url().host_str().map(str::to_owned) != first_host {
+                        let to = attempt.url().to_string();
+                        attempt.error(format!("redirect to another host refused: {to}"))
+                    } else {
+                        attempt.follow()
+                    }
+                }))
+        };
+        let build_error = |e: reqwest::Error| HttpError::Other {
+            url: String::new(),
+            cause: format!("cannot build the HTTP client: {e}"),
+        };
+        let client = builder().build().map_err(build_error)?;
+        let public_client = builder()
+            .dns_resolver(Arc::new(PublicOnlyResolver))
             .build()
-            .map_err(|e| HttpError::Other {
-                url: String::new(),
-                cause: format!("cannot build the HTTP client: {e}"),
-            })?;
+            .map_err(build_error)?;
         let budget = settings.retry_budget;
         Ok(HttpClient {
             shared: Arc::new(Shared {
                 client,
+                public_client,
                 settings,
                 hosts: Mutex::new(HashMap::new()),
             }),
@@ -219,7 +248,28 @@ impl HttpClient {
             retries_left: Arc::new(AtomicU32::new(budget)),
             requests: Arc::new(AtomicU64::new(0)),
             retries: Arc::new(AtomicU64::new(0)),
+            public_only: false,
+            robots: Arc::new(tokio::sync::Mutex::new(HashMap::new())),
         })
+    }
+
+    /// The same view (shared counters, budget and robots cache), restricted to public addresses
+    /// when `source_url` is public and the settings do not allow private addresses. A source whose
+    /// own URL is loopback, private or `localhost` keeps full access: its operator chose it.
+    pub fn guarded_for(&self, source_url: &str) -> HttpClient {
+        let source_is_public = url::Url::parse(source_url)
+            .ok()
+            .and_then(|u| u.host().map(|h| host_is_public(&h)))
+            .unwrap_or(true);
+        HttpClient {
+            public_only: source_is_public && !self.shared.settings.allow_private_addresses,
+            ..self.clone()
+        }
+    }
+
+    /// True when this view refuses non-public addresses.
+    pub fn is_public_only(&self) -> bool {
+        self.public_only
     }
 
     /// A view for one run of one source: fresh counters and retry budget, shared host gates.
@@ -230,6 +280,8 @@ impl HttpClient {
             retries_left: Arc::new(AtomicU32::new(self.shared.settings.retry_budget)),
             requests: Arc::new(AtomicU64::new(0)),
             retries: Arc::new(AtomicU64::new(0)),
+            public_only: false,
+            robots: Arc::new(tokio::sync::Mutex::new(HashMap::new())),
         }
     }
 
@@ -332,6 +384,16 @@ impl HttpClient {
             parsed.host_str().unwrap_or(""),
             parsed.port_or_known_default().unwrap_or(0)
         );
+        if self.public_only {
+            if let Some(h) = parsed.host() {
+                if !host_is_public(&h) {
+                    return Err(HttpError::PrivateAddress {
+                        url: url.to_owned(),
+                        addr: h.to_string(),
+                    });
+                }
+            }
+        }
         let gate = self.gate(&host);
         let _permit = gate.permits.acquire().await.map_err(|_| HttpError::Other {
             url: url.to_owned(),
@@ -341,7 +403,12 @@ impl HttpClient {
             let not_before = *gate.not_before.lock().await;
             tokio::time::sleep_until(not_before).await;
         }
-        let mut req = self.shared.client.request(method, parsed.clone());
+        let client = if self.public_only {
+            &self.shared.public_client
+        } else {
+            &self.shared.client
+        };
+        let mut req = client.request(method, parsed.clone());
         if let Some(b) = body {
             req = req
                 .header(CONTENT_TYPE, "application/json")
@@ -442,6 +509,343 @@ impl HttpClient {
     }
 }
 
+/// Validators of a fetched page, sent back on the next run so an unchanged page costs a 304.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Validators {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modified: Option<String>,
+}
+
+impl Validators {
+    pub fn from_headers(headers: &HeaderMap) -> Validators {
+        let get = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|v| !v.is_empty() && v.len() <= 512)
+                .map(str::to_owned)
+        };
+        Validators {
+            etag: get("etag"),
+            last_modified: get("last-modified"),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.etag.is_none() && self.last_modified.is_none()
+    }
+}
+
+/// What [`HttpClient::fetch`] got.
+#[derive(Debug, Clone)]
+pub enum Fetched {
+    /// A fresh page, with the validators to send next time (empty when the server gave none).
+    Page {
+        response: HttpResponse,
+        validators: Validators,
+    },
+    /// 304: the page did not change since the validators given.
+    NotModified,
+    /// `robots.txt` forbids the path: nothing was requested.
+    Disallowed { robots_url: String },
+}
+
+/// The product token matched against `User-agent` lines of `robots.txt`.
+pub const ROBOTS_AGENT: &str = "snodo";
+/// RFC 9309 lets crawlers stop reading a `robots.txt` after 500 KiB.
+const ROBOTS_MAX_BYTES: usize = 500 * 1024;
+
+/// The `robots.txt` rules that apply to Snodo on one host.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Robots {
+    /// `(allow, pattern)`; the longest matching pattern wins, `allow` on a tie.
+    rules: Vec<(bool, String)>,
+    /// The file could not be read (5xx, unreachable): RFC 9309 says assume everything disallowed.
+    unavailable: Option<String>,
+}
+
+impl Robots {
+    /// Parses a `robots.txt` for `agent` (RFC 9309): the groups naming the agent, else the `*`
+    /// groups. Unknown lines are ignored; a hostile file can only disallow.
+    pub fn parse(text: &str, agent: &str) -> Robots {
+        let agent = agent.to_ascii_lowercase();
+        let mut mine: Vec<(bool, String)> = Vec::new();
+        let mut star: Vec<(bool, String)> = Vec::new();
+        let (mut found_mine, mut in_agents) = (false, false);
+        let (mut cur_mine, mut cur_star) = (false, false);
+        for line in text.lines() {
+            let line = line.split('#').next().unwrap_or("").trim();
+            let Some((key, value)) = line.split_once(':') else {
+                continue;
+            };
+            let key = key.trim().to_ascii_lowercase();
+            let value = value.trim();
+            match key.as_str() {
+                "user-agent" => {
+                    if !in_agents {
+                        cur_mine = false;
+                        cur_star = false;
+                        in_agents = true;
+                    }
+                    let v = value.to_ascii_lowercase();
+                    if v == "*" {
+                        cur_star = true;
+                    } else if !v.is_empty() && agent.starts_with(&v) {
+                        cur_mine = true;
+                        found_mine = true;
+                    }
+                }
+                "allow" | "disallow" => {
+                    in_agents = false;
+                    if value.is_empty() {
+                        continue;
+                    }
+                    let rule = (key == "allow", value.to_owned());
+                    if cur_mine {
+                        mine.push(rule.clone());
+                    }
+                    if cur_star {
+                        star.push(rule);
+                    }
+                }
+                _ => in_agents = false,
+            }
+        }
+        Robots {
+            rules: if found_mine { mine } else { star },
+            unavailable: None,
+        }
+    }
+
+    /// Rules saying nothing is allowed because the file could not be read.
+    pub fn unavailable(why: String) -> Robots {
+        Robots {
+            rules: Vec::new(),
+            unavailable: Some(why),
+        }
+    }
+
+    /// Whether `path` (path and query, starting with `/`) may be fetched.
+    pub fn allows(&self, path: &str) -> bool {
+        if self.unavailable.is_some() {
+            return false;
+        }
+        let mut best: Option<(usize, bool)> = None;
+        for (allow, pattern) in &self.rules {
+            if robots_match(pattern, path) {
+                let len = pattern.len();
+                best = match best {
+                    Some((l, a)) if l > len || (l == len && a) => Some((l, a)),
+                    _ => Some((len, *allow)),
+                };
+            }
+        }
+        best.map(|(_, a)| a).unwrap_or(true)
+    }
+}
+
+/// `robots.txt` pattern matching: a prefix match where `*` matches any run and a final `$`
+/// anchors at the end.
+fn robots_match(pattern: &str, path: &str) -> bool {
+    let (pattern, anchored) = match pattern.strip_suffix('$') {
+        Some(p) => (p, true),
+        None => (pattern, false),
+    };
+    let parts: Vec<&str> = pattern.split('*').collect();
+    let mut pos = 0usize;
+    for (i, part) in parts.iter().enumerate() {
+        if i == 0 {
+            if !path.starts_with(part) {
+                return false;
+            }
+            pos = part.len();
+        } else if i == parts.len() - 1 && anchored {
+            return path.len() >= pos + part.len() && path.ends_with(part);
+        } else {
+            match path[pos..].find(part) {
+                Some(at) => pos += at + part.len(),
+                None => return false,
+            }
+        }
+    }
+    !anchored || pos == path.len() || pattern.ends_with('*')
+}
+
+impl HttpClient {
+    /// GETs a page as a polite crawler: obeys `robots.txt` (read once per host per run), sends
+    /// `previous` validators as `If-None-Match` / `If-Modified-Since`, and asks for `accept`.
+    pub async fn fetch(
+        &self,
+        url: &str,
+        accept: &str,
+        previous: Option<&Validators>,
+    ) -> Result<Fetched, HttpError> {
+        if self.shared.settings.respect_robots {
+            if let Some(robots_url) = self.robots_forbid(url).await? {
+                return Ok(Fetched::Disallowed { robots_url });
+            }
+        }
+        let mut headers: Vec<(&str, &str)> = vec![("accept", accept)];
+        if let Some(v) = previous {
+            if let Some(e) = &v.etag {
+                headers.push(("if-none-match", e));
+            }
+            if let Some(m) = &v.last_modified {
+                headers.push(("if-modified-since", m));
+            }
+        }
+        let response = self.get(url, &headers).await?;
+        if response.status == 304 {
+            if previous.is_some_and(|v| !v.is_empty()) {
+                return Ok(Fetched::NotModified);
+            }
+            return Err(HttpError::Other {
+                url: url.to_owned(),
+                cause: "the server answered 304 Not Modified to an unconditional request".into(),
+            });
+        }
+        let validators = Validators::from_headers(&response.headers);
+        Ok(Fetched::Page {
+            response,
+            validators,
+        })
+    }
+
+    /// The robots.txt URL when it forbids `url`, None when allowed.
+    async fn robots_forbid(&self, url: &str) -> Result<Option<String>, HttpError> {
+        let parsed = url::Url::parse(url).map_err(|e| HttpError::Other {
+            url: url.to_owned(),
+            cause: format!("invalid URL: {e}"),
+        })?;
+        let origin = parsed.origin().ascii_serialization();
+        let robots_url = format!("{origin}/robots.txt");
+        if parsed.path() == "/robots.txt" {
+            return Ok(None);
+        }
+        let mut cache = self.robots.lock().await;
+        let rules = match cache.get(&origin) {
+            Some(r) => r.clone(),
+            None => {
+                let rules = Arc::new(
+                    match self.get(&robots_url, &[("accept", "text/plain")]).await {
+                        Ok(r) if r.status == 200 => {
+                            let body = &r.body[..r.body.len().min(ROBOTS_MAX_BYTES)];
+                            Robots::parse(&String::from_utf8_lossy(body), ROBOTS_AGENT)
+                        }
+                        Ok(_) => Robots::default(),
+                        Err(HttpError::Status { status, .. })
+                            if (400..500).contains(&status) && status != 429 =>
+                        {
+                            Robots::default()
+                        }
+                        Err(e @ HttpError::PrivateAddress { .. }) => return Err(e),
+                        Err(e) => Robots::unavailable(e.to_string()),
+                    },
+                );
+                cache.insert(origin, rules.clone());
+                rules
+            }
+        };
+        drop(cache);
+        if let Some(why) = &rules.unavailable {
+            return Err(HttpError::Other {
+                url: url.to_owned(),
+                cause: format!("robots.txt could not be read ({why}); RFC 9309 says not to crawl the host until it can"),
+            });
+        }
+        let mut path = parsed.path().to_owned();
+        if let Some(q) = parsed.query() {
+            path.push('?');
+            path.push_str(q);
+        }
+        Ok((!rules.allows(&path)).then_some(robots_url))
+    }
+}
+
+/// Marks resolver errors for non-public addresses, so [`classify`] can name them.
+const NON_PUBLIC_MARK: &str = "snodo-non-public-address";
+
+/// Resolves names like the system does, then keeps public addresses only (defeats DNS names
+/// pointing at internal services, including rebinding between check and connect).
+struct PublicOnlyResolver;
+
+impl reqwest::dns::Resolve for PublicOnlyResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let all: Vec<std::net::SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let public: Vec<std::net::SocketAddr> = all
+                .iter()
+                .copied()
+                .filter(|a| ip_is_public(a.ip()))
+                .collect();
+            if public.is_empty() {
+                if let Some(a) = all.first() {
+                    let msg = format!("{NON_PUBLIC_MARK} {host} = {};", a.ip());
+                    return Err(msg.into());
+                }
+            }
+            let addrs: reqwest::dns::Addrs = Box::new(public.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
+/// A URL host that may be reached from a public source: not `localhost`, not a private IP.
+pub fn host_is_public(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Domain(d) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            !(d == "localhost"
+                || d.ends_with(".localhost")
+                || d.ends_with(".local")
+                || d.ends_with(".internal"))
+        }
+        url::Host::Ipv4(ip) => ip_is_public(std::net::IpAddr::V4(*ip)),
+        url::Host::Ipv6(ip) => ip_is_public(std::net::IpAddr::V6(*ip)),
+    }
+}
+
+/// Whether an address is on the public internet (not loopback, private, link-local, CGNAT,
+/// documentation, multicast, unspecified or reserved).
+pub fn ip_is_public(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            let o = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || v4.is_unspecified()
+                || v4.is_multicast()
+                || o[0] == 0
+                || (o[0] == 100 && (o[1] & 0xc0) == 64)
+                || (o[0] == 192 && o[1] == 0 && o[2] == 0)
+                || (o[0] == 198 && (o[1] & 0xfe) == 18)
+                || o[0] >= 240)
+        }
+        std::net::IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return ip_is_public(std::net::IpAddr::V4(v4));
+            }
+            let s = v6.segments();
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80
+                || (s[0] & 0xffc0) == 0xfec0
+                || (s[0] == 0x2001 && s[1] == 0x0db8)
+                || (s[0] == 0x64 && s[1] == 0xff9b))
+        }
+    }
+}
+
 fn status_hint(status: StatusCode) -> &'static str {
     match status.as_u16() {
         401 | 403 => "; the platform refuses anonymous access: check that its API is public",
@@ -505,6 +909,17 @@ fn classify(url: &str, e: &reqwest::Error, timeout: Duration) -> HttpError {
         cause.push_str(": ");
         cause.push_str(&s.to_string());
         src = s.source();
+    }
+    if cause.contains(NON_PUBLIC_MARK) {
+        return HttpError::PrivateAddress {
+            url: url.to_owned(),
+            addr: cause
+                .split(NON_PUBLIC_MARK)
+                .nth(1)
+                .and_then(|r| r.split(';').next())
+                .map(|a| a.trim().to_owned())
+                .unwrap_or_else(|| "a non-public address".into()),
+        };
     }
     if e.is_connect() || e.is_request() {
         HttpError::Connect {

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use snodo_model::{Record, Territory};
 use tokio_util::sync::CancellationToken;
 
-pub use http::{HttpClient, HttpError, HttpSettings};
+pub use http::{Fetched, HttpClient, HttpError, HttpResponse, HttpSettings, Robots, Validators};
 
 /// The settings every source has, whatever its kind.
 #[derive(Debug, Clone)]
@@ -43,16 +43,39 @@ pub struct HarvestContext {
     pub http: HttpClient,
     pub cancel: CancellationToken,
     progress: Option<ProgressFn>,
+    item_limit: Option<usize>,
 }
 
 impl HarvestContext {
+    /// The client is guarded for the source: when its URL is public, non-public addresses are
+    /// refused (see [`HttpClient::guarded_for`]).
     pub fn new(source: SourceSpec, http: HttpClient, cancel: CancellationToken) -> Self {
+        let http = http.guarded_for(&source.url);
         HarvestContext {
             source,
             http,
             cancel,
             progress: None,
+            item_limit: None,
         }
+    }
+
+    /// A dry run (`snodo check`): connectors stop after about `n` items (at most one list page
+    /// where they can), skip optional extra requests, and never report a complete listing.
+    /// Connectors that ignore it still work: the caller truncates what they return.
+    pub fn with_item_limit(mut self, n: usize) -> Self {
+        self.item_limit = Some(n.max(1));
+        self
+    }
+
+    /// The dry-run item limit, if any.
+    pub fn item_limit(&self) -> Option<usize> {
+        self.item_limit
+    }
+
+    /// True when `count` items are enough for this run (always false outside dry runs).
+    pub fn limit_reached(&self, count: usize) -> bool {
+        self.item_limit.is_some_and(|n| count >= n)
     }
 
     pub fn with_progress(mut self, f: ProgressFn) -> Self {
