@@ -1,0 +1,1 @@
+//! Skeleton; the connector lands in the next commits.
