@@ -251,3 +251,14 @@ pub fn stderr(o: &Output) -> String {
 pub fn exists(p: &Path) -> bool {
     p.exists()
 }
+
+impl Env {
+    /// Like [`Env::new`], with extra `[server]` keys (one `key = value` per line).
+    pub fn with_server(server_keys: &str, sources_toml: &str) -> Env {
+        let env = Env::new(sources_toml);
+        let text = std::fs::read_to_string(env.config_path()).expect("read config");
+        let text = text.replacen("[server]\n", &format!("[server]\n{server_keys}\n"), 1);
+        std::fs::write(env.config_path(), text).expect("write config");
+        env
+    }
+}

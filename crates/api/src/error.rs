@@ -75,7 +75,19 @@ pub fn problem_response(
         detail,
         parameter,
     };
-    let mut resp = (status, axum::Json(body)).into_response();
+    // `<`, `>` and `&` only occur inside JSON strings, so escaping them there keeps the value and
+    // means an echoed parameter never carries markup, even to a client that sniffs.
+    let json = serde_json::to_string(&body)
+        .unwrap_or_else(|_| {
+            format!(
+                "{{\"type\":\"about:blank\",\"status\":{}}}",
+                status.as_u16()
+            )
+        })
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026");
+    let mut resp = (status, json).into_response();
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
     resp
@@ -125,5 +137,23 @@ impl From<snodo_index::IndexError> for ApiError {
 impl From<tokio::task::JoinError> for ApiError {
     fn from(e: tokio::task::JoinError) -> Self {
         ApiError::Internal(format!("a blocking task failed: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn problems_never_carry_markup_but_keep_the_value() {
+        let r = ApiError::bad("kind", "unknown kind `<script>&`").into_response();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(r.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
+        let body = axum::body::to_bytes(r.into_body(), 10_000).await.unwrap();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        assert!(!text.contains('<') && !text.contains('&'), "{text}");
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["detail"], "kind: unknown kind `<script>&`");
+        assert_eq!(v["parameter"], "kind");
     }
 }

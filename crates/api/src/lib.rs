@@ -6,8 +6,11 @@
 //! ([`error`]). It does not harvest: the admin trigger goes through the [`HarvestTrigger`] trait
 //! that the binary implements.
 
+pub mod cache;
 pub mod dto;
 pub mod error;
+pub mod export;
+pub mod limits;
 pub mod page;
 pub mod params;
 
@@ -30,6 +33,8 @@ use utoipa::OpenApi;
 use crate::dto::*;
 use crate::error::{problem_response, ApiError, PROBLEM_JSON};
 use crate::params::{search_request, Params, SEARCH_PARAMS};
+
+pub use crate::limits::{IpNet, Limits};
 
 /// Starts a harvest in the background; implemented by the binary, which owns the harvester.
 pub trait HarvestTrigger: Send + Sync {
@@ -72,6 +77,8 @@ pub struct AppState {
     pub running: Option<RunningCheck>,
     pub public_url: Option<String>,
     pub cors_allowed_origins: Vec<String>,
+    /// Rate limits, size limits, timeouts and trusted proxies (`[server]`).
+    pub limits: Limits,
 }
 
 impl AppState {
@@ -86,6 +93,7 @@ impl AppState {
             running: None,
             public_url: None,
             cors_allowed_origins: Vec::new(),
+            limits: Limits::default(),
         }
     }
 
@@ -100,16 +108,28 @@ impl AppState {
 const WIDGET_JS: &str = include_str!("../../../widget/widget.js");
 
 /// The whole application.
+///
+/// Every route gets the size limits, the handler timeout, the panic guard and the security
+/// headers; the public API and the feeds are also rate limited per client address.
 pub fn router(state: AppState) -> Router {
     let cors = cors_layer(&state.cors_allowed_origins);
+    let guard = limits::Guard::new(state.limits.clone());
+    let csp = content_security_policy(state.public_url.as_deref());
     let api = Router::new()
         .route("/api/v1/search", get(search))
         .route("/api/v1/records/{*id}", get(record))
         .route("/api/v1/sources", get(sources))
         .route("/api/v1/sources/{id}/runs", get(runs))
         .route("/api/v1/sources/{id}/harvest", post(trigger_harvest))
+        .route("/api/v1/export.csv", get(export_csv))
+        .route("/api/v1/export.jsonl", get(export_jsonl))
         .route("/api/v1/openapi.json", get(openapi))
-        .layer(cors);
+        .route("/feeds/open.atom", get(feed_open))
+        .layer(cors)
+        .layer(middleware::from_fn_with_state(
+            guard.clone(),
+            limits::rate_limit,
+        ));
     Router::new()
         .merge(api)
         .route("/status", get(status))
@@ -124,15 +144,54 @@ pub fn router(state: AppState) -> Router {
         .route("/embed", get(embed_it))
         .route("/en/embed", get(embed_en))
         .fallback(not_found)
-        .layer(middleware::from_fn(common_headers))
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::extract::DefaultBodyLimit::max(
+            state.limits.max_body_bytes,
+        ))
+        .layer(middleware::from_fn_with_state(guard, limits::protect))
+        .layer(middleware::from_fn_with_state(csp, common_headers))
         .with_state(state)
+}
+
+/// The HTML pages' policy. Styles: the page's inline `<style>` needs `'unsafe-inline'`; the
+/// widget's Shadow DOM uses a constructed stylesheet, which CSP does not block. Scripts: only our
+/// own file. Connections: this origin, and the public URL when the embed page points there.
+fn content_security_policy(public_url: Option<&str>) -> HeaderValue {
+    let extra = public_url
+        .and_then(|u| url::Url::parse(u).ok())
+        .map(|u| u.origin().ascii_serialization())
+        .filter(|o| o != "null")
+        .map(|o| format!(" {o}"))
+        .unwrap_or_default();
+    let policy = format!(
+        "default-src 'self'; script-src 'self'{extra}; style-src 'self' 'unsafe-inline'; img-src 'self' https: data:; connect-src 'self'{extra}; object-src 'none'; base-uri 'none'; frame-ancestors 'self'; form-action 'self'"
+    );
+    HeaderValue::from_str(&policy).unwrap_or_else(|_| {
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' https: data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'self'; form-action 'self'",
+        )
+    })
+}
+
+async fn method_not_allowed() -> Response {
+    problem_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        Some("This method is not allowed here; see /api/v1/openapi.json".into()),
+        None,
+    )
 }
 
 fn cors_layer(origins: &[String]) -> CorsLayer {
     let base = CorsLayer::new()
         .allow_methods([Method::GET, Method::HEAD, Method::OPTIONS])
-        .allow_headers([header::CONTENT_TYPE, header::ACCEPT])
-        .expose_headers([header::RETRY_AFTER])
+        .allow_headers([header::CONTENT_TYPE, header::ACCEPT, header::IF_NONE_MATCH])
+        .expose_headers([
+            header::RETRY_AFTER,
+            header::ETAG,
+            limits::X_RATELIMIT_LIMIT,
+            limits::X_RATELIMIT_REMAINING,
+            limits::X_RATELIMIT_RESET,
+        ])
         .max_age(Duration::from_secs(3600));
     if origins.iter().any(|o| o == "*") {
         base.allow_origin(AllowOrigin::any())
@@ -146,7 +205,11 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
 }
 
 /// Headers every answer carries; a strict CSP on HTML pages.
-async fn common_headers(req: axum::extract::Request, next: Next) -> Response {
+async fn common_headers(
+    State(csp): State<HeaderValue>,
+    req: axum::extract::Request,
+    next: Next,
+) -> Response {
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
     h.insert(
@@ -162,13 +225,14 @@ async fn common_headers(req: axum::extract::Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/html"));
     if is_html {
+        h.insert(header::CONTENT_SECURITY_POLICY, csp);
+        h.insert("x-frame-options", HeaderValue::from_static("SAMEORIGIN"));
+    } else {
+        // JSON, feeds and exports are data: never rendered, never framed.
         h.insert(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(
-                "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' https: data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'self'; form-action 'self'",
-            ),
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'; sandbox"),
         );
-        h.insert("x-frame-options", HeaderValue::from_static("SAMEORIGIN"));
     }
     resp
 }
@@ -192,21 +256,26 @@ async fn run_search(state: &AppState, req: SearchRequest) -> Result<SearchResult
 }
 
 #[utoipa::path(get, path = "/api/v1/search", tag = "search",
-    params(SearchQueryDoc),
+    params(SearchQueryDoc, ("If-None-Match" = Option<String>, Header, description = "An `ETag` from an earlier answer; a match gets 304 without a body")),
     responses(
-        (status = 200, description = "Matching records, one page, with facet counts over all matches", body = SearchResponse),
+        (status = 200, description = "Matching records, one page, with facet counts over all matches. Cacheable for 30 s; revalidate with `If-None-Match`.", body = SearchResponse,
+            headers(("ETag" = String, description = "Strong validator of this answer"),
+                    ("Cache-Control" = String, description = "`public, max-age=30`"))),
+        (status = 304, description = "Not modified: the `If-None-Match` tag is still current",
+            headers(("ETag" = String, description = "The current validator"))),
         (status = 400, description = "A parameter is invalid; `parameter` names it", body = error::Problem, content_type = "application/problem+json"),
     ))]
 async fn search(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let params = Params::parse(raw.as_deref(), SEARCH_PARAMS)?;
     let req = search_request(&params)?;
     let (limit, offset) = (req.limit, req.offset);
     let results = run_search(&state, req).await?;
     let body = SearchResponse::from_results(results, limit, offset, |id| state.source_name(id));
-    Ok(cacheable(Json(body).into_response(), 30))
+    cache::json_cached(&headers, &body, 30)
 }
 
 fn cacheable(mut resp: Response, secs: u32) -> Response {
@@ -217,14 +286,19 @@ fn cacheable(mut resp: Response, secs: u32) -> Response {
 }
 
 #[utoipa::path(get, path = "/api/v1/records/{id}", tag = "records",
-    params(("id" = String, Path, description = "A record id: `source:kind:upstream_id`")),
+    params(("id" = String, Path, description = "A record id: `source:kind:upstream_id`"), ("If-None-Match" = Option<String>, Header, description = "An `ETag` from an earlier answer; a match gets 304 without a body")),
     responses(
-        (status = 200, description = "The record in every locale, with its harvest history", body = RecordResponse),
+        (status = 200, description = "The record in every locale, with its harvest history. Cacheable for 60 s; revalidate with `If-None-Match`.", body = RecordResponse,
+            headers(("ETag" = String, description = "Strong validator of this answer"),
+                    ("Cache-Control" = String, description = "`public, max-age=60`"))),
+        (status = 304, description = "Not modified: the `If-None-Match` tag is still current",
+            headers(("ETag" = String, description = "The current validator"))),
         (status = 404, description = "No such record", body = error::Problem, content_type = "application/problem+json"),
     ))]
 async fn record(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     if id.parse::<RecordId>().is_err() {
         return Err(ApiError::NotFound(format!(
@@ -236,11 +310,124 @@ async fn record(
     let key = id.clone();
     let stored = tokio::task::spawn_blocking(move || store.record(&key))
         .await??
-        .ok_or_else(|| ApiError::NotFound(format!("no record `{id}`")))?;
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "no record `{}`",
+                html_escape::encode_text(&id.chars().take(100).collect::<String>())
+            ))
+        })?;
     let source_name = state.source_name(&stored.record.id.source);
-    Ok(cacheable(
-        Json(RecordResponse::new(stored, source_name, today_in_italy())).into_response(),
+    cache::json_cached(
+        &headers,
+        &RecordResponse::new(stored, source_name, today_in_italy()),
         60,
+    )
+}
+
+/// Source id → (name, platform URL) for export attribution.
+async fn source_names(state: &AppState) -> Result<export::SourceNames, ApiError> {
+    let store = state.store.clone();
+    let rows = tokio::task::spawn_blocking(move || store.sources()).await??;
+    Ok(rows
+        .into_iter()
+        .map(|s| {
+            let name = state.source_name(&s.id).unwrap_or(s.name);
+            (s.id, (name, s.url))
+        })
+        .collect())
+}
+
+#[utoipa::path(get, path = "/api/v1/export.csv", tag = "open data",
+    params(("lang" = Option<String>, Query, description = "Preferred locale of the texts (ISO 639-1), falling back to each record's default")),
+    responses(
+        (status = 200, description = "Every live record, one CSV row each (RFC 4180, UTF-8 with BOM, header row), under CC BY 4.0: the `source_name`, `source_url` and `attribution` columns credit each record's source. Streamed.",
+            content_type = "text/csv", body = String,
+            headers(("Link" = String, description = "`<https://creativecommons.org/licenses/by/4.0/>; rel=\"license\"`"))),
+        (status = 400, description = "A parameter is invalid; `parameter` names it", body = error::Problem, content_type = "application/problem+json"),
+    ))]
+async fn export_csv(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let p = Params::parse(raw.as_deref(), &["lang"])?;
+    let lang = p.get("lang").map(params::lang_code).transpose()?;
+    let names = source_names(&state).await?;
+    Ok(export::stream(
+        state.store.clone(),
+        names,
+        export::Format::Csv,
+        lang,
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/export.jsonl", tag = "open data",
+    responses(
+        (status = 200, description = "Every live record as one JSON object per line (all locales, plain-text fields, computed `status`), under CC BY 4.0 with `source_name`, `source_url`, `licence` and `attribution` on each line. Streamed.",
+            content_type = "application/jsonl", body = String,
+            headers(("Link" = String, description = "`<https://creativecommons.org/licenses/by/4.0/>; rel=\"license\"`"))),
+        (status = 400, description = "A parameter is invalid; `parameter` names it", body = error::Problem, content_type = "application/problem+json"),
+    ))]
+async fn export_jsonl(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    Params::parse(raw.as_deref(), &[])?;
+    let names = source_names(&state).await?;
+    Ok(export::stream(
+        state.store.clone(),
+        names,
+        export::Format::Jsonl,
+        None,
+    ))
+}
+
+#[utoipa::path(get, path = "/feeds/open.atom", tag = "open data",
+    params(SearchQueryDoc, ("If-None-Match" = Option<String>, Header, description = "An `ETag` from an earlier answer; a match gets 304 without a body")),
+    responses(
+        (status = 200, description = "Atom feed of open processes, most recently started first, with the search filters. Cacheable for 300 s.",
+            content_type = "application/atom+xml", body = String,
+            headers(("ETag" = String, description = "Strong validator of this answer"))),
+        (status = 304, description = "Not modified: the `If-None-Match` tag is still current"),
+        (status = 400, description = "A parameter is invalid; `parameter` names it", body = error::Problem, content_type = "application/problem+json"),
+    ))]
+async fn feed_open(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let p = Params::parse(raw.as_deref(), SEARCH_PARAMS)?;
+    let mut req = search_request(&p)?;
+    match req.status {
+        None | Some(snodo_model::Status::Open) => req.status = Some(snodo_model::Status::Open),
+        Some(_) => {
+            return Err(ApiError::bad(
+                "status",
+                "this feed lists open processes only; leave status out or set it to open",
+            ))
+        }
+    }
+    if p.get("sort").is_none() {
+        req.sort = export::FEED_SORT;
+    }
+    if p.get("limit").is_none() {
+        req.limit = export::FEED_DEFAULT_LIMIT;
+    }
+    let results = run_search(&state, req).await?;
+    let base = state
+        .public_url
+        .as_deref()
+        .unwrap_or("")
+        .trim_end_matches('/');
+    let self_href = match raw.as_deref().filter(|r| !r.is_empty()) {
+        Some(q) => format!("{base}/feeds/open.atom?{q}"),
+        None => format!("{base}/feeds/open.atom"),
+    };
+    let body = export::atom(&results, &self_href, |id| state.source_name(id));
+    Ok(export::bytes_cached(
+        &headers,
+        "application/atom+xml; charset=utf-8",
+        body.into_bytes(),
+        300,
     ))
 }
 
@@ -350,13 +537,17 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Snodo API", version = "1.0.0",
-        description = "Search every participatory process, assembly and consultation harvested from Italian participation platforms.",
+    info(title = "Snodo API", version = "1.1.0",
+        description = "Search every participatory process, assembly and consultation harvested from Italian participation platforms.\n\n\
+Conventions (ModI): version in the path (`/api/v1`); errors as `application/problem+json` (RFC 9457); RFC 3339 dates; ISO 639-1 language codes; `/status` answers problem+json.\n\n\
+Rate limits: every answer of `/api/v1/*` and `/feeds/*` carries `X-RateLimit-Limit` (requests a client may make in a burst), `X-RateLimit-Remaining` and `X-RateLimit-Reset` (seconds until the full burst is available again); over the limit the answer is 429 with `Retry-After` in seconds. Limits apply per client address.\n\n\
+Caching: search, record and feed answers carry `ETag` and `Cache-Control`; send `If-None-Match` to get 304 when nothing changed.\n\n\
+Open data: `/api/v1/export.csv`, `/api/v1/export.jsonl` and `/feeds/open.atom` are under CC BY 4.0; credit each record's source as given in its `attribution`.",
         license(name = "AGPL-3.0-or-later", identifier = "AGPL-3.0-or-later")),
-    paths(search, record, sources, runs, trigger_harvest, status),
+    paths(search, record, sources, runs, trigger_harvest, export_csv, export_jsonl, feed_open, status),
     components(schemas(SearchResponse, SearchItem, FacetsResponse, RecordResponse, SourceResponse, RunResponse, RunsResponse, error::Problem)),
-    modifiers(&BearerAuth),
-    tags((name = "search"), (name = "records"), (name = "sources"), (name = "operations"))
+    modifiers(&BearerAuth, &CommonAnswers),
+    tags((name = "search"), (name = "records"), (name = "sources"), (name = "open data"), (name = "operations"))
 )]
 pub struct ApiDoc;
 
@@ -369,6 +560,106 @@ impl utoipa::Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+    }
+}
+
+/// Answers any operation can give (limits, timeouts, internal errors), and the rate-limit
+/// headers on every answer of a rate-limited path.
+struct CommonAnswers;
+impl utoipa::Modify for CommonAnswers {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::header::HeaderBuilder;
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let integer = || {
+            HeaderBuilder::new()
+                .schema(
+                    utoipa::openapi::ObjectBuilder::new()
+                        .schema_type(utoipa::openapi::schema::Type::Integer),
+                )
+                .build()
+        };
+        let problem = |desc: &str, rate_headers: bool, retry_after: bool| {
+            let mut b = ResponseBuilder::new().description(desc).content(
+                PROBLEM_JSON,
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            );
+            if retry_after {
+                b = b.header("Retry-After", integer());
+            }
+            if rate_headers {
+                for h in [
+                    "X-RateLimit-Limit",
+                    "X-RateLimit-Remaining",
+                    "X-RateLimit-Reset",
+                ] {
+                    b = b.header(h, integer());
+                }
+            }
+            b.build()
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let limited = path.starts_with("/api/") || path.starts_with("/feeds/");
+            let ops = [
+                item.get.as_mut(),
+                item.post.as_mut(),
+                item.put.as_mut(),
+                item.delete.as_mut(),
+            ];
+            for op in ops.into_iter().flatten() {
+                let answers = &mut op.responses.responses;
+                if limited {
+                    for r in answers.values_mut() {
+                        if let utoipa::openapi::RefOr::T(r) = r {
+                            for h in [
+                                "X-RateLimit-Limit",
+                                "X-RateLimit-Remaining",
+                                "X-RateLimit-Reset",
+                            ] {
+                                r.headers.insert(h.to_owned(), integer());
+                            }
+                        }
+                    }
+                    answers.insert(
+                        "429".into(),
+                        problem("Too many requests from this client address; retry after `Retry-After` seconds", true, true).into(),
+                    );
+                }
+                answers.entry("400".into()).or_insert_with(|| {
+                    problem("The request is malformed (for example an unknown query parameter); `parameter` names it", limited, false).into()
+                });
+                answers.insert(
+                    "405".into(),
+                    problem("Method not allowed", limited, false).into(),
+                );
+                answers.insert(
+                    "413".into(),
+                    problem("The request body is too large", false, false).into(),
+                );
+                answers.insert(
+                    "414".into(),
+                    problem(
+                        "The request target (path and query) is too long",
+                        false,
+                        false,
+                    )
+                    .into(),
+                );
+                answers.insert(
+                    "500".into(),
+                    problem(
+                        "An internal error; the detail is logged, never returned",
+                        limited,
+                        false,
+                    )
+                    .into(),
+                );
+                answers.entry("503".into()).or_insert_with(|| {
+                    problem("The request took too long or the service is busy; retry after `Retry-After` seconds", limited, true).into()
+                });
+            }
+        }
     }
 }
 

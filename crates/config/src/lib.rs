@@ -58,6 +58,37 @@ pub struct Server {
     /// The public base URL (`https://hub.example.it`), used in the embed snippet.
     #[serde(default)]
     pub public_url: Option<String>,
+    /// Sustained requests per minute per client address on the public API; 0 turns it off.
+    #[serde(default = "default_rate_limit_per_minute")]
+    pub rate_limit_per_minute: u32,
+    /// Requests a client may make at once before the sustained rate applies.
+    #[serde(default = "default_rate_limit_burst")]
+    pub rate_limit_burst: u32,
+    /// Reverse proxies (addresses or CIDR networks) whose `X-Forwarded-For` is believed.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// Longest time one request may take before a 503.
+    #[serde(default = "default_server_timeout")]
+    pub request_timeout_secs: u64,
+    /// Longest accepted request target (path and query string), in bytes; longer gets 414.
+    #[serde(default = "default_max_uri_bytes")]
+    pub max_uri_bytes: usize,
+    /// Largest accepted request body, in bytes; larger gets 413.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+}
+
+/// Whether `s` is an IP address or a CIDR network (`10.0.0.0/8`, `fd00::/8`).
+pub fn is_ip_network(s: &str) -> bool {
+    let (addr, prefix) = match s.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (s, None),
+    };
+    let Ok(ip) = addr.parse::<std::net::IpAddr>() else {
+        return false;
+    };
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    prefix.is_none_or(|p| p.parse::<u8>().is_ok_and(|n| n <= max))
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -246,6 +277,24 @@ impl Config {
             {
                 problems.push(format!("server.cors_allowed_origins: `{o}` is not an origin like \"https://open.gov.it\" (scheme and host, no path or trailing slash) or \"*\""));
             }
+        }
+        let srv = &raw.server;
+        if srv.rate_limit_per_minute > 0 && srv.rate_limit_burst == 0 {
+            problems.push("server.rate_limit_burst: must be at least 1 when server.rate_limit_per_minute is set (0 turns rate limiting off)".into());
+        }
+        for p in &srv.trusted_proxies {
+            if !is_ip_network(p) {
+                problems.push(format!("server.trusted_proxies: `{p}` is not an IP address or a network like \"10.0.0.0/8\" or \"::1\""));
+            }
+        }
+        if !(1..=600).contains(&srv.request_timeout_secs) {
+            problems.push("server.request_timeout_secs: must be between 1 and 600".into());
+        }
+        if !(256..=65_536).contains(&srv.max_uri_bytes) {
+            problems.push("server.max_uri_bytes: must be between 256 and 65536".into());
+        }
+        if srv.max_body_bytes > 10 * 1024 * 1024 {
+            problems.push("server.max_body_bytes: must be at most 10485760 (10 MiB)".into());
         }
         for (i, table) in raw.sources.into_iter().enumerate() {
             if let Some(id) = table.get("id").and_then(|v| v.as_str()) {
@@ -478,6 +527,21 @@ fn default_data_dir() -> PathBuf {
 fn default_listen() -> String {
     "127.0.0.1:8080".into()
 }
+fn default_rate_limit_per_minute() -> u32 {
+    300
+}
+fn default_rate_limit_burst() -> u32 {
+    60
+}
+fn default_server_timeout() -> u64 {
+    10
+}
+fn default_max_uri_bytes() -> usize {
+    8 * 1024
+}
+fn default_max_body_bytes() -> usize {
+    16 * 1024
+}
 fn default_schedule() -> String {
     DEFAULT_SCHEDULE.into()
 }
@@ -528,6 +592,12 @@ fn default_server() -> Server {
         cors_allowed_origins: Vec::new(),
         admin_token: None,
         public_url: None,
+        rate_limit_per_minute: default_rate_limit_per_minute(),
+        rate_limit_burst: default_rate_limit_burst(),
+        trusted_proxies: Vec::new(),
+        request_timeout_secs: default_server_timeout(),
+        max_uri_bytes: default_max_uri_bytes(),
+        max_body_bytes: default_max_body_bytes(),
     }
 }
 fn default_harvest() -> Harvest {
@@ -682,6 +752,28 @@ territory = "99"
         assert!(c
             .apply_env(|k| (k == "SNODO_LISTEN").then(|| "nope".into()))
             .is_err());
+    }
+
+    #[test]
+    fn server_limits_have_defaults_and_are_checked() {
+        let c = parse("").unwrap();
+        assert_eq!(
+            (c.server.rate_limit_per_minute, c.server.rate_limit_burst),
+            (300, 60)
+        );
+        assert_eq!(c.server.request_timeout_secs, 10);
+        let c = parse("[server]\ntrusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\", \"::1\"]\nrate_limit_per_minute = 0\nrate_limit_burst = 0\n").unwrap();
+        assert_eq!(c.server.trusted_proxies.len(), 3);
+        let e = parse("[server]\ntrusted_proxies = [\"10.0.0.0/33\", \"proxy.local\"]\nrate_limit_burst = 0\nrequest_timeout_secs = 0\nmax_uri_bytes = 10\nmax_body_bytes = 999999999\n")
+            .unwrap_err();
+        let all = e.to_string();
+        assert_eq!(e.problems.len(), 6, "{all}");
+        assert!(all.contains("`10.0.0.0/33` is not an IP address"), "{all}");
+        assert!(all.contains("`proxy.local`"), "{all}");
+        assert!(all.contains("server.rate_limit_burst"), "{all}");
+        assert!(all.contains("server.request_timeout_secs"), "{all}");
+        assert!(all.contains("server.max_uri_bytes"), "{all}");
+        assert!(all.contains("server.max_body_bytes"), "{all}");
     }
 
     #[test]

@@ -1,0 +1,334 @@
+//! End to end, through the real `snodo serve`: rate limiting with the ModI headers, trusted
+//! proxies, HTTP caching (ETag / 304), open-data exports and the Atom feed with hostile upstream
+//! content, and oversize or malformed requests that must get a 4xx problem+json, never a 5xx.
+
+mod support;
+
+use serde_json::Value;
+use snodo_fake_decidim::{Dataset, FakeDecidim, Faults, Version};
+use support::*;
+
+fn header<'a>(a: &'a Answer, name: &str) -> &'a str {
+    a.headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_else(|| panic!("no {name} header"))
+}
+
+fn num(a: &Answer, name: &str) -> u64 {
+    header(a, name)
+        .parse()
+        .unwrap_or_else(|_| panic!("{name} is not a number"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limit_answers_429_with_modi_headers_and_ignores_untrusted_forwarding() {
+    // One request a minute sustained, bursts of 3: the fourth quick request is over.
+    let env = Env::with_server("rate_limit_per_minute = 1\nrate_limit_burst = 3", "");
+    let server = env.serve();
+    let http = Http::new();
+    let url = server.url("/api/v1/search");
+    let mut remaining = Vec::new();
+    for _ in 0..3 {
+        let a = http.get(&url).await;
+        assert_eq!(a.status, 200, "{}", a.text);
+        assert_eq!(num(&a, "x-ratelimit-limit"), 3);
+        assert!(num(&a, "x-ratelimit-reset") >= 1);
+        remaining.push(num(&a, "x-ratelimit-remaining"));
+    }
+    assert_eq!(remaining, vec![2, 1, 0]);
+
+    let over = http.get(&url).await;
+    assert_eq!(over.status, 429, "{}", over.text);
+    assert!(over.content_type.starts_with("application/problem+json"));
+    assert_eq!(over.json()["status"], 429);
+    assert!(num(&over, "retry-after") >= 1);
+    assert_eq!(num(&over, "x-ratelimit-remaining"), 0);
+    assert_eq!(num(&over, "x-ratelimit-limit"), 3);
+
+    // The limit follows the address, whatever the client claims about itself.
+    let spoofed = http
+        .send(
+            http.client()
+                .get(&url)
+                .header("x-forwarded-for", "203.0.113.9"),
+        )
+        .await;
+    assert_eq!(spoofed.status, 429);
+    // Every API answer carries the headers, errors too; operations endpoints are not limited.
+    let other = http.get(&server.url("/api/v1/sources")).await;
+    assert_eq!(other.status, 429);
+    let status = http.get(&server.url("/status")).await;
+    assert_eq!(status.status, 200);
+    assert!(status.headers.get("x-ratelimit-limit").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarded_for_is_believed_from_a_trusted_proxy() {
+    let env = Env::with_server(
+        "rate_limit_per_minute = 1\nrate_limit_burst = 1\ntrusted_proxies = [\"127.0.0.1\", \"::1\"]",
+        "",
+    );
+    let server = env.serve();
+    let http = Http::new();
+    let url = server.url("/api/v1/sources");
+    let via = |ip: &'static str| http.client().get(&url).header("x-forwarded-for", ip);
+    assert_eq!(http.send(via("198.51.100.1")).await.status, 200);
+    assert_eq!(http.send(via("198.51.100.1")).await.status, 429);
+    // Another client behind the same proxy has its own budget; a spoofed left part is ignored.
+    assert_eq!(http.send(via("198.51.100.2")).await.status, 200);
+    assert_eq!(
+        http.send(via("198.51.100.2, 198.51.100.3")).await.status,
+        200,
+        "the right-most untrusted hop is the client"
+    );
+    assert_eq!(
+        http.send(via("198.51.100.9, 198.51.100.3")).await.status,
+        429
+    );
+}
+
+async fn hostile_env(extra_server: &str) -> (FakeDecidim, Env) {
+    let name = Dataset::sample_names()
+        .iter()
+        .find(|n| Dataset::sample(n).is_some_and(|d| d.flags.leak_private))
+        .expect("a bundled hostile sample");
+    let data = Dataset::sample(name).expect("hostile sample");
+    let fake = FakeDecidim::start(Version::V0_27, data, Faults::default())
+        .await
+        .expect("fake platform");
+    let env = Env::with_server(extra_server, &source_toml("hostile", &fake.url(), None));
+    let out = env.run(&["harvest", "hostile"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    (fake, env)
+}
+
+fn assert_text_inert(what: &str, text: &str) {
+    let l = text.to_ascii_lowercase();
+    for bad in [
+        "<script",
+        "onerror",
+        "onclick",
+        "onload",
+        "javascript:",
+        "<iframe",
+        "<img",
+        "<svg",
+    ] {
+        assert!(!l.contains(bad), "active markup `{bad}` in the {what}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn etag_revalidation_gets_304_on_search_and_records() {
+    let (_fake, env) = hostile_env("rate_limit_per_minute = 0").await;
+    let server = env.serve();
+    let http = Http::new();
+    let url = server.url("/api/v1/search?limit=5");
+    let first = http.get(&url).await;
+    assert_eq!(first.status, 200);
+    let tag = header(&first, "etag").to_owned();
+    assert!(tag.starts_with('"') && tag.ends_with('"'), "{tag}");
+    assert!(header(&first, "cache-control").contains("max-age="));
+
+    for validator in [tag.clone(), format!("W/{tag}"), format!("\"nope\", {tag}")] {
+        let again = http
+            .send(http.client().get(&url).header("if-none-match", validator))
+            .await;
+        assert_eq!(again.status, 304);
+        assert!(again.text.is_empty());
+        assert_eq!(header(&again, "etag"), tag);
+    }
+    let stale = http
+        .send(http.client().get(&url).header("if-none-match", "\"stale\""))
+        .await;
+    assert_eq!(stale.status, 200);
+    // Another query is another answer with another tag.
+    let other = http.get(&server.url("/api/v1/search?limit=6")).await;
+    assert_ne!(header(&other, "etag"), tag);
+
+    let id = first.json()["items"][0]["id"]
+        .as_str()
+        .expect("a record")
+        .to_owned();
+    let rec_url = server.url(&format!("/api/v1/records/{id}"));
+    let rec = http.get(&rec_url).await;
+    assert_eq!(rec.status, 200);
+    let rtag = header(&rec, "etag").to_owned();
+    let rec304 = http
+        .send(http.client().get(&rec_url).header("if-none-match", &rtag))
+        .await;
+    assert_eq!(rec304.status, 304);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exports_and_feed_carry_every_record_with_attribution_and_no_active_markup() {
+    let (_fake, env) = hostile_env("rate_limit_per_minute = 0").await;
+    let server = env.serve();
+    let http = Http::new();
+    let total = http.get(&server.url("/api/v1/search?limit=1")).await.json()["total"]
+        .as_u64()
+        .expect("total");
+    assert!(total > 0);
+
+    let jsonl = http.get(&server.url("/api/v1/export.jsonl")).await;
+    assert_eq!(jsonl.status, 200);
+    assert!(jsonl.content_type.starts_with("application/jsonl"));
+    assert!(header(&jsonl, "link").contains("creativecommons.org/licenses/by/4.0"));
+    let lines: Vec<Value> = jsonl
+        .text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(lines.len() as u64, total);
+    for v in &lines {
+        assert_inert(v);
+        assert_eq!(v["licence"], "CC BY 4.0");
+        assert_eq!(v["source"], "hostile");
+        assert!(v["attribution"]
+            .as_str()
+            .is_some_and(|a| a.contains("hostile platform")));
+    }
+    assert_text_inert("JSON Lines export", &jsonl.text);
+
+    let csv = http.get(&server.url("/api/v1/export.csv?lang=en")).await;
+    assert_eq!(csv.status, 200);
+    assert!(csv.content_type.starts_with("text/csv"));
+    assert_text_inert("CSV export", &csv.text);
+    let body = csv.text.trim_start_matches('\u{feff}');
+    assert!(body.starts_with("\"id\",\"source\","));
+    // One row per record: count row starts (quoted ids at the start of a CRLF line).
+    let rows = body.matches("\r\n\"hostile:").count() as u64;
+    assert_eq!(rows, total);
+    for row in body.split("\r\n").skip(1).filter(|r| !r.is_empty()) {
+        // No cell starts with a formula character (each is quoted and prefixed when needed).
+        for bad in ["\"=", "\"+", "\"@"] {
+            assert!(!row.contains(&format!(",{bad}")), "formula cell in {row}");
+        }
+    }
+    let bad = http
+        .get(&server.url("/api/v1/export.csv?lang=italiano"))
+        .await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.json()["parameter"], "lang");
+
+    let atom = http.get(&server.url("/feeds/open.atom")).await;
+    assert_eq!(atom.status, 200);
+    assert!(atom.content_type.starts_with("application/atom+xml"));
+    assert!(atom.text.starts_with("<?xml"));
+    assert_text_inert("Atom feed", &atom.text);
+    let open = http
+        .get(&server.url("/api/v1/search?status=open&limit=100"))
+        .await
+        .json()["total"]
+        .as_u64()
+        .expect("total");
+    assert_eq!(
+        atom.text.matches("<entry>").count() as u64,
+        open.min(50),
+        "{}",
+        atom.text
+    );
+    let tag = header(&atom, "etag").to_owned();
+    let again = http
+        .send(
+            http.client()
+                .get(server.url("/feeds/open.atom"))
+                .header("if-none-match", tag),
+        )
+        .await;
+    assert_eq!(again.status, 304);
+    // Same filters as search; a closed-status feed is refused with the parameter named.
+    let filtered = http
+        .get(&server.url("/feeds/open.atom?region=01&q=zzzzqqq"))
+        .await;
+    assert_eq!(filtered.status, 200);
+    assert_eq!(filtered.text.matches("<entry>").count(), 0);
+    let closed = http
+        .get(&server.url("/feeds/open.atom?status=closed"))
+        .await;
+    assert_eq!(closed.status, 400);
+    assert_eq!(closed.json()["parameter"], "status");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversize_and_malformed_requests_get_4xx_problems_never_5xx() {
+    let env = Env::with_server("rate_limit_per_minute = 0", "");
+    let server = env.serve();
+    let http = Http::new();
+    let problem = |a: &Answer, code: u16| {
+        assert_eq!(a.status, code, "{}", a.text);
+        assert!(
+            a.content_type.starts_with("application/problem+json"),
+            "{}",
+            a.content_type
+        );
+        assert_eq!(a.json()["status"], code);
+    };
+
+    let huge = "a".repeat(9000);
+    problem(
+        &http
+            .get(&server.url(&format!("/api/v1/search?q={huge}")))
+            .await,
+        414,
+    );
+    problem(
+        &http
+            .get(&server.url(&format!("/api/v1/records/{huge}")))
+            .await,
+        414,
+    );
+    let long_q = http
+        .get(&server.url(&format!("/api/v1/search?q={}", "a".repeat(600))))
+        .await;
+    problem(&long_q, 400);
+    assert_eq!(long_q.json()["parameter"], "q");
+
+    let big_body = http
+        .send(
+            http.client()
+                .post(server.url("/api/v1/sources/x/harvest"))
+                .body(vec![b'x'; 100_000]),
+        )
+        .await;
+    problem(&big_body, 413);
+
+    for path in [
+        "/api/v1/search?q=%FF%FE",
+        "/api/v1/search?q=%00",
+        "/api/v1/search?q=(((((((((",
+        "/api/v1/search?q=\"unclosed",
+        "/api/v1/search?q=a:b:c&limit=1e9",
+        "/api/v1/search?offset=-1",
+        "/api/v1/search?lang=%3Cscript%3E",
+        "/api/v1/search?kind=%3Cscript%3E",
+        "/api/v1/search?region=%F0%9F%92%A9",
+        "/api/v1/search?=&&==",
+        "/api/v1/records/%3Cscript%3E",
+        "/api/v1/records/a:b:c",
+        "/api/v1/sources/%00/runs?limit=x",
+        "/feeds/open.atom?limit=0",
+        "/api/v1/export.jsonl?x=1",
+    ] {
+        let a = http.get(&server.url(path)).await;
+        assert!(a.status < 500, "{path}: {} {}", a.status, a.text);
+        if a.status >= 400 {
+            assert!(
+                a.content_type.starts_with("application/problem+json"),
+                "{path}: {}",
+                a.content_type
+            );
+        }
+        assert_text_inert(path, &a.text);
+    }
+    let wrong_method = http
+        .send(http.client().delete(server.url("/api/v1/search")))
+        .await;
+    problem(&wrong_method, 405);
+
+    // Data answers are never rendered as documents.
+    let csp = http.get(&server.url("/api/v1/sources")).await;
+    assert!(header(&csp, "content-security-policy").contains("default-src 'none'"));
+    assert_eq!(header(&csp, "x-content-type-options"), "nosniff");
+}
