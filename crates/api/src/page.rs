@@ -1,0 +1,1577 @@
+//! The public search page (`GET /`, `GET /en/`) and the "embed this search" page (`GET /embed`,
+//! `GET /en/embed`): pure functions from data to HTML strings.
+//!
+//! The pages work without JavaScript: a plain `GET` form, results rendered here, links for
+//! paging and for the regions of the map. When `/widget.js` loads, the `<snodo-search mode="page">`
+//! element replaces the server-rendered form and results (they are its light-DOM children, which
+//! its shadow root does not show) and searches as you type.
+//!
+//! Safety: every string that did not come from this file goes through [`esc`] (harvested titles,
+//! summaries, source names, the user's query, error messages); links to platforms are kept only
+//! for `http(s)` URLs; the index's snippets are re-checked so only `<mark>` survives as markup.
+//! No inline script (the CSP says `script-src 'self'`); the page's style is an inline `<style>`
+//! from `assets/page.css` (allowed by `style-src 'self' 'unsafe-inline'`), also exported as
+//! [`PAGE_CSS`] for serving as a file.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use snodo_index::{SearchHit, SearchResults};
+use snodo_model::territory::region_name;
+use snodo_model::{Kind, Status};
+use snodo_store::SourceStatus;
+
+/// The page's style sheet.
+pub const PAGE_CSS: &str = include_str!("../assets/page.css");
+
+/// Language of a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    It,
+    En,
+}
+
+impl Lang {
+    /// ISO 639-1 code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::It => "it",
+            Lang::En => "en",
+        }
+    }
+
+    /// The search page in this language.
+    pub fn home(self) -> &'static str {
+        match self {
+            Lang::It => "/",
+            Lang::En => "/en/",
+        }
+    }
+
+    /// The embed page in this language.
+    pub fn embed(self) -> &'static str {
+        match self {
+            Lang::It => "/embed",
+            Lang::En => "/en/embed",
+        }
+    }
+
+    fn other(self) -> Lang {
+        match self {
+            Lang::It => Lang::En,
+            Lang::En => Lang::It,
+        }
+    }
+
+    /// Picks the Italian or the English text.
+    fn t(self, it: &'static str, en: &'static str) -> &'static str {
+        match self {
+            Lang::It => it,
+            Lang::En => en,
+        }
+    }
+}
+
+/// Everything the search page shows.
+pub struct HomeView<'a> {
+    pub lang: Lang,
+    /// The query-string parameters as given (q, kind, status, region, source, sort, offset…).
+    pub params: &'a [(String, String)],
+    /// Some when `q` or a filter was given.
+    pub results: Option<&'a SearchResults>,
+    /// Over all live records: open / upcoming / closed.
+    pub status_counts: &'a BTreeMap<String, u64>,
+    /// Open records per 2-digit ISTAT region code.
+    pub open_by_region: &'a BTreeMap<String, u64>,
+    pub sources: &'a [SourceStatus],
+    /// A user-facing error for a bad query, shown in the form.
+    pub error: Option<&'a str>,
+}
+
+/// Escapes `& < > " '`: safe in element content and in quoted attribute values alike.
+fn esc(s: &str) -> Cow<'_, str> {
+    html_escape::encode_quoted_attribute(s)
+}
+
+/// The URL when it is `http(s)`, else nothing: a `javascript:` link never reaches a page.
+fn safe_url(u: &str) -> Option<&str> {
+    let t = u.trim();
+    let scheme_ok = t.len() > 8
+        && (t[..7].eq_ignore_ascii_case("http://") || t[..8].eq_ignore_ascii_case("https://"));
+    let clean = !t.chars().any(|c| c.is_control() || c.is_whitespace());
+    (scheme_ok && clean).then_some(t)
+}
+
+/// A well-formed language tag for a `lang` attribute, or nothing.
+fn lang_attr(l: &str) -> Option<&str> {
+    let mut parts = l.split('-');
+    let first = parts.next()?;
+    let ok = (2..=3).contains(&first.len())
+        && first.bytes().all(|b| b.is_ascii_alphabetic())
+        && parts
+            .all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()));
+    ok.then_some(l)
+}
+
+/// The index's snippet is escaped text with `<mark>…</mark>`; keep exactly that. Any other `<`
+/// or `>` (which the index never sends) is escaped again, so no other tag can pass.
+fn safe_snippet(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 16);
+    let mut rest = s;
+    let mut open = false;
+    while !rest.is_empty() {
+        let next = rest
+            .find("<mark>")
+            .into_iter()
+            .chain(rest.find("</mark>"))
+            .min();
+        let (text, tag) = match next {
+            Some(i) => (&rest[..i], Some(&rest[i..])),
+            None => (rest, None),
+        };
+        out.push_str(
+            &text
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+                .replace('"', "&quot;"),
+        );
+        match tag {
+            Some(t) if t.starts_with("<mark>") => {
+                if !open {
+                    out.push_str("<mark>");
+                    open = true;
+                }
+                rest = &t[6..];
+            }
+            Some(t) => {
+                if open {
+                    out.push_str("</mark>");
+                    open = false;
+                }
+                rest = &t[7..];
+            }
+            None => rest = "",
+        }
+    }
+    if open {
+        out.push_str("</mark>");
+    }
+    out
+}
+
+fn param<'a>(params: &'a [(String, String)], key: &str) -> &'a str {
+    params
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.trim())
+        .unwrap_or("")
+}
+
+/// `path?k=v&…` from the non-empty pairs, percent-encoded.
+fn href(path: &str, pairs: &[(&str, &str)]) -> String {
+    let mut ser = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        if !v.is_empty() {
+            ser.append_pair(k, v);
+        }
+    }
+    let q = ser.finish();
+    if q.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{q}")
+    }
+}
+
+const MONTHS_IT: [&str; 12] = [
+    "gen", "feb", "mar", "apr", "mag", "giu", "lug", "ago", "set", "ott", "nov", "dic",
+];
+const MONTHS_EN: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+fn month(lang: Lang, m: u32) -> &'static str {
+    let months = match lang {
+        Lang::It => &MONTHS_IT,
+        Lang::En => &MONTHS_EN,
+    };
+    months[(m.clamp(1, 12) - 1) as usize]
+}
+
+fn date(lang: Lang, d: NaiveDate) -> String {
+    format!(
+        "<time datetime=\"{}\">{} {} {}</time>",
+        d.format("%Y-%m-%d"),
+        d.day(),
+        month(lang, d.month()),
+        d.year()
+    )
+}
+
+fn datetime(lang: Lang, t: DateTime<Utc>) -> String {
+    format!(
+        "<time datetime=\"{}\">{} {} {}, {} UTC</time>",
+        t.format("%Y-%m-%dT%H:%M:%SZ"),
+        t.day(),
+        month(lang, t.month()),
+        t.year(),
+        t.format("%H:%M")
+    )
+}
+
+fn kind_label(lang: Lang, k: Kind) -> &'static str {
+    match k {
+        Kind::Process => lang.t("Processo", "Process"),
+        Kind::Assembly => lang.t("Assemblea", "Assembly"),
+        Kind::Consultation => lang.t("Consultazione", "Consultation"),
+        Kind::Conference => lang.t("Conferenza", "Conference"),
+        Kind::Initiative => lang.t("Iniziativa", "Initiative"),
+        Kind::Meeting => lang.t("Incontro", "Meeting"),
+        Kind::Proposal => lang.t("Proposta", "Proposal"),
+        Kind::Experience => lang.t("Esperienza", "Experience"),
+    }
+}
+
+fn status_label(lang: Lang, s: Status) -> &'static str {
+    match s {
+        Status::Open => lang.t("Aperto", "Open"),
+        Status::Upcoming => lang.t("In arrivo", "Upcoming"),
+        Status::Closed => lang.t("Concluso", "Closed"),
+    }
+}
+
+fn method_label(lang: Lang, m: &str) -> Cow<'_, str> {
+    let l = match m {
+        "proposals" => lang.t("proposte", "proposals"),
+        "meetings" => lang.t("incontri", "meetings"),
+        "surveys" => lang.t("questionari", "surveys"),
+        "budgets" => lang.t("bilancio partecipativo", "participatory budget"),
+        "debates" => lang.t("dibattiti", "debates"),
+        "accountability" => lang.t("monitoraggio", "accountability"),
+        "blogs" => lang.t("notizie", "news"),
+        "pages" => lang.t("pagine", "pages"),
+        "sortitions" => lang.t("sorteggi", "sortitions"),
+        other => return esc(other),
+    };
+    Cow::Borrowed(l)
+}
+
+/// Short names of the regions, for the map's tiles.
+fn region_short(code: &str) -> &'static str {
+    match code {
+        "02" => "Valle d'Aosta",
+        "04" => "Trentino-Alto Adige",
+        _ => region_name(code).unwrap_or(""),
+    }
+}
+
+/// Tile-grid cartogram of the 20 regions: (code, abbreviation, column, row), roughly where each
+/// region lies on a map of Italy.
+const TILES: [(&str, &str, u32, u32); 20] = [
+    ("02", "VDA", 0, 0),
+    ("04", "TAA", 2, 0),
+    ("01", "PIE", 0, 1),
+    ("03", "LOM", 1, 1),
+    ("05", "VEN", 2, 1),
+    ("06", "FVG", 3, 1),
+    ("07", "LIG", 0, 2),
+    ("08", "EMR", 1, 2),
+    ("11", "MAR", 2, 2),
+    ("09", "TOS", 1, 3),
+    ("10", "UMB", 2, 3),
+    ("13", "ABR", 3, 3),
+    ("12", "LAZ", 2, 4),
+    ("14", "MOL", 3, 4),
+    ("16", "PUG", 4, 4),
+    ("20", "SAR", 0, 5),
+    ("15", "CAM", 3, 5),
+    ("17", "BAS", 4, 5),
+    ("18", "CAL", 4, 6),
+    ("19", "SIC", 3, 7),
+];
+
+/// Fill colours, lightest (no open process) to darkest, and whether the label is white.
+const SHADES: [(&str, bool); 6] = [
+    ("#eceff1", false),
+    ("#cce0f5", false),
+    ("#99c2eb", false),
+    ("#66a3e0", false),
+    ("#0066cc", true),
+    ("#003d7a", true),
+];
+
+fn shade(count: u64, max: u64) -> usize {
+    if count == 0 || max == 0 {
+        0
+    } else {
+        // 1..=5 in proportion to the busiest region, which gets the darkest
+        (count.saturating_mul(5).div_ceil(max)).clamp(1, 5) as usize
+    }
+}
+
+fn plural(lang: Lang, n: u64, it1: &str, itn: &str, en1: &str, enn: &str) -> String {
+    let word = match (lang, n == 1) {
+        (Lang::It, true) => it1,
+        (Lang::It, false) => itn,
+        (Lang::En, true) => en1,
+        (Lang::En, false) => enn,
+    };
+    format!("{n} {word}")
+}
+
+fn head(out: &mut String, lang: Lang, title: &str, description: &str, alternate: &str) {
+    let _ = writeln!(
+        out,
+        "<!doctype html>\n<html lang=\"{code}\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <link rel=\"icon\" href=\"data:,\">\n\
+         <title>{title}</title>\n<meta name=\"description\" content=\"{description}\">\n\
+         <link rel=\"alternate\" hreflang=\"{other}\" href=\"{alternate}\">\n\
+         <style>{css}</style>\n<script type=\"module\" src=\"/widget.js\"></script>\n</head>\n<body>\n\
+         <a class=\"skip\" href=\"#main\">{skip}</a>",
+        code = lang.code(),
+        title = esc(title),
+        description = esc(description),
+        other = lang.other().code(),
+        alternate = esc(alternate),
+        css = PAGE_CSS,
+        skip = lang.t("Vai al contenuto", "Skip to content"),
+    );
+    let other = lang.other();
+    let _ = writeln!(
+        out,
+        "<header class=\"hd\">\n<div class=\"slim\"><div class=\"wrap\"><span>{slim}</span>\
+         <a href=\"{alt}\" lang=\"{oc}\" hreflang=\"{oc}\">{olabel}</a></div></div>\n\
+         <div class=\"center\"><div class=\"wrap\"><a class=\"brand\" href=\"{home}\">\
+         <span class=\"logo\" aria-hidden=\"true\">S</span><span><span class=\"name\">Snodo</span>\
+         <span class=\"tagline\">{tagline}</span></span></a></div></div>\n</header>",
+        slim = lang.t(
+            "Hub nazionale della partecipazione pubblica",
+            "National hub of public participation"
+        ),
+        alt = esc(alternate),
+        oc = other.code(),
+        olabel = lang.t("English", "Italiano"),
+        home = lang.home(),
+        tagline = lang.t(
+            "Tutti i processi partecipativi d'Italia, in un solo posto",
+            "Every participatory process in Italy, in one place"
+        ),
+    );
+}
+
+fn foot(out: &mut String, lang: Lang) {
+    let _ = writeln!(
+        out,
+        "<footer class=\"ft\"><div class=\"wrap\">\n<ul>\
+         <li><a href=\"{embed}\">{embed_l}</a></li>\
+         <li><a href=\"/api/v1/openapi.json\">{api_l}</a></li>\
+         <li><a href=\"/api/v1/sources\">{src_l}</a></li>\
+         <li><a href=\"/status\">{status_l}</a></li></ul>\n<p>{note}</p>\n</div></footer>\n</body>\n</html>",
+        embed = lang.embed(),
+        embed_l = lang.t("Incorpora questa ricerca nel tuo sito", "Embed this search in your site"),
+        api_l = lang.t("API aperta (OpenAPI)", "Open API (OpenAPI)"),
+        src_l = lang.t("Fonti in formato JSON", "Sources as JSON"),
+        status_l = lang.t("Stato del servizio", "Service status"),
+        note = lang.t(
+            "Snodo raccoglie i dati pubblicati dalle piattaforme di partecipazione: titoli e testi appartengono alle piattaforme di origine, a cui rimanda ogni risultato.",
+            "Snodo collects what participation platforms publish: titles and texts belong to the platforms of origin, which every result links to."
+        ),
+    );
+}
+
+/// `<option>`s with the current value selected and, when known, the facet count.
+fn options(
+    out: &mut String,
+    lang: Lang,
+    values: &[(String, String)],
+    current: &str,
+    counts: Option<&BTreeMap<String, u64>>,
+    any: bool,
+) {
+    if any {
+        let _ = write!(
+            out,
+            "<option value=\"\">{}</option>",
+            lang.t("Qualsiasi", "Any")
+        );
+    }
+    let mut seen = current.is_empty();
+    for (v, label) in values {
+        let sel = v == current;
+        seen |= sel;
+        let n = counts.and_then(|c| {
+            if current.is_empty() {
+                Some(c.get(v).copied().unwrap_or(0))
+            } else if sel {
+                c.get(v).copied()
+            } else {
+                None
+            }
+        });
+        let _ = write!(
+            out,
+            "<option value=\"{}\"{}>{}{}</option>",
+            esc(v),
+            if sel { " selected" } else { "" },
+            esc(label),
+            n.map(|n| format!(" ({n})")).unwrap_or_default()
+        );
+    }
+    if !seen {
+        let _ = write!(
+            out,
+            "<option value=\"{0}\" selected>{0}</option>",
+            esc(current)
+        );
+    }
+}
+
+fn select(out: &mut String, id: &str, name: &str, label: &str, body: &str) {
+    let _ = write!(
+        out,
+        "<div><label for=\"{id}\">{label}</label><select id=\"{id}\" name=\"{name}\">{body}</select></div>"
+    );
+}
+
+fn region_values() -> Vec<(String, String)> {
+    (1..=20)
+        .map(|i| {
+            let code = format!("{i:02}");
+            let name = region_short(&code).to_owned();
+            (code, name)
+        })
+        .collect()
+}
+
+fn source_name<'a>(sources: &'a [SourceStatus], id: &'a str) -> &'a str {
+    sources
+        .iter()
+        .find(|s| s.id == id)
+        .map(|s| s.name.as_str())
+        .unwrap_or(id)
+}
+
+fn search_form(out: &mut String, v: &HomeView<'_>) {
+    let lang = v.lang;
+    let p = |k| param(v.params, k);
+    let facets = v.results.map(|r| &r.facets);
+    let label = lang.t(
+        "Cerca tra i processi partecipativi in Italia",
+        "Search participatory processes in Italy",
+    );
+    let _ = writeln!(
+        out,
+        "<form method=\"get\" action=\"{action}\" class=\"sf\" role=\"search\" aria-label=\"{label}\">\n\
+         <label class=\"lbl\" for=\"q\">{label}</label>\n<div class=\"bar\">\
+         <input type=\"search\" id=\"q\" name=\"q\" value=\"{q}\" placeholder=\"{ph}\" autocomplete=\"off\">\
+         <button type=\"submit\" class=\"go\">{go}</button></div>",
+        action = lang.home(),
+        q = esc(p("q")),
+        ph = lang.t(
+            "Es. bilancio partecipativo, mobilità, Bari",
+            "E.g. participatory budget, mobility, Bari"
+        ),
+        go = lang.t("Cerca", "Search"),
+    );
+    if let Some(err) = v.error {
+        let _ = writeln!(
+            out,
+            "<p class=\"err\" role=\"alert\">{}: {}</p>",
+            lang.t("La ricerca non è valida", "The search is not valid"),
+            esc(err)
+        );
+    }
+    let _ = write!(
+        out,
+        "<fieldset class=\"flt\"><legend class=\"vh\">{}</legend>",
+        lang.t("Filtri", "Filters")
+    );
+    let mut body = String::new();
+    let kinds: Vec<(String, String)> = Kind::ALL
+        .iter()
+        .map(|k| (k.as_str().to_owned(), kind_label(lang, *k).to_owned()))
+        .collect();
+    options(
+        &mut body,
+        lang,
+        &kinds,
+        p("kind"),
+        facets.map(|f| &f.kind),
+        true,
+    );
+    select(out, "f-kind", "kind", lang.t("Tipo", "Type"), &body);
+
+    body.clear();
+    let statuses: Vec<(String, String)> = [Status::Open, Status::Upcoming, Status::Closed]
+        .iter()
+        .map(|s| (s.as_str().to_owned(), status_label(lang, *s).to_owned()))
+        .collect();
+    options(
+        &mut body,
+        lang,
+        &statuses,
+        p("status"),
+        facets.map(|f| &f.status),
+        true,
+    );
+    select(out, "f-status", "status", lang.t("Stato", "Status"), &body);
+
+    body.clear();
+    options(
+        &mut body,
+        lang,
+        &region_values(),
+        p("region"),
+        facets.map(|f| &f.region),
+        true,
+    );
+    select(
+        out,
+        "f-region",
+        "region",
+        lang.t("Regione", "Region"),
+        &body,
+    );
+
+    body.clear();
+    let mut sources: Vec<(String, String)> = v
+        .sources
+        .iter()
+        .filter(|s| s.configured || s.records > 0)
+        .map(|s| (s.id.clone(), s.name.clone()))
+        .collect();
+    sources.sort_by_key(|a| a.1.to_lowercase());
+    options(
+        &mut body,
+        lang,
+        &sources,
+        p("source"),
+        facets.map(|f| &f.source),
+        true,
+    );
+    select(
+        out,
+        "f-source",
+        "source",
+        lang.t("Piattaforma", "Platform"),
+        &body,
+    );
+
+    body.clear();
+    let sorts = [
+        ("relevance", lang.t("Pertinenza", "Relevance")),
+        ("newest", lang.t("Più recenti", "Newest")),
+        ("closing", lang.t("In scadenza", "Closing soon")),
+    ]
+    .map(|(v, l)| (v.to_owned(), l.to_owned()));
+    let sort = match p("sort") {
+        "" => "relevance",
+        s => s,
+    };
+    options(&mut body, lang, &sorts, sort, None, false);
+    select(
+        out,
+        "f-sort",
+        "sort",
+        lang.t("Ordina per", "Sort by"),
+        &body,
+    );
+    out.push_str("</fieldset>\n</form>\n");
+}
+
+fn card(out: &mut String, lang: Lang, hit: &SearchHit, sources: &[SourceStatus]) {
+    let lang_a = lang_attr(&hit.lang)
+        .map(|l| format!(" lang=\"{}\"", esc(l)))
+        .unwrap_or_default();
+    let title = if hit.title.trim().is_empty() {
+        esc(lang.t("Senza titolo", "Untitled"))
+    } else {
+        esc(&hit.title)
+    };
+    let _ = write!(
+        out,
+        "<li class=\"card\"><article>\n<p class=\"meta\">{} · {}</p>\n<h3 class=\"ttl\">",
+        kind_label(lang, hit.kind),
+        esc(source_name(sources, &hit.source))
+    );
+    match safe_url(&hit.url) {
+        Some(u) => {
+            let _ = write!(
+                out,
+                "<a href=\"{}\" target=\"_blank\" rel=\"noopener\"><span{lang_a}>{title}</span><span class=\"vh\"> {}</span></a>",
+                esc(u),
+                lang.t("(si apre in una nuova finestra)", "(opens in a new window)")
+            );
+        }
+        None => {
+            let _ = write!(out, "<span{lang_a}>{title}</span>");
+        }
+    }
+    out.push_str("</h3>\n<p class=\"info\">");
+    let _ = write!(
+        out,
+        "<span class=\"badge b-{}\">{}</span> ",
+        hit.status.as_str(),
+        status_label(lang, hit.status)
+    );
+    let dates = match (hit.status, hit.start_date, hit.end_date) {
+        (Status::Upcoming, Some(s), Some(e)) => Some(format!(
+            "{} {} {} {}",
+            lang.t("dal", "from"),
+            date(lang, s),
+            lang.t("al", "to"),
+            date(lang, e)
+        )),
+        (Status::Upcoming, Some(s), None) => {
+            Some(format!("{} {}", lang.t("dal", "from"), date(lang, s)))
+        }
+        (Status::Open, _, Some(e)) => {
+            Some(format!("{} {}", lang.t("fino al", "until"), date(lang, e)))
+        }
+        (Status::Closed, _, Some(e)) => Some(format!(
+            "{} {}",
+            lang.t("chiuso il", "closed on"),
+            date(lang, e)
+        )),
+        (_, Some(s), _) => Some(format!("{} {}", lang.t("dal", "from"), date(lang, s))),
+        _ => None,
+    };
+    if let Some(d) = dates {
+        let _ = write!(out, "<span>{d}</span> ");
+    }
+    let comune = hit
+        .comune
+        .as_deref()
+        .filter(|c| !c.is_empty() && !c.bytes().all(|b| b.is_ascii_digit()));
+    let region = hit.region.as_deref().and_then(region_short_opt);
+    let where_: Vec<&str> = comune.into_iter().chain(region).collect();
+    let where_ = if where_.is_empty() {
+        hit.scope_name.clone().unwrap_or_default()
+    } else {
+        where_.join(", ")
+    };
+    if !where_.is_empty() {
+        let _ = write!(
+            out,
+            "<span><span class=\"vh\">{} </span>{}</span>",
+            lang.t("Dove:", "Where:"),
+            esc(&where_)
+        );
+    }
+    out.push_str("</p>\n");
+    match hit.snippet.as_deref().filter(|s| !s.is_empty()) {
+        Some(s) => {
+            let _ = writeln!(out, "<p class=\"txt\"{lang_a}>{}</p>", safe_snippet(s));
+        }
+        None if !hit.summary.trim().is_empty() => {
+            let _ = writeln!(
+                out,
+                "<p class=\"txt\"{lang_a}>{}</p>",
+                esc(&snodo_model::text::truncate_words(&hit.summary, 280))
+            );
+        }
+        None => {}
+    }
+    if !hit.methods.is_empty() {
+        let m: Vec<Cow<'_, str>> = hit.methods.iter().map(|m| method_label(lang, m)).collect();
+        let _ = writeln!(out, "<p class=\"mth\">{}</p>", m.join(" · "));
+    }
+    out.push_str("</article></li>\n");
+}
+
+fn region_short_opt(code: &str) -> Option<&'static str> {
+    Some(region_short(code)).filter(|n| !n.is_empty())
+}
+
+fn results(out: &mut String, v: &HomeView<'_>, r: &SearchResults) {
+    let lang = v.lang;
+    let q = param(v.params, "q");
+    let offset: u64 = param(v.params, "offset").parse().unwrap_or(0);
+    let shown = r.items.len() as u64;
+    out.push_str("<div class=\"res\">\n<p class=\"cnt\" role=\"status\">");
+    if r.total == 0 {
+        let _ = write!(
+            out,
+            "{}{}. {}",
+            lang.t("Nessun risultato", "No results"),
+            if q.is_empty() {
+                String::new()
+            } else {
+                format!("{} {}", lang.t(" per", " for"), quoted(lang, q))
+            },
+            lang.t(
+                "Prova con altre parole o togli qualche filtro.",
+                "Try other words or remove some filters."
+            )
+        );
+    } else {
+        out.push_str(&plural(
+            lang,
+            r.total,
+            "risultato",
+            "risultati",
+            "result",
+            "results",
+        ));
+        if !q.is_empty() {
+            let _ = write!(out, " {} {}", lang.t("per", "for"), quoted(lang, q));
+        }
+        if shown < r.total && shown > 0 {
+            let _ = write!(
+                out,
+                " ({} {}–{})",
+                lang.t("mostrati", "showing"),
+                offset + 1,
+                offset + shown
+            );
+        }
+    }
+    out.push_str("</p>\n");
+    if !r.items.is_empty() {
+        let _ = writeln!(
+            out,
+            "<ol class=\"list\" aria-label=\"{}\">",
+            lang.t("Risultati della ricerca", "Search results")
+        );
+        for hit in &r.items {
+            card(out, lang, hit, v.sources);
+        }
+        out.push_str("</ol>\n");
+    }
+    let limit: u64 = param(v.params, "limit").parse().unwrap_or(20).clamp(1, 100);
+    let has_prev = offset > 0;
+    let has_next = offset + shown < r.total && shown > 0;
+    if has_prev || has_next {
+        let _ = write!(
+            out,
+            "<nav class=\"pager\" aria-label=\"{}\">",
+            lang.t("Pagine dei risultati", "Result pages")
+        );
+        let keep: Vec<(&str, &str)> = ["q", "kind", "status", "region", "source", "sort", "limit"]
+            .iter()
+            .map(|k| (*k, param(v.params, k)))
+            .collect();
+        let link = |off: u64| {
+            let off = off.to_string();
+            let mut pairs = keep.clone();
+            if off != "0" {
+                pairs.push(("offset", &off));
+            }
+            esc(&href(lang.home(), &pairs)).into_owned()
+        };
+        if has_prev {
+            let _ = write!(
+                out,
+                "<a rel=\"prev\" href=\"{}\">← {}</a>",
+                link(offset.saturating_sub(limit)),
+                lang.t("Precedenti", "Previous")
+            );
+        }
+        if has_next {
+            let _ = write!(
+                out,
+                "<a rel=\"next\" href=\"{}\">{} →</a>",
+                link(offset + shown),
+                lang.t("Successivi", "Next")
+            );
+        }
+        out.push_str("</nav>\n");
+    }
+    out.push_str("</div>\n");
+}
+
+fn quoted(lang: Lang, q: &str) -> String {
+    match lang {
+        Lang::It => format!("«{}»", esc(q)),
+        Lang::En => format!("“{}”", esc(q)),
+    }
+}
+
+fn counts(out: &mut String, v: &HomeView<'_>) {
+    let lang = v.lang;
+    let _ = write!(
+        out,
+        "<ul class=\"counts\" aria-label=\"{}\">",
+        lang.t("Processi per stato", "Processes by status")
+    );
+    for (status, it1, itn, en1, enn) in [
+        ("open", "aperto", "aperti", "open", "open"),
+        ("upcoming", "in arrivo", "in arrivo", "upcoming", "upcoming"),
+        ("closed", "concluso", "conclusi", "closed", "closed"),
+    ] {
+        let n = v.status_counts.get(status).copied().unwrap_or(0);
+        let word = match (lang, n == 1) {
+            (Lang::It, true) => it1,
+            (Lang::It, false) => itn,
+            (Lang::En, true) => en1,
+            (Lang::En, false) => enn,
+        };
+        let _ = write!(
+            out,
+            "<li class=\"c-{status}\"><a href=\"{}\"><strong>{n}</strong> <span>{word}</span></a></li>",
+            esc(&href(lang.home(), &[("status", status)]))
+        );
+    }
+    out.push_str("</ul>\n");
+}
+
+fn map(out: &mut String, v: &HomeView<'_>) {
+    let lang = v.lang;
+    let max = v.open_by_region.values().copied().max().unwrap_or(0);
+    let (size, gap, pad) = (64u32, 6u32, 4u32);
+    let cols = TILES.iter().map(|t| t.2).max().unwrap_or(0) + 1;
+    let rows = TILES.iter().map(|t| t.3).max().unwrap_or(0) + 1;
+    let (w, h) = (
+        pad * 2 + cols * (size + gap) - gap,
+        pad * 2 + rows * (size + gap) - gap,
+    );
+    let _ = writeln!(
+        out,
+        "<section class=\"map\" aria-labelledby=\"map-h\">\n<h2 id=\"map-h\">{}</h2>\n<p id=\"map-note\" class=\"note\">{}</p>",
+        lang.t("Processi aperti per regione", "Open processes by region"),
+        lang.t(
+            "Cartogramma a tessere: ogni regione è un quadrato della stessa dimensione, disposto più o meno dove si trova sulla carta d'Italia. Più è scuro, più processi sono aperti. Scegli una regione per vederli.",
+            "Tile cartogram: each region is a square of the same size, placed roughly where it lies on the map of Italy. The darker, the more processes are open. Choose a region to see them."
+        )
+    );
+    let _ = writeln!(
+        out,
+        "<svg class=\"tiles\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" role=\"group\" aria-labelledby=\"map-h\" aria-describedby=\"map-note\" focusable=\"false\">"
+    );
+    // the tiles are the links; their labels are drawn above them, outside the links and hidden
+    // from assistive technology (the link's name says it all), and let clicks through
+    let mut labels = String::new();
+    for (code, abbr, col, row) in TILES {
+        let n = v.open_by_region.get(code).copied().unwrap_or(0);
+        let (fill, light) = SHADES[shade(n, max)];
+        let x = pad + col * (size + gap);
+        let y = pad + row * (size + gap);
+        let name = region_short(code);
+        let label = format!(
+            "{name}: {}",
+            plural(
+                lang,
+                n,
+                "processo aperto",
+                "processi aperti",
+                "open process",
+                "open processes"
+            )
+        );
+        let link = href(lang.home(), &[("region", code), ("status", "open")]);
+        let _ = writeln!(
+            out,
+            "<a href=\"{link}\" aria-label=\"{label}\"><title>{label}</title>\
+             <rect x=\"{x}\" y=\"{y}\" width=\"{size}\" height=\"{size}\" rx=\"8\" fill=\"{fill}\"/></a>",
+            link = esc(&link),
+            label = esc(&label),
+        );
+        let _ = writeln!(
+            labels,
+            "<text x=\"{tx}\" y=\"{ty1}\" class=\"ab{cls}\" text-anchor=\"middle\">{abbr}</text>\
+             <text x=\"{tx}\" y=\"{ty2}\" class=\"n{cls}\" text-anchor=\"middle\">{n}</text>",
+            tx = x + size / 2,
+            ty1 = y + 26,
+            ty2 = y + 50,
+            cls = if light { " lt" } else { "" },
+        );
+    }
+    let _ = write!(
+        out,
+        "<g class=\"lbl\" aria-hidden=\"true\">\n{labels}</g>\n"
+    );
+    out.push_str("</svg>\n");
+    // legend
+    let _ = write!(
+        out,
+        "<p class=\"legend\"><span class=\"lg-l\">{}</span>",
+        lang.t("Meno", "Fewer")
+    );
+    for (i, _) in SHADES.iter().enumerate() {
+        let _ = write!(out, "<span class=\"sw sw{i}\" aria-hidden=\"true\"></span>");
+    }
+    let _ = writeln!(
+        out,
+        "<span class=\"lg-r\">{}</span></p>",
+        lang.t("Più processi aperti", "More open processes")
+    );
+    // the same data as a table
+    let _ = writeln!(
+        out,
+        "<details class=\"tbl\"><summary>{}</summary>\n<table><caption class=\"vh\">{}</caption>\
+         <thead><tr><th scope=\"col\">{}</th><th scope=\"col\" class=\"num\">{}</th></tr></thead><tbody>",
+        lang.t("I dati della mappa in tabella", "The map's data as a table"),
+        lang.t("Processi aperti per regione", "Open processes by region"),
+        lang.t("Regione", "Region"),
+        lang.t("Processi aperti", "Open processes"),
+    );
+    for code in (1..=20).map(|i| format!("{i:02}")) {
+        let n = v.open_by_region.get(&code).copied().unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "<tr><th scope=\"row\"><a href=\"{}\">{}</a></th><td class=\"num\">{n}</td></tr>",
+            esc(&href(lang.home(), &[("region", &code), ("status", "open")])),
+            esc(region_name(&code).unwrap_or(&code))
+        );
+    }
+    out.push_str("</tbody></table></details>\n</section>\n");
+}
+
+fn sources_table(out: &mut String, v: &HomeView<'_>) {
+    let lang = v.lang;
+    let _ = writeln!(
+        out,
+        "<section class=\"srcs\" aria-labelledby=\"src-h\">\n<h2 id=\"src-h\">{}</h2>",
+        lang.t("Le fonti", "The sources")
+    );
+    let list: Vec<&SourceStatus> = v
+        .sources
+        .iter()
+        .filter(|s| s.configured || s.records > 0)
+        .collect();
+    if list.is_empty() {
+        let _ = writeln!(
+            out,
+            "<p>{}</p>\n</section>",
+            lang.t("Nessuna fonte configurata.", "No source is configured.")
+        );
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "<table><caption class=\"vh\">{}</caption><thead><tr><th scope=\"col\">{}</th>\
+         <th scope=\"col\" class=\"num\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
+        lang.t(
+            "Piattaforme raccolte, con il numero di record e l'ultima raccolta riuscita",
+            "Harvested platforms, with their record count and last successful harvest"
+        ),
+        lang.t("Piattaforma", "Platform"),
+        lang.t("Record", "Records"),
+        lang.t("Ultima raccolta riuscita", "Last successful harvest"),
+    );
+    for s in list {
+        let name = match safe_url(&s.url) {
+            Some(u) => format!("<a href=\"{}\">{}</a>", esc(u), esc(&s.name)),
+            None => esc(&s.name).into_owned(),
+        };
+        let when = match s.last_success_at {
+            Some(t) => datetime(lang, t),
+            None => lang.t("mai", "never").to_owned(),
+        };
+        let _ = writeln!(
+            out,
+            "<tr><th scope=\"row\">{name}</th><td class=\"num\"><a href=\"{}\" aria-label=\"{}\">{}</a></td><td>{when}</td></tr>",
+            esc(&href(lang.home(), &[("source", &s.id)])),
+            esc(&format!(
+                "{}: {}",
+                s.name,
+                plural(lang, s.records, "record", "record", "record", "records")
+            )),
+            s.records
+        );
+    }
+    out.push_str("</tbody></table>\n</section>\n");
+}
+
+/// The national search page.
+pub fn render_home(v: &HomeView<'_>) -> String {
+    let lang = v.lang;
+    let q = param(v.params, "q");
+    let mut title = String::new();
+    if !q.is_empty() {
+        title.push_str(q);
+        title.push_str(" – ");
+    }
+    title.push_str(lang.t(
+        "Snodo · Cerca la partecipazione in Italia",
+        "Snodo · Search public participation in Italy",
+    ));
+    let mut out = String::with_capacity(32 * 1024);
+    let alternate = {
+        let keep: Vec<(&str, &str)> = v
+            .params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        href(lang.other().home(), &keep)
+    };
+    head(
+        &mut out,
+        lang,
+        &title,
+        lang.t(
+            "Cerca tra i processi partecipativi, le consultazioni e le assemblee pubbliche di tutta Italia.",
+            "Search participatory processes, consultations and public assemblies from all over Italy.",
+        ),
+        &alternate,
+    );
+    let _ = writeln!(
+        out,
+        "<main id=\"main\" class=\"wrap\">\n<div class=\"hero\"><h1>{}</h1>\n<p class=\"lead\">{}</p>",
+        lang.t(
+            "Cerca la partecipazione in Italia",
+            "Search public participation in Italy"
+        ),
+        lang.t(
+            "Processi partecipativi, consultazioni e assemblee delle piattaforme pubbliche italiane, aggiornati ogni giorno.",
+            "Participatory processes, consultations and assemblies from Italy's public platforms, updated every day."
+        )
+    );
+    counts(&mut out, v);
+    out.push_str("</div>\n");
+    let _ = writeln!(
+        out,
+        "<section class=\"search\" aria-labelledby=\"search-h\">\n<h2 id=\"search-h\" class=\"vh\">{}</h2>\n\
+         <snodo-search mode=\"page\" lang=\"{}\" heading-level=\"3\">",
+        lang.t("Ricerca", "Search"),
+        lang.code()
+    );
+    search_form(&mut out, v);
+    if let Some(r) = v.results {
+        results(&mut out, v, r);
+    }
+    out.push_str("</snodo-search>\n</section>\n<div class=\"cols\">\n");
+    map(&mut out, v);
+    sources_table(&mut out, v);
+    out.push_str("</div>\n</main>\n");
+    foot(&mut out, lang);
+    out
+}
+
+/// The "embed this search" page. `base_url` is the hub's public URL (`https://…`, no trailing
+/// slash needed); when empty, the page's script fills in the origin it was loaded from.
+pub fn render_embed(lang: Lang, base_url: &str) -> String {
+    render_embed_with(lang, base_url, &[])
+}
+
+/// The embed page with its form prefilled from the query string (`lang`, `region`, `kind`,
+/// `status`, `source`, `limit`, `placeholder`, `compact`), so the snippet is right without
+/// JavaScript too.
+pub fn render_embed_with(lang: Lang, base_url: &str, params: &[(String, String)]) -> String {
+    let p = |k| param(params, k);
+    let base = base_url.trim().trim_end_matches('/');
+    let mut out = String::with_capacity(16 * 1024);
+    head(
+        &mut out,
+        lang,
+        lang.t(
+            "Incorpora la ricerca · Snodo",
+            "Embed the search · Snodo",
+        ),
+        lang.t(
+            "Aggiungi a qualsiasi sito la ricerca dei processi partecipativi italiani con due righe di codice.",
+            "Add the search of Italy's participatory processes to any site with two lines of code.",
+        ),
+        lang.other().embed(),
+    );
+    let _ = writeln!(
+        out,
+        "<main id=\"main\" class=\"wrap\">\n<h1>{}</h1>\n<p class=\"lead\">{}</p>",
+        lang.t("Incorpora questa ricerca", "Embed this search"),
+        lang.t(
+            "Il sito del tuo comune, della tua regione o della tua associazione può offrire la ricerca di tutti i processi partecipativi d'Italia, anche solo quelli del tuo territorio: scegli i filtri e copia le due righe di codice nella pagina.",
+            "Your town's, region's or association's site can offer the search of every participatory process in Italy, or only those of your area: choose the filters and copy the two lines of code into the page."
+        )
+    );
+    // the form
+    let _ = write!(
+        out,
+        "<div class=\"cols\">\n<section aria-labelledby=\"opt-h\">\n<h2 id=\"opt-h\">{}</h2>\n\
+         <form id=\"snodo-embed-form\" class=\"sf embed\" method=\"get\" action=\"{}\" data-base=\"{}\">\n<div class=\"flt\">",
+        lang.t("1. Scegli cosa cercare", "1. Choose what to search"),
+        lang.embed(),
+        esc(base)
+    );
+    let mut body = String::new();
+    let wlang = match p("lang") {
+        "" => lang.code(),
+        l => l,
+    };
+    options(
+        &mut body,
+        lang,
+        &[
+            ("it".into(), "Italiano".into()),
+            ("en".into(), "English".into()),
+        ],
+        wlang,
+        None,
+        false,
+    );
+    select(
+        &mut out,
+        "e-lang",
+        "lang",
+        lang.t("Lingua", "Language"),
+        &body,
+    );
+    body.clear();
+    options(&mut body, lang, &region_values(), p("region"), None, true);
+    select(
+        &mut out,
+        "e-region",
+        "region",
+        lang.t("Regione", "Region"),
+        &body,
+    );
+    body.clear();
+    let kinds: Vec<(String, String)> = Kind::ALL
+        .iter()
+        .map(|k| (k.as_str().to_owned(), kind_label(lang, *k).to_owned()))
+        .collect();
+    options(&mut body, lang, &kinds, p("kind"), None, true);
+    select(&mut out, "e-kind", "kind", lang.t("Tipo", "Type"), &body);
+    body.clear();
+    let statuses: Vec<(String, String)> = [Status::Open, Status::Upcoming, Status::Closed]
+        .iter()
+        .map(|s| (s.as_str().to_owned(), status_label(lang, *s).to_owned()))
+        .collect();
+    options(&mut body, lang, &statuses, p("status"), None, true);
+    select(
+        &mut out,
+        "e-status",
+        "status",
+        lang.t("Stato", "Status"),
+        &body,
+    );
+    let limit = p("limit")
+        .parse::<u32>()
+        .ok()
+        .filter(|n| (1..=100).contains(n));
+    let _ = writeln!(
+        out,
+        "<div><label for=\"e-source\">{}</label><input id=\"e-source\" name=\"source\" value=\"{}\" pattern=\"[a-z0-9\\-]+\" aria-describedby=\"e-source-h\"><p id=\"e-source-h\" class=\"hint\">{}</p></div>\
+         <div><label for=\"e-limit\">{}</label><input id=\"e-limit\" name=\"limit\" type=\"number\" min=\"1\" max=\"100\" value=\"{}\"></div>\
+         <div><label for=\"e-ph\">{}</label><input id=\"e-ph\" name=\"placeholder\" value=\"{}\" maxlength=\"80\"></div>\
+         <div class=\"check\"><input id=\"e-compact\" name=\"compact\" type=\"checkbox\" value=\"1\"{}><label for=\"e-compact\">{}</label></div>\
+         </div>\n<p><button type=\"submit\" class=\"sec\">{}</button></p>\n</form>\n</section>",
+        lang.t("Piattaforma (identificativo)", "Platform (id)"),
+        esc(p("source")),
+        lang.t("Es. partecipa; vuoto per tutte.", "E.g. partecipa; empty for all."),
+        lang.t("Risultati per pagina", "Results per page"),
+        limit.map(|n| n.to_string()).unwrap_or_default(),
+        lang.t("Testo di esempio nel campo", "Placeholder text"),
+        esc(p("placeholder")),
+        if p("compact").is_empty() { "" } else { " checked" },
+        lang.t("Versione compatta (senza filtri)", "Compact version (no filters)"),
+        lang.t("Aggiorna il codice", "Update the code"),
+    );
+    // the snippet, as rendered without JavaScript
+    let mut attrs = String::new();
+    if wlang != "it" {
+        let _ = write!(attrs, " lang=\"{}\"", esc(wlang));
+    }
+    for k in ["region", "kind", "status", "source"] {
+        if !p(k).is_empty() {
+            let _ = write!(attrs, " {k}=\"{}\"", esc(p(k)));
+        }
+    }
+    if let Some(n) = limit {
+        let _ = write!(attrs, " limit=\"{n}\"");
+    }
+    if !p("placeholder").is_empty() {
+        let _ = write!(attrs, " placeholder=\"{}\"", esc(p("placeholder")));
+    }
+    if !p("compact").is_empty() {
+        attrs.push_str(" compact");
+    }
+    let snippet = format!(
+        "<script type=\"module\" src=\"{base}/widget.js\"></script>\n<snodo-search{attrs}></snodo-search>"
+    );
+    let _ = writeln!(
+        out,
+        "<section aria-labelledby=\"code-h\">\n<h2 id=\"code-h\">{}</h2>\n<p>{}</p>\n\
+         <pre class=\"code\"><code id=\"snodo-embed-code\">{}</code></pre>\n\
+         <p><button type=\"button\" id=\"snodo-embed-copy\" class=\"go\" hidden>{}</button> \
+         <span id=\"snodo-embed-copied\" role=\"status\" data-msg=\"{}\"></span></p>\n\
+         <p class=\"hint\">{}</p>\n</section>\n</div>",
+        lang.t("2. Copia il codice nella tua pagina", "2. Copy the code into your page"),
+        lang.t(
+            "Incolla queste due righe dove vuoi che compaia la ricerca. Nessun'altra installazione è necessaria.",
+            "Paste these two lines where the search should appear. Nothing else needs installing."
+        ),
+        esc(&snippet),
+        lang.t("Copia il codice", "Copy the code"),
+        lang.t("Codice copiato negli appunti.", "Code copied to the clipboard."),
+        lang.t(
+            "Colori e caratteri si adattano al tuo sito con le proprietà CSS --snodo-primary, --snodo-font, --snodo-text, --snodo-bg, --snodo-radius e --snodo-focus, impostate sull'elemento snodo-search.",
+            "Colours and fonts follow your site through the CSS properties --snodo-primary, --snodo-font, --snodo-text, --snodo-bg, --snodo-radius and --snodo-focus, set on the snodo-search element."
+        ),
+    );
+    // live preview (the widget itself; shown once the script has loaded)
+    let _ = writeln!(
+        out,
+        "<section class=\"preview\" aria-labelledby=\"prev-h\">\n<h2 id=\"prev-h\">{}</h2>\n\
+         <div class=\"frame\"><snodo-search id=\"snodo-embed-preview\" lang=\"{}\"{}></snodo-search></div>\n</section>\n</main>",
+        lang.t("Anteprima", "Preview"),
+        esc(wlang),
+        attrs.replace(&format!(" lang=\"{}\"", esc(wlang)), ""),
+    );
+    foot(&mut out, lang);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use snodo_index::Facets;
+
+    const EVIL: &str = "<script>alert('x')</script><img src=x onerror=alert(1)>\"'&";
+
+    fn hit(title: &str) -> SearchHit {
+        SearchHit {
+            id: "demo:process:1".into(),
+            kind: Kind::Process,
+            title: title.into(),
+            lang: "it".into(),
+            summary: format!("Sommario {EVIL}"),
+            snippet: Some(
+                "testo &lt;b&gt; <mark>bilancio</mark> <img src=x onerror=alert(2)>".into(),
+            ),
+            url: "https://example.org/processes/1".into(),
+            source: "demo".into(),
+            status: Status::Open,
+            start_date: NaiveDate::from_ymd_opt(2026, 1, 10),
+            end_date: NaiveDate::from_ymd_opt(2026, 12, 31),
+            region: Some("16".into()),
+            comune: Some("Bari".into()),
+            scope_name: Some(EVIL.into()),
+            image_url: None,
+            methods: vec!["proposals".into(), EVIL.into()],
+            score: Some(1.0),
+        }
+    }
+
+    fn source(name: &str) -> SourceStatus {
+        SourceStatus {
+            id: "demo".into(),
+            name: name.into(),
+            kind: "decidim".into(),
+            url: "javascript:alert(1)".into(),
+            configured: true,
+            records: 3,
+            last_run: None,
+            last_success_at: Some(
+                DateTime::parse_from_rfc3339("2026-11-22T09:15:00Z")
+                    .unwrap()
+                    .with_timezone(&Utc),
+            ),
+            next_run_at: None,
+        }
+    }
+
+    fn results(items: Vec<SearchHit>) -> SearchResults {
+        let mut facets = Facets::default();
+        facets.region.insert("16".into(), items.len() as u64);
+        facets.status.insert("open".into(), items.len() as u64);
+        SearchResults {
+            total: 45,
+            items,
+            facets,
+        }
+    }
+
+    struct Fixture {
+        params: Vec<(String, String)>,
+        results: SearchResults,
+        status: BTreeMap<String, u64>,
+        regions: BTreeMap<String, u64>,
+        sources: Vec<SourceStatus>,
+    }
+
+    fn fixture(q: &str) -> Fixture {
+        Fixture {
+            params: vec![
+                ("q".into(), q.into()),
+                ("region".into(), "16".into()),
+                ("offset".into(), "20".into()),
+            ],
+            results: results(vec![hit(EVIL), hit("Bilancio partecipativo")]),
+            status: [
+                ("open".to_string(), 7u64),
+                ("upcoming".into(), 2),
+                ("closed".into(), 1),
+            ]
+            .into(),
+            regions: [("16".to_string(), 4u64), ("03".into(), 1)].into(),
+            sources: vec![source(EVIL)],
+        }
+    }
+
+    fn home(f: &Fixture, lang: Lang, with_results: bool, error: Option<&str>) -> String {
+        render_home(&HomeView {
+            lang,
+            params: &f.params,
+            results: with_results.then_some(&f.results),
+            status_counts: &f.status,
+            open_by_region: &f.regions,
+            sources: &f.sources,
+            error,
+        })
+    }
+
+    /// Tags this file writes; anything else would be markup that came from data.
+    const OUR_TAGS: &[&str] = &[
+        "!doctype",
+        "html",
+        "head",
+        "meta",
+        "title",
+        "link",
+        "style",
+        "script",
+        "body",
+        "a",
+        "header",
+        "div",
+        "span",
+        "main",
+        "h1",
+        "h2",
+        "h3",
+        "p",
+        "ul",
+        "li",
+        "strong",
+        "section",
+        "snodo-search",
+        "form",
+        "label",
+        "input",
+        "button",
+        "fieldset",
+        "legend",
+        "select",
+        "option",
+        "ol",
+        "article",
+        "time",
+        "mark",
+        "nav",
+        "svg",
+        "rect",
+        "text",
+        "details",
+        "summary",
+        "table",
+        "caption",
+        "thead",
+        "tbody",
+        "tr",
+        "th",
+        "td",
+        "footer",
+        "pre",
+        "code",
+        "g",
+    ];
+
+    /// No harvested or user string reaches the page as markup: every tag is one of ours, no tag
+    /// has an event-handler attribute, no link is `javascript:`, and there is one script, ours.
+    fn assert_inert(html: &str) {
+        let lower = html.to_lowercase();
+        assert_eq!(
+            lower.matches("<script").count(),
+            1,
+            "only the page's own script tag"
+        );
+        assert!(lower.contains("<script type=\"module\" src=\"/widget.js\"></script>"));
+        let body = &lower[lower.find("</style>").expect("style")..];
+        for (i, _) in body.match_indices('<') {
+            let tag = &body[i + 1..];
+            let end = tag.find('>').expect("unclosed tag");
+            let tag = tag[..end].trim_start_matches('/');
+            let name = tag
+                .split(|c: char| c.is_whitespace() || c == '/')
+                .next()
+                .unwrap_or("");
+            assert!(OUR_TAGS.contains(&name), "unexpected tag <{name}> in {tag}");
+            // attribute names, skipping the double-quoted values (a raw `"` never occurs inside)
+            let mut rest = tag[name.len()..].trim_start();
+            while !rest.is_empty() && rest != "/" {
+                let n = rest
+                    .find(|c: char| c == '=' || c.is_whitespace())
+                    .unwrap_or(rest.len());
+                assert!(
+                    !rest[..n].starts_with("on"),
+                    "event handler attribute in <{tag}>"
+                );
+                rest = &rest[n..];
+                if let Some(v) = rest.strip_prefix("=\"") {
+                    rest = &v[v.find('"').expect("unterminated attribute value") + 1..];
+                }
+                rest = rest.trim_start();
+            }
+        }
+        assert!(
+            !lower.contains("href=\"javascript:"),
+            "no javascript: links"
+        );
+    }
+
+    #[test]
+    fn home_escapes_every_harvested_and_user_string() {
+        let f = fixture(EVIL);
+        for lang in [Lang::It, Lang::En] {
+            let html = home(&f, lang, true, Some(EVIL));
+            assert_inert(&html);
+            assert!(html.contains("&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;"));
+        }
+    }
+
+    #[test]
+    fn snippets_keep_only_mark() {
+        assert_eq!(
+            safe_snippet("a &lt;b&gt; <mark>c</mark> <img src=x onerror=y> <mark>d"),
+            "a &lt;b&gt; <mark>c</mark> &lt;img src=x onerror=y&gt; <mark>d</mark>"
+        );
+        assert_eq!(
+            safe_snippet("</mark>x<mark><mark>y</mark>"),
+            "x<mark>y</mark>"
+        );
+        let html = home(&fixture("bilancio"), Lang::It, true, None);
+        assert!(html
+            .contains("testo &lt;b&gt; <mark>bilancio</mark> &lt;img src=x onerror=alert(2)&gt;"));
+    }
+
+    #[test]
+    fn home_without_results_has_form_counts_map_and_sources() {
+        let f = fixture("");
+        let html = home(&f, Lang::It, false, None);
+        assert!(html.starts_with("<!doctype html>\n<html lang=\"it\">"));
+        assert!(html.contains("<form method=\"get\" action=\"/\""));
+        assert!(html.contains("<snodo-search mode=\"page\" lang=\"it\""));
+        assert!(!html.contains("class=\"card\""));
+        assert!(html.contains("<strong>7</strong> <span>aperti</span>"));
+        assert!(html.contains("<strong>2</strong> <span>in arrivo</span>"));
+        assert!(html.contains("<strong>1</strong> <span>concluso</span>"));
+        // the cartogram: 20 linked tiles, each with an accessible name, and the table fallback
+        assert_eq!(html.matches("<rect ").count(), 20);
+        assert!(html.contains(
+            "href=\"/?region=16&amp;status=open\" aria-label=\"Puglia: 4 processi aperti\""
+        ));
+        assert!(html.contains("aria-label=\"Lombardia: 1 processo aperto\""));
+        assert!(html.contains("aria-label=\"Molise: 0 processi aperti\""));
+        assert!(html.contains("Cartogramma"));
+        assert_eq!(
+            html.matches("<tr><th scope=\"row\"><a href=\"/?region=")
+                .count(),
+            20
+        );
+        // the sources, with their last successful harvest; a non-http URL is not linked
+        assert!(
+            html.contains("<time datetime=\"2026-11-22T09:15:00Z\">22 nov 2026, 09:15 UTC</time>")
+        );
+        assert_inert(&html);
+    }
+
+    #[test]
+    fn results_are_rendered_with_cards_and_paging() {
+        let f = fixture("bilancio");
+        let html = home(&f, Lang::It, true, None);
+        assert_eq!(html.matches("<li class=\"card\">").count(), 2);
+        assert!(html.contains("45 risultati per «bilancio» (mostrati 21–22)"));
+        assert!(html.contains("<a href=\"https://example.org/processes/1\" target=\"_blank\" rel=\"noopener\"><span lang=\"it\">Bilancio partecipativo</span>"));
+        assert!(html.contains("<span class=\"badge b-open\">Aperto</span> <span>fino al <time datetime=\"2026-12-31\">31 dic 2026</time></span>"));
+        assert!(html.contains("Bari, Puglia"));
+        assert!(html.contains("<p class=\"mth\">proposte · &lt;script&gt;"));
+        assert!(html.contains("rel=\"prev\" href=\"/?q=bilancio&amp;region=16\""));
+        assert!(html.contains("rel=\"next\" href=\"/?q=bilancio&amp;region=16&amp;offset=22\""));
+        assert!(html.contains("<option value=\"16\" selected>Puglia (2)</option>"));
+        let en = home(&f, Lang::En, true, None);
+        assert!(en.contains("45 results for “bilancio” (showing 21–22)"));
+        assert!(en.contains("<span class=\"badge b-open\">Open</span> <span>until <time datetime=\"2026-12-31\">31 Dec 2026</time></span>"));
+        assert!(en.contains("<html lang=\"en\">"));
+        assert!(en.contains("action=\"/en/\""));
+    }
+
+    #[test]
+    fn no_results_and_errors_are_said() {
+        let mut f = fixture("zzz");
+        f.results = SearchResults {
+            total: 0,
+            items: vec![],
+            facets: Facets::default(),
+        };
+        let html = home(&f, Lang::It, true, Some("`status`: unknown status"));
+        assert!(html.contains("Nessun risultato per «zzz». Prova con altre parole"));
+        assert!(html.contains(
+            "<p class=\"err\" role=\"alert\">La ricerca non è valida: `status`: unknown status</p>"
+        ));
+    }
+
+    #[test]
+    fn unsafe_urls_are_not_linked() {
+        let mut h = hit("x");
+        h.url = "javascript:alert(1)".into();
+        let mut out = String::new();
+        card(&mut out, Lang::It, &h, &[]);
+        assert!(!out.contains("<a "));
+        assert!(safe_url(" https://a.it/x ").is_some());
+        assert!(safe_url("HTTPS://a.it").is_some());
+        assert!(safe_url("https://a.it/x y").is_none());
+        assert!(safe_url("data:text/html,x").is_none());
+        assert_eq!(lang_attr("en"), Some("en"));
+        assert_eq!(lang_attr("pt-BR"), Some("pt-BR"));
+        assert_eq!(lang_attr("\" onx=1"), None);
+    }
+
+    #[test]
+    fn shades_grow_with_counts() {
+        assert_eq!(shade(0, 10), 0);
+        assert_eq!(shade(1, 10), 1);
+        assert_eq!(shade(10, 10), 5);
+        assert_eq!(shade(1, 1), 5);
+        assert_eq!(shade(4, 4), 5);
+        assert!(shade(6, 10) > shade(3, 10));
+        // every region has a tile, once
+        let mut codes: Vec<&str> = TILES.iter().map(|t| t.0).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), 20);
+        assert!(codes.iter().all(|c| region_name(c).is_some()));
+    }
+
+    #[test]
+    fn embed_page_builds_the_snippet() {
+        let html = render_embed(Lang::It, "https://snodo.example.it/");
+        assert!(html.contains("id=\"snodo-embed-form\""));
+        assert!(html.contains("data-base=\"https://snodo.example.it\""));
+        assert!(html.contains(
+            "&lt;script type=&quot;module&quot; src=&quot;https://snodo.example.it/widget.js&quot;&gt;&lt;/script&gt;\n&lt;snodo-search&gt;&lt;/snodo-search&gt;"
+        ));
+        let params = vec![
+            ("region".to_string(), "16".to_string()),
+            ("status".into(), "open".into()),
+            ("lang".into(), "en".into()),
+            ("placeholder".into(), EVIL.into()),
+            ("compact".into(), "1".into()),
+        ];
+        let html = render_embed_with(Lang::En, "https://h.it", &params);
+        assert!(html.contains("&lt;snodo-search lang=&quot;en&quot; region=&quot;16&quot; status=&quot;open&quot; placeholder="));
+        assert!(html.contains("<snodo-search id=\"snodo-embed-preview\" lang=\"en\" region=\"16\" status=\"open\" placeholder=\""));
+        assert_inert(&html);
+    }
+
+    /// Writes sample pages for the widget's browser tests against the mock server
+    /// (`SNODO_PAGE_SAMPLES=DIR cargo test -p snodo-api page::tests::write_samples`).
+    #[test]
+    fn write_samples() {
+        let Ok(dir) = std::env::var("SNODO_PAGE_SAMPLES") else {
+            return;
+        };
+        let dir = std::path::Path::new(&dir);
+        std::fs::create_dir_all(dir).unwrap();
+        let f = Fixture {
+            params: vec![],
+            ..fixture("")
+        };
+        std::fs::write(dir.join("home-it.html"), home(&f, Lang::It, false, None)).unwrap();
+        std::fs::write(dir.join("home-en.html"), home(&f, Lang::En, false, None)).unwrap();
+        std::fs::write(dir.join("embed-it.html"), render_embed(Lang::It, "")).unwrap();
+        std::fs::write(dir.join("embed-en.html"), render_embed(Lang::En, "")).unwrap();
+    }
+}

@@ -1,0 +1,214 @@
+// Browser tests of the public pages (/, /en/, /embed) served by `snodo demo`. Against the mock
+// (SNODO_TEST_TARGET=mock) they run only when SNODO_PAGE_SAMPLES names pages rendered by page.rs
+// (`SNODO_PAGE_SAMPLES=DIR cargo test -p snodo-api --lib page::tests::write_samples`), and the
+// server-side search tests are skipped: the mock serves those pages as static files.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startHost, startTarget, launchBrowser, axe, fmtViolations, screenshotPath, watchDialogs, sample, TARGET } from './harness.mjs';
+
+const canRun = TARGET === 'real' || Boolean(process.env.SNODO_PAGE_SAMPLES);
+const realOnly = TARGET === 'real' ? {} : { skip: 'needs the real server (server-side search)' };
+let host; let target; let br; let data;
+const dialogs = [];
+
+before(async () => {
+  if (!canRun) return;
+  host = await startHost();
+  target = await startTarget(host.origin);
+  br = await launchBrowser();
+  data = await sample(target.base);
+});
+
+after(async () => {
+  await br?.close();
+  await target?.stop();
+  await host?.stop();
+});
+
+/** `js: false` turns JavaScript off; `widget: false` keeps JavaScript on (for axe) but never loads
+ * widget.js, so the page stays as served: the state a visitor without JavaScript sees. */
+async function open(path, { js = true, widget = true, viewport = { width: 1280, height: 900 } } = {}) {
+  const ctx = await br.browser.newContext({ javaScriptEnabled: js, viewport, reducedMotion: 'reduce' });
+  const page = await ctx.newPage();
+  if (!widget) await page.route('**/widget.js', (r) => r.abort());
+  watchDialogs(page, dialogs);
+  page.errors = [];
+  page.on('pageerror', (e) => page.errors.push(String(e)));
+  page.on('console', (m) => { if (m.type() === 'error') page.errors.push(m.text()); });
+  await page.goto(`${target.base}${path}`);
+  page.done = () => ctx.close();
+  return page;
+}
+
+const widgetCount = (page) => page.waitForFunction(() => /risultat|result/i.test(document.querySelector('snodo-search')?.shadowRoot?.querySelector('.cnt')?.textContent || ''));
+
+/** Only markup the page itself writes: no injected element, handler or javascript: link. */
+async function assertInert(page) {
+  const bad = await page.evaluate(() => {
+    const roots = [document, ...[...document.querySelectorAll('snodo-search')].map((e) => e.shadowRoot).filter(Boolean)];
+    const out = [];
+    for (const r of roots) {
+      for (const el of r.querySelectorAll('*')) {
+        const tag = el.tagName.toLowerCase();
+        if (['img', 'iframe', 'object', 'embed'].includes(tag)) out.push(tag);
+        if (tag === 'script' && !/\/widget\.js$/.test(el.getAttribute('src') || '')) out.push('script');
+        if ([...el.attributes].some((a) => a.name.startsWith('on'))) out.push(`${tag}[on*]`);
+        if (/^\s*javascript:/i.test(el.getAttribute('href') || '')) out.push(`${tag}[href=javascript:]`);
+      }
+    }
+    return out;
+  });
+  assert.deepEqual(bad, []);
+}
+
+test('the page works without JavaScript: plain form, server-rendered results, paging', realOnly, async () => {
+  const page = await open('/', { js: false });
+  assert.equal(await page.locator('html').getAttribute('lang'), 'it');
+  await page.getByLabel('Cerca tra i processi partecipativi in Italia').fill(data.word);
+  await page.getByRole('button', { name: 'Cerca' }).click();
+  await page.waitForURL(/\?q=/);
+  assert.match(page.url(), new RegExp(`q=${data.word}`));
+  const count = await page.locator('.res .cnt').textContent();
+  assert.match(count, new RegExp(`risultat.*«${data.word}»`));
+  assert.ok(await page.locator('li.card').count() >= 1);
+  assert.ok(await page.locator('li.card mark').count() >= 1, 'matched words are marked');
+  await page.screenshot({ path: screenshotPath('page-nojs-results-it.png'), fullPage: true });
+  // filters through the plain form
+  await form.getByLabel('Stato').selectOption('open');
+  await page.getByRole('button', { name: 'Cerca' }).click();
+  await page.waitForURL(/status=open/);
+  const badges = await page.locator('li.card .badge').allTextContents();
+  assert.ok(badges.every((b) => b === 'Aperto'), badges.join());
+  // paging links when there is more than one page
+  await page.goto(`${target.base}/?status=closed&limit=2`);
+  if (data.all.facets.status.closed > 2) {
+    await page.getByRole('link', { name: /Successivi/ }).click();
+    await page.waitForURL(/offset=2/);
+    assert.match(await page.locator('.res .cnt').textContent(), /mostrati 3–/);
+  }
+  await page.done();
+});
+
+test('harvested XSS payloads are inert on the server-rendered page', realOnly, async () => {
+  const before = dialogs.length;
+  for (const path of ['/?status=open&limit=100', '/?status=upcoming&limit=100', '/?status=closed&limit=100', '/en/?status=open&limit=100', '/?q=script', '/?q=alert', '/?q=img']) {
+    const page = await open(path, { js: false });
+    await assertInert(page);
+    await page.done();
+  }
+  const page = await open('/?status=open&limit=100');
+  await widgetCount(page);
+  await page.waitForTimeout(300);
+  await assertInert(page);
+  await page.done();
+  assert.equal(dialogs.length, before, dialogs.join());
+});
+
+test('enhanced by the widget in page mode; URL kept in sync; map tiles filter by region', { skip: !canRun }, async () => {
+  const page = await open('/');
+  await widgetCount(page);
+  assert.deepEqual(page.errors, []);
+  // the server-rendered form is replaced (not shown) by the widget's
+  assert.equal(await page.locator('form.sf').isVisible(), false);
+  const w = page.locator('snodo-search');
+  await w.getByRole('searchbox').fill(data.word);
+  await page.waitForFunction((q) => new URL(location.href).searchParams.get('q') === q, data.word);
+  await page.waitForFunction((q) => document.querySelector('snodo-search').shadowRoot.querySelector('.cnt').textContent.includes(q), data.word);
+  // the cartogram: 20 links with accessible names; the darker tile is the busiest region
+  const tiles = page.locator('svg.tiles a');
+  assert.equal(await tiles.count(), 20);
+  const label = await tiles.nth(0).getAttribute('aria-label');
+  assert.match(label, /: \d+ process/);
+  const region = data.region;
+  const tile = page.locator(`svg.tiles a[href*="region=${region}&"]`);
+  await tile.click();
+  await page.waitForURL((u) => u.searchParams.get('region') === region && u.searchParams.get('status') === 'open');
+  await widgetCount(page);
+  const sel = await page.evaluate(() => {
+    const r = document.querySelector('snodo-search').shadowRoot;
+    return [r.querySelector('select[name=region]').value, r.querySelector('select[name=status]').value];
+  });
+  assert.deepEqual(sel, [region, 'open']);
+  await page.done();
+});
+
+test('keyboard: skip link, the widget, the map tiles', { skip: !canRun }, async () => {
+  const page = await open('/');
+  await widgetCount(page);
+  await page.keyboard.press('Tab');
+  const skip = await page.evaluate(() => document.activeElement.textContent);
+  assert.equal(skip, 'Vai al contenuto');
+  await page.keyboard.press('Enter');
+  // Tab until a map tile has focus
+  let found = false;
+  for (let i = 0; i < 80 && !found; i++) {
+    await page.keyboard.press('Tab');
+    found = await page.evaluate(() => document.activeElement?.closest?.('svg.tiles') != null);
+  }
+  assert.ok(found, 'map tiles are reachable with Tab');
+  await page.screenshot({ path: screenshotPath('page-map-focus.png'), clip: await page.locator('section.map').boundingBox() });
+  const href = await page.evaluate(() => document.activeElement.getAttribute('href'));
+  await page.keyboard.press('Enter');
+  await page.waitForURL((u) => u.href.endsWith(href));
+  await page.done();
+});
+
+test('axe-core: zero violations on /, /en/, /embed, /en/embed and a results page', { skip: !canRun }, async () => {
+  const paths = ['/', '/en/', '/embed', '/en/embed'];
+  if (TARGET === 'real') paths.push(`/?q=${data.word}`, '/en/?status=open');
+  for (const path of paths) {
+    for (const widget of [true, false]) {
+      const page = await open(path, { widget });
+      if (widget && !path.includes('embed')) await widgetCount(page);
+      if (widget && path.includes('embed')) await page.waitForFunction(() => document.querySelector('#snodo-embed-preview')?.shadowRoot?.querySelector('.cnt')?.textContent);
+      if (!widget && !path.includes('embed')) await page.locator('details.tbl summary').click();
+      const v = await axe(page);
+      assert.equal(v.length, 0, `${path} (widget: ${widget}):\n${fmtViolations(v)}`);
+      await page.done();
+    }
+  }
+});
+
+test('embed page: filters build the snippet; the preview follows', { skip: !canRun }, async () => {
+  const page = await open('/embed');
+  await page.waitForFunction(() => document.querySelector('#snodo-embed-preview')?.shadowRoot?.querySelector('.cnt')?.textContent);
+  const code = page.locator('#snodo-embed-code');
+  const form = page.locator('#snodo-embed-form');
+  assert.match(await code.textContent(), new RegExp(`^<script type="module" src="${target.base}/widget.js"></script>\\n<snodo-search></snodo-search>$`));
+  await form.getByLabel('Regione').selectOption(data.region);
+  await form.getByLabel('Stato').selectOption('open');
+  await form.getByLabel('Lingua').selectOption('en');
+  await form.getByLabel('Testo di esempio nel campo').fill('Cerca "qui" <b>');
+  await form.getByLabel('Versione compatta (senza filtri)').check();
+  const text = await code.textContent();
+  assert.equal(text.split('\n')[1], `<snodo-search lang="en" region="${data.region}" status="open" placeholder="Cerca &quot;qui&quot; &lt;b>" compact></snodo-search>`);
+  const prev = page.locator('#snodo-embed-preview');
+  assert.equal(await prev.getAttribute('region'), data.region);
+  assert.equal(await prev.getAttribute('lang'), 'en');
+  await page.waitForFunction(() => /result/.test(document.querySelector('#snodo-embed-preview').shadowRoot.querySelector('.cnt').textContent));
+  assert.equal(await prev.getByRole('searchbox').getAttribute('placeholder'), 'Cerca "qui" <b>');
+  assert.equal(await page.locator('#snodo-embed-copy').isVisible(), true);
+  await page.screenshot({ path: screenshotPath('page-embed-it.png'), fullPage: true });
+  await page.done();
+});
+
+test('screenshots of the pages', { skip: !canRun }, async () => {
+  let page = await open('/');
+  await widgetCount(page);
+  await page.screenshot({ path: screenshotPath('page-home-it.png') });
+  await page.locator('div.cols').screenshot({ path: screenshotPath('page-map-sources-it.png') });
+  await page.done();
+  page = await open('/en/?status=open');
+  await widgetCount(page);
+  await page.screenshot({ path: screenshotPath('page-home-en-open.png') });
+  await page.done();
+  page = await open('/', { viewport: { width: 390, height: 844 } });
+  await widgetCount(page);
+  await page.screenshot({ path: screenshotPath('page-home-mobile.png') });
+  await page.locator('section.map').screenshot({ path: screenshotPath('page-map-mobile.png') });
+  await page.done();
+  page = await open('/', { js: false });
+  await page.screenshot({ path: screenshotPath('page-home-nojs-it.png'), fullPage: true });
+  await page.done();
+  assert.deepEqual(dialogs, []);
+});
