@@ -82,3 +82,105 @@ async fn feed_source_is_harvested_and_served() {
     assert_eq!(open["total"], 1, "{open}");
     assert_eq!(open["items"][0]["url"], site.url("/consultazioni/bici"));
 }
+
+fn detail(title: &str, dates: &str) -> String {
+    format!(
+        "<html><body><h1>{title}</h1><p class=\"abstract\">Sintesi {title}</p>\
+         <div class=\"testo\"><p>Testo <img src=x onerror=alert(1)></p></div>\
+         <p class=\"periodo\">{dates}</p><p class=\"stato\">In corso</p>\
+         <p class=\"luogo\">Regione Toscana</p></body></html>"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn html_source_with_pagination_robots_and_a_broken_selector() {
+    let site = FakeSite::start().await;
+    site.set(
+        "/robots.txt",
+        FakePage::new("text/plain", "User-agent: *\nDisallow: /riservato/\n"),
+    );
+    site.set(
+        "/consultazioni",
+        FakePage::html(
+            "<ul><li class=\"voce\"><a href=\"/c/ponte\">Ponte</a></li>\
+             <li class=\"voce\"><a href=\"/riservato/bozza\">Bozza</a></li></ul>\
+             <a class=\"next\" href=\"/consultazioni?pagina=2\">Avanti</a>",
+        ),
+    );
+    site.set(
+        "/consultazioni?pagina=2",
+        FakePage::html("<ul><li class=\"voce\"><a href=\"/c/parco\">Parco</a></li></ul>"),
+    );
+    site.set(
+        "/c/ponte",
+        FakePage::html(detail("Ponte sull'Arno", "14 giugno – 7 luglio 2024")).with_etag("\"p1\""),
+    );
+    site.set(
+        "/c/parco",
+        FakePage::html(detail("Parco fluviale", "dal 14/06/2099 al 07/07/2099")),
+    );
+    let source = format!(
+        r#"[[sources]]
+id = "toscana-html"
+name = "Toscana"
+kind = "html"
+url = "{}"
+territory = "09"
+
+[sources.list]
+item_link = "li.voce a"
+next_link = "a.next"
+
+[sources.item]
+title = "h1"
+summary = ".abstract"
+body = ".testo"
+dates = ".periodo"
+status = ".stato"
+territory = ".luogo"
+promoter = ".ente-che-non-esiste"
+"#,
+        site.url("/consultazioni")
+    );
+    let env = Env::new(&source);
+    let out = env.run(&["harvest", "toscana-html"]);
+    let summary = stdout(&out);
+    assert!(
+        out.status.success(),
+        "harvest failed:\n{summary}\n{}",
+        stderr(&out)
+    );
+    assert!(
+        site.hits("/riservato/bozza").is_empty(),
+        "robots.txt obeyed"
+    );
+
+    let server = env.serve();
+    let http = Http::new();
+    let all = http
+        .get(&server.url("/api/v1/search?source=toscana-html"))
+        .await
+        .json();
+    assert_eq!(all["total"], 2, "{all}");
+    assert_inert(&all);
+    let ponte = http.get(&server.url("/api/v1/search?q=ponte")).await.json();
+    let item = &ponte["items"][0];
+    assert_eq!(item["url"], site.url("/c/ponte"));
+    assert_eq!(item["start_date"], "2024-06-14");
+    assert_eq!(item["end_date"], "2024-07-07");
+    assert_eq!(item["region"], "09");
+    assert_eq!(item["status"], "closed");
+    let upcoming = http
+        .get(&server.url("/api/v1/search?status=upcoming"))
+        .await
+        .json();
+    assert_eq!(upcoming["total"], 1, "{upcoming}");
+
+    // The run report carries the broken selector and the robots.txt skip as warnings.
+    let sources = http.get(&server.url("/api/v1/sources")).await;
+    let text = sources.text.clone();
+    assert!(
+        text.contains("ente-che-non-esiste") && text.contains("robots.txt"),
+        "warnings missing in /api/v1/sources: {text}"
+    );
+}

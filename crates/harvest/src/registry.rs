@@ -12,6 +12,7 @@ use snodo_config::KindCheck;
 use snodo_connector::{Connector, HarvestContext, HttpClient, HttpSettings, SourceSpec};
 use snodo_decidim::{DecidimConnector, DecidimParams};
 use snodo_feed::{FeedConnector, FeedParams};
+use snodo_html::{HtmlConnector, HtmlParams};
 use snodo_model::Record;
 use tokio_util::sync::CancellationToken;
 
@@ -25,6 +26,10 @@ pub fn kinds() -> Vec<KindCheck> {
         KindCheck {
             kind: "feed",
             check: |t| check::<FeedParams>(t),
+        },
+        KindCheck {
+            kind: "html",
+            check: |t| check::<HtmlParams>(t),
         },
     ]
 }
@@ -52,6 +57,10 @@ pub fn build(
         "feed" => Ok(Arc::new(FeedConnector::new(
             spec,
             params::<FeedParams>(&source.params)?,
+        )?)),
+        "html" => Ok(Arc::new(HtmlConnector::new(
+            spec,
+            params::<HtmlParams>(&source.params)?,
         )?)),
         other => {
             let known: Vec<&str> = kinds().iter().map(|k| k.kind).collect();
