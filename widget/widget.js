@@ -317,7 +317,8 @@ export class SnodoSearch extends HTMLElement {
     } catch { /* the search itself reports an unreachable service */ }
   }
 
-  _fillSelects(facets) {
+  _fillSelects(facets = this._facets) {
+    this._facets = facets;
     const t = this._t;
     const st = this._st;
     const opts = {
@@ -443,9 +444,10 @@ export class SnodoSearch extends HTMLElement {
       else if (status === 'open' && e) dates.append(`${t.until} `, e);
       else if (status === 'closed' && e) dates.append(`${t.closedOn} `, e);
       else if (s) dates.append(`${t.from} `, s);
-      info.append(h('span', { class: `badge b-${status}` }, t.statuses[status]), dates.childNodes.length ? dates : null);
+      info.append(h('span', { class: `badge b-${status}` }, t.statuses[status]));
+      if (dates.childNodes.length) info.append(dates);
     }
-    const comune = /^\d+$/.test(str(it.comune)) ? '' : str(it.comune);
+    const comune = str(it.comune_name) || (/^\d+$/.test(str(it.comune)) ? '' : str(it.comune));
     const where = [comune, str(it.region_name) || REGIONS.get(it.region) || ''].filter(Boolean).join(', ') || str(it.scope_name);
     if (where) info.append(h('span', null, h('span', { class: 'vh' }, `${t.where} `), where));
 

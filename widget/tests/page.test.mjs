@@ -64,7 +64,7 @@ async function assertInert(page) {
 test('the page works without JavaScript: plain form, server-rendered results, paging', realOnly, async () => {
   const page = await open('/', { js: false });
   assert.equal(await page.locator('html').getAttribute('lang'), 'it');
-  await page.getByLabel('Cerca tra i processi partecipativi in Italia').fill(data.word);
+  await page.getByRole('searchbox', { name: 'Cerca tra i processi partecipativi in Italia' }).fill(data.word);
   await page.getByRole('button', { name: 'Cerca' }).click();
   await page.waitForURL(/\?q=/);
   assert.match(page.url(), new RegExp(`q=${data.word}`));
@@ -74,7 +74,7 @@ test('the page works without JavaScript: plain form, server-rendered results, pa
   assert.ok(await page.locator('li.card mark').count() >= 1, 'matched words are marked');
   await page.screenshot({ path: screenshotPath('page-nojs-results-it.png'), fullPage: true });
   // filters through the plain form
-  await form.getByLabel('Stato').selectOption('open');
+  await page.getByLabel('Stato', { exact: true }).selectOption('open');
   await page.getByRole('button', { name: 'Cerca' }).click();
   await page.waitForURL(/status=open/);
   const badges = await page.locator('li.card .badge').allTextContents();

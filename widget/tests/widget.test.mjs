@@ -76,6 +76,9 @@ test('embedded without attributes on another origin: Italian UI, results and a l
   // each harvested text carries its language
   const langs = await w(page).locator('.ttl span[lang]').evaluateAll((els) => els.map((e) => e.lang));
   assert.equal(langs.length, cards);
+  // no missing value leaks into the text
+  const text = await w(page).locator('ol').textContent();
+  assert.doesNotMatch(text, /\b(null|undefined|NaN)\b|\[object/);
   // the host page's hostile CSS does not reach inside
   const btn = await w(page).locator('button.go').evaluate((b) => getComputedStyle(b).backgroundColor);
   assert.equal(btn, 'rgb(0, 102, 204)');

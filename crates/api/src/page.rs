@@ -642,10 +642,13 @@ fn card(out: &mut String, lang: Lang, hit: &SearchHit, sources: &[SourceStatus])
     if let Some(d) = dates {
         let _ = write!(out, "<span>{d}</span> ");
     }
+    // the comune is an ISTAT code; its name comes from the ISTAT table (a code not found there,
+    // e.g. a comune merged since, is not shown)
     let comune = hit
         .comune
         .as_deref()
-        .filter(|c| !c.is_empty() && !c.bytes().all(|b| b.is_ascii_digit()));
+        .and_then(snodo_model::territory::comune)
+        .map(|c| c.name);
     let region = hit.region.as_deref().and_then(region_short_opt);
     let where_: Vec<&str> = comune.into_iter().chain(region).collect();
     let where_ = if where_.is_empty() {
@@ -1237,7 +1240,7 @@ mod tests {
             start_date: NaiveDate::from_ymd_opt(2026, 1, 10),
             end_date: NaiveDate::from_ymd_opt(2026, 12, 31),
             region: Some("16".into()),
-            comune: Some("Bari".into()),
+            comune: Some("072006".into()),
             scope_name: Some(EVIL.into()),
             image_url: None,
             methods: vec!["proposals".into(), EVIL.into()],
