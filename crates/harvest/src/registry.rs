@@ -13,6 +13,7 @@ use snodo_connector::{Connector, HarvestContext, HttpClient, HttpSettings, Sourc
 use snodo_decidim::{DecidimConnector, DecidimParams};
 use snodo_feed::{FeedConnector, FeedParams};
 use snodo_html::{HtmlConnector, HtmlParams};
+use snodo_json::{JsonConnector, JsonParams};
 use snodo_model::Record;
 use tokio_util::sync::CancellationToken;
 
@@ -30,6 +31,10 @@ pub fn kinds() -> Vec<KindCheck> {
         KindCheck {
             kind: "html",
             check: |t| check::<HtmlParams>(t),
+        },
+        KindCheck {
+            kind: "json",
+            check: |t| check::<JsonParams>(t),
         },
     ]
 }
@@ -61,6 +66,10 @@ pub fn build(
         "html" => Ok(Arc::new(HtmlConnector::new(
             spec,
             params::<HtmlParams>(&source.params)?,
+        )?)),
+        "json" => Ok(Arc::new(JsonConnector::new(
+            spec,
+            params::<JsonParams>(&source.params)?,
         )?)),
         other => {
             let known: Vec<&str> = kinds().iter().map(|k| k.kind).collect();
