@@ -194,9 +194,10 @@ async fn harvest_three_platforms_then_search_over_http() {
         (long_q.as_str(), "q"),
     ] {
         let r = http.get(&server.url(path)).await;
-        assert_eq!(r.status, 400, "{path}: {}", r.text);
-        assert_eq!(r.content_type, "application/problem+json", "{path}");
-        assert_eq!(r.json()["parameter"], param, "{path}");
+        let shown: String = path.chars().take(80).collect();
+        assert_eq!(r.status, 400, "{shown}: {}", r.text);
+        assert_eq!(r.content_type, "application/problem+json", "{shown}");
+        assert_eq!(r.json()["parameter"], param, "{shown}");
     }
 
     // Sources with their last run.

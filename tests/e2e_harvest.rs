@@ -136,15 +136,16 @@ async fn admin_trigger_and_recovery_after_sigkill_mid_harvest() {
 
     let server = env.serve();
     let http = Http::new();
-    let trigger = |token: Option<&'static str>| {
-        let mut req = http.client().post(server.url("/api/v1/sources/p/harvest"));
+    let trigger = |base: &str, token: Option<&str>| {
+        let mut req = http.client().post(format!("{base}/api/v1/sources/p/harvest"));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
         req
     };
-    assert_eq!(http.send(trigger(None)).await.status, 401);
-    assert_eq!(http.send(trigger(Some("wrong"))).await.status, 403);
+    let base = server.base.clone();
+    assert_eq!(http.send(trigger(&base, None)).await.status, 401);
+    assert_eq!(http.send(trigger(&base, Some("wrong"))).await.status, 403);
     let unknown = http
         .send(
             http.client()
@@ -153,9 +154,9 @@ async fn admin_trigger_and_recovery_after_sigkill_mid_harvest() {
         )
         .await;
     assert_eq!(unknown.status, 404);
-    let started = http.send(trigger(Some("test-token"))).await;
+    let started = http.send(trigger(&base, Some("test-token"))).await;
     assert_eq!(started.status, 202, "{}", started.text);
-    let again = http.send(trigger(Some("test-token"))).await;
+    let again = http.send(trigger(&base, Some("test-token"))).await;
     assert_eq!(
         again.status, 409,
         "a second run of a running source is refused"
@@ -186,7 +187,7 @@ async fn admin_trigger_and_recovery_after_sigkill_mid_harvest() {
         expected_records("partecipa")
     );
 
-    assert_eq!(http.send(trigger(Some("test-token"))).await.status, 202);
+    assert_eq!(http.send(trigger(&server.base, Some("test-token"))).await.status, 202);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let s = http.get(&server.url("/api/v1/sources")).await.json();
