@@ -78,6 +78,16 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Fetch one page of a source and print the records it would produce, storing nothing:
+    /// how an operator verifies a new or changed source.
+    Check {
+        source: String,
+        /// At most this many records.
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Rebuild the index from the store.
     Reindex,
     /// Start built-in sample Decidim platforms on loopback, harvest them and serve: the whole
@@ -205,6 +215,26 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         }
                     }
                     output::search(&app, &qs, json).await
+                }
+                Cmd::Check {
+                    source,
+                    limit,
+                    json,
+                } => {
+                    let report = snodo_harvest::registry::check_source(
+                        &cfg,
+                        &source,
+                        limit,
+                        Default::default(),
+                    )
+                    .await
+                    .map_err(|e| anyhow::anyhow!(e))?;
+                    output::print_check(&report, json)?;
+                    Ok(if report.ok() {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::from(1)
+                    })
                 }
                 Cmd::Reindex => {
                     let app = app::App::open(cfg).await?;

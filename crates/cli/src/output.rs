@@ -151,6 +151,59 @@ fn human(s: i64) -> String {
     }
 }
 
+pub fn print_check(r: &snodo_harvest::registry::CheckReport, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(r)?);
+        return Ok(());
+    }
+    println!(
+        "source `{}` ({}): {} records, {} requests",
+        r.source,
+        r.kind,
+        r.records.len(),
+        r.requests
+    );
+    if let Some(e) = &r.error {
+        println!("error: {e}");
+    }
+    for rec in &r.records {
+        let title = rec
+            .title
+            .pick(None, &rec.default_locale)
+            .map(|(_, t)| t)
+            .unwrap_or("");
+        let dates = format!(
+            "{} → {}",
+            rec.start_date
+                .map(|d| d.to_string())
+                .unwrap_or_else(|| "?".into()),
+            rec.end_date
+                .map(|d| d.to_string())
+                .unwrap_or_else(|| "?".into())
+        );
+        println!(
+            "\n- {title}\n  {} · {} · {}\n  {}",
+            rec.id,
+            dates,
+            rec.territory.region.as_deref().unwrap_or("no region"),
+            rec.url
+        );
+        if let Some((_, s)) = rec.summary.pick(None, &rec.default_locale) {
+            println!("  {}", snodo_model::text::truncate_words(s, 160));
+        }
+    }
+    for i in &r.invalid {
+        println!("invalid: {i}");
+    }
+    for w in &r.warnings {
+        println!("warning: {w}");
+    }
+    if r.failed > 0 {
+        println!("{} items could not be normalised", r.failed);
+    }
+    Ok(())
+}
+
 pub fn print_sources(app: &App, json: bool) -> anyhow::Result<()> {
     let rows = app.store.sources().context("reading sources")?;
     if json {
