@@ -137,7 +137,9 @@ async fn admin_trigger_and_recovery_after_sigkill_mid_harvest() {
     let server = env.serve();
     let http = Http::new();
     let trigger = |base: &str, token: Option<&str>| {
-        let mut req = http.client().post(format!("{base}/api/v1/sources/p/harvest"));
+        let mut req = http
+            .client()
+            .post(format!("{base}/api/v1/sources/p/harvest"));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -187,7 +189,12 @@ async fn admin_trigger_and_recovery_after_sigkill_mid_harvest() {
         expected_records("partecipa")
     );
 
-    assert_eq!(http.send(trigger(&server.base, Some("test-token"))).await.status, 202);
+    assert_eq!(
+        http.send(trigger(&server.base, Some("test-token")))
+            .await
+            .status,
+        202
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let s = http.get(&server.url("/api/v1/sources")).await.json();
@@ -281,4 +288,73 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
             std::fs::copy(e.path(), dest).unwrap();
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigterm_during_a_harvest_exits_cleanly_without_half_writes() {
+    let fake = FakeDecidim::start(
+        Version::V0_28,
+        Dataset::sample("partecipa").unwrap(),
+        Faults::default(),
+    )
+    .await
+    .unwrap();
+    let env = Env::new(&format!(
+        "{}schedule = \"0 0 0 1 1 *\"\n",
+        source_toml("p", &fake.url(), None)
+    ));
+    assert!(env.run(&["harvest"]).status.success());
+    // The next run would change a title, but it is slow and gets interrupted.
+    let mut data = Dataset::sample("partecipa").unwrap();
+    let slug = data.visible_processes().next().unwrap()["slug"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    data.process_mut(&slug).unwrap()["title"]["translations"] = serde_json::json!([{"locale": "it", "text": "Wombat titolo mai salvato", "machineTranslated": false}]);
+    fake.set_dataset(data);
+    fake.set_faults(Faults {
+        delay_ms: 500,
+        ..Faults::default()
+    });
+    fake.clear_requests();
+
+    let server = env.serve();
+    let http = Http::new();
+    let r = http
+        .send(
+            http.client()
+                .post(server.url("/api/v1/sources/p/harvest"))
+                .bearer_auth("test-token"),
+        )
+        .await;
+    assert_eq!(r.status, 202);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while fake.api_requests().is_empty() {
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let stopped_at = Instant::now();
+    assert!(server.terminate().success(), "SIGTERM must exit 0");
+    assert!(stopped_at.elapsed() < Duration::from_secs(20));
+
+    fake.set_faults(Faults::default());
+    let out = env.run(&["search", "wombat"]);
+    assert!(
+        stdout(&out).starts_with("0 results"),
+        "a cancelled run wrote data:\n{}",
+        stdout(&out)
+    );
+    let out = env.run(&["sources", "--json"]);
+    let sources: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(sources[0]["last_run"]["outcome"], "abandoned", "{sources}");
+    assert_eq!(
+        sources[0]["records"].as_u64().unwrap(),
+        expected_records("partecipa")
+    );
+    // Next and last run times survive the restart: the schedule says 1 January.
+    let next = sources[0]["next_run_at"].as_str().unwrap_or_default();
+    assert!(
+        next.contains("-12-31T23:00:00") || next.contains("-01-01T"),
+        "next run {next}"
+    );
 }

@@ -114,3 +114,84 @@ fn following(
     };
     Some(next + chrono::Duration::milliseconds(extra))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Indexer;
+    use snodo_config::{Config, Source};
+    use snodo_store::{SourceInfo, Store};
+    use tokio_util::sync::CancellationToken;
+
+    fn harvester(schedule: &str) -> Harvester {
+        let mut config = Config::empty(std::path::PathBuf::from("unused"));
+        config.sources.push(Source {
+            id: "s".into(),
+            name: "S".into(),
+            kind: "decidim".into(),
+            url: "http://127.0.0.1:9".into(),
+            schedule: schedule.into(),
+            enabled: true,
+            territory: Default::default(),
+            params: Default::default(),
+        });
+        let store = Arc::new(Store::open_in_memory().unwrap());
+        store
+            .sync_sources(&[SourceInfo {
+                id: "s".into(),
+                name: "S".into(),
+                kind: "decidim".into(),
+                url: "http://127.0.0.1:9".into(),
+            }])
+            .unwrap();
+        let index = Arc::new(snodo_index::Index::open_in_ram().unwrap());
+        let indexer = Arc::new(Indexer::new(store.clone(), index));
+        Harvester::new(&config, store, indexer, CancellationToken::new()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_source_that_never_ran_runs_now() {
+        let h = harvester("0 0 3 * * *");
+        let due = next_due(&h, "s", Duration::ZERO).await.unwrap();
+        assert!((due - Utc::now()).num_seconds().abs() <= 1);
+    }
+
+    #[tokio::test]
+    async fn a_run_missed_while_down_is_made_up_once_at_start() {
+        let h = harvester("0 0 3 * * *");
+        let long_ago = Utc::now() - chrono::Duration::days(30);
+        h.store().set_next_run("s", Some(long_ago)).unwrap();
+        let due = next_due(&h, "s", Duration::ZERO).await.unwrap();
+        assert!(
+            (due - Utc::now()).num_seconds().abs() <= 1,
+            "missed run not made up now: {due}"
+        );
+        // And stored, so a second restart before the run does not add another.
+        let stored = h.store().schedule_state("s").unwrap().next_run_at.unwrap();
+        assert!(
+            (stored - due).num_milliseconds().abs() <= 1,
+            "{stored} vs {due}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_future_stored_time_is_kept_and_schedules_are_in_italian_time() {
+        let h = harvester("0 0 3 * * *");
+        let soon = following(&h, "s", Utc::now(), Duration::ZERO).unwrap();
+        h.store().set_next_run("s", Some(soon)).unwrap();
+        assert_eq!(next_due(&h, "s", Duration::ZERO).await.unwrap(), soon);
+        let rome = soon.with_timezone(&chrono_tz::Europe::Rome);
+        assert_eq!(rome.format("%H:%M:%S").to_string(), "03:00:00");
+    }
+
+    #[tokio::test]
+    async fn jitter_stays_within_its_bound() {
+        let h = harvester("0 0 3 * * *");
+        let now = Utc::now();
+        let base = following(&h, "s", now, Duration::ZERO).unwrap();
+        for _ in 0..20 {
+            let j = following(&h, "s", now, Duration::from_secs(60)).unwrap();
+            assert!(j >= base && j < base + chrono::Duration::seconds(60));
+        }
+    }
+}
