@@ -282,6 +282,10 @@ pub fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
     if let Ok(dt) = DateTime::parse_from_rfc2822(t) {
         return Some(dt.with_timezone(&Utc));
     }
+    // Ruby's Time#to_s ("2024-03-01 10:00:00 +0100"), as CONSUL's API sends.
+    if let Ok(dt) = DateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S %z") {
+        return Some(dt.with_timezone(&Utc));
+    }
     for fmt in [
         "%Y-%m-%dT%H:%M:%S%.f",
         "%Y-%m-%d %H:%M:%S%.f",

@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use snodo_config::KindCheck;
 use snodo_connector::{Connector, HarvestContext, HttpClient, HttpSettings, SourceSpec};
+use snodo_consul::{ConsulConnector, ConsulParams};
 use snodo_decidim::{DecidimConnector, DecidimParams};
 use snodo_feed::{FeedConnector, FeedParams};
 use snodo_html::{HtmlConnector, HtmlParams};
@@ -35,6 +36,10 @@ pub fn kinds() -> Vec<KindCheck> {
         KindCheck {
             kind: "json",
             check: |t| check::<JsonParams>(t),
+        },
+        KindCheck {
+            kind: "consul",
+            check: |t| check::<ConsulParams>(t),
         },
     ]
 }
@@ -70,6 +75,10 @@ pub fn build(
         "json" => Ok(Arc::new(JsonConnector::new(
             spec,
             params::<JsonParams>(&source.params)?,
+        )?)),
+        "consul" => Ok(Arc::new(ConsulConnector::new(
+            spec,
+            params::<ConsulParams>(&source.params)?,
         )?)),
         other => {
             let known: Vec<&str> = kinds().iter().map(|k| k.kind).collect();
