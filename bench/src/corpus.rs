@@ -415,7 +415,7 @@ pub fn record(seed: u64, i: u64) -> Record {
         promoter,
         topic.it,
         fill(
-            *rng.pick(IT_SENTENCES),
+            rng.pick::<&str>(IT_SENTENCES),
             comune_name,
             topic.it,
             quartiere,
@@ -435,7 +435,7 @@ pub fn record(seed: u64, i: u64) -> Record {
             body_it.push(if s % 4 == 0 { '\n' } else { ' ' });
         }
         body_it.push_str(&fill(
-            *rng.pick(IT_SENTENCES),
+            rng.pick::<&str>(IT_SENTENCES),
             comune_name,
             rng.pick(TOPICS).it,
             quartiere,
@@ -471,7 +471,7 @@ pub fn record(seed: u64, i: u64) -> Record {
                 body_en.push(' ');
             }
             body_en.push_str(&fill(
-                *rng.pick(EN_SENTENCES),
+                rng.pick::<&str>(EN_SENTENCES),
                 comune_name,
                 rng.pick(TOPICS).en,
                 quartiere,

@@ -184,6 +184,14 @@ pub fn catch_up(store: &Store, index: &Index) -> Result<u64> {
     }
 }
 
+/// Opens a store and index filled by an earlier [`load_snodo`].
+pub fn open_snodo(data_dir: &Path) -> Result<Snodo> {
+    Ok(Snodo {
+        store: Arc::new(Store::open(&data_dir.join("snodo.sqlite3"))?),
+        index: Arc::new(Index::open(&data_dir.join("index"))?),
+    })
+}
+
 /// Store and index under `data_dir` (the layout `snodo serve` reads: `snodo.sqlite3`, `index/`).
 pub fn load_snodo(data_dir: &Path, seed: u64, n: u64) -> Result<(Snodo, Build)> {
     std::fs::create_dir_all(data_dir)?;

@@ -70,9 +70,11 @@ impl OrdCounts {
         })
     }
 
+    /// Every facet field holds at most one value per document (kind, source, region), so the
+    /// first ordinal is the only one: reading it directly avoids the multi-value row-range lookup.
     fn collect(&mut self, doc: DocId) {
         if let Some(c) = &self.column {
-            for ord in c.term_ords(doc) {
+            if let Some(ord) = c.ords().first(doc) {
                 if let Some(n) = usize::try_from(ord)
                     .ok()
                     .and_then(|i| self.counts.get_mut(i))
@@ -107,8 +109,10 @@ pub struct FacetsSegment {
     kind: OrdCounts,
     source: OrdCounts,
     region: OrdCounts,
-    start: Column<i64>,
-    end: Column<i64>,
+    /// Every document has both (missing dates are stored as sentinels), so the dense values are
+    /// read directly.
+    start: Arc<dyn ColumnValues<i64>>,
+    end: Arc<dyn ColumnValues<i64>>,
     status: [u64; 3],
 }
 
@@ -121,15 +125,14 @@ impl Collector for Facets {
         _segment: SegmentOrdinal,
         reader: &SegmentReader,
     ) -> tantivy::Result<FacetsSegment> {
-        let ff = reader.fast_fields();
         Ok(FacetsSegment {
             today: self.today,
             total: 0,
             kind: OrdCounts::open(reader, "kind")?,
             source: OrdCounts::open(reader, "source")?,
             region: OrdCounts::open(reader, "region")?,
-            start: ff.i64("start_day")?,
-            end: ff.i64("end_day")?,
+            start: column_or(reader, "start_day", i64::MIN),
+            end: column_or(reader, "end_day", i64::MAX),
             status: [0; 3],
         })
     }
@@ -158,8 +161,8 @@ impl SegmentCollector for FacetsSegment {
         self.kind.collect(doc);
         self.source.collect(doc);
         self.region.collect(doc);
-        let start = self.start.first(doc).unwrap_or(i64::MIN);
-        let end = self.end.first(doc).unwrap_or(i64::MAX);
+        let start = self.start.get_val(doc);
+        let end = self.end.get_val(doc);
         let i = match status_of(start, end, self.today) {
             Status::Upcoming => 0,
             Status::Open => 1,
@@ -207,36 +210,171 @@ fn column_or(reader: &SegmentReader, field: &str, default: i64) -> Arc<dyn Colum
     }
 }
 
-/// Builds, per segment, the function from `(doc, score)` to the [`SortKey`] of `sort`.
+/// The best `offset + limit` hits by [`SortKey`], then the page `offset..offset + limit`.
+///
+/// Replaces `TopDocs::tweak_score`, which computes the whole key (three fast-field reads) for
+/// every match: here the primary key is computed first, and a match whose primary key is below
+/// the current `k`-th best is dropped before the other columns are read. With relevance order
+/// that is most matches of a common word, which are scored but never read from any column.
 ///
 /// - relevance: score, then newest;
 /// - newest: the later of start date and publication date, then score;
 /// - closing: end date ascending (no end date last), then score.
-pub fn sort_key_fn(
+pub struct TopK {
+    pub sort: Sort,
+    pub limit: usize,
+    pub offset: usize,
+}
+
+/// A hit in a segment's heap: ordered by key, then by the lower doc id (like tantivy's TopDocs).
+#[derive(Clone, Copy)]
+struct Entry {
+    key: SortKey,
+    doc: DocId,
+}
+
+impl Entry {
+    fn cmp_key(&self, other: &Entry) -> std::cmp::Ordering {
+        self.key
+            .primary
+            .total_cmp(&other.key.primary)
+            .then(self.key.secondary.total_cmp(&other.key.secondary))
+            .then(self.key.tie.cmp(&other.key.tie))
+            .then(other.doc.cmp(&self.doc))
+    }
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp_key(other).is_eq()
+    }
+}
+impl Eq for Entry {}
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Entry {
+    /// Reversed, so that `BinaryHeap` (a max-heap) keeps the worst hit on top.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        other.cmp_key(self)
+    }
+}
+
+pub struct TopKSegment {
     sort: Sort,
-) -> impl Fn(&SegmentReader) -> Box<dyn Fn(DocId, Score) -> SortKey> + Send + Sync + 'static {
-    move |reader: &SegmentReader| {
-        let newest = column_or(reader, "newest_day", i64::MIN);
-        let end = column_or(reader, "end_day", i64::MAX);
+    k: usize,
+    segment: SegmentOrdinal,
+    newest: Arc<dyn ColumnValues<i64>>,
+    end: Arc<dyn ColumnValues<i64>>,
+    tie: Arc<dyn ColumnValues<u64>>,
+    heap: std::collections::BinaryHeap<Entry>,
+}
+
+impl TopKSegment {
+    fn primary(&self, doc: DocId, score: f64) -> f64 {
+        match self.sort {
+            Sort::Relevance => score,
+            Sort::Newest => self.newest.get_val(doc) as f64,
+            // Negated so that the earliest end is the greatest key; `i64::MAX` (no end) becomes
+            // the smallest and sorts last.
+            Sort::Closing => -(self.end.get_val(doc) as f64),
+        }
+    }
+
+    fn secondary(&self, doc: DocId, score: f64) -> f64 {
+        match self.sort {
+            Sort::Relevance => self.newest.get_val(doc) as f64,
+            Sort::Newest | Sort::Closing => score,
+        }
+    }
+}
+
+impl Collector for TopK {
+    type Fruit = Vec<(SortKey, tantivy::DocAddress)>;
+    type Child = TopKSegment;
+
+    fn for_segment(
+        &self,
+        segment: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<TopKSegment> {
         let tie: Arc<dyn ColumnValues<u64>> = match reader.fast_fields().u64("tie") {
             Ok(c) => c.first_or_default_col(0),
             Err(_) => Column::build_empty_column(reader.max_doc()).first_or_default_col(0),
         };
-        Box::new(move |doc: DocId, score: Score| {
-            let score = f64::from(score);
-            let (primary, secondary) = match sort {
-                Sort::Relevance => (score, newest.get_val(doc) as f64),
-                Sort::Newest => (newest.get_val(doc) as f64, score),
-                // Negated so that the earliest end is the greatest key; `i64::MAX` (no end)
-                // becomes the smallest and sorts last.
-                Sort::Closing => (-(end.get_val(doc) as f64), score),
-            };
-            SortKey {
-                primary,
-                secondary,
-                tie: tie.get_val(doc),
-            }
+        Ok(TopKSegment {
+            sort: self.sort,
+            k: self.offset.saturating_add(self.limit),
+            segment,
+            newest: column_or(reader, "newest_day", i64::MIN),
+            end: column_or(reader, "end_day", i64::MAX),
+            tie,
+            heap: std::collections::BinaryHeap::new(),
         })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        true
+    }
+
+    fn merge_fruits(
+        &self,
+        fruits: Vec<Vec<(SortKey, tantivy::DocAddress)>>,
+    ) -> tantivy::Result<Self::Fruit> {
+        let mut all: Vec<(SortKey, tantivy::DocAddress)> = fruits.into_iter().flatten().collect();
+        all.sort_by(|a, b| {
+            b.0.primary
+                .total_cmp(&a.0.primary)
+                .then(b.0.secondary.total_cmp(&a.0.secondary))
+                .then(b.0.tie.cmp(&a.0.tie))
+                .then(a.1.cmp(&b.1))
+        });
+        Ok(all.into_iter().skip(self.offset).take(self.limit).collect())
+    }
+}
+
+impl SegmentCollector for TopKSegment {
+    type Fruit = Vec<(SortKey, tantivy::DocAddress)>;
+
+    fn collect(&mut self, doc: DocId, score: Score) {
+        if self.k == 0 {
+            return;
+        }
+        let score = f64::from(score);
+        let primary = self.primary(doc, score);
+        let full = self.heap.len() >= self.k;
+        if full {
+            if let Some(worst) = self.heap.peek() {
+                if primary < worst.key.primary {
+                    return;
+                }
+            }
+        }
+        let entry = Entry {
+            key: SortKey {
+                primary,
+                secondary: self.secondary(doc, score),
+                tie: self.tie.get_val(doc),
+            },
+            doc,
+        };
+        if !full {
+            self.heap.push(entry);
+        } else if let Some(mut worst) = self.heap.peek_mut() {
+            if entry.cmp_key(&worst).is_gt() {
+                *worst = entry;
+            }
+        }
+    }
+
+    fn harvest(self) -> Self::Fruit {
+        let segment = self.segment;
+        self.heap
+            .into_iter()
+            .map(|e| (e.key, tantivy::DocAddress::new(segment, e.doc)))
+            .collect()
     }
 }
 

@@ -31,7 +31,10 @@
 //! queries over [`MAX_QUERY_CHARS`] characters are [`IndexError::Query`]; other syntax characters
 //! are treated as spaces. While the last word is being typed (no trailing space, ≥ 2 characters)
 //! it is completed from the words in the index: `bilancio parte` searches
-//! `bilancio (parte OR partecipativo OR …)`. Details in the `query` module.
+//! `bilancio (parte OR partecipativo OR …)`. A word of 5+ letters that no record has is
+//! corrected to the words of the index within one edit (two from 9 letters): `partecipatvo`
+//! searches `(partecipatvo OR partecipativo)`; a word some record has is never corrected.
+//! Details in the `query` module.
 //!
 //! # On disk
 //!

@@ -20,13 +20,14 @@
 //! keeps the query's structure (`bilancio parte` → `bilancio (parte OR partecipativo OR …)`, all
 //! words still required) and is highlighted in snippets like any other word.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
 
-use tantivy::query::{EmptyQuery, Query, QueryParser};
-use tantivy::Searcher;
+use tantivy::query::{EmptyQuery, FuzzyTermQuery, Query, QueryParser};
+use tantivy::{Searcher, Term};
 
 use crate::error::{engine, IndexError};
-use crate::schema::{fold_analyzer, Fields};
+use crate::schema::{fold_analyzer, stop_words, Fields};
 
 /// Longest accepted query, in characters.
 pub const MAX_QUERY_CHARS: usize = 512;
@@ -36,6 +37,16 @@ pub const MAX_COMPLETIONS: usize = 32;
 
 /// Shortest word (in characters, after folding) that is completed as a prefix.
 const MIN_PREFIX_CHARS: usize = 2;
+
+/// Shortest word (in characters, after folding) corrected with one edit; from
+/// [`TWO_EDITS_CHARS`] on, with two.
+const ONE_EDIT_CHARS: usize = 5;
+const TWO_EDITS_CHARS: usize = 9;
+
+/// At most this many corrections of a misspelt word, the most frequent first.
+const MAX_CORRECTIONS: usize = 8;
+
+static STOP_WORDS: LazyLock<HashSet<String>> = LazyLock::new(|| stop_words().into_iter().collect());
 
 /// The user's text made safe for tantivy's grammar, with its quotes and parentheses checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -277,6 +288,119 @@ fn completions(
     Ok(v.into_iter().map(|(t, _)| t).collect())
 }
 
+/// The folded form of a plain word (letters only), or `None` for anything else.
+fn fold_word(word: &str) -> Option<String> {
+    if word.is_empty() || !word.chars().all(char::is_alphabetic) {
+        return None;
+    }
+    let mut fold = fold_analyzer();
+    let mut stream = fold.token_stream(word);
+    let mut folded: Option<String> = None;
+    while let Some(t) = stream.next() {
+        if folded.is_some() {
+            return None;
+        }
+        folded = Some(t.text.clone());
+    }
+    folded
+}
+
+/// Typo tolerance: when a word of [`ONE_EDIT_CHARS`]+ letters (folded) is in no record at all,
+/// the words of the index within one edit (two from [`TWO_EDITS_CHARS`] letters; a swap of two
+/// letters counts as one) stand in for it, the most frequent first. A word that some record has
+/// is never corrected, so exact matches are all there is when they exist; nor is a finished word
+/// completed (`pressupost` does not become `pressupostos`). `Ok(None)`: leave it.
+fn corrections(
+    searcher: &Searcher,
+    fields: &Fields,
+    folded: &str,
+) -> Result<Option<Vec<String>>, IndexError> {
+    let n = folded.chars().count();
+    if n < ONE_EDIT_CHARS || STOP_WORDS.contains(folded) {
+        return Ok(None);
+    }
+    let term = Term::from_field_text(fields.words, folded);
+    if searcher.doc_freq(&term).map_err(engine)? > 0 {
+        return Ok(None);
+    }
+    let distance = if n >= TWO_EDITS_CHARS { 2 } else { 1 };
+    let mut freq: HashMap<String, u64> = HashMap::new();
+    for seg in searcher.segment_readers() {
+        let automaton = FuzzyTermQuery::new(term.clone(), distance, true)
+            .automaton()
+            .map_err(engine)?;
+        let inverted = seg.inverted_index(fields.words).map_err(engine)?;
+        let mut stream = inverted
+            .terms()
+            .search(automaton)
+            .into_stream()
+            .map_err(|e| engine(e.into()))?;
+        while stream.advance() {
+            if let Ok(t) = std::str::from_utf8(stream.key()) {
+                // Corrections that are stop words would vanish in analysis, and one that only
+                // adds letters at the end would complete a finished word (only the word being
+                // typed is completed): skip both.
+                if !STOP_WORDS.contains(t) && !t.starts_with(folded) {
+                    *freq.entry(t.to_owned()).or_default() += u64::from(stream.value().doc_freq);
+                }
+            }
+        }
+    }
+    let mut v: Vec<(String, u64)> = freq.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    v.truncate(MAX_CORRECTIONS);
+    Ok((!v.is_empty()).then(|| v.into_iter().map(|(t, _)| t).collect()))
+}
+
+/// Rewrites every plain word that no record has (outside phrases, not excluded with `-`, not an
+/// operator) to `(word OR correction …)`. `keep_last`: the last item is being typed and is left
+/// to completion.
+fn correct_typos(
+    searcher: &Searcher,
+    fields: &Fields,
+    text: &str,
+    keep_last: bool,
+) -> Result<String, IndexError> {
+    // Split on spaces outside phrases (`normalize` has balanced the quotes).
+    let mut items: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    let mut in_phrase = false;
+    for c in text.chars() {
+        if c == '"' {
+            in_phrase = !in_phrase;
+        }
+        if c == ' ' && !in_phrase {
+            if !cur.is_empty() {
+                items.push(std::mem::take(&mut cur));
+            }
+        } else {
+            cur.push(c);
+        }
+    }
+    if !cur.is_empty() {
+        items.push(cur);
+    }
+    let last = items.len().saturating_sub(1);
+    let mut changed = false;
+    for (i, item) in items.iter_mut().enumerate() {
+        if (keep_last && i == last) || is_operator(item) {
+            continue;
+        }
+        let Some(folded) = fold_word(item) else {
+            continue;
+        };
+        if let Some(alts) = corrections(searcher, fields, &folded)? {
+            *item = format!("({item} OR {})", alts.join(" OR "));
+            changed = true;
+        }
+    }
+    Ok(if changed {
+        items.join(" ")
+    } else {
+        text.to_owned()
+    })
+}
+
 /// The parsed user query: `None` matches everything.
 pub(crate) fn parse(
     searcher: &Searcher,
@@ -286,15 +410,27 @@ pub(crate) fn parse(
     let Some(norm) = q.map(normalize).transpose()?.flatten() else {
         return Ok(None);
     };
-    let mut text = norm.text;
-    if norm.typing {
-        if let Some((range, prefix)) = last_word(&text) {
+    let typing_word = if norm.typing {
+        last_word(&norm.text)
+    } else {
+        None
+    };
+    let mut text = correct_typos(searcher, fields, &norm.text, typing_word.is_some())?;
+    if let Some((_, prefix)) = typing_word {
+        // The typed word is still the end of `text` (corrections leave the last word alone).
+        if let Some((range, _)) = last_word(&text) {
             let mut alternatives = vec![text[range.clone()].to_owned()];
             alternatives.extend(
                 completions(searcher, fields, &prefix)?
                     .into_iter()
                     .filter(|c| *c != prefix),
             );
+            if alternatives.len() == 1 {
+                // Nothing starts with it: a misspelt word, perhaps.
+                if let Some(alts) = corrections(searcher, fields, &prefix)? {
+                    alternatives.extend(alts);
+                }
+            }
             if alternatives.len() > 1 {
                 let group = format!("({})", alternatives.join(" OR "));
                 text.replace_range(range, &group);

@@ -7,7 +7,6 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use snodo_model::text::truncate_words;
 use snodo_model::{Kind, Status};
-use tantivy::collector::TopDocs;
 use tantivy::query::{
     AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query, RangeQuery, TermQuery,
 };
@@ -15,7 +14,7 @@ use tantivy::schema::{Field, IndexRecordOption, Value};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{Searcher, TantivyDocument, Term};
 
-use crate::collect::{sort_key_fn, Facets as FacetCollector};
+use crate::collect::{Facets as FacetCollector, TopK};
 use crate::document::{day, Display};
 use crate::error::{engine, IndexError};
 use crate::schema::{Fields, LangGroup};
@@ -269,9 +268,11 @@ pub(crate) fn run(
         let counts = searcher.search(&query, &facets_collector).map_err(engine)?;
         (Vec::new(), counts)
     } else {
-        let top = TopDocs::with_limit(limit)
-            .and_offset(req.offset)
-            .tweak_score(sort_key_fn(req.sort));
+        let top = TopK {
+            sort: req.sort,
+            limit,
+            offset: req.offset,
+        };
         searcher
             .search(&query, &(top, facets_collector))
             .map_err(engine)?

@@ -868,3 +868,25 @@ fn an_empty_index_answers_empty_results() {
     assert_eq!((res.total, res.items.len()), (0, 0));
     assert_eq!(res.facets, Facets::default());
 }
+
+#[test]
+fn misspelt_words_are_corrected_within_one_or_two_edits() {
+    let idx = index_with(&[
+        rec("a", Kind::Process, "1", "Bilancio partecipativo"),
+        rec("a", Kind::Process, "2", "Consultazione sulla mobilità"),
+        rec("a", Kind::Process, "3", "Bilanco della scuola"),
+        rec("a", Kind::Process, "4", "Orto urbano"),
+    ]);
+    // One edit from 5 letters on (a swapped pair counts as one).
+    assert_eq!(ids(&idx, &req("partecipatvo ")), ["a:process:1"]);
+    assert_eq!(ids(&idx, &req("mobilitá ")), ["a:process:2"]);
+    // Two edits from 9 letters on.
+    assert_eq!(ids(&idx, &req("consultazzone ")), ["a:process:2"]);
+    assert!(ids(&idx, &req("mobiltaa ")).is_empty());
+    assert_eq!(ids(&idx, &req("ortto ")), ["a:process:4"]);
+    // Short words are not corrected.
+    assert!(ids(&idx, &req("otro ")).is_empty());
+    // Corrections keep the other words required, and work while typing the last word too.
+    assert_eq!(ids(&idx, &req("bilancio partecipatvo ")), ["a:process:1"]);
+    assert_eq!(ids(&idx, &req("bilancio partecipatvo")), ["a:process:1"]);
+}

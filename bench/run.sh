@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The whole benchmark: Snodo vs SQLite FTS5 vs PostgreSQL, then HTTP throughput with wrk.
+#
+#   bench/run.sh [RECORDS ...]        default: 100000
+#
+# Env: REPS (timed runs per query, default 5), WORK (default /tmp/snodo-bench), DURATION (wrk
+# seconds, default 30), SNODO_BIN (a prebuilt `snodo`, default target/release/snodo),
+# SKIP_PG=1 to leave PostgreSQL out. Results: $WORK/N/*.json and markdown on stdout.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+sizes=("${@:-100000}")
+reps=${REPS:-5}
+work=${WORK:-/tmp/snodo-bench}
+duration=${DURATION:-30}
+need=()
+command -v wrk >/dev/null || need+=(wrk)
+[ -n "${SKIP_PG:-}" ] || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+cargo build --release -p snodo-bench
+bench=target/release/snodo-bench
+snodo=${SNODO_BIN:-target/release/snodo}
+[ -x "$snodo" ] || cargo build --release -p snodo-cli
+engines=(snodo fts5)
+if [ -z "${SKIP_PG:-}" ]; then bench/scripts/pg.sh start; engines+=(pg); fi
+
+echo "## Machine"
+echo; echo '```'; lscpu | grep -E 'Model name|^CPU\(s\)'; free -g | head -2; uname -r; echo '```'
+
+for n in "${sizes[@]}"; do
+  dir="$work/$n"; mkdir -p "$dir"
+  files=()
+  for e in "${engines[@]}"; do
+    # One process per engine, so that peak RSS is the engine's own.
+    "$bench" run --records "$n" --engines "$e" --reps "$reps" --work "$dir" --out "$dir/$e.json" >/dev/null
+    files+=("$dir/$e.json")
+  done
+  "$bench" report "${files[@]}"
+
+  # Full reindex from SQLite with the real binary, and HTTP throughput against `snodo serve`.
+  cfg="$dir/snodo.toml"
+  printf '[storage]\ndata_dir = "%s"\n\n[server]\nlisten = "127.0.0.1:18080"\n\n[log]\nlevel = "warn"\n' "$dir/snodo-data" > "$cfg"
+  echo; echo "#### snodo reindex, $n records"; echo '```'
+  /usr/bin/time -f "wall %e s, peak RSS %M KiB" "$snodo" --config "$cfg" reindex 2>&1 | tail -2
+  echo '```'
+  "$bench" wrk-lua --records "$n" --out "$dir/mix.lua"
+  "$snodo" --config "$cfg" serve >"$dir/serve.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 100); do curl -fs -o /dev/null http://127.0.0.1:18080/status && break; sleep 0.2; done
+  # Warm up, then measure.
+  wrk -t2 -c64 -d5s -s "$dir/mix.lua" http://127.0.0.1:18080 >/dev/null
+  echo; echo "#### wrk, 64 connections, $n records"; echo '```'
+  wrk -t2 -c64 -d"${duration}s" --latency -s "$dir/mix.lua" http://127.0.0.1:18080 | grep -v '^status 200' | head -40
+  grep -E 'VmHWM|VmRSS' "/proc/$pid/status"
+  echo '```'
+  kill "$pid"; wait "$pid" || true
+done
+[ -n "${SKIP_PG:-}" ] || bench/scripts/pg.sh stop
