@@ -12,29 +12,195 @@ use snodo_store::{RunRecord, SourceStatus, StoredRecord};
 use utoipa::{IntoParams, ToSchema};
 
 /// `/api/v1/search` parameters, for the OpenAPI description (parsing is in [`crate::params`]).
+/// An empty value means the parameter is absent (HTML forms send empty fields), so every schema
+/// also admits `""`. Unknown or repeated parameters are 400.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 pub struct SearchQueryDoc {
     /// Full-text query (Italian and English analysis, accents ignored; the last word also
-    /// matches as a prefix). `"…"` for phrases. At most 500 characters.
+    /// matches as a prefix). `"…"` for phrases. At most 500 characters, no control characters.
+    #[param(schema_with = schema::query_text)]
     q: Option<String>,
     /// process, assembly, consultation, conference, initiative, meeting, proposal, experience
+    #[param(schema_with = schema::kind)]
     kind: Option<String>,
     /// upcoming, open or closed, computed from the dates against today in Italy
+    #[param(schema_with = schema::status)]
     status: Option<String>,
     /// 2-digit ISTAT region code, 01–20
+    #[param(schema_with = schema::region)]
     region: Option<String>,
     /// A source id
+    #[param(schema_with = schema::source)]
     source: Option<String>,
     /// relevance (default), newest, closing
+    #[param(schema_with = schema::sort)]
     sort: Option<String>,
     /// 1–100, default 20
+    #[param(schema_with = schema::limit)]
     limit: Option<u32>,
     /// 0–10000, default 0
+    #[param(schema_with = schema::offset)]
     offset: Option<u32>,
     /// Preferred locale of returned texts (ISO 639-1), falling back to the record's default
+    #[param(schema_with = schema::lang)]
     lang: Option<String>,
+}
+
+/// `/feeds/open.atom` parameters: the search's, with `status` only `open`, `sort` by default
+/// `newest` and `limit` by default 50.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct FeedQueryDoc {
+    /// Full-text query, as in search
+    #[param(schema_with = schema::query_text)]
+    q: Option<String>,
+    /// process, assembly, consultation, conference, initiative, meeting, proposal, experience
+    #[param(schema_with = schema::kind)]
+    kind: Option<String>,
+    /// The feed lists open records only: `open` or nothing
+    #[param(schema_with = schema::open_only)]
+    status: Option<String>,
+    /// 2-digit ISTAT region code, 01–20
+    #[param(schema_with = schema::region)]
+    region: Option<String>,
+    /// A source id
+    #[param(schema_with = schema::source)]
+    source: Option<String>,
+    /// newest (default), relevance, closing
+    #[param(schema_with = schema::sort)]
+    sort: Option<String>,
+    /// 1–100, default 50
+    #[param(schema_with = schema::limit)]
+    limit: Option<u32>,
+    /// 0–10000, default 0
+    #[param(schema_with = schema::offset)]
+    offset: Option<u32>,
+    /// Preferred locale of the texts (ISO 639-1)
+    #[param(schema_with = schema::lang)]
+    lang: Option<String>,
+}
+
+/// `limit` and `offset` of `/api/v1/sources/{id}/runs`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct PageQueryDoc {
+    /// 1–100, default 20
+    #[param(schema_with = schema::limit)]
+    limit: Option<u32>,
+    /// 0–1000000, default 0
+    #[param(schema_with = schema::runs_offset)]
+    offset: Option<u32>,
+}
+
+/// `lang` alone (`/api/v1/export.csv`).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct LangQueryDoc {
+    /// Preferred locale of the texts (ISO 639-1), falling back to each record's default
+    #[param(schema_with = schema::lang)]
+    lang: Option<String>,
+}
+
+/// Parameter schemas that say exactly what [`crate::params`] accepts.
+pub mod schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+    use utoipa::openapi::RefOr;
+
+    fn text() -> ObjectBuilder {
+        ObjectBuilder::new().schema_type(Type::String)
+    }
+
+    fn one_of_words(words: &[&str]) -> RefOr<Schema> {
+        let mut all = vec![""];
+        all.extend_from_slice(words);
+        text().enum_values(Some(all)).into()
+    }
+
+    fn number_or_empty(min: f64, max: f64) -> RefOr<Schema> {
+        OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(min))
+                    .maximum(Some(max)),
+            )
+            .item(text().max_length(Some(0)))
+            .into()
+    }
+
+    /// Any text without control characters, with balanced `"…"` phrases (typographic quotes
+    /// count as `"`) and balanced parentheses outside phrases (described to three levels).
+    pub fn query_text() -> RefOr<Schema> {
+        const CTRL: &str = "\\u0000-\\u0008\\u000E-\\u001F\\u007F-\\u0084\\u0086-\\u009F";
+        const QUOTES: &str = "\"\\u201C\\u201D\\u201E\\u201F\\u00AB\\u00BB";
+        let plain = format!("[^(){QUOTES}{CTRL}]");
+        let phrase = format!("[{QUOTES}][^{QUOTES}{CTRL}]*[{QUOTES}]");
+        let mut group = format!("(?:{plain}|{phrase})");
+        for _ in 0..3 {
+            group = format!("(?:{plain}|{phrase}|\\((?:{group})*\\))");
+        }
+        text()
+            .max_length(Some(crate::params::MAX_QUERY_CHARS))
+            .pattern(Some(format!("^{group}*$")))
+            .into()
+    }
+
+    pub fn kind() -> RefOr<Schema> {
+        one_of_words(&[
+            "process",
+            "assembly",
+            "consultation",
+            "conference",
+            "initiative",
+            "meeting",
+            "proposal",
+            "experience",
+        ])
+    }
+
+    pub fn status() -> RefOr<Schema> {
+        one_of_words(&["upcoming", "open", "closed"])
+    }
+
+    pub fn open_only() -> RefOr<Schema> {
+        one_of_words(&["open"])
+    }
+
+    pub fn sort() -> RefOr<Schema> {
+        one_of_words(&["relevance", "newest", "closing"])
+    }
+
+    pub fn region() -> RefOr<Schema> {
+        text().pattern(Some("^(0[1-9]|1[0-9]|20)?$")).into()
+    }
+
+    pub fn source() -> RefOr<Schema> {
+        text()
+            .max_length(Some(64))
+            .pattern(Some("^[a-z0-9-]*$"))
+            .into()
+    }
+
+    pub fn lang() -> RefOr<Schema> {
+        text().pattern(Some("^([A-Za-z]{2})?$")).into()
+    }
+
+    pub fn limit() -> RefOr<Schema> {
+        number_or_empty(1.0, crate::params::MAX_LIMIT as f64)
+    }
+
+    pub fn offset() -> RefOr<Schema> {
+        number_or_empty(0.0, crate::params::MAX_OFFSET as f64)
+    }
+
+    pub fn runs_offset() -> RefOr<Schema> {
+        number_or_empty(0.0, 1_000_000.0)
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -338,7 +338,7 @@ async fn source_names(state: &AppState) -> Result<export::SourceNames, ApiError>
 }
 
 #[utoipa::path(get, path = "/api/v1/export.csv", tag = "open data",
-    params(("lang" = Option<String>, Query, description = "Preferred locale of the texts (ISO 639-1), falling back to each record's default")),
+    params(LangQueryDoc),
     responses(
         (status = 200, description = "Every live record, one CSV row each (RFC 4180, UTF-8 with BOM, header row), under CC BY 4.0: the `source_name`, `source_url` and `attribution` columns credit each record's source. Streamed.",
             content_type = "text/csv", body = String,
@@ -382,7 +382,7 @@ async fn export_jsonl(
 }
 
 #[utoipa::path(get, path = "/feeds/open.atom", tag = "open data",
-    params(SearchQueryDoc, ("If-None-Match" = Option<String>, Header, description = "An `ETag` from an earlier answer; a match gets 304 without a body")),
+    params(FeedQueryDoc, ("If-None-Match" = Option<String>, Header, description = "An `ETag` from an earlier answer; a match gets 304 without a body")),
     responses(
         (status = 200, description = "Atom feed of open processes, most recently started first, with the search filters. Cacheable for 300 s.",
             content_type = "application/atom+xml", body = String,
@@ -449,9 +449,7 @@ async fn sources(State(state): State<AppState>) -> Result<Json<Vec<SourceRespons
 }
 
 #[utoipa::path(get, path = "/api/v1/sources/{id}/runs", tag = "sources",
-    params(("id" = String, Path, description = "Source id"),
-           ("limit" = Option<u32>, Query, description = "1 to 100, default 20"),
-           ("offset" = Option<u32>, Query, description = "default 0")),
+    params(("id" = String, Path, description = "Source id"), PageQueryDoc),
     responses(
         (status = 200, description = "Run history, newest first", body = RunsResponse),
         (status = 404, description = "No such source", body = error::Problem, content_type = "application/problem+json"),

@@ -38,7 +38,7 @@ pub struct Limits {
     pub trusted_proxies: Vec<IpNet>,
     /// Longest time a handler may take before a 503.
     pub request_timeout: Duration,
-    /// Longest accepted request target (path and query), in bytes.
+    /// Longest accepted path, and longest accepted query string, in bytes each.
     pub max_uri_bytes: usize,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
@@ -53,7 +53,7 @@ impl Default for Limits {
             rate_limit_burst: 60,
             trusted_proxies: Vec::new(),
             request_timeout: Duration::from_secs(10),
-            max_uri_bytes: 8 * 1024,
+            max_uri_bytes: 16 * 1024,
             max_body_bytes: 16 * 1024,
             max_tracked_clients: 100_000,
         }
@@ -356,16 +356,25 @@ pub async fn rate_limit(State(guard): State<Guard>, req: Request, next: Next) ->
 /// Size limits, the handler timeout and the panic guard, for every route.
 pub async fn protect(State(guard): State<Guard>, req: Request, next: Next) -> Response {
     let limits = &guard.limits;
-    let uri_len = req
-        .uri()
-        .path_and_query()
-        .map(|pq| pq.as_str().len())
-        .unwrap_or(0);
-    if uri_len > limits.max_uri_bytes {
+    // A long path is 414; a long query string is a bad request (400), like any other invalid
+    // parameter, naming no parameter since it is the whole string.
+    let path_len = req.uri().path().len();
+    let query_len = req.uri().query().map_or(0, str::len);
+    if path_len > limits.max_uri_bytes {
         return problem_response(
             StatusCode::URI_TOO_LONG,
             Some(format!(
-                "The request target is {uri_len} bytes long; at most {} are accepted.",
+                "The path is {path_len} bytes long; at most {} are accepted.",
+                limits.max_uri_bytes
+            )),
+            None,
+        );
+    }
+    if query_len > limits.max_uri_bytes {
+        return problem_response(
+            StatusCode::BAD_REQUEST,
+            Some(format!(
+                "The query string is {query_len} bytes long; at most {} are accepted.",
                 limits.max_uri_bytes
             )),
             None,
@@ -535,5 +544,33 @@ mod tests {
             l.check(IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i)));
         }
         assert!(l.tracked() <= 11, "{} tracked", l.tracked());
+    }
+}
+
+#[cfg(test)]
+mod router_tests {
+    use super::*;
+    use axum::body::Body;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn long_paths_are_414_and_long_queries_400() {
+        let guard = Guard::new(Limits::default());
+        let app = axum::Router::new()
+            .fallback(|| async { "ok" })
+            .layer(axum::middleware::from_fn_with_state(guard, protect));
+        let long = "a".repeat(20_000);
+        for (uri, code) in [
+            (format!("/x/{long}"), 414),
+            (format!("/x?q={long}"), 400),
+            ("/x?q=a".to_owned(), 200),
+        ] {
+            let r = app
+                .clone()
+                .oneshot(Request::builder().uri(&uri).body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), code, "{}", &uri[..20.min(uri.len())]);
+        }
     }
 }

@@ -38,12 +38,10 @@ impl Params {
         Ok(Params(map))
     }
 
-    /// The value, with empty strings treated as absent (HTML forms send empty selects).
+    /// The value, with empty strings treated as absent (HTML forms send empty selects). Other
+    /// values are taken as they are: `" 5"` is not a number and `" it"` not a language.
     pub fn get(&self, k: &str) -> Option<&str> {
-        self.0
-            .get(k)
-            .map(String::as_str)
-            .filter(|v| !v.trim().is_empty())
+        self.0.get(k).map(String::as_str).filter(|v| !v.is_empty())
     }
 
     pub fn pairs(&self) -> Vec<(String, String)> {
@@ -59,7 +57,7 @@ impl Params {
     ) -> Result<usize, ApiError> {
         match self.get(k) {
             None => Ok(default),
-            Some(v) => match v.trim().parse::<i64>() {
+            Some(v) => match v.parse::<i64>() {
                 Ok(n) if n >= min as i64 && n <= max as i64 => Ok(n as usize),
                 Ok(_) => Err(ApiError::bad(k, format!("must be between {min} and {max}"))),
                 Err(_) => Err(ApiError::bad(
@@ -98,7 +96,10 @@ pub fn search_request(p: &Params) -> Result<SearchRequest, ApiError> {
         Some(q) if q.chars().any(|c| c.is_control() && !c.is_whitespace()) => {
             return Err(ApiError::bad("q", "contains control characters"))
         }
-        other => other.map(|q| q.trim().to_owned()),
+        other => other
+            .map(str::trim)
+            .filter(|q| !q.is_empty())
+            .map(str::to_owned),
     };
     let kind = p
         .get("kind")
@@ -162,7 +163,6 @@ pub fn region_code(v: &str) -> Result<String, ApiError> {
 
 /// An ISO 639-1 language code (two lower-case letters).
 pub fn lang_code(v: &str) -> Result<String, ApiError> {
-    let v = v.trim();
     if v.len() == 2 && v.bytes().all(|b| b.is_ascii_alphabetic()) {
         Ok(v.to_ascii_lowercase())
     } else {
@@ -229,5 +229,19 @@ mod tests {
     fn empty_values_mean_absent() {
         let r = req("q=&kind=&region=&status=").unwrap();
         assert!(r.q.is_none() && r.kind.is_none() && r.region.is_none() && r.status.is_none());
+        assert!(req("q=+++").unwrap().q.is_none());
+    }
+
+    #[test]
+    fn values_are_not_trimmed_into_validity() {
+        for (qs, param) in [
+            ("limit=+5", "limit"),
+            ("lang=%0B+", "lang"),
+            ("lang=+it", "lang"),
+            ("kind=+", "kind"),
+            ("region=+", "region"),
+        ] {
+            assert_eq!(param_of(req(qs).unwrap_err()), param, "{qs}");
+        }
     }
 }

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# API contract test: schemathesis generates requests from /api/v1/openapi.json (valid and
+# invalid ones) against a real `snodo serve` over the demo's data, and checks every answer with
+# `--checks all`: no 5xx, status codes, content types, headers and bodies as documented.
+#
+#   scripts/contract-test.sh          # long mode: 200 examples per operation, up to 15 minutes
+#   CI=true scripts/contract-test.sh  # short mode: 15 examples per operation, up to 3 minutes
+#
+# Needs `pip install schemathesis` (installed here when missing). SNODO_BIN picks the binary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib-serve.sh
+
+if [ "${CI:-}" = true ] || [ "${1:-}" = --short ]; then
+  examples=15; budget=180
+else
+  examples=200; budget=900
+fi
+command -v schemathesis >/dev/null || pip install -q schemathesis
+work=$(mktemp -d)
+trap 'for p in $(jobs -p); do kill -TERM "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
+
+demo_data "$work/data"
+# Rate limiting off: the test sends far more than a client would, and 429 is documented anyway.
+cfg=$(serve_config "$work/data" 'rate_limit_per_minute = 0')
+port=$(free_port)
+"$(snodo_bin)" --config "$cfg" serve --listen "127.0.0.1:$port" >"$work/serve.log" 2>&1 &
+pid=$!
+base=$(wait_listening "$work/serve.log" "$pid")
+echo "== schemathesis against $base ($examples examples per operation, at most ${budget}s)"
+set +e
+# Run from the temp dir: schemathesis keeps a cache in the working directory.
+(cd "$work" && schemathesis run "$base/api/v1/openapi.json" --url "$base" \
+  --checks all --max-examples "$examples" --max-time "$budget" \
+  --request-timeout 10 --workers 2 --seed 7 \
+  --generation-codec utf-8 --warnings off --report junit --report-dir "$work/report")
+rc=$?
+set -e
+if grep -qi 'panicked' "$work/serve.log"; then
+  echo "contract test: the server panicked:" >&2
+  grep -i -A3 panicked "$work/serve.log" >&2
+  rc=1
+fi
+if [ $rc -eq 0 ]; then echo "contract test: ok"; else echo "contract test: FAILED ($rc)"; fi
+exit $rc
