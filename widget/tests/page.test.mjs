@@ -40,7 +40,13 @@ async function open(path, { js = true, widget = true, viewport = { width: 1280, 
   return page;
 }
 
-const widgetCount = (page) => page.waitForFunction(() => /risultat|result/i.test(document.querySelector('snodo-search')?.shadowRoot?.querySelector('.cnt')?.textContent || ''));
+const widgetCount = (page) => page.waitForFunction(() => /risultat|result/i.test(document.querySelector('snodo-search')?.shadowRoot?.querySelector('.cnt')?.textContent || ''), null, { timeout: 15_000 }).catch(async (e) => {
+  const shown = await page.evaluate(() => {
+    const r = document.querySelector('snodo-search')?.shadowRoot;
+    return { count: r?.querySelector('.cnt')?.textContent, error: r?.querySelector('.err')?.textContent };
+  }).catch(() => null);
+  throw new Error(`the widget never showed a result count: ${JSON.stringify(shown)}`, { cause: e });
+});
 
 /** Only markup the page itself writes: no injected element, handler or javascript: link. */
 async function assertInert(page) {
