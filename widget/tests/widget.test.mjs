@@ -274,6 +274,22 @@ test('keyboard: a closed select changes with the arrow keys and filters', async 
   await page.close();
 });
 
+test('reduced motion is respected; harvested text in another language is marked', async () => {
+  const page = await open('motion.html', '<snodo-search limit="100"></snodo-search>');
+  await waitCount(page, /risultat/);
+  const anim = () => w(page).locator('li.card').first().evaluate((e) => getComputedStyle(e).animationName);
+  assert.equal(await anim(), 'none', 'no animation with prefers-reduced-motion: reduce');
+  await page.emulateMedia({ reducedMotion: 'no-preference' });
+  assert.equal(await anim(), 'fade');
+  // each title and text carries the record's own language; the interface keeps the widget's
+  const items = data.all.items;
+  const langs = await w(page).locator('.ttl span[lang]').evaluateAll((els) => els.map((e) => e.lang));
+  assert.deepEqual(langs, items.map((it) => it.lang));
+  assert.equal(await w(page).locator('.sn').getAttribute('lang'), 'it');
+  if (TARGET === 'mock') assert.ok(langs.includes('en'), 'the fixtures have an English record');
+  await page.close();
+});
+
 test('axe-core: zero violations (Italian, English, results, errors)', async () => {
   const cases = [
     ['axe-it.html', '<snodo-search></snodo-search>', 'it', null],
