@@ -407,7 +407,6 @@ test('screenshots: desktop with a query, mobile, English', async () => {
 // Last in this file: it uses up the loopback client's rate limit on the real server.
 test('a real 429 from the server reaches the widget as "too many searches"', {
   skip: TARGET !== 'real' && 'the mock has no rate limit',
-  todo: process.env.SNODO_STRICT_429 ? false : 'needs CORS headers on the server\'s 429 answers (CorsLayer outside the rate limiter); set SNODO_STRICT_429=1 once fixed',
 }, async () => {
   const page = await open('ratelimit.html', '<snodo-search></snodo-search>');
   await waitCount(page, /risultat/);
