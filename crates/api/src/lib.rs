@@ -125,11 +125,13 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/export.jsonl", get(export_jsonl))
         .route("/api/v1/openapi.json", get(openapi))
         .route("/feeds/open.atom", get(feed_open))
-        .layer(cors)
         .layer(middleware::from_fn_with_state(
             guard.clone(),
             limits::rate_limit,
-        ));
+        ))
+        // Outside the rate limiter, so a 429 carries CORS headers and a widget on another site
+        // can read it and say "too many searches" instead of "unreachable".
+        .layer(cors);
     Router::new()
         .merge(api)
         .route("/status", get(status))

@@ -70,7 +70,8 @@ pub struct Server {
     /// Longest time one request may take before a 503.
     #[serde(default = "default_server_timeout")]
     pub request_timeout_secs: u64,
-    /// Longest accepted request target (path and query string), in bytes; longer gets 414.
+    /// Longest accepted path and query string, in bytes each; a longer path gets 414, a longer
+    /// query string 400.
     #[serde(default = "default_max_uri_bytes")]
     pub max_uri_bytes: usize,
     /// Largest accepted request body, in bytes; larger gets 413.
@@ -121,6 +122,10 @@ pub struct Harvest {
     /// A contact URL or e-mail put in the User-Agent, so platform operators can reach us.
     #[serde(default = "default_contact")]
     pub contact: String,
+    /// Let public sources reach loopback and private addresses (off: a redirect or DNS answer
+    /// pointing inside the network is refused). Only for sources on an internal network.
+    #[serde(default)]
+    pub allow_private_addresses: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -537,7 +542,8 @@ fn default_server_timeout() -> u64 {
     10
 }
 fn default_max_uri_bytes() -> usize {
-    8 * 1024
+    // Above the API's own 500-character limit on `q`, so an over-long query is a 400 naming `q`.
+    16 * 1024
 }
 fn default_max_body_bytes() -> usize {
     16 * 1024
@@ -614,6 +620,7 @@ fn default_harvest() -> Harvest {
         max_retry_after_secs: default_max_retry_after(),
         jitter_secs: default_jitter(),
         contact: default_contact(),
+        allow_private_addresses: false,
     }
 }
 fn default_log() -> Log {

@@ -11,13 +11,13 @@ pub mod scheduler;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chrono::Utc;
 use serde::Serialize;
 use snodo_config::Config;
 use snodo_connector::{
-    Connector, ConnectorError, HarvestContext, HttpClient, HttpSettings, ProgressFn, SourceSpec,
+    Connector, ConnectorError, HarvestContext, HttpClient, ProgressFn, SourceSpec,
 };
 use snodo_store::{HarvestBatch, Outcome, RunCounts, RunFinish, Store, StoreError};
 use tokio::sync::Semaphore;
@@ -107,18 +107,7 @@ impl Harvester {
         cancel: CancellationToken,
     ) -> Result<Harvester, Vec<String>> {
         let h = &config.harvest;
-        let settings = HttpSettings {
-            user_agent: format!("Snodo/{} (+{})", env!("CARGO_PKG_VERSION"), h.contact),
-            connect_timeout: Duration::from_secs(h.connect_timeout_secs),
-            request_timeout: Duration::from_secs(h.request_timeout_secs),
-            max_body_bytes: h.max_body_mb * 1024 * 1024,
-            max_retries: h.max_retries,
-            retry_budget: h.retry_budget,
-            min_delay: Duration::from_millis(h.min_delay_ms),
-            per_host_concurrency: h.per_host_concurrency,
-            max_retry_after: Duration::from_secs(h.max_retry_after_secs),
-            ..HttpSettings::default()
-        };
+        let settings = registry::http_settings(h);
         let http = HttpClient::new(settings).map_err(|e| vec![e.to_string()])?;
         let mut problems = Vec::new();
         let mut entries = Vec::new();
@@ -278,8 +267,9 @@ impl Harvester {
                         report.counts = applied.counts;
                         report.counts.failed += failed;
                         report.warnings.extend(applied.warnings);
-                        report.outcome = if complete
-                            && !applied.sweep_held_back
+                        // `complete` only decides whether to sweep: a feed is a window of recent
+                        // entries and says so without anything having gone wrong.
+                        report.outcome = if !applied.sweep_held_back
                             && report.counts.failed == 0
                             && report.warnings.is_empty()
                         {

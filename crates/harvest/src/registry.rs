@@ -102,6 +102,7 @@ pub fn http_settings(h: &snodo_config::Harvest) -> HttpSettings {
         min_delay: Duration::from_millis(h.min_delay_ms),
         per_host_concurrency: h.per_host_concurrency,
         max_retry_after: Duration::from_secs(h.max_retry_after_secs),
+        allow_private_addresses: h.allow_private_addresses,
         ..HttpSettings::default()
     }
 }
