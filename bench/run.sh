@@ -40,7 +40,7 @@ for n in "${sizes[@]}"; do
 
   # Full reindex from SQLite with the real binary, and HTTP throughput against `snodo serve`.
   cfg="$dir/snodo.toml"
-  printf '[storage]\ndata_dir = "%s"\n\n[server]\nlisten = "127.0.0.1:18080"\n\n[log]\nlevel = "warn"\n' "$dir/snodo-data" > "$cfg"
+  printf '[storage]\ndata_dir = "%s"\n\n[server]\nlisten = "127.0.0.1:18080"\nrate_limit_per_minute = 0\n\n[log]\nlevel = "warn"\n' "$dir/snodo-data" > "$cfg"
   echo; echo "#### snodo reindex, $n records"; echo '```'
   /usr/bin/time -f "wall %e s, peak RSS %M KiB" "$snodo" --config "$cfg" reindex 2>&1 | tail -2
   echo '```'

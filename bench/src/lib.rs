@@ -169,6 +169,17 @@ pub fn run(
     })
 }
 
+/// `27×`, `3.4×`, `0.02×`: two significant digits below 10.
+fn ratio(r: f64) -> String {
+    if r >= 10.0 {
+        format!("{r:.0}×")
+    } else if r >= 1.0 {
+        format!("{r:.1}×")
+    } else {
+        format!("{r:.2}×")
+    }
+}
+
 /// Markdown tables of several reports side by side, with ratios against the first (Snodo).
 pub fn markdown(reports: &[Report]) -> String {
     let mut s = String::new();
@@ -200,11 +211,14 @@ pub fn markdown(reports: &[Report]) -> String {
     }));
     s.push_str(&row("index size", &|r| mib(r.build.index_bytes)));
     s.push_str(&row("rows + index on disk", &|r| mib(r.build.total_bytes)));
-    s.push_str(&row("peak RSS building", &|r| {
-        r.rss_build_kib
-            .map_or("–".into(), |k| format!("{:.0} MiB", k as f64 / 1024.0))
-    }));
-    s.push_str(&row("peak RSS querying", &|r| {
+    s.push_str(&row(
+        "peak RSS of the harness building (PostgreSQL: client only)",
+        &|r| {
+            r.rss_build_kib
+                .map_or("–".into(), |k| format!("{:.0} MiB", k as f64 / 1024.0))
+        },
+    ));
+    s.push_str(&row("peak RSS of the harness querying", &|r| {
         r.rss_query_kib
             .map_or("–".into(), |k| format!("{:.0} MiB", k as f64 / 1024.0))
     }));
@@ -256,9 +270,9 @@ pub fn markdown(reports: &[Report]) -> String {
             .skip(1)
             .map(|r| match find(r) {
                 Some(x) => format!(
-                    "{:.0}× / {:.0}×",
-                    x.p50 / l.p50.max(1e-6),
-                    x.p99 / l.p99.max(1e-6)
+                    "{} / {}",
+                    ratio(x.p50 / l.p50.max(1e-6)),
+                    ratio(x.p99 / l.p99.max(1e-6))
                 ),
                 None => "–".into(),
             })
