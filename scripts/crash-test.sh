@@ -58,8 +58,9 @@ for i in $(seq 1 "$N"); do
     [ "$i" = 1 ] || check "$dir"
     rm -rf "$dir" "$dir.copy"
   fi
-  # A random point: 50 ms to 4 s after start (start-up, migrations, harvest, indexing, serving).
-  delay=$(python3 -c 'import random; print(round(random.uniform(0.05, 4.0), 2))')
+  # A random point: 50 ms to DELAY_MAX s after start (start-up, migrations, harvest, indexing,
+  # serving). The demo's harvest takes about a second, so most kills land in it.
+  delay=$(python3 -c "import random; print(round(random.uniform(0.05, ${DELAY_MAX:-2.0}), 2))")
   port=$(free_port)
   "$bin" demo --listen "127.0.0.1:$port" --data-dir "$dir" >"$work/demo.log" 2>&1 &
   pid=$!

@@ -6,6 +6,7 @@
 #
 #   scripts/load-test.sh            # long mode: 60 s per endpoint
 #   CI=true scripts/load-test.sh    # short mode: 10 s per endpoint
+#   HARVEST=0 scripts/load-test.sh  # baseline without harvests
 #
 # Needs wrk (Debian package wrk). SNODO_BIN picks the binary (use a release build for figures:
 # SNODO_BIN=target/release/snodo). Traffic goes to 127.0.0.1 only and stops by itself.
@@ -45,7 +46,8 @@ serve_pid=$!
 base=$(wait_listening "$work/serve.log" "$serve_pid")
 
 # Harvests in a loop during the load: one trigger per source every second (409 while running).
-(
+# HARVEST=0 leaves them out, for a baseline.
+[ "${HARVEST:-1}" = 0 ] || (
   end=$((SECONDS + 3 * secs + 10))
   while [ $SECONDS -lt $end ]; do
     for n in $(seq 1 "${#urls[@]}"); do
@@ -79,7 +81,7 @@ run() { # NAME PATH
     echo "  FAIL: p99 $p99 ms > 10 × p50 $p50 ms"; fail=1
   fi
 }
-echo "== wrk, 64 connections, ${secs}s each, harvests running ($base)"
+echo "== wrk, 64 connections, ${secs}s each, harvests $([ "${HARVEST:-1}" = 0 ] && echo off || echo running) ($base)"
 run "search (text)" "/api/v1/search?q=partecipazione&limit=20"
 run "search (filters)" "/api/v1/search?status=open&sort=closing&limit=20"
 run "record list + facets" "/api/v1/search?limit=100"
