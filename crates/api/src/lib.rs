@@ -543,7 +543,9 @@ Conventions (ModI): version in the path (`/api/v1`); errors as `application/prob
 Rate limits: every answer of `/api/v1/*` and `/feeds/*` carries `X-RateLimit-Limit` (requests a client may make in a burst), `X-RateLimit-Remaining` and `X-RateLimit-Reset` (seconds until the full burst is available again); over the limit the answer is 429 with `Retry-After` in seconds. Limits apply per client address.\n\n\
 Caching: search, record and feed answers carry `ETag` and `Cache-Control`; send `If-None-Match` to get 304 when nothing changed.\n\n\
 Open data: `/api/v1/export.csv`, `/api/v1/export.jsonl` and `/feeds/open.atom` are under CC BY 4.0; credit each record's source as given in its `attribution`.",
-        license(name = "AGPL-3.0-or-later", identifier = "AGPL-3.0-or-later")),
+        license(name = "AGPL-3.0-or-later", identifier = "AGPL-3.0-or-later"),
+        contact(name = "Snodo maintainers", url = "https://github.com/snodo/snodo")),
+    servers((url = "/", description = "This hub")),
     paths(search, record, sources, runs, trigger_harvest, export_csv, export_jsonl, feed_open, status),
     components(schemas(SearchResponse, SearchItem, FacetsResponse, RecordResponse, SourceResponse, RunResponse, RunsResponse, error::Problem)),
     modifiers(&BearerAuth, &CommonAnswers),
@@ -564,10 +566,20 @@ impl utoipa::Modify for BearerAuth {
 }
 
 /// Answers any operation can give (limits, timeouts, internal errors), and the rate-limit
-/// headers on every answer of a rate-limited path.
+/// headers on every answer of a rate-limited path; the `x-api-id` and `x-summary` ModI asks of
+/// `info`.
 struct CommonAnswers;
 impl utoipa::Modify for CommonAnswers {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        openapi.info.extensions = Some(
+            utoipa::openapi::extensions::ExtensionsBuilder::new()
+                .add("x-api-id", "snodo-search-v1")
+                .add(
+                    "x-summary",
+                    "Search Italian public participation processes harvested from their platforms",
+                )
+                .build(),
+        );
         use utoipa::openapi::header::HeaderBuilder;
         use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
         let integer = || {
@@ -861,6 +873,80 @@ const _: &str = PROBLEM_JSON;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The conventions of the Italian interoperability model that the description must show.
+    #[test]
+    fn openapi_follows_modi_conventions() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+        let version = doc["info"]["version"].as_str().unwrap();
+        let parts: Vec<&str> = version.split('.').collect();
+        assert_eq!(parts.len(), 3, "{version}");
+        assert!(parts.iter().all(|p| p.parse::<u32>().is_ok()), "{version}");
+        assert!(doc["info"]["x-api-id"].is_string() && doc["info"]["x-summary"].is_string());
+        assert!(doc["info"]["contact"].is_object() && doc["info"]["license"].is_object());
+        let paths = doc["paths"].as_object().unwrap();
+        for route in [
+            "/api/v1/search",
+            "/api/v1/records/{id}",
+            "/api/v1/sources",
+            "/api/v1/sources/{id}/runs",
+            "/api/v1/sources/{id}/harvest",
+            "/api/v1/export.csv",
+            "/api/v1/export.jsonl",
+            "/feeds/open.atom",
+            "/status",
+        ] {
+            assert!(paths.contains_key(route), "{route} undocumented");
+        }
+        for (path, item) in paths {
+            assert!(
+                path.starts_with("/api/v1/") || path.starts_with("/feeds/") || path == "/status",
+                "{path}: the version belongs in the path"
+            );
+            for (method, op) in item.as_object().unwrap() {
+                let answers = op["responses"].as_object().unwrap();
+                for (code, answer) in answers {
+                    if code.starts_with('4') || code.starts_with('5') {
+                        assert!(
+                            answer["content"]["application/problem+json"].is_object(),
+                            "{method} {path} {code} is not problem+json"
+                        );
+                    }
+                    // Oversize requests are refused before they are counted.
+                    if path != "/status" && code != "413" && code != "414" {
+                        assert!(
+                            answer["headers"]["X-RateLimit-Remaining"].is_object(),
+                            "{method} {path} {code} lacks the rate-limit headers"
+                        );
+                    }
+                }
+                if path != "/status" {
+                    assert!(answers.contains_key("429"), "{method} {path}");
+                    assert!(
+                        answers["429"]["headers"]["Retry-After"].is_object(),
+                        "{method} {path}"
+                    );
+                }
+            }
+        }
+        for cached in ["/api/v1/search", "/api/v1/records/{id}"] {
+            let get = &paths[cached]["get"];
+            assert!(get["responses"]["304"].is_object(), "{cached}");
+            assert!(
+                get["responses"]["200"]["headers"]["ETag"].is_object(),
+                "{cached}"
+            );
+            assert!(
+                get["parameters"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|p| p["name"] == "If-None-Match" && p["in"] == "header"),
+                "{cached}"
+            );
+        }
+    }
 
     #[test]
     fn constant_time_eq_compares() {
