@@ -10,6 +10,7 @@
 //! thread of their own. One process writes; reads use their own connections and never wait
 //! behind a write.
 
+mod duplicates;
 mod error;
 mod schema;
 mod types;
@@ -76,6 +77,7 @@ impl Store {
             tracing::warn!(path = %path.display(), mode, "SQLite could not enable WAL mode; keep the data directory on a local disk");
         }
         schema::migrate(&mut conn)?;
+        backfill_duplicates(&mut conn)?;
         Ok(Store {
             writer: Mutex::new(conn),
             readers: Readers::Pool(Mutex::new(Vec::new())),
@@ -205,6 +207,8 @@ impl Store {
             .map(|(i, id)| (id.as_str(), i))
             .collect();
         let mut foreign: Vec<&str> = Vec::new();
+        // Records whose content or liveness changed: their duplicate links are recomputed.
+        let mut relive: Vec<(&str, &Record)> = Vec::new();
         {
             let c = &mut out.counts;
             let mut get = tx
@@ -273,6 +277,8 @@ impl Store {
                                 run.0
                             ])
                             .ctx(&rctx())?;
+                        duplicates::write_keys(&tx, id, record).ctx(&rctx())?;
+                        relive.push((id, record));
                         c.added += 1;
                     }
                     Some((old_hash, gone)) if old_hash == hash => {
@@ -280,6 +286,7 @@ impl Store {
                             log.execute([id.as_str(), "upsert"]).ctx(&rctx())?;
                             let seq = tx.last_insert_rowid();
                             revive.execute(params![id, now, run.0, seq]).ctx(&rctx())?;
+                            relive.push((id, record));
                             c.revived += 1;
                         } else {
                             touch.execute(params![id, now, run.0]).ctx(&rctx())?;
@@ -293,6 +300,8 @@ impl Store {
                         update
                             .execute(params![id, json, hash, now, seq, run.0])
                             .ctx(&rctx())?;
+                        duplicates::write_keys(&tx, id, record).ctx(&rctx())?;
+                        relive.push((id, record));
                         c.changed += 1;
                         if gone {
                             c.revived += 1;
@@ -310,12 +319,18 @@ impl Store {
             ));
         }
 
-        if batch.complete {
+        let gone = if batch.complete {
             sweep(&tx, run, batch, &now, &mut out).ctx(&format!(
                 "marking records of source `{}` gone",
                 batch.source
-            ))?;
-        }
+            ))?
+        } else {
+            Vec::new()
+        };
+        duplicates::relink(&tx, &relive, &gone).ctx(&format!(
+            "linking duplicates of records of source `{}`",
+            batch.source
+        ))?;
 
         if let Some(cp) = batch.checkpoint {
             tx.prepare_cached("UPDATE sources SET checkpoint = ?2 WHERE id = ?1")
@@ -442,10 +457,12 @@ impl Store {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let rows: Vec<(i64, String, Option<String>)> = self.read(|c| {
+        let rows: Vec<(i64, String, Option<String>, String)> = self.read(|c| {
             let mut s = c
                 .prepare_cached(
-                    "SELECT c.seq, c.record_id, CASE WHEN r.gone_at IS NULL THEN r.json END
+                    "SELECT c.seq, c.record_id, CASE WHEN r.gone_at IS NULL THEN r.json END,
+                            (SELECT json_group_array(other_id) FROM record_links
+                             WHERE record_id = r.id)
                      FROM changes c JOIN records r ON r.id = c.record_id
                      WHERE c.seq > ?1 AND c.seq = r.seq
                      ORDER BY c.seq LIMIT ?2",
@@ -453,15 +470,15 @@ impl Store {
                 .ctx("reading the change log")?;
             let rows = s
                 .query_map(params![int(after_seq), int(limit as u64)], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
                 })
                 .and_then(|rows| rows.collect())
                 .ctx("reading the change log")?;
             Ok(rows)
         })?;
         rows.into_iter()
-            .map(|(seq, id, json)| {
-                let record = json.map(|j| decode(&j, &id)).transpose()?;
+            .map(|(seq, id, json, links)| {
+                let record = json.map(|j| decode_linked(&j, &links, &id)).transpose()?;
                 Ok(Change {
                     seq: uint(seq),
                     id,
@@ -497,28 +514,31 @@ impl Store {
         let mut after = String::new();
         let mut count = 0u64;
         loop {
-            let chunk: Vec<(String, String)> = self.read(|c| {
+            let chunk: Vec<(String, String, String)> = self.read(|c| {
                 let mut s = c
                     .prepare_cached(
-                        "SELECT id, json FROM records WHERE gone_at IS NULL AND id > ?1
+                        "SELECT id, json,
+                                (SELECT json_group_array(other_id) FROM record_links
+                                 WHERE record_id = records.id)
+                         FROM records WHERE gone_at IS NULL AND id > ?1
                          ORDER BY id LIMIT ?2",
                     )
                     .ctx("reading live records")?;
                 let rows = s
                     .query_map(params![after, LIVE_CHUNK as i64], |r| {
-                        Ok((r.get(0)?, r.get(1)?))
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
                     })
                     .and_then(|rows| rows.collect())
                     .ctx("reading live records")?;
                 Ok(rows)
             })?;
-            let Some((last, _)) = chunk.last() else {
+            let Some((last, _, _)) = chunk.last() else {
                 return Ok(count);
             };
             after = last.clone();
             let done = chunk.len() < LIVE_CHUNK;
-            for (id, json) in chunk {
-                f(decode(&json, &id)?)?;
+            for (id, json, links) in chunk {
+                f(decode_linked(&json, &links, &id)?)?;
                 count += 1;
             }
             if done {
@@ -529,10 +549,20 @@ impl Store {
 
     /// One record with its bookkeeping, gone or not (`gone_at` tells); `None` if never stored.
     pub fn record(&self, id: &str) -> Result<Option<StoredRecord>, StoreError> {
-        type Raw = (String, String, String, String, String, Option<String>);
+        type Raw = (
+            String,
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+            String,
+        );
         let raw: Option<Raw> = self.read(|c| {
             c.prepare_cached(
-                "SELECT json, content_hash, first_seen, last_seen, last_changed, gone_at
+                "SELECT json, content_hash, first_seen, last_seen, last_changed, gone_at,
+                        (SELECT json_group_array(other_id) FROM record_links
+                         WHERE record_id = records.id)
                  FROM records WHERE id = ?1",
             )
             .and_then(|mut s| {
@@ -544,18 +574,20 @@ impl Store {
                         r.get(3)?,
                         r.get(4)?,
                         r.get(5)?,
+                        r.get(6)?,
                     ))
                 })
                 .optional()
             })
             .ctx(&format!("reading record {id}"))
         })?;
-        let Some((json, content_hash, first_seen, last_seen, last_changed, gone_at)) = raw else {
+        let Some((json, content_hash, first_seen, last_seen, last_changed, gone_at, links)) = raw
+        else {
             return Ok(None);
         };
         let what = || format!("record {id}");
         Ok(Some(StoredRecord {
-            record: decode(&json, id)?,
+            record: decode_linked(&json, &links, id)?,
             content_hash,
             first_seen: parse_ts(&first_seen, what)?,
             last_seen: parse_ts(&last_seen, what)?,
@@ -868,7 +900,7 @@ fn sweep(
     batch: &HarvestBatch<'_>,
     now: &str,
     out: &mut AppliedBatch,
-) -> rusqlite::Result<()> {
+) -> rusqlite::Result<Vec<String>> {
     let live: i64 = tx
         .prepare_cached("SELECT COUNT(*) FROM records WHERE source = ?1 AND gone_at IS NULL")?
         .query_row([batch.source], |r| r.get(0))?;
@@ -900,7 +932,7 @@ fn sweep(
             live,
             "sweep held back by the safety valve"
         );
-        return Ok(());
+        return Ok(Vec::new());
     }
     let mut log = tx.prepare_cached("INSERT INTO changes (record_id, op) VALUES (?1, 'gone')")?;
     let mut mark = tx.prepare_cached("UPDATE records SET gone_at = ?2, seq = ?3 WHERE id = ?1")?;
@@ -910,7 +942,7 @@ fn sweep(
         mark.execute(params![id, now, seq])?;
     }
     out.counts.gone += n;
-    Ok(())
+    Ok(unseen)
 }
 
 const RUN_COLUMNS: &str = "id, source, started_at, finished_at, outcome, seen, added, changed, \
@@ -1035,6 +1067,43 @@ fn decode(json: &str, id: &str) -> Result<Record, StoreError> {
         what: format!("record {id}"),
         detail: e.to_string(),
     })
+}
+
+/// A stored record with the ids of its duplicates (a JSON array) merged into `same_as`, sorted.
+fn decode_linked(json: &str, links: &str, id: &str) -> Result<Record, StoreError> {
+    let mut record = decode(json, id)?;
+    let links: Vec<String> = serde_json::from_str(links).map_err(|e| StoreError::Corrupt {
+        what: format!("the duplicate links of record {id}"),
+        detail: e.to_string(),
+    })?;
+    record.same_as.extend(links);
+    record.same_as.sort();
+    record.same_as.dedup();
+    Ok(record)
+}
+
+/// Gives records stored before duplicates were detected (schema 1) their match keys and links;
+/// a no-op once any record has keys.
+fn backfill_duplicates(conn: &mut Connection) -> Result<(), StoreError> {
+    let ctx = "linking duplicates of records stored by an older version";
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .ctx(ctx)?;
+    let needed: bool = tx
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM records)
+                    AND NOT EXISTS (SELECT 1 FROM record_keys)",
+            [],
+            |r| r.get(0),
+        )
+        .ctx(ctx)?;
+    if !needed {
+        return Ok(());
+    }
+    let linked = duplicates::backfill(&tx).ctx(ctx)?;
+    tx.commit().ctx(ctx)?;
+    tracing::info!(linked, "duplicate links computed for existing records");
+    Ok(())
 }
 
 /// SQLite integers are signed; counts and seqs never come near the limit.

@@ -67,6 +67,24 @@ CREATE TABLE runs (
 CREATE INDEX runs_by_source ON runs(source, started_at, id);
 CREATE INDEX runs_running ON runs(outcome) WHERE outcome = 'running';
 "#,
+    // 2: cross-platform duplicates. Each record's match keys (folded titles, its URL, the URLs
+    // its description links to) and the links between duplicates, stored in both directions.
+    // Records stored before this migration get their keys when the store is next opened.
+    r#"
+CREATE TABLE record_keys (
+    record_id TEXT NOT NULL REFERENCES records(id) DEFERRABLE INITIALLY DEFERRED,
+    key       TEXT NOT NULL,
+    PRIMARY KEY (record_id, key)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX record_keys_by_key ON record_keys(key);
+
+CREATE TABLE record_links (
+    record_id TEXT NOT NULL REFERENCES records(id) DEFERRABLE INITIALLY DEFERRED,
+    other_id  TEXT NOT NULL REFERENCES records(id) DEFERRABLE INITIALLY DEFERRED,
+    PRIMARY KEY (record_id, other_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX record_links_by_other ON record_links(other_id);
+"#,
 ];
 
 /// The schema version this build writes.

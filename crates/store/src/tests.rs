@@ -938,3 +938,205 @@ fn backup_makes_an_openable_copy_and_never_overwrites() {
     m.backup_to(&dest).unwrap();
     assert_eq!(Store::open(&dest).unwrap().max_seq().unwrap(), 2);
 }
+
+// ---- cross-platform duplicates ----
+
+fn dated(source: &str, n: usize, title: &str, start: &str, end: &str) -> Record {
+    let mut r = rec(source, n, title);
+    r.start_date = Some(start.parse().unwrap());
+    r.end_date = Some(end.parse().unwrap());
+    r
+}
+
+fn seq_of(s: &Store, id: &str) -> i64 {
+    s.writer()
+        .query_row("SELECT seq FROM records WHERE id = ?1", [id], |r| r.get(0))
+        .unwrap()
+}
+
+fn same_as(s: &Store, id: &str) -> Vec<String> {
+    s.record(id).unwrap().unwrap().record.same_as
+}
+
+const TITLE: &str = "Piano regionale per la mobilità sostenibile";
+
+#[test]
+fn same_title_and_overlapping_dates_link_both_ways_and_bump_the_partner() {
+    let s = mem(&["naz", "reg"]);
+    let a = dated("naz", 1, TITLE, "2024-03-01", "2024-04-30");
+    harvest(&s, "naz", std::slice::from_ref(&a), true, 0);
+    let hash_a = s.record("naz:process:1").unwrap().unwrap().content_hash;
+    let seq_a = seq_of(&s, "naz:process:1");
+    // Different case, accents and punctuation fold to the same title.
+    let b = dated(
+        "reg",
+        7,
+        "PIANO REGIONALE per la mobilita' sostenibile!",
+        "2024-04-15",
+        "2024-06-30",
+    );
+    harvest(&s, "reg", std::slice::from_ref(&b), true, 1);
+
+    assert_eq!(same_as(&s, "naz:process:1"), ["reg:process:7"]);
+    assert_eq!(same_as(&s, "reg:process:7"), ["naz:process:1"]);
+    assert!(
+        seq_of(&s, "naz:process:1") > seq_a,
+        "the partner is re-indexed"
+    );
+    let changes = s.changes_since(seq_a as u64, 100).unwrap();
+    let ids: Vec<&str> = changes.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["reg:process:7", "naz:process:1"]);
+    for c in &changes {
+        assert_eq!(c.record.as_ref().unwrap().same_as.len(), 1);
+    }
+    let mut live = Vec::new();
+    s.live_records(&mut |r| {
+        live.push(r.same_as.len());
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(live, [1, 1]);
+    // The content hash and the stored JSON are the connector's record.
+    assert_eq!(
+        s.record("naz:process:1").unwrap().unwrap().content_hash,
+        hash_a
+    );
+    assert!(!stored_json(&s, "naz:process:1").contains("same_as"));
+
+    // Harvesting the same data again rewrites and bumps nothing.
+    let max = s.max_seq().unwrap();
+    let out = harvest(&s, "naz", &[a], true, 2);
+    assert_eq!(out.counts.unchanged, 1);
+    harvest(&s, "reg", &[b], true, 3);
+    assert_eq!(s.max_seq().unwrap(), max);
+}
+
+#[test]
+fn dates_trivial_titles_and_same_source_do_not_link() {
+    let s = mem(&["naz", "reg"]);
+    harvest(
+        &s,
+        "naz",
+        &[
+            dated("naz", 1, TITLE, "2024-01-01", "2024-01-31"),
+            rec("naz", 2, "Bilancio 2024"),
+            rec("naz", 3, "Consultazione sul piano casa"),
+            rec("naz", 4, "Consultazione sul piano casa"),
+        ],
+        true,
+        0,
+    );
+    // Same title on the same source: not a cross-platform duplicate.
+    assert!(same_as(&s, "naz:process:3").is_empty());
+    harvest(
+        &s,
+        "reg",
+        &[
+            // Disjoint dates.
+            dated("reg", 1, TITLE, "2024-02-01", "2024-02-28"),
+            // Equal but trivial title.
+            rec("reg", 2, "Bilancio 2024"),
+            // Open-ended on one side, undated on the other: overlapping.
+            {
+                let mut r = rec("reg", 3, "Consultazione sul piano casa");
+                r.start_date = Some("2030-01-01".parse().unwrap());
+                r
+            },
+        ],
+        true,
+        1,
+    );
+    assert!(same_as(&s, "reg:process:1").is_empty());
+    assert!(same_as(&s, "reg:process:2").is_empty());
+    assert_eq!(
+        same_as(&s, "reg:process:3"),
+        ["naz:process:3", "naz:process:4"]
+    );
+    assert_eq!(same_as(&s, "naz:process:4"), ["reg:process:3"]);
+}
+
+#[test]
+fn a_link_in_the_description_links_whatever_the_titles_and_dates() {
+    let s = mem(&["naz", "reg"]);
+    let a = dated("naz", 1, "Una cosa", "2020-01-01", "2020-01-02");
+    harvest(&s, "naz", &[a], true, 0);
+    let mut b = dated("reg", 5, "Un'altra", "2024-01-01", "2024-01-02");
+    b.description_html.insert_sanitized(
+        "it",
+        r#"<p>Partecipa anche <a href="https://naz.example.it/processes/1/">sul portale nazionale</a>.</p>"#,
+    );
+    harvest(&s, "reg", &[b], true, 1);
+    assert_eq!(same_as(&s, "naz:process:1"), ["reg:process:5"]);
+    assert_eq!(same_as(&s, "reg:process:5"), ["naz:process:1"]);
+}
+
+#[test]
+fn a_changed_title_or_a_gone_record_drops_the_link_and_bumps_both_sides() {
+    let s = mem(&["naz", "reg"]);
+    harvest(&s, "naz", &[rec("naz", 1, TITLE)], true, 0);
+    harvest(&s, "reg", &[rec("reg", 1, TITLE)], true, 1);
+    assert_eq!(same_as(&s, "naz:process:1"), ["reg:process:1"]);
+
+    // The regional title changes: no longer the same thing.
+    let before = seq_of(&s, "naz:process:1");
+    harvest(
+        &s,
+        "reg",
+        &[rec("reg", 1, "Tutt'altra consultazione")],
+        true,
+        2,
+    );
+    assert!(same_as(&s, "naz:process:1").is_empty());
+    assert!(same_as(&s, "reg:process:1").is_empty());
+    assert!(seq_of(&s, "naz:process:1") > before);
+
+    // Back to the same title: linked again; then the national one goes.
+    harvest(&s, "reg", &[rec("reg", 1, TITLE)], true, 3);
+    assert_eq!(same_as(&s, "reg:process:1"), ["naz:process:1"]);
+    let before_reg = seq_of(&s, "reg:process:1");
+    harvest(&s, "naz", &[], true, 4);
+    assert!(s
+        .record("naz:process:1")
+        .unwrap()
+        .unwrap()
+        .gone_at
+        .is_some());
+    assert!(same_as(&s, "reg:process:1").is_empty());
+    assert!(same_as(&s, "naz:process:1").is_empty());
+    assert!(seq_of(&s, "reg:process:1") > before_reg);
+    let last = s.changes_since(before_reg as u64, 100).unwrap();
+    assert!(last.iter().any(
+        |c| c.id == "reg:process:1" && c.record.as_ref().is_some_and(|r| r.same_as.is_empty())
+    ));
+
+    // It comes back unchanged (revived): linked again.
+    harvest(&s, "naz", &[rec("naz", 1, TITLE)], true, 5);
+    assert_eq!(same_as(&s, "reg:process:1"), ["naz:process:1"]);
+    s.integrity_check().unwrap();
+}
+
+#[test]
+fn records_stored_before_the_migration_are_linked_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snodo.sqlite");
+    {
+        let s = Store::open(&path).unwrap();
+        s.sync_sources(&[info("naz"), info("reg")]).unwrap();
+        harvest(&s, "naz", &[rec("naz", 1, TITLE)], true, 0);
+        harvest(&s, "reg", &[rec("reg", 1, TITLE)], true, 1);
+        // As an older version left it: no keys, no links.
+        s.writer()
+            .execute_batch("DELETE FROM record_links; DELETE FROM record_keys;")
+            .unwrap();
+        assert!(same_as(&s, "naz:process:1").is_empty());
+    }
+    let s = Store::open(&path).unwrap();
+    let max = s.max_seq().unwrap();
+    assert_eq!(same_as(&s, "naz:process:1"), ["reg:process:1"]);
+    assert_eq!(same_as(&s, "reg:process:1"), ["naz:process:1"]);
+    assert_eq!(
+        s.changes_since(max - 2, 10).unwrap().len(),
+        2,
+        "both records are re-indexed"
+    );
+}
