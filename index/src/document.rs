@@ -37,6 +37,16 @@ pub struct Display {
     pub image_url: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub methods: Vec<String>,
+    /// Ids of the same thing on other sources (the record is the canonical one of its group).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub same_as: Vec<String>,
+}
+
+/// Whether the record is the one result of its group of duplicates: no record it is the same as
+/// has a smaller id. The others are not searchable, so search shows each thing once.
+pub fn is_canonical(r: &Record) -> bool {
+    let id = r.id.to_string();
+    !r.same_as.iter().any(|other| *other < id)
 }
 
 /// A date as a day number for the fast fields.
@@ -155,6 +165,7 @@ pub fn to_document(f: &Fields, r: &Record) -> Result<TantivyDocument, serde_json
         scope_name: r.territory.scope_name.clone(),
         image_url: r.image_url.clone(),
         methods: r.methods.clone(),
+        same_as: r.same_as.clone(),
     };
     doc.add_text(f.display, serde_json::to_string(&display)?);
     Ok(doc)

@@ -436,6 +436,10 @@ impl Index {
         let result = (|| -> Result<(), IndexError> {
             for change in changes {
                 match change {
+                    IndexChange::Upsert(record) if !document::is_canonical(record) => {
+                        // A duplicate of a record with a smaller id: that one is the result.
+                        writer.delete_term(Term::from_field_text(f.id, &record.id.to_string()));
+                    }
                     IndexChange::Upsert(record) => {
                         let doc =
                             document::to_document(f, record).map_err(|e| IndexError::Engine {
@@ -480,7 +484,7 @@ impl Index {
                 message: "the index writer was closed".into(),
             })?;
             let mut n = 0u64;
-            for record in records {
+            for record in records.filter(document::is_canonical) {
                 let doc = document::to_document(&fresh.fields, &record).map_err(|e| {
                     IndexError::Engine {
                         message: format!("record {}: {e}", record.id),

@@ -90,6 +90,9 @@ pub struct SearchHit {
     pub scope_name: Option<String>,
     pub image_url: Option<String>,
     pub methods: Vec<String>,
+    /// Ids of records on other sources describing the same thing (not searchable themselves),
+    /// sorted; the source is the first part of each id.
+    pub same_as: Vec<String>,
     /// Relevance score when the search had text.
     pub score: Option<f32>,
 }
@@ -374,6 +377,7 @@ fn hit(
         scope_name,
         image_url: d.image_url,
         methods: d.methods,
+        same_as: d.same_as,
         score,
     })
 }

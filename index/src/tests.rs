@@ -890,3 +890,54 @@ fn misspelt_words_are_corrected_within_one_or_two_edits() {
     assert_eq!(ids(&idx, &req("bilancio partecipatvo ")), ["a:process:1"]);
     assert_eq!(ids(&idx, &req("bilancio partecipatvo")), ["a:process:1"]);
 }
+
+#[test]
+fn only_the_canonical_record_of_a_group_of_duplicates_is_searchable() {
+    let mut naz = rec("naz", Kind::Consultation, "1", "Piano della mobilità");
+    let mut reg = rec("reg", Kind::Consultation, "9", "Piano della mobilità");
+    let other = rec("zeta", Kind::Consultation, "2", "Piano della mobilità");
+    naz.same_as = vec!["reg:consultation:9".into()];
+    reg.same_as = vec!["naz:consultation:1".into()];
+
+    for idx in [index_with(&[naz.clone(), reg.clone(), other.clone()]), {
+        let idx = Index::open_in_ram().unwrap();
+        idx.rebuild(
+            &mut vec![reg.clone(), naz.clone(), other.clone()].into_iter(),
+            3,
+        )
+        .unwrap();
+        idx
+    }] {
+        let res = idx.search(&req("mobilità"), today()).unwrap();
+        let found: Vec<(&str, &[String])> = res
+            .items
+            .iter()
+            .map(|h| (h.id.as_str(), h.same_as.as_slice()))
+            .collect();
+        assert_eq!(
+            found.len(),
+            2,
+            "one result for the duplicates, one for the other: {found:?}"
+        );
+        assert!(found.contains(&("naz:consultation:1", &["reg:consultation:9".to_owned()][..])));
+        assert!(found.contains(&("zeta:consultation:2", &[][..])));
+        assert_eq!(res.total, 2);
+        assert_eq!(res.facets.source.get("reg"), None);
+    }
+
+    // Apply: the link goes away (a title changed), so the regional record is searchable again;
+    // it comes back, so the regional record is removed again.
+    let idx = index_with(&[naz.clone(), reg.clone()]);
+    assert_eq!(sorted_ids(&idx, &req("mobilità")), ["naz:consultation:1"]);
+    let (mut naz2, mut reg2) = (naz.clone(), reg.clone());
+    naz2.same_as.clear();
+    reg2.same_as.clear();
+    idx.apply(&upserts(&[reg2, naz2]), 5).unwrap();
+    assert_eq!(
+        sorted_ids(&idx, &req("mobilità")),
+        ["naz:consultation:1", "reg:consultation:9"]
+    );
+    idx.apply(&upserts(&[reg, naz]), 7).unwrap();
+    assert_eq!(sorted_ids(&idx, &req("mobilità")), ["naz:consultation:1"]);
+    assert_eq!(idx.last_applied_seq(), 7);
+}

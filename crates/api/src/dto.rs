@@ -243,6 +243,19 @@ pub struct SearchItem {
     pub image_url: Option<String>,
     /// How people take part: proposals, meetings, surveys, budgets, debates…
     pub methods: Vec<String>,
+    /// The same thing published on other sources (likely duplicates, shown once as this item);
+    /// each is a record at `/api/v1/records/{id}`.
+    pub also_on: Vec<AlsoOn>,
+}
+
+/// A record on another source that describes the same thing as a search item.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlsoOn {
+    /// `source:kind:upstream_id`
+    pub id: String,
+    /// The other record's source id.
+    pub source: String,
+    pub source_name: Option<String>,
 }
 
 /// Counts over all matches, per value.
@@ -266,6 +279,18 @@ impl SearchResponse {
             .into_iter()
             .map(|h| SearchItem {
                 source_name: source_name(&h.source),
+                also_on: h
+                    .same_as
+                    .into_iter()
+                    .map(|id| {
+                        let source = id.split(':').next().unwrap_or_default().to_owned();
+                        AlsoOn {
+                            source_name: source_name(&source),
+                            source,
+                            id,
+                        }
+                    })
+                    .collect(),
                 region_name: h
                     .region
                     .as_deref()

@@ -1244,6 +1244,7 @@ mod tests {
             scope_name: Some(EVIL.into()),
             image_url: None,
             methods: vec!["proposals".into(), EVIL.into()],
+            same_as: Vec::new(),
             score: Some(1.0),
         }
     }
