@@ -24,7 +24,10 @@ fn num(a: &Answer, name: &str) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limit_answers_429_with_modi_headers_and_ignores_untrusted_forwarding() {
     // One request a minute sustained, bursts of 3: the fourth quick request is over.
-    let env = Env::with_server("rate_limit_per_minute = 1\nrate_limit_burst = 3", "");
+    let env = Env::with_server(
+        "rate_limit_per_minute = 1\nrate_limit_burst = 3\ncors_allowed_origins = [\"*\"]",
+        "",
+    );
     let server = env.serve();
     let http = Http::new();
     let url = server.url("/api/v1/search");
@@ -45,6 +48,20 @@ async fn rate_limit_answers_429_with_modi_headers_and_ignores_untrusted_forwardi
     assert!(num(&over, "retry-after") >= 1);
     assert_eq!(num(&over, "x-ratelimit-remaining"), 0);
     assert_eq!(num(&over, "x-ratelimit-limit"), 3);
+
+    // A widget on another site can read the refusal and when to retry.
+    let cross = http
+        .send(
+            http.client()
+                .get(&url)
+                .header("origin", "https://comune.example.it"),
+        )
+        .await;
+    assert_eq!(cross.status, 429);
+    assert_eq!(header(&cross, "access-control-allow-origin"), "*");
+    assert!(header(&cross, "access-control-expose-headers")
+        .to_ascii_lowercase()
+        .contains("retry-after"));
 
     // The limit follows the address, whatever the client claims about itself.
     let spoofed = http
