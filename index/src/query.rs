@@ -23,7 +23,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
-use tantivy::query::{EmptyQuery, FuzzyTermQuery, Query, QueryParser};
+use tantivy::query::{EmptyQuery, FuzzyTermQuery, Query, QueryParser, QueryParserError};
 use tantivy::{Searcher, Term};
 
 use crate::error::{engine, IndexError};
@@ -444,7 +444,13 @@ pub(crate) fn parse(
     for (f, boost) in searched {
         parser.set_field_boost(f, boost);
     }
-    let query = parser.parse_query(&text).map_err(|e| {
+    // Only exclusions ("-scuole", or a phrase that analyses to nothing beside one): everything
+    // except those, as people mean it, rather than tantivy's "only excluding terms" error.
+    let query = match parser.parse_query(&text) {
+        Err(QueryParserError::AllButQueryForbidden) => parser.parse_query(&format!("* {text}")),
+        other => other,
+    };
+    let query = query.map_err(|e| {
         IndexError::query(format!(
             "the query could not be understood ({e}); use words, \"quoted phrases\", \
              parentheses, AND, OR, NOT and -word to exclude"

@@ -200,6 +200,18 @@ fn all_words_must_match_each_in_any_field() {
 }
 
 #[test]
+fn a_query_of_only_exclusions_matches_everything_else() {
+    let idx = query_fixture();
+    assert_eq!(sorted_ids(&idx, &req("-scuole ")), ["a:assembly:3"]);
+    assert_eq!(sorted_ids(&idx, &req("NOT scuole ")), ["a:assembly:3"]);
+    // A phrase that analyses to nothing next to an exclusion is not an error either.
+    assert_eq!(sorted_ids(&idx, &req("\"!?\" -scuole ")), ["a:assembly:3"]);
+    for glued in ["\",Ç\"Ĺ", "-x", "»„\u{b}÷"] {
+        assert!(idx.search(&req(glued), today()).is_ok(), "{glued:?}");
+    }
+}
+
+#[test]
 fn quoted_phrases_require_adjacent_words() {
     let idx = query_fixture();
     assert_eq!(
