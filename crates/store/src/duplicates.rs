@@ -87,6 +87,16 @@ pub(crate) fn dates_overlap(a: &Record, b: &Record) -> bool {
     before(a.start_date, b.end_date) && before(b.start_date, a.end_date)
 }
 
+/// Two places can be the same: "Bilancio partecipativo 2026" of Bologna and of Bari share a title
+/// and dates but are different processes. Different comuni, or different regions, never match;
+/// a national record, or one whose place is unknown, matches any.
+pub(crate) fn places_compatible(a: &Record, b: &Record) -> bool {
+    let differ =
+        |x: &Option<String>, y: &Option<String>| matches!((x, y), (Some(x), Some(y)) if x != y);
+    !(differ(&a.territory.comune, &b.territory.comune)
+        || differ(&a.territory.region, &b.territory.region))
+}
+
 /// Replaces the stored match keys of a record.
 pub(crate) fn write_keys(tx: &Connection, id: &str, r: &Record) -> rusqlite::Result<()> {
     tx.prepare_cached("DELETE FROM record_keys WHERE record_id = ?1")?
@@ -128,7 +138,7 @@ fn find_partners(tx: &Connection, id: &str, r: &Record) -> rusqlite::Result<BTre
             let j: Option<String> = json.query_row([&other], |row| row.get(0)).optional()?;
             let partner = j.and_then(|j| serde_json::from_str::<Record>(&j).ok());
             // An undecodable partner is reported when it is read; it matches nothing here.
-            if !partner.is_some_and(|p| dates_overlap(r, &p)) {
+            if !partner.is_some_and(|p| dates_overlap(r, &p) && places_compatible(r, &p)) {
                 continue;
             }
         }
@@ -282,6 +292,26 @@ mod tests {
         );
         let k = match_keys(&r);
         assert!(k.contains("l:b.example.it/c/9/?x=1&y=2"), "{k:?}");
+    }
+
+    #[test]
+    fn places_must_be_compatible() {
+        let mut a = rec("Bilancio partecipativo 2026 del comune");
+        let mut b = rec("Bilancio partecipativo 2026 del comune");
+        assert!(places_compatible(&a, &b), "unknown places match");
+        a.territory.region = Some("08".into());
+        assert!(
+            places_compatible(&a, &b),
+            "a known place matches an unknown one"
+        );
+        b.territory.region = Some("16".into());
+        assert!(!places_compatible(&a, &b), "Emilia-Romagna is not Puglia");
+        b.territory.region = Some("08".into());
+        a.territory.comune = Some("037006".into());
+        b.territory.comune = Some("040012".into());
+        assert!(!places_compatible(&a, &b), "Bologna is not Forlì");
+        b.territory.comune = None;
+        assert!(places_compatible(&a, &b), "a comune matches its region");
     }
 
     #[test]
