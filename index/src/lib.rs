@@ -77,6 +77,8 @@ use schema::Fields;
 
 /// Memory budget of the index writer.
 const WRITER_HEAP_BYTES: usize = 64 * 1024 * 1024;
+/// Memory budget per indexing thread during a rebuild (a bulk load; up to 4 threads).
+const BULK_HEAP_PER_THREAD: usize = 64 * 1024 * 1024;
 /// Name of the file that points at the active generation directory.
 const CURRENT_FILE: &str = "CURRENT";
 /// Prefix of generation directory names.
@@ -213,6 +215,29 @@ impl Generation {
             }
         }
     }
+}
+
+/// Replaces a generation's writer by one with another thread count and memory budget.
+fn swap_writer(
+    slot: &mut Option<IndexWriter<TantivyDocument>>,
+    threads: usize,
+    heap: usize,
+    dir: Option<&Path>,
+) -> Result<(), IndexError> {
+    let Some(old) = slot.take() else {
+        return Err(IndexError::Engine {
+            message: "the index writer was closed".into(),
+        });
+    };
+    let index = old.index().clone();
+    // Joins the old writer's threads and releases the directory lock for the new one.
+    old.wait_merging_threads().map_err(engine)?;
+    *slot = Some(
+        index
+            .writer_with_num_threads(threads, heap)
+            .map_err(|e| writer_error(e, dir))?,
+    );
+    Ok(())
 }
 
 fn writer_error(e: TantivyError, dir: Option<&Path>) -> IndexError {
@@ -480,25 +505,38 @@ impl Index {
         };
         let built = (|| -> Result<u64, IndexError> {
             let mut guard = fresh.writer();
+            // A rebuild is a bulk load into an empty index: more threads and memory than the
+            // everyday writer, which is put back once the load is committed.
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+            swap_writer(
+                &mut guard,
+                threads,
+                BULK_HEAP_PER_THREAD * threads,
+                fresh.dir.as_deref(),
+            )?;
             let writer = guard.as_mut().ok_or_else(|| IndexError::Engine {
                 message: "the index writer was closed".into(),
             })?;
             let mut n = 0u64;
+            // Upsert semantics here too: an iterator repeating an id leaves one document. The
+            // index starts empty, so only a repeated id needs a delete (hashes: 8 bytes a record;
+            // a collision only costs a harmless delete of the record's own id).
+            let mut seen = std::collections::HashSet::new();
             for record in records.filter(document::is_canonical) {
                 let doc = document::to_document(&fresh.fields, &record).map_err(|e| {
                     IndexError::Engine {
                         message: format!("record {}: {e}", record.id),
                     }
                 })?;
-                // Upsert semantics here too: an iterator repeating an id leaves one document.
-                writer.delete_term(Term::from_field_text(
-                    fresh.fields.id,
-                    &record.id.to_string(),
-                ));
+                let id = record.id.to_string();
+                if !seen.insert(document::id_hash(&id)) {
+                    writer.delete_term(Term::from_field_text(fresh.fields.id, &id));
+                }
                 writer.add_document(doc).map_err(engine)?;
                 n += 1;
             }
             fresh.commit(writer, up_to_seq).map_err(engine)?;
+            swap_writer(&mut guard, 1, WRITER_HEAP_BYTES, fresh.dir.as_deref())?;
             Ok(n)
         })();
         let added = match built {
