@@ -49,6 +49,12 @@ pub enum StoreError {
     #[error("the database is locked while {context}; another process is probably writing to it: stop other snodo processes that use the same storage.data_dir")]
     Busy { context: String },
 
+    #[error("the disk holding the database is full while {context}; nothing of this operation was written: free space in storage.data_dir and run again")]
+    DiskFull { context: String },
+
+    #[error("the database is read-only while {context}: make storage.data_dir and its files writable by the user running snodo")]
+    ReadOnly { context: String },
+
     #[error("database error while {context}: {source}")]
     Db {
         context: String,
@@ -105,6 +111,9 @@ impl StoreError {
             Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
                 StoreError::Busy { context }
             }
+            // The two an operator fixes outside snodo: say which, not SQLite's code.
+            Some(rusqlite::ErrorCode::DiskFull) => StoreError::DiskFull { context },
+            Some(rusqlite::ErrorCode::ReadOnly) => StoreError::ReadOnly { context },
             _ => StoreError::Db {
                 context,
                 source: DbError(err),
