@@ -96,6 +96,16 @@ async fn a_process_on_two_platforms_is_one_result_with_both_sources() {
     }
 
     // The OpenAPI description documents the new field.
+    // The public page says where else the process is published.
+    let page = http
+        .get(&server.url("/?q=Piano%20nazionale%20per%20la%20transizione%20ecologica"))
+        .await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.text.contains("anche su regione platform"),
+        "{}",
+        page.text
+    );
     let api = http.get(&server.url("/api/v1/openapi.json")).await.json();
     assert!(
         api["components"]["schemas"]["SearchItem"]["properties"]["also_on"].is_object(),

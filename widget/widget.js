@@ -22,6 +22,7 @@ const I18N = {
     label: 'Cerca tra i processi partecipativi in Italia',
     placeholder: 'Es. bilancio partecipativo, mobilità, Bari',
     search: 'Cerca',
+    alsoOn: 'anche su',
     filters: 'Filtri',
     kind: 'Tipo', status: 'Stato', region: 'Regione', source: 'Piattaforma', sort: 'Ordina per',
     any: 'Qualsiasi',
@@ -57,6 +58,7 @@ const I18N = {
     label: 'Search participatory processes in Italy',
     placeholder: 'E.g. participatory budget, mobility, Bari',
     search: 'Search',
+    alsoOn: 'also on',
     filters: 'Filters',
     kind: 'Type', status: 'Status', region: 'Region', source: 'Platform', sort: 'Sort by',
     any: 'Any',
@@ -433,6 +435,9 @@ export class SnodoSearch extends HTMLElement {
     const heading = h(this._hl, { class: 'ttl' }, href ? h('a', { href, target: '_blank', rel: 'noopener' }, title, h('span', { class: 'vh' }, ` ${t.newWindow}`)) : title);
 
     const meta = h('p', { class: 'meta' }, t.kinds[it.kind] || str(it.kind), ' · ', str(it.source_name) || str(it.source));
+    // The same process published on other platforms (the API shows it once).
+    const also = Array.isArray(it.also_on) ? it.also_on.map((o) => (o && (str(o.source_name) || str(o.source))) || '').filter(Boolean) : [];
+    if (also.length) meta.append(` · ${t.alsoOn} `, also.join(', '));
 
     const info = h('p', { class: 'info' });
     const status = STATUSES.includes(it.status) ? it.status : null;

@@ -591,9 +591,25 @@ fn card(out: &mut String, lang: Lang, hit: &SearchHit, sources: &[SourceStatus])
     } else {
         esc(&hit.title)
     };
+    // The same process on other platforms: the index shows the group once.
+    let also: Vec<&str> = hit
+        .same_as
+        .iter()
+        .filter_map(|id| id.split(':').next())
+        .map(|src| source_name(sources, src))
+        .collect();
+    let also = if also.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " · {} {}",
+            lang.t("anche su", "also on"),
+            esc(&also.join(", "))
+        )
+    };
     let _ = write!(
         out,
-        "<li class=\"card\"><article>\n<p class=\"meta\">{} · {}</p>\n<h3 class=\"ttl\">",
+        "<li class=\"card\"><article>\n<p class=\"meta\">{} · {}{also}</p>\n<h3 class=\"ttl\">",
         kind_label(lang, hit.kind),
         esc(source_name(sources, &hit.source))
     );
