@@ -52,6 +52,15 @@ const waitCount = (page, re) => page.waitForFunction(
   throw new Error(`the widget's count never matched ${re}: ${JSON.stringify(shown)}`, { cause: e });
 });
 
+// Resolves once the widget has had no search in flight for 600 ms (bounded by the wait's timeout).
+const settle = (page) => page.waitForFunction(() => {
+  const r = document.querySelector('snodo-search')?.shadowRoot;
+  const busy = !!r?.querySelector('.busy');
+  const now = performance.now();
+  if (busy || window.__snodoIdleSince === undefined) window.__snodoIdleSince = busy ? undefined : now;
+  return !busy && window.__snodoIdleSince !== undefined && now - window.__snodoIdleSince >= 600;
+}, null, { timeout: 15_000, polling: 100 });
+
 test('widget.js is served as JavaScript and is under 20 KB gzipped', async () => {
   const res = await fetch(`${target.base}/widget.js`);
   assert.equal(res.status, 200);
@@ -235,6 +244,9 @@ test('keyboard only: field, filters, more results, links; focus always visible',
   await page.keyboard.press('Backspace');
   await page.keyboard.press('Enter');
   await waitCount(page, new RegExp(`^${data.total} risultat`));
+  // A search debounced from the Backspace may still be on its way; a list re-rendered while
+  // tabbing would drop the focus to <body>. Wait until the widget has been idle for a moment.
+  await settle(page);
   // Tab through to the first result link
   for (let i = 0; i < 7; i++) await page.keyboard.press('Tab');
   f = await focused();
