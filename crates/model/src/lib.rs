@@ -10,8 +10,8 @@ pub mod territory;
 pub mod text;
 
 pub use record::{
-    Activity, Kind, LocalizedHtml, LocalizedText, ParseKindError, ParseRecordIdError, Phase,
-    Record, RecordId, Territory,
+    Activity, Kind, LocalizedHtml, LocalizedText, MeetingDetails, MeetingMode, ParentRef,
+    ParseKindError, ParseRecordIdError, Phase, Record, RecordId, Territory,
 };
 pub use status::{today_in_italy, Status};
 pub use text::SafeHtml;

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -342,6 +342,72 @@ pub struct Record {
     /// Ids of records on other sources that describe the same thing.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub same_as: Vec<String>,
+    /// Exact start time, where the source gives one (meetings), in Italian local time with its
+    /// offset. `start_date` still holds the day, so date filters and status work unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<DateTime<FixedOffset>>,
+    /// Exact end time, where the source gives one (meetings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<DateTime<FixedOffset>>,
+    /// Where and how a meeting takes place (meetings only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meeting: Option<MeetingDetails>,
+    /// The space a record belongs to (a meeting's process or assembly), so a calendar entry or a
+    /// card can say which one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<ParentRef>,
+}
+
+/// How people attend a meeting, as Decidim's `typeOfMeeting` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MeetingMode {
+    InPerson,
+    Online,
+    Hybrid,
+}
+
+impl MeetingMode {
+    /// Decidim's values (`in_person`, `online`, `hybrid`); anything else is unknown.
+    pub fn from_decidim(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "in_person" | "in-person" | "inperson" => Some(MeetingMode::InPerson),
+            "online" => Some(MeetingMode::Online),
+            "hybrid" => Some(MeetingMode::Hybrid),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MeetingMode::InPerson => "in_person",
+            MeetingMode::Online => "online",
+            MeetingMode::Hybrid => "hybrid",
+        }
+    }
+}
+
+/// A meeting's public venue. A venue is not personal data; organisers and attendees are never
+/// kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeetingDetails {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<MeetingMode>,
+    /// The street address, plain text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// The venue's name or description, plain text per locale.
+    #[serde(default, skip_serializing_if = "LocalizedText::is_empty")]
+    pub location: LocalizedText,
+}
+
+/// A reference to the record of the space something belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParentRef {
+    pub id: RecordId,
+    #[serde(default, skip_serializing_if = "LocalizedText::is_empty")]
+    pub title: LocalizedText,
+    pub url: String,
 }
 
 impl Record {
@@ -374,6 +440,10 @@ impl Record {
             activity: Activity::default(),
             image_url: None,
             same_as: Vec::new(),
+            start_time: None,
+            end_time: None,
+            meeting: None,
+            parent: None,
         }
     }
 
@@ -426,6 +496,22 @@ impl Record {
                 return Err(format!(
                     "record {}: end date {e} before start date {s}",
                     self.id
+                ));
+            }
+        }
+        if let (Some(s), Some(e)) = (self.start_time, self.end_time) {
+            if e < s {
+                return Err(format!(
+                    "record {}: end time {e} before start time {s}",
+                    self.id
+                ));
+            }
+        }
+        if let Some(p) = &self.parent {
+            if !(p.url.starts_with("https://") || p.url.starts_with("http://")) {
+                return Err(format!(
+                    "record {}: parent url `{}` is not http(s)",
+                    self.id, p.url
                 ));
             }
         }
@@ -520,6 +606,46 @@ mod tests {
         assert!(r.validate().unwrap_err().contains("region"));
         r.territory.region = Some("16".into());
         assert!(r.validate().is_ok());
+    }
+
+    #[test]
+    fn meeting_fields_are_additive_and_checked() {
+        let r = Record::new(
+            RecordId::new("p", Kind::Process, "1"),
+            "https://x.it/processes/a",
+            "it",
+            LocalizedText::single("it", "A"),
+        );
+        // Records without the new fields serialise (and so hash) exactly as before.
+        let json = serde_json::to_string(&r).unwrap();
+        for key in ["start_time", "end_time", "meeting", "parent"] {
+            assert!(!json.contains(key), "{json}");
+        }
+        let mut m = r.clone();
+        m.id = RecordId::new("p", Kind::Meeting, "9");
+        m.start_time = DateTime::parse_from_rfc3339("2029-01-15T10:00:00+01:00").ok();
+        m.end_time = DateTime::parse_from_rfc3339("2029-01-15T09:00:00+01:00").ok();
+        assert!(m.validate().unwrap_err().contains("end time"));
+        m.end_time = DateTime::parse_from_rfc3339("2029-01-15T13:00:00+01:00").ok();
+        m.meeting = Some(MeetingDetails {
+            mode: MeetingMode::from_decidim("in_person"),
+            address: Some("Via Roma 1".into()),
+            location: LocalizedText::single("it", "Sala"),
+        });
+        m.parent = Some(ParentRef {
+            id: r.id.clone(),
+            title: r.title.clone(),
+            url: r.url.clone(),
+        });
+        m.validate().unwrap();
+        let back: Record = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
+        assert_eq!(back, m);
+        let v = serde_json::to_value(&m).unwrap();
+        assert_eq!(v["start_time"], "2029-01-15T10:00:00+01:00");
+        assert_eq!(v["meeting"]["mode"], "in_person");
+        assert_eq!(v["parent"]["id"], "p:process:1");
+        assert_eq!(MeetingMode::from_decidim("HYBRID"), Some(MeetingMode::Hybrid));
+        assert_eq!(MeetingMode::from_decidim("elsewhere"), None);
     }
 
     #[test]
