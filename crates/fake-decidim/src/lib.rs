@@ -25,6 +25,14 @@
 //! | `puglia` | Puglia Partecipa | 5 (2/1/2) + 1 unpublished | 1 + 1 private | it |
 //! | `hostile` | a misbehaving instance | script/iframe/`javascript:` payloads, German only, empty texts, null dates, ~45 KB texts; leaks its unpublished and private spaces | 1 + 1 private | mixed |
 //!
+//! Meetings (Relay connections of each Meetings component) are dated so that some are past and
+//! some upcoming (2029–2030) through 2028: visible ones per sample are `partecipa` 9 (5 upcoming,
+//! in it/en and English only), `emilia-romagna` 6, `puglia` 5 and `hostile` 5. Beside them sit
+//! what a harvester must drop: a withdrawn meeting (`partecipa`, `hostile`), a private
+//! non-transparent one (hidden, except on `hostile` which leaks it) and one hidden by moderation.
+//! `hostile` has an upcoming meeting with script, image and iframe payloads in its title,
+//! description, address and venue, plus `;`, `,`, `\` and a newline to escape in a calendar.
+//!
 //! Proposals carry `author { name nickname }` so tests can check a harvester never stores them.
 //!
 //! What it must not do: talk to anything but loopback clients, or be used as a real server.
