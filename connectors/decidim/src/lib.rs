@@ -12,7 +12,8 @@
 //! - send anything but the documents in [`QUERIES`]: no introspection, no root `metrics` field,
 //!   and never a field that carries personal data (authors, nicknames, avatars, users, assembly
 //!   members, comments);
-//! - store private or unpublished spaces, even when a misconfigured instance returns them;
+//! - store private or unpublished spaces, or withdrawn or private meetings, even when a
+//!   misconfigured instance returns them;
 //! - keep active markup: plain-text fields are stripped, rich text is sanitised by the model;
 //! - do its own HTTP politeness: the shared [`snodo_connector::HttpClient`] paces, retries and
 //!   bounds every request.
@@ -33,7 +34,13 @@
 //!    are counted by paging through each component's connection asking only for ids, one
 //!    component per request under 0.26's limit (`Count*`), eight per request from 0.27
 //!    (`CountBatch`). A failed count leaves that number unknown and adds a warning.
-//! 5. Normalisation and `Record::validate`; a space that fails is skipped and counted in `failed`.
+//! 5. Meetings (param `meetings`, default on): each visible space's Meetings components are paged
+//!    through with `Meetings` (one component per request, pages sized to stay under half the
+//!    max complexity). Withdrawn meetings and private ones that are not transparent are dropped;
+//!    a meeting record points to its space (`parent`), inherits its territory and promoter, and
+//!    keeps its start/end times in Italian local time. A failed page warns and leaves the run
+//!    incomplete (nothing is swept), it never fails the run.
+//! 6. Normalisation and `Record::validate`; a space that fails is skipped and counted in `failed`.
 //!
 //! `complete` is true when every configured listing came back whole: then records missing from
 //! it are gone upstream (including spaces that turned private or unpublished).
@@ -41,6 +48,7 @@
 mod client;
 mod count;
 mod listing;
+mod meetings;
 mod normalize;
 mod probe;
 mod queries;
@@ -56,6 +64,7 @@ use snodo_connector::{
 use snodo_model::record::normalize_locale;
 use snodo_model::{Activity, Kind};
 
+pub use meetings::page_size_for as meetings_page_size;
 pub use queries::{targets as query_targets, QUERIES, QUERY_TARGETS, VERSIONS};
 
 /// Decidim caps page sizes at 50.
@@ -82,6 +91,9 @@ pub struct DecidimParams {
     pub max_complexity: Option<u32>,
     /// Pages read per component before giving up (default 200).
     pub max_pages: Option<u32>,
+    /// Harvest the meetings of every harvested space as records of kind `meeting` (default
+    /// true; false saves one request or more per Meetings component).
+    pub meetings: Option<bool>,
 }
 
 /// One configured Decidim platform.
@@ -97,6 +109,7 @@ pub struct DecidimConnector {
     count_components: bool,
     max_complexity: Option<u32>,
     max_pages: u32,
+    meetings: bool,
 }
 
 impl DecidimConnector {
@@ -198,6 +211,7 @@ impl DecidimConnector {
             count_components: params.count_components.unwrap_or(true),
             max_complexity: params.max_complexity,
             max_pages,
+            meetings: params.meetings.unwrap_or(true),
         })
     }
 
@@ -335,6 +349,39 @@ impl Connector for DecidimConnector {
             }
         }
 
+        // Meetings of every visible space, read before normalising (a failure only warns).
+        let mut meeting_nodes = Vec::new();
+        let mut meeting_requests = 0u64;
+        if self.meetings {
+            let tasks: Vec<meetings::Task> = visible
+                .iter()
+                .enumerate()
+                .flat_map(|(i, v)| {
+                    v.space
+                        .components
+                        .iter()
+                        .flatten()
+                        .flatten()
+                        .filter(|c| c.typename.as_deref() == Some("Meetings"))
+                        .filter_map(|c| wire::id_string(c.id.as_ref()))
+                        .map(move |component| meetings::Task {
+                            space: i,
+                            component,
+                            label: v.label.clone(),
+                        })
+                })
+                .collect();
+            let settings = meetings::Settings {
+                page_size: self.page_size,
+                max_pages: self.max_pages,
+                max_complexity: caps.max_complexity,
+            };
+            let fetched = meetings::fetch(&mut gql, tasks, settings, &mut warnings).await?;
+            complete &= fetched.complete;
+            meeting_requests = fetched.requests;
+            meeting_nodes = fetched.found;
+        }
+
         // Normalise.
         let default_locale =
             normalize::source_locale(visible.iter().filter_map(|v| v.space.title.as_ref()));
@@ -353,14 +400,68 @@ impl Connector for DecidimConnector {
             default_locale: &default_locale,
         };
         let mut records = Vec::with_capacity(visible.len());
-        for v in visible {
+        // Visible space number → its record's position in `records`.
+        let mut record_of = vec![None; visible.len()];
+        for (i, v) in visible.into_iter().enumerate() {
             match normalize::build_record(&src, v.kind, &v.space, v.activity, &mut warnings) {
-                Ok(r) => records.push(r),
+                Ok(r) => {
+                    record_of[i] = Some(records.len());
+                    records.push(r);
+                }
                 Err(e) => {
                     failed += 1;
                     warnings.push(format!("{}: {}; skipped", v.label, client::one_line(&e)));
                 }
             }
+        }
+        let spaces = records.len();
+        let mut withheld: Vec<String> = Vec::new();
+        let mut seen_meetings = BTreeSet::new();
+        for found in meeting_nodes {
+            // A meeting of a space that failed normalisation has no parent to point to.
+            let Some(parent) = record_of[found.space].map(|j| records[j].clone()) else {
+                continue;
+            };
+            let meeting: wire::Meeting = match serde_json::from_value(found.node) {
+                Ok(m) => m,
+                Err(e) => {
+                    failed += 1;
+                    warnings.push(format!(
+                        "a meeting of component {} does not have Decidim's shape ({e}); skipped",
+                        found.component
+                    ));
+                    continue;
+                }
+            };
+            let id = wire::id_string(meeting.id.as_ref()).unwrap_or_else(|| "?".into());
+            let label = format!("meeting {}", client::one_line(&id));
+            if let Err(why) = normalize::meeting_is_public(&meeting) {
+                if why == "private" {
+                    withheld.push(label);
+                }
+                continue;
+            }
+            if !seen_meetings.insert(id) {
+                warnings.push(format!("{label} is listed twice; the first one is kept"));
+                continue;
+            }
+            match normalize::build_meeting(&src, &parent, &found.component, &meeting, &mut warnings)
+            {
+                Ok(Some(r)) => records.push(r),
+                Ok(None) => {}
+                Err(e) => {
+                    failed += 1;
+                    warnings.push(format!("{label}: {}; skipped", client::one_line(&e)));
+                }
+            }
+        }
+        if !withheld.is_empty() {
+            warnings.push(format!(
+                "the API returned {} private meetings; they were not stored (anonymous access \
+                 should not see them: check the instance's settings): {}",
+                withheld.len(),
+                withheld.join(", ")
+            ));
         }
         ctx.report(Progress::Records {
             n: records.len() as u64,
@@ -369,6 +470,9 @@ impl Connector for DecidimConnector {
             source = %self.source_id,
             version = caps.version.as_deref().unwrap_or("hidden"),
             records = records.len(),
+            spaces,
+            meetings = records.len() - spaces,
+            meeting_requests,
             failed,
             warnings = warnings.len(),
             requests = gql.sent(),

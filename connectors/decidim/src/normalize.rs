@@ -14,7 +14,7 @@ use snodo_model::{
 };
 use url::Url;
 
-use crate::wire::{id_string, Space, Stat, Translated};
+use crate::wire::{id_string, Meeting, Space, Stat, Translated};
 
 /// What a summary falls back to when a space has no short description: the description's start.
 const SUMMARY_FALLBACK_CHARS: usize = 300;
@@ -462,6 +462,125 @@ pub fn build_record(
     Ok(r)
 }
 
+/// Longest street address kept (characters); longer ones are cut at a word.
+const ADDRESS_CHARS: usize = 300;
+
+/// Whether a listed meeting may be stored, as far as the schema tells: withdrawn meetings and
+/// private meetings that are not transparent never are (an instance that does not say whether
+/// a meeting is private is trusted to list public ones only, as Decidim does anonymously).
+pub fn meeting_is_public(m: &Meeting) -> Result<(), &'static str> {
+    if m.is_withdrawn == Some(true) {
+        return Err("withdrawn");
+    }
+    if m.private_meeting == Some(true) && m.transparent != Some(true) {
+        return Err("private");
+    }
+    Ok(())
+}
+
+/// An instant as Italian local time with its offset, as records keep meeting times.
+fn rome_time(raw: Option<&str>) -> Option<DateTime<chrono::FixedOffset>> {
+    raw.and_then(parse_datetime)
+        .map(|t| t.with_timezone(&Rome).fixed_offset())
+}
+
+/// Builds the record of one public meeting of the space whose record is `parent`, read from
+/// Meetings component `component`. The meeting inherits the space's territory and promoter and
+/// points back to it; its URL is Decidim's public route
+/// `{space url}/f/{component}/meetings/{id}`. `Ok(None)` for a meeting that must not be stored.
+pub fn build_meeting(
+    src: &SourceContext,
+    parent: &Record,
+    component: &str,
+    m: &Meeting,
+    warnings: &mut Vec<String>,
+) -> Result<Option<Record>, String> {
+    if meeting_is_public(m).is_err() {
+        return Ok(None);
+    }
+    let id = id_string(m.id.as_ref()).ok_or("a meeting has no id")?;
+    if !is_safe_id(&id) || !is_safe_id(component) {
+        return Err(format!(
+            "meeting `{}` of component `{}` has no Decidim id",
+            truncate_words(&id, 40),
+            truncate_words(component, 40)
+        ));
+    }
+    let label = format!("meeting {id}");
+    let mut title = src.plain(m.title.as_ref());
+    if title.is_empty() && src.locales.is_some() {
+        let all = SourceContext {
+            locales: None,
+            ..*src
+        };
+        title = all.plain(m.title.as_ref());
+    }
+    let default_locale = if title.get(&parent.default_locale).is_some() {
+        parent.default_locale.clone()
+    } else {
+        title
+            .iter()
+            .next()
+            .map(|(l, _)| l.to_owned())
+            .unwrap_or_else(|| parent.default_locale.clone())
+    };
+    let mut r = Record::new(
+        RecordId::new(src.source_id, Kind::Meeting, id.clone()),
+        format!("{}/f/{component}/meetings/{id}", parent.url),
+        &default_locale,
+        title,
+    );
+    r.description_html = src.html(m.description.as_ref());
+    r.description = src.plain(m.description.as_ref());
+    for (l, x) in r.description.iter() {
+        let short = truncate_words(x, SUMMARY_FALLBACK_CHARS);
+        r.summary.insert_plain(l, &short);
+    }
+    r.start_time = rome_time(m.start_time.as_deref());
+    r.end_time = rome_time(m.end_time.as_deref());
+    if let (Some(s), Some(e)) = (r.start_time, r.end_time) {
+        if e < s {
+            warnings.push(format!(
+                "{label}: end time {e} is before start time {s}; the end time was dropped"
+            ));
+            r.end_time = None;
+        }
+    }
+    if r.start_time.is_none()
+        && m.start_time
+            .as_deref()
+            .is_some_and(|t| !t.trim().is_empty())
+    {
+        warnings.push(format!("{label}: start time is not a date; left out"));
+    }
+    r.start_date = r.start_time.map(|t| t.date_naive());
+    r.end_date = r.end_time.map(|t| t.date_naive());
+    r.updated_at = m.updated_at.as_deref().and_then(parse_datetime);
+    let address = m
+        .address
+        .as_deref()
+        .map(snodo_model::text::plain_text)
+        .map(|a| truncate_words(&a, ADDRESS_CHARS))
+        .filter(|a| !a.is_empty());
+    r.meeting = Some(snodo_model::MeetingDetails {
+        mode: m
+            .type_of_meeting
+            .as_deref()
+            .and_then(snodo_model::MeetingMode::from_decidim),
+        address,
+        location: src.plain(m.location.as_ref()),
+    });
+    r.parent = Some(snodo_model::ParentRef {
+        id: parent.id.clone(),
+        title: parent.title.clone(),
+        url: parent.url.clone(),
+    });
+    r.territory = parent.territory.clone();
+    r.promoter = parent.promoter.clone();
+    r.validate()?;
+    Ok(Some(r))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -701,6 +820,129 @@ mod tests {
         assert_eq!(r.territory.scope_name.get("it"), Some("Unione dei comuni"));
         assert_eq!(r.territory.region.as_deref(), Some("16"));
         assert!(r.topics.is_empty());
+    }
+
+    fn parent_process(src: &SourceContext) -> Record {
+        let s = space(json!({"id": "7", "slug": "bilancio-bologna",
+            "title": tr(&[("it", "Bilancio"), ("en", "Budget")]),
+            "scope": {"name": tr(&[("it", "Comune di Bologna")])}}));
+        build_record(src, Kind::Process, &s, Activity::default(), &mut vec![]).unwrap()
+    }
+
+    fn meeting(v: serde_json::Value) -> Meeting {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn a_meeting_becomes_a_safe_record_of_its_space() {
+        let territory = snodo_model::territory::from_code("08").unwrap();
+        let promoter = LocalizedText::single("it", "Regione Emilia-Romagna");
+        let src = ctx(&territory, &promoter);
+        let parent = parent_process(&src);
+        let m = meeting(json!({
+            "id": "131",
+            "title": tr(&[("it", "Assemblea <script>alert(1)</script>pubblica"), ("en", "Public meeting")]),
+            "description": tr(&[("it", "<p onclick=\"x()\">Vieni <a href=\"javascript:alert(1)\">qui</a></p>")]),
+            // Winter and summer offsets; the instant is kept, shown in Italian time.
+            "startTime": "2029-01-15T09:00:00Z",
+            "endTime": "2029-07-15T13:00:00+02:00",
+            "address": "Via <b>Roma</b> 1, Bologna",
+            "location": tr(&[("it", "Sala <img src=x onerror=alert(1)>Borsa")]),
+            "typeOfMeeting": "hybrid",
+            "isWithdrawn": false, "privateMeeting": false, "transparent": true,
+            "updatedAt": "2026-01-01T10:00:00Z",
+            "author": {"name": "Giulia Rossi"}
+        }));
+        let mut w = vec![];
+        let r = build_meeting(&src, &parent, "13", &m, &mut w)
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.id.to_string(), "er:meeting:131");
+        assert_eq!(
+            r.url,
+            "https://partecipazioni.emr.it/processes/bilancio-bologna/f/13/meetings/131"
+        );
+        assert_eq!(r.title.get("it"), Some("Assemblea pubblica"));
+        assert_eq!(r.title.get("en"), Some("Public meeting"));
+        assert_eq!(r.description.get("it"), Some("Vieni qui"));
+        let html = r.description_html.0["it"].as_str();
+        assert!(
+            !html.contains("onclick") && !html.contains("javascript:"),
+            "{html}"
+        );
+        assert_eq!(
+            r.start_time.unwrap().to_rfc3339(),
+            "2029-01-15T10:00:00+01:00"
+        );
+        assert_eq!(
+            r.end_time.unwrap().to_rfc3339(),
+            "2029-07-15T13:00:00+02:00"
+        );
+        assert_eq!(r.start_date.unwrap().to_string(), "2029-01-15");
+        assert_eq!(r.end_date.unwrap().to_string(), "2029-07-15");
+        let d = r.meeting.as_ref().unwrap();
+        assert_eq!(d.mode, Some(snodo_model::MeetingMode::Hybrid));
+        assert_eq!(d.address.as_deref(), Some("Via Roma 1, Bologna"));
+        assert_eq!(d.location.get("it"), Some("Sala Borsa"));
+        let p = r.parent.as_ref().unwrap();
+        assert_eq!(p.id.to_string(), "er:process:7");
+        assert_eq!(p.title.get("it"), Some("Bilancio"));
+        assert_eq!(r.territory.comune.as_deref(), Some("037006"), "inherited");
+        assert_eq!(r.promoter, promoter);
+        assert!(!serde_json::to_string(&r).unwrap().contains("Giulia"));
+        assert!(w.is_empty(), "{w:?}");
+    }
+
+    #[test]
+    fn withdrawn_private_and_broken_meetings_are_not_stored() {
+        let territory = Territory::default();
+        let promoter = LocalizedText::new();
+        let src = ctx(&territory, &promoter);
+        let parent = parent_process(&src);
+        let base = json!({"id": "1", "title": tr(&[("it", "Incontro")]),
+            "startTime": "2029-03-01T18:00:00+01:00", "endTime": "2029-03-01T20:00:00+01:00",
+            "isWithdrawn": false, "privateMeeting": false, "transparent": false});
+        let with = |k: &str, v: serde_json::Value| {
+            let mut j = base.clone();
+            j[k] = v;
+            meeting(j)
+        };
+        let b = |m: &Meeting| build_meeting(&src, &parent, "13", m, &mut vec![]);
+        assert!(b(&meeting(base.clone())).unwrap().is_some(), "public");
+        assert!(b(&with("isWithdrawn", json!(true))).unwrap().is_none());
+        assert!(b(&with("privateMeeting", json!(true))).unwrap().is_none());
+        let mut transparent = with("privateMeeting", json!(true));
+        transparent.transparent = Some(true);
+        assert!(
+            b(&transparent).unwrap().is_some(),
+            "private but transparent"
+        );
+        assert!(b(&with("id", json!("../x"))).unwrap_err().contains("id"));
+        assert!(b(&with("title", tr(&[("it", "<p></p>")]))).is_err());
+        assert!(
+            build_meeting(&src, &parent, "1/../2", &meeting(base.clone()), &mut vec![]).is_err()
+        );
+        // An end before the start is dropped with a warning; the meeting stays.
+        let mut w = vec![];
+        let swapped = with("endTime", json!("2029-03-01T17:00:00+01:00"));
+        let r = build_meeting(&src, &parent, "13", &swapped, &mut w)
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.end_time, None);
+        assert_eq!(r.end_date, None);
+        assert_eq!(w.len(), 1);
+        // Old instances' "Time#to_s" form, and no times at all.
+        let ruby = with("startTime", json!("2029-03-01 18:00:00 +0100"));
+        let r = b(&ruby).unwrap().unwrap();
+        assert_eq!(
+            r.start_time.unwrap().to_rfc3339(),
+            "2029-03-01T18:00:00+01:00"
+        );
+        let mut untimed = meeting(base.clone());
+        untimed.start_time = None;
+        untimed.end_time = None;
+        let r = b(&untimed).unwrap().unwrap();
+        assert_eq!((r.start_date, r.end_date), (None, None));
     }
 
     #[test]

@@ -24,6 +24,8 @@ pub const COUNT_SURVEYS: &str = include_str!("../queries/count_surveys.graphql")
 pub const COUNT_BUDGETS: &str = include_str!("../queries/count_budgets.graphql");
 pub const COUNT_BATCH: &str = include_str!("../queries/count_batch.graphql");
 
+pub const MEETINGS: &str = include_str!("../queries/meetings.graphql");
+
 /// How many components [`COUNT_BATCH`] counts in one request (its `c1`…`c8` slots).
 pub const BATCH_SLOTS: usize = 8;
 
@@ -49,6 +51,7 @@ pub const QUERIES: &[(&str, &str)] = &[
     ("CountSurveys", COUNT_SURVEYS),
     ("CountBudgets", COUNT_BUDGETS),
     ("CountBatch", COUNT_BATCH),
+    ("Meetings", MEETINGS),
 ];
 
 /// The Decidim API versions this crate has schemas for (`schemas/decidim-{label}.graphql`).
@@ -84,6 +87,7 @@ pub const QUERY_TARGETS: &[(&str, &[&str])] = &[
     ("CountSurveys", ALL),
     ("CountBudgets", ALL),
     ("CountBatch", ALL),
+    ("Meetings", ALL),
 ];
 
 /// The versions `name` is meant for (empty for an unknown name).

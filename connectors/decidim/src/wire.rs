@@ -140,6 +140,37 @@ pub struct Space {
     pub is_transparent: Option<bool>,
 }
 
+/// A meeting as the `Meetings` query asks for it. Nothing about people is asked, so nothing
+/// about people can arrive here.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Meeting {
+    #[serde(default)]
+    pub id: Option<Value>,
+    #[serde(default)]
+    pub title: Option<Translated>,
+    #[serde(default)]
+    pub description: Option<Translated>,
+    #[serde(default)]
+    pub start_time: Option<String>,
+    #[serde(default)]
+    pub end_time: Option<String>,
+    #[serde(default)]
+    pub address: Option<String>,
+    #[serde(default)]
+    pub location: Option<Translated>,
+    #[serde(default)]
+    pub type_of_meeting: Option<String>,
+    #[serde(default)]
+    pub is_withdrawn: Option<bool>,
+    #[serde(default)]
+    pub private_meeting: Option<bool>,
+    #[serde(default)]
+    pub transparent: Option<bool>,
+    #[serde(default)]
+    pub updated_at: Option<String>,
+}
+
 /// A GraphQL `ID` as text: graphql-ruby sends strings, some servers numbers.
 pub fn id_string(v: Option<&Value>) -> Option<String> {
     match v? {

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::str::FromStr;
 
 use serde_json::{json, Map, Value};
-use snodo_decidim::{query_targets, QUERIES, QUERY_TARGETS, VERSIONS};
+use snodo_decidim::{meetings_page_size, query_targets, QUERIES, QUERY_TARGETS, VERSIONS};
 use snodo_fake_decidim::{complexity, validate, Version};
 
 fn version(label: &str) -> Version {
@@ -137,11 +137,14 @@ fn no_query_asks_for_personal_data_metrics_or_introspection() {
 
 /// Variables as the connector sends them: every optional field on, pages of 50, every batch
 /// slot in use.
-fn variables(text: &str) -> Value {
+fn variables(text: &str, limit: u64) -> Value {
     let mut m = Map::new();
+    let meetings = text.contains("query Meetings(");
     for t in tokens(text) {
         if t.starts_with("with") || t.starts_with("use") {
             m.insert(t, json!(true));
+        } else if t == "first" && meetings {
+            m.insert(t, json!(meetings_page_size(limit as u32, 50)));
         } else if t == "first" {
             m.insert(t, json!(50));
         } else if t.starts_with("id") {
@@ -156,8 +159,8 @@ fn complexity_stays_well_under_each_versions_limit() {
     for (name, text) in QUERIES {
         for v in query_targets(name) {
             let v = version(v);
-            let c = complexity(v, text, &variables(text)).unwrap();
             let limit = v.default_max_complexity();
+            let c = complexity(v, text, &variables(text, limit)).unwrap();
             let sent_here = !(*name == "CountBatch" && v == Version::V0_26);
             if sent_here {
                 assert!(
@@ -168,6 +171,60 @@ fn complexity_stays_well_under_each_versions_limit() {
             if name.starts_with("Count") && *name != "CountBatch" {
                 assert!(c <= 60, "{name}: {c}");
             }
+        }
+    }
+}
+
+/// Names a meeting query could use to reach people: organisers, registrations, attendees,
+/// comments and their authors.
+const PEOPLE: &[&str] = &[
+    "author",
+    "organization",
+    "organizer",
+    "user",
+    "registrations",
+    "registrationForm",
+    "attendees",
+    "attendeeCount",
+    "attendingOrganizations",
+    "comments",
+    "onlineMeetingUrl",
+    "closingReport",
+];
+
+#[test]
+fn the_meetings_query_asks_for_no_people_and_fits_each_version() {
+    let text = text("Meetings");
+    let names = tokens(text);
+    for bad in PEOPLE {
+        assert!(!names.contains(*bad), "Meetings mentions `{bad}`");
+    }
+    // What it needs to drop what must not be shown, on every version.
+    for needed in [
+        "isWithdrawn",
+        "privateMeeting",
+        "transparent",
+        "startTime",
+        "endTime",
+    ] {
+        assert!(names.contains(needed), "Meetings lacks `{needed}`");
+    }
+    for label in VERSIONS {
+        let v = version(label);
+        let limit = v.default_max_complexity();
+        let first = meetings_page_size(limit as u32, 50);
+        let c = complexity(v, text, &json!({"id": "1", "first": first})).unwrap();
+        assert!(
+            c * 2 <= limit,
+            "{label}: first {first} costs {c} of {limit}"
+        );
+        // The page is as large as the budget allows: one more item would not fit.
+        if first < 50 {
+            let more = complexity(v, text, &json!({"id": "1", "first": first + 1})).unwrap();
+            assert!(
+                more * 2 > limit,
+                "{label}: pages of {first} are needlessly small"
+            );
         }
     }
 }
