@@ -644,7 +644,10 @@ mod tests {
         assert_eq!(v["start_time"], "2029-01-15T10:00:00+01:00");
         assert_eq!(v["meeting"]["mode"], "in_person");
         assert_eq!(v["parent"]["id"], "p:process:1");
-        assert_eq!(MeetingMode::from_decidim("HYBRID"), Some(MeetingMode::Hybrid));
+        assert_eq!(
+            MeetingMode::from_decidim("HYBRID"),
+            Some(MeetingMode::Hybrid)
+        );
         assert_eq!(MeetingMode::from_decidim("elsewhere"), None);
     }
 
