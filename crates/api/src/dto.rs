@@ -83,6 +83,31 @@ pub struct FeedQueryDoc {
     lang: Option<String>,
 }
 
+/// Query parameters of `/feeds/meetings.ics` (documentation only; parsed by hand).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct MeetingsFeedQueryDoc {
+    /// Full-text query, as in search
+    #[param(schema_with = schema::query_text)]
+    q: Option<String>,
+    /// The feed lists meetings only: `meeting` or nothing
+    #[param(schema_with = schema::meeting_only)]
+    kind: Option<String>,
+    /// 2-digit ISTAT region code, 01–20
+    #[param(schema_with = schema::region)]
+    region: Option<String>,
+    /// A source id
+    #[param(schema_with = schema::source)]
+    source: Option<String>,
+    /// 1–100 events, default 100
+    #[param(schema_with = schema::limit)]
+    limit: Option<u32>,
+    /// Preferred locale of the texts (ISO 639-1); `en` also puts the feed's own words in English
+    #[param(schema_with = schema::lang)]
+    lang: Option<String>,
+}
+
 /// `limit` and `offset` of `/api/v1/sources/{id}/runs`.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -165,6 +190,10 @@ pub mod schema {
 
     pub fn status() -> RefOr<Schema> {
         one_of_words(&["upcoming", "open", "closed"])
+    }
+
+    pub fn meeting_only() -> RefOr<Schema> {
+        one_of_words(&["meeting"])
     }
 
     pub fn open_only() -> RefOr<Schema> {

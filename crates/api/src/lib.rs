@@ -10,6 +10,7 @@ pub mod cache;
 pub mod dto;
 pub mod error;
 pub mod export;
+pub mod ics;
 pub mod limits;
 pub mod page;
 pub mod params;
@@ -125,6 +126,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/export.jsonl", get(export_jsonl))
         .route("/api/v1/openapi.json", get(openapi))
         .route("/feeds/open.atom", get(feed_open))
+        .route("/feeds/meetings.ics", get(feed_meetings))
         .layer(middleware::from_fn_with_state(
             guard.clone(),
             limits::rate_limit,
@@ -132,9 +134,9 @@ pub fn router(state: AppState) -> Router {
         // Outside the rate limiter, so a 429 carries CORS headers and a widget on another site
         // can read it and say "too many searches" instead of "unreachable".
         .layer(cors);
-    Router::new()
-        .merge(api)
-        .route("/status", get(status))
+    // Pages, the widget's script, metrics and unknown paths share each client's budget with the
+    // API: a page load is a handful of requests, a scraper or a scanner is throttled.
+    let pages = Router::new()
         .route("/metrics", get(metrics_text))
         .route("/widget.js", get(widget_js))
         .route("/", get(home_it))
@@ -146,6 +148,17 @@ pub fn router(state: AppState) -> Router {
         .route("/embed", get(embed_it))
         .route("/en/embed", get(embed_en))
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            guard.clone(),
+            limits::rate_limit,
+        ));
+    Router::new()
+        .merge(api)
+        .merge(pages)
+        // Not rate limited: load balancers and health checks poll it from few addresses, and a
+        // throttled health check would take a healthy instance out of service. It is cheap
+        // (one SQLite read and an empty search) and still under the size limits and timeout.
+        .route("/status", get(status))
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(
             state.limits.max_body_bytes,
@@ -433,6 +446,127 @@ async fn feed_open(
     ))
 }
 
+/// Meetings read for the calendar at most, before the precise "not over yet" filter.
+const MEETINGS_SCAN: usize = 500;
+/// Events in one calendar at most, and by default.
+const MEETINGS_FEED_LIMIT: usize = 100;
+
+#[utoipa::path(get, path = "/feeds/meetings.ics", tag = "open data",
+    params(MeetingsFeedQueryDoc, ("If-None-Match" = Option<String>, Header, description = "An `ETag` from an earlier answer; a match gets 304 without a body")),
+    responses(
+        (status = 200, description = "iCalendar (RFC 5545) of upcoming meetings (not yet ended), soonest first, with the search filters that apply: one VEVENT each with UID, DTSTAMP, DTSTART/DTEND in UTC, SUMMARY, DESCRIPTION (plain text, with the space it belongs to and its source), LOCATION and URL (the meeting's page on its platform). CC BY 4.0, crediting each source. Cacheable for 300 s.",
+            content_type = "text/calendar", body = String,
+            headers(("ETag" = String, description = "Strong validator of this answer"),
+                    ("Cache-Control" = String, description = "`public, max-age=300`"))),
+        (status = 304, description = "Not modified: the `If-None-Match` tag is still current"),
+        (status = 400, description = "A parameter is invalid; `parameter` names it", body = error::Problem, content_type = "application/problem+json"),
+    ))]
+async fn feed_meetings(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let p = Params::parse(
+        raw.as_deref(),
+        &["q", "kind", "region", "source", "limit", "lang"],
+    )?;
+    match p.get("kind") {
+        None | Some("meeting") => {}
+        Some(_) => {
+            return Err(ApiError::bad(
+                "kind",
+                "this feed lists meetings only; leave kind out or set it to meeting",
+            ))
+        }
+    }
+    let limit = p.number("limit", MEETINGS_FEED_LIMIT, 1, MEETINGS_FEED_LIMIT)?;
+    let mut req = search_request(&p)?;
+    req.kind = Some(snodo_model::Kind::Meeting);
+    req.sort = snodo_index::Sort::Closing;
+    req.offset = 0;
+    req.limit = MEETINGS_SCAN;
+    // Status is by day: a meeting that ended this morning is still "open" today, and the
+    // precise filter below drops it. Upcoming and open ones are asked for separately so that
+    // neither crowds the other out.
+    let mut ids = Vec::new();
+    for status in [snodo_model::Status::Open, snodo_model::Status::Upcoming] {
+        let mut r = req.clone();
+        r.status = Some(status);
+        ids.extend(run_search(&state, r).await?.items.into_iter().map(|h| h.id));
+    }
+    let store = state.store.clone();
+    let stored = tokio::task::spawn_blocking(move || {
+        ids.iter()
+            .filter_map(|id| store.record(id).transpose())
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await??;
+    let now = chrono::Utc::now();
+    let today = today_in_italy();
+    let mut upcoming: Vec<_> = stored
+        .into_iter()
+        .filter(|s| s.gone_at.is_none() && ics::is_upcoming(&s.record, now, today))
+        .collect();
+    upcoming.sort_by(|a, b| {
+        let key = |s: &snodo_store::StoredRecord| {
+            (
+                s.record.start_time.map(|t| t.with_timezone(&chrono::Utc)),
+                s.record.start_date,
+                s.record.id.to_string(),
+            )
+        };
+        key(a).cmp(&key(b))
+    });
+    let names = source_names(&state).await?;
+    let host = state
+        .public_url
+        .as_deref()
+        .and_then(|u| url::Url::parse(u).ok())
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .or_else(|| {
+            headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(|h| h.split(':').next().unwrap_or(h).to_owned())
+                .filter(|h| {
+                    !h.is_empty()
+                        && h.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+                })
+        })
+        .unwrap_or_else(|| "snodo".to_owned());
+    let lang = req.lang.as_deref();
+    let ctx = ics::FeedContext {
+        host: &host,
+        lang,
+        names: &names,
+    };
+    let events: Vec<ics::Event> = upcoming
+        .iter()
+        .filter_map(|s| ics::meeting_event(&s.record, s.last_changed, &ctx))
+        .take(limit)
+        .collect();
+    let (name, description) = if lang == Some("en") {
+        (
+            "Snodo: upcoming participation meetings",
+            "Upcoming meetings of public participation processes on Italian platforms, CC BY 4.0; each event credits its source.",
+        )
+    } else {
+        (
+            "Snodo: prossimi incontri di partecipazione",
+            "Prossimi incontri dei processi partecipativi sulle piattaforme italiane, CC BY 4.0; ogni evento cita la sua fonte.",
+        )
+    };
+    let body = ics::calendar(name, description, &events);
+    metrics::counter!("snodo_feed_meetings_total").increment(1);
+    Ok(export::bytes_cached(
+        &headers,
+        "text/calendar; charset=utf-8",
+        body.into_bytes(),
+        300,
+    ))
+}
+
 #[utoipa::path(get, path = "/api/v1/sources", tag = "sources",
     responses((status = 200, description = "Every source with its last run and record count", body = [SourceResponse])))]
 async fn sources(State(state): State<AppState>) -> Result<Json<Vec<SourceResponse>>, ApiError> {
@@ -540,13 +674,13 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     info(title = "Snodo API", version = "1.1.0",
         description = "Search every participatory process, assembly and consultation harvested from Italian participation platforms.\n\n\
 Conventions (ModI): version in the path (`/api/v1`); errors as `application/problem+json` (RFC 9457); RFC 3339 dates; ISO 639-1 language codes; `/status` answers problem+json.\n\n\
-Rate limits: every answer of `/api/v1/*` and `/feeds/*` carries `X-RateLimit-Limit` (requests a client may make in a burst), `X-RateLimit-Remaining` and `X-RateLimit-Reset` (seconds until the full burst is available again); over the limit the answer is 429 with `Retry-After` in seconds. Limits apply per client address.\n\n\
+Rate limits: every answer but `/status` (left for health checks) carries `X-RateLimit-Limit` (requests a client may make in a burst), `X-RateLimit-Remaining` and `X-RateLimit-Reset` (seconds until the full burst is available again); over the limit the answer is 429 with `Retry-After` in seconds. Limits apply per client address.\n\n\
 Caching: search, record and feed answers carry `ETag` and `Cache-Control`; send `If-None-Match` to get 304 when nothing changed.\n\n\
-Open data: `/api/v1/export.csv`, `/api/v1/export.jsonl` and `/feeds/open.atom` are under CC BY 4.0; credit each record's source as given in its `attribution`.",
+Open data: `/api/v1/export.csv`, `/api/v1/export.jsonl`, `/feeds/open.atom` and `/feeds/meetings.ics` (iCalendar of upcoming meetings) are under CC BY 4.0; credit each record's source as given in its `attribution`.",
         license(name = "AGPL-3.0-or-later", identifier = "AGPL-3.0-or-later"),
         contact(name = "Snodo maintainers", url = "https://github.com/snodo/snodo")),
     servers((url = "/", description = "This hub")),
-    paths(search, record, sources, runs, trigger_harvest, export_csv, export_jsonl, feed_open, status),
+    paths(search, record, sources, runs, trigger_harvest, export_csv, export_jsonl, feed_open, feed_meetings, status),
     components(schemas(SearchResponse, SearchItem, FacetsResponse, RecordResponse, SourceResponse, RunResponse, RunsResponse, error::Problem)),
     modifiers(&BearerAuth, &CommonAnswers),
     tags((name = "search"), (name = "records"), (name = "sources"), (name = "open data"), (name = "operations"))
@@ -895,6 +1029,7 @@ mod tests {
             "/api/v1/export.csv",
             "/api/v1/export.jsonl",
             "/feeds/open.atom",
+            "/feeds/meetings.ics",
             "/status",
         ] {
             assert!(paths.contains_key(route), "{route} undocumented");

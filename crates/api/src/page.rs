@@ -369,11 +369,20 @@ fn foot(out: &mut String, lang: Lang) {
          <li><a href=\"{embed}\">{embed_l}</a></li>\
          <li><a href=\"/api/v1/openapi.json\">{api_l}</a></li>\
          <li><a href=\"/api/v1/sources\">{src_l}</a></li>\
+         <li><a href=\"{atom}\" type=\"application/atom+xml\">{atom_l}</a></li>\
+         <li><a href=\"{ics}\" type=\"text/calendar\">{ics_l}</a></li>\
          <li><a href=\"/status\">{status_l}</a></li></ul>\n<p>{note}</p>\n</div></footer>\n</body>\n</html>",
         embed = lang.embed(),
         embed_l = lang.t("Incorpora questa ricerca nel tuo sito", "Embed this search in your site"),
         api_l = lang.t("API aperta (OpenAPI)", "Open API (OpenAPI)"),
         src_l = lang.t("Fonti in formato JSON", "Sources as JSON"),
+        atom = lang.t("/feeds/open.atom", "/feeds/open.atom?lang=en"),
+        atom_l = lang.t("Processi aperti (feed Atom)", "Open processes (Atom feed)"),
+        ics = lang.t("/feeds/meetings.ics", "/feeds/meetings.ics?lang=en"),
+        ics_l = lang.t(
+            "Prossimi incontri (calendario iCalendar)",
+            "Upcoming meetings (iCalendar)"
+        ),
         status_l = lang.t("Stato del servizio", "Service status"),
         note = lang.t(
             "Snodo raccoglie i dati pubblicati dalle piattaforme di partecipazione: titoli e testi appartengono alle piattaforme di origine, a cui rimanda ogni risultato.",
