@@ -111,7 +111,7 @@ const WIDGET_JS: &str = include_str!("../../../widget/widget.js");
 /// The whole application.
 ///
 /// Every route gets the size limits, the handler timeout, the panic guard and the security
-/// headers; the public API and the feeds are also rate limited per client address.
+/// headers; everything but `/status` is also rate limited per client address.
 pub fn router(state: AppState) -> Router {
     let cors = cors_layer(&state.cors_allowed_origins);
     let guard = limits::Guard::new(state.limits.clone());
