@@ -92,7 +92,7 @@ async fn a_full_disk_then_a_read_only_data_directory_fail_clearly_and_recover() 
     );
     let expected = {
         let d = Dataset::sample("partecipa").unwrap();
-        (d.visible_processes().count() + d.visible_assemblies().count()).to_string()
+        expected_records_of(&d).to_string()
     };
 
     // The next harvest has real changes to write, but the disk is full.

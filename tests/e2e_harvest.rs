@@ -12,7 +12,7 @@ use support::*;
 
 fn expected_records(sample: &str) -> u64 {
     let d = Dataset::sample(sample).unwrap();
-    (d.visible_processes().count() + d.visible_assemblies().count()) as u64
+    expected_records_of(&d) as u64
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -81,6 +81,66 @@ async fn rate_limit_answers_429_with_modi_headers_and_ignores_untrusted_forwardi
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_feeds_and_metrics_are_rate_limited_too_but_status_is_not() {
+    // Bursts of 2: each public route gets its two answers with the headers, then a 429; the
+    // budget is per address and shared, so each route is tried from its own forwarded address
+    // behind a trusted proxy.
+    let env = Env::with_server(
+        "rate_limit_per_minute = 1\nrate_limit_burst = 2\ntrusted_proxies = [\"127.0.0.1\", \"::1\"]",
+        "",
+    );
+    let server = env.serve();
+    let http = Http::new();
+    let routes = [
+        "/",
+        "/en/",
+        "/embed",
+        "/en/embed",
+        "/widget.js",
+        "/metrics",
+        "/feeds/open.atom",
+        "/feeds/meetings.ics",
+        "/api/v1/search",
+        "/no-such-page",
+    ];
+    for (i, route) in routes.iter().enumerate() {
+        let ip = format!("198.51.100.{}", i + 10);
+        let get = || {
+            http.client()
+                .get(server.url(route))
+                .header("x-forwarded-for", ip.as_str())
+        };
+        for left in [1, 0] {
+            let a = http.send(get()).await;
+            assert!(a.status < 400 || a.status == 404, "{route}: {}", a.status);
+            assert_eq!(num(&a, "x-ratelimit-limit"), 2, "{route}");
+            assert_eq!(num(&a, "x-ratelimit-remaining"), left, "{route}");
+            assert!(num(&a, "x-ratelimit-reset") >= 1, "{route}");
+        }
+        let over = http.send(get()).await;
+        assert_eq!(over.status, 429, "{route}");
+        assert!(
+            over.content_type.starts_with("application/problem+json"),
+            "{route}"
+        );
+        assert!(num(&over, "retry-after") >= 1, "{route}");
+        assert_eq!(num(&over, "x-ratelimit-remaining"), 0, "{route}");
+    }
+    // Health checks are never throttled, even from an address that is over its budget.
+    for _ in 0..5 {
+        let st = http
+            .send(
+                http.client()
+                    .get(server.url("/status"))
+                    .header("x-forwarded-for", "198.51.100.10"),
+            )
+            .await;
+        assert_eq!(st.status, 200);
+        assert!(st.headers.get("x-ratelimit-limit").is_none());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forwarded_for_is_believed_from_a_trusted_proxy() {
     let env = Env::with_server(
         "rate_limit_per_minute = 1\nrate_limit_burst = 1\ntrusted_proxies = [\"127.0.0.1\", \"::1\"]",
@@ -266,6 +326,23 @@ async fn exports_and_feed_carry_every_record_with_attribution_and_no_active_mark
         .await;
     assert_eq!(closed.status, 400);
     assert_eq!(closed.json()["parameter"], "status");
+
+    // The calendar of upcoming meetings: hostile titles, descriptions and venues are inert
+    // text there too, and every meeting in it is one the platform should have shown.
+    for lang in ["", "?lang=en"] {
+        let ics = http
+            .get(&server.url(&format!("/feeds/meetings.ics{lang}")))
+            .await;
+        assert_eq!(ics.status, 200, "{}", ics.text);
+        assert_eq!(ics.content_type, "text/calendar; charset=utf-8");
+        assert_text_inert("iCalendar feed", &ics.text);
+        let unfolded = ics.text.replace("\r\n ", "");
+        assert_text_inert("iCalendar feed, unfolded", &unfolded);
+        assert!(unfolded.contains("UID:hostile:meeting:9004@"), "{unfolded}");
+        for absent in ["9005@", "9006@", "non deve comparire"] {
+            assert!(!unfolded.contains(absent), "{absent} in {unfolded}");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

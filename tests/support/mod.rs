@@ -262,3 +262,28 @@ impl Env {
         env
     }
 }
+
+/// Meetings an anonymous visitor sees in a sample and a harvester keeps: those of visible
+/// spaces, not hidden or private (the fake hides them), and not withdrawn (the harvester drops
+/// them).
+pub fn visible_meetings(d: &snodo_fake_decidim::Dataset) -> Vec<Value> {
+    let flag = |v: &Value, k: &str| v.get(k).and_then(Value::as_bool).unwrap_or(false);
+    d.visible_processes()
+        .chain(d.visible_assemblies())
+        .flat_map(|s| s["components"].as_array().cloned().unwrap_or_default())
+        .filter(|c| {
+            c["__typename"] == "Meetings" && !c.get("publishedAt").is_some_and(Value::is_null)
+        })
+        .flat_map(|c| c["meetings"].as_array().cloned().unwrap_or_default())
+        .filter(|m| {
+            !flag(m, "hidden")
+                && !flag(m, "isWithdrawn")
+                && (!flag(m, "privateMeeting") || flag(m, "transparent"))
+        })
+        .collect()
+}
+
+/// Records a full harvest of a well-behaved sample stores: its visible spaces and meetings.
+pub fn expected_records_of(d: &snodo_fake_decidim::Dataset) -> usize {
+    d.visible_processes().count() + d.visible_assemblies().count() + visible_meetings(d).len()
+}
