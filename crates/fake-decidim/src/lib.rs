@@ -26,8 +26,9 @@
 //! | `hostile` | a misbehaving instance | script/iframe/`javascript:` payloads, German only, empty texts, null dates, ~45 KB texts; leaks its unpublished and private spaces | 1 + 1 private | mixed |
 //!
 //! Meetings (Relay connections of each Meetings component) are dated so that some are past and
-//! some upcoming (2029–2030) through 2028: visible ones per sample are `partecipa` 9 (5 upcoming,
-//! in it/en and English only), `emilia-romagna` 6, `puglia` 5 and `hostile` 5. Beside them sit
+//! some upcoming (2029–2030) through 2028. Those a careful harvester keeps: `partecipa` 9 (3 in
+//! 2029–2030, in it/en and one English only), `emilia-romagna` 6 (2), `puglia` 5 (1) and
+//! `hostile` 3 (1). Beside them sit
 //! what a harvester must drop: a withdrawn meeting (`partecipa`, `hostile`), a private
 //! non-transparent one (hidden, except on `hostile` which leaks it) and one hidden by moderation.
 //! `hostile` has an upcoming meeting with script, image and iframe payloads in its title,
