@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::NaiveDate;
 use rusqlite::{params, Connection, OptionalExtension};
 use snodo_model::text::fold_for_matching;
-use snodo_model::Record;
+use snodo_model::{Kind, Record};
 
 /// A folded title this long (in characters) or with this many words says enough to match on.
 const MIN_TITLE_CHARS: usize = 15;
@@ -97,6 +97,18 @@ pub(crate) fn places_compatible(a: &Record, b: &Record) -> bool {
         || differ(&a.territory.region, &b.territory.region))
 }
 
+/// A process on one platform may be published as a consultation on another, but a meeting that
+/// shares its process's title, or links to its page, is part of it, not a copy of it.
+pub(crate) fn kinds_compatible(a: Kind, b: Kind) -> bool {
+    let space = |k| {
+        matches!(
+            k,
+            Kind::Process | Kind::Assembly | Kind::Consultation | Kind::Conference | Kind::Initiative
+        )
+    };
+    a == b || space(a) && space(b)
+}
+
 /// Replaces the stored match keys of a record.
 pub(crate) fn write_keys(tx: &Connection, id: &str, r: &Record) -> rusqlite::Result<()> {
     tx.prepare_cached("DELETE FROM record_keys WHERE record_id = ?1")?
@@ -110,9 +122,9 @@ pub(crate) fn write_keys(tx: &Connection, id: &str, r: &Record) -> rusqlite::Res
 
 /// The live records of other sources that duplicate `r` (live, stored with its keys), sorted.
 fn find_partners(tx: &Connection, id: &str, r: &Record) -> rusqlite::Result<BTreeSet<String>> {
-    let rows: Vec<(String, bool)> = tx
+    let rows: Vec<(String, bool, String)> = tx
         .prepare_cached(
-            "SELECT o.record_id, substr(k.key, 1, 1) = 't'
+            "SELECT o.record_id, substr(k.key, 1, 1) = 't', p.kind
              FROM record_keys k
              JOIN record_keys o ON o.key = CASE substr(k.key, 1, 2)
                                                WHEN 'u:' THEN 'l:' || substr(k.key, 3)
@@ -122,12 +134,15 @@ fn find_partners(tx: &Connection, id: &str, r: &Record) -> rusqlite::Result<BTre
              WHERE k.record_id = ?1 AND p.source <> ?2 AND p.gone_at IS NULL",
         )?
         .query_map(params![id, r.id.source], |row| {
-            Ok((row.get(0)?, row.get(1)?))
+            Ok((row.get(0)?, row.get(1)?, row.get::<_, String>(2)?))
         })?
         .collect::<rusqlite::Result<_>>()?;
     // Partner → matched only by title (then the dates decide).
     let mut by_title_only: BTreeMap<String, bool> = BTreeMap::new();
-    for (other, title) in rows {
+    for (other, title, kind) in rows {
+        if !kind.parse().is_ok_and(|k| kinds_compatible(r.id.kind, k)) {
+            continue;
+        }
         let e = by_title_only.entry(other).or_insert(true);
         *e = *e && title;
     }
@@ -257,7 +272,7 @@ pub(crate) fn backfill(tx: &Connection) -> rusqlite::Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use snodo_model::{Kind, LocalizedText, RecordId};
+    use snodo_model::{LocalizedText, RecordId};
 
     fn rec(title: &str) -> Record {
         Record::new(
@@ -312,6 +327,14 @@ mod tests {
         assert!(!places_compatible(&a, &b), "Bologna is not Forlì");
         b.territory.comune = None;
         assert!(places_compatible(&a, &b), "a comune matches its region");
+    }
+
+    #[test]
+    fn a_meeting_is_not_a_copy_of_its_process() {
+        assert!(kinds_compatible(Kind::Process, Kind::Consultation));
+        assert!(kinds_compatible(Kind::Meeting, Kind::Meeting));
+        assert!(!kinds_compatible(Kind::Process, Kind::Meeting));
+        assert!(!kinds_compatible(Kind::Proposal, Kind::Assembly));
     }
 
     #[test]

@@ -1071,6 +1071,35 @@ fn a_link_in_the_description_links_whatever_the_titles_and_dates() {
 }
 
 #[test]
+fn a_meeting_that_shares_a_title_or_links_a_process_is_not_its_duplicate() {
+    let s = mem(&["naz", "reg"]);
+    harvest(
+        &s,
+        "naz",
+        &[dated("naz", 1, TITLE, "2024-03-01", "2024-04-30")],
+        true,
+        0,
+    );
+    // A meeting of the same consultation on the regional platform: same title, same days, and
+    // a link to the national page.
+    let mut m = dated("reg", 3, TITLE, "2024-03-10", "2024-03-10");
+    m.id = RecordId::new("reg", Kind::Meeting, "3");
+    m.description_html.insert_sanitized(
+        "it",
+        r#"<p>Il processo <a href="https://naz.example.it/processes/1">sul portale nazionale</a>.</p>"#,
+    );
+    // And the same consultation published as a consultation there: a duplicate.
+    let c = {
+        let mut c = dated("reg", 4, TITLE, "2024-03-01", "2024-04-30");
+        c.id = RecordId::new("reg", Kind::Consultation, "4");
+        c
+    };
+    harvest(&s, "reg", &[m, c], true, 1);
+    assert_eq!(same_as(&s, "naz:process:1"), ["reg:consultation:4"]);
+    assert!(same_as(&s, "reg:meeting:3").is_empty());
+}
+
+#[test]
 fn a_changed_title_or_a_gone_record_drops_the_link_and_bumps_both_sides() {
     let s = mem(&["naz", "reg"]);
     harvest(&s, "naz", &[rec("naz", 1, TITLE)], true, 0);
