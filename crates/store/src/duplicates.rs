@@ -7,7 +7,7 @@
 //! index lookup; the links themselves live in `record_links`, both directions, between live
 //! records only. Records read from the store carry their partners in `same_as`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::NaiveDate;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -78,23 +78,49 @@ pub(crate) fn match_keys(r: &Record) -> BTreeSet<String> {
     keys
 }
 
+/// What decides whether two records that share only a title are the same: when and where.
+/// Small, so the backfill can keep it for many records instead of whole records.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct WhenWhere {
+    start: Option<NaiveDate>,
+    end: Option<NaiveDate>,
+    region: Option<String>,
+    comune: Option<String>,
+}
+
+impl WhenWhere {
+    pub(crate) fn of(r: &Record) -> WhenWhere {
+        WhenWhere {
+            start: r.start_date,
+            end: r.end_date,
+            region: r.territory.region.clone(),
+            comune: r.territory.comune.clone(),
+        }
+    }
+
+    /// Two records matched by title only are the same when their dates overlap and their places
+    /// are compatible.
+    pub(crate) fn matches(&self, other: &WhenWhere) -> bool {
+        dates_overlap(self, other) && places_compatible(self, other)
+    }
+}
+
 /// Missing bounds are open-ended, so two records without dates overlap.
-pub(crate) fn dates_overlap(a: &Record, b: &Record) -> bool {
+pub(crate) fn dates_overlap(a: &WhenWhere, b: &WhenWhere) -> bool {
     let before = |start: Option<NaiveDate>, end: Option<NaiveDate>| match (start, end) {
         (Some(s), Some(e)) => s <= e,
         _ => true,
     };
-    before(a.start_date, b.end_date) && before(b.start_date, a.end_date)
+    before(a.start, b.end) && before(b.start, a.end)
 }
 
 /// Two places can be the same: "Bilancio partecipativo 2026" of Bologna and of Bari share a title
 /// and dates but are different processes. Different comuni, or different regions, never match;
 /// a national record, or one whose place is unknown, matches any.
-pub(crate) fn places_compatible(a: &Record, b: &Record) -> bool {
+pub(crate) fn places_compatible(a: &WhenWhere, b: &WhenWhere) -> bool {
     let differ =
         |x: &Option<String>, y: &Option<String>| matches!((x, y), (Some(x), Some(y)) if x != y);
-    !(differ(&a.territory.comune, &b.territory.comune)
-        || differ(&a.territory.region, &b.territory.region))
+    !(differ(&a.comune, &b.comune) || differ(&a.region, &b.region))
 }
 
 /// A process on one platform may be published as a consultation on another, but a meeting that
@@ -103,7 +129,11 @@ pub(crate) fn kinds_compatible(a: Kind, b: Kind) -> bool {
     let space = |k| {
         matches!(
             k,
-            Kind::Process | Kind::Assembly | Kind::Consultation | Kind::Conference | Kind::Initiative
+            Kind::Process
+                | Kind::Assembly
+                | Kind::Consultation
+                | Kind::Conference
+                | Kind::Initiative
         )
     };
     a == b || space(a) && space(b)
@@ -147,19 +177,26 @@ fn find_partners(tx: &Connection, id: &str, r: &Record) -> rusqlite::Result<BTre
         *e = *e && title;
     }
     let mut out = BTreeSet::new();
-    let mut json = tx.prepare_cached("SELECT json FROM records WHERE id = ?1")?;
+    let mine = WhenWhere::of(r);
     for (other, title_only) in by_title_only {
-        if title_only {
-            let j: Option<String> = json.query_row([&other], |row| row.get(0)).optional()?;
-            let partner = j.and_then(|j| serde_json::from_str::<Record>(&j).ok());
-            // An undecodable partner is reported when it is read; it matches nothing here.
-            if !partner.is_some_and(|p| dates_overlap(r, &p) && places_compatible(r, &p)) {
-                continue;
-            }
+        // An undecodable partner is reported when it is read; it matches nothing here.
+        if title_only && !when_where(tx, &other)?.is_some_and(|p| mine.matches(&p)) {
+            continue;
         }
         out.insert(other);
     }
     Ok(out)
+}
+
+/// When and where of a stored record; `None` if it is missing or cannot be decoded.
+fn when_where(tx: &Connection, id: &str) -> rusqlite::Result<Option<WhenWhere>> {
+    let json: Option<String> = tx
+        .prepare_cached("SELECT json FROM records WHERE id = ?1")?
+        .query_row([id], |row| row.get(0))
+        .optional()?;
+    Ok(json
+        .and_then(|j| serde_json::from_str::<Record>(&j).ok())
+        .map(|r| WhenWhere::of(&r)))
 }
 
 fn current_links(tx: &Connection, id: &str) -> rusqlite::Result<BTreeSet<String>> {
@@ -233,9 +270,134 @@ pub(crate) fn relink(
     Ok(())
 }
 
-/// Once, for a database that had records before duplicates were detected: computes every
-/// record's keys and every link, and bumps the linked records so the index picks them up.
-pub(crate) fn backfill(tx: &Connection) -> rusqlite::Result<u64> {
+// ---- The one-time backfill for records stored before duplicates were detected ----
+//
+// Driven in chunks by `crate::backfill`, each chunk a transaction of its own: (1) the keys of
+// every record, (2) the links between live records, (3) a new `seq` for every linked record.
+// Each step takes the id of the last record the previous chunk did and returns its own last
+// id, `None` when nothing is left.
+
+/// Step 1: writes the keys of up to `limit` records after `after` (gone ones too: they may
+/// come back). Returns how many records it read and the last id.
+pub(crate) fn backfill_keys(
+    tx: &Connection,
+    after: &str,
+    limit: usize,
+) -> rusqlite::Result<Option<(usize, String)>> {
+    let rows: Vec<(String, String)> = tx
+        .prepare_cached("SELECT id, json FROM records WHERE id > ?1 ORDER BY id LIMIT ?2")?
+        .query_map(params![after, limit as i64], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let Some(last) = rows.last().map(|(id, _)| id.clone()) else {
+        return Ok(None);
+    };
+    for (id, json) in &rows {
+        // An undecodable record is reported when it is read; it has no keys.
+        if let Ok(r) = serde_json::from_str::<Record>(json) {
+            write_keys(tx, id, &r)?;
+        }
+    }
+    Ok(Some((rows.len(), last)))
+}
+
+/// Step 2 (every record has its keys): links each live record among the next `limit` records
+/// after `after` to its partners with a greater id, in both directions. Duplicates are
+/// symmetric, so this finds every pair once. Candidate pairs come from one join over the keys;
+/// only pairs that share nothing but a title are decoded, to compare dates and places.
+/// Returns how many records the chunk spanned and the last id.
+pub(crate) fn backfill_links(
+    tx: &Connection,
+    after: &str,
+    limit: usize,
+) -> rusqlite::Result<Option<(usize, String)>> {
+    let (n, upto): (i64, Option<String>) = tx
+        .prepare_cached(
+            "SELECT COUNT(*), MAX(id) FROM (SELECT id FROM records WHERE id > ?1 ORDER BY id LIMIT ?2)",
+        )?
+        .query_row(params![after, limit as i64], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    let Some(upto) = upto else {
+        return Ok(None);
+    };
+    // (record, partner, matched by title only, their kinds)
+    let pairs: Vec<(String, String, bool, String, String)> = tx
+        .prepare_cached(
+            "SELECT k.record_id, o.record_id, MIN(substr(k.key, 1, 1) = 't'), a.kind, b.kind
+             FROM record_keys k
+             JOIN records a ON a.id = k.record_id
+             JOIN record_keys o ON o.key = CASE substr(k.key, 1, 2)
+                                               WHEN 'u:' THEN 'l:' || substr(k.key, 3)
+                                               WHEN 'l:' THEN 'u:' || substr(k.key, 3)
+                                               ELSE k.key END
+             JOIN records b ON b.id = o.record_id
+             WHERE k.record_id > ?1 AND k.record_id <= ?2 AND a.gone_at IS NULL
+               AND o.record_id > k.record_id AND b.gone_at IS NULL AND b.source <> a.source
+             GROUP BY k.record_id, o.record_id",
+        )?
+        .query_map(params![after, upto], |row| {
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut seen: HashMap<String, Option<WhenWhere>> = HashMap::new();
+    for (a, b, title_only, kind_a, kind_b) in pairs {
+        let kinds = kind_a.parse::<Kind>().ok().zip(kind_b.parse::<Kind>().ok());
+        if !kinds.is_some_and(|(x, y)| kinds_compatible(x, y)) {
+            continue;
+        }
+        if title_only {
+            for id in [&a, &b] {
+                if !seen.contains_key(id) {
+                    let w = when_where(tx, id)?;
+                    seen.insert(id.clone(), w);
+                }
+            }
+            let same = match (&seen[&a], &seen[&b]) {
+                (Some(x), Some(y)) => x.matches(y),
+                _ => false,
+            };
+            if !same {
+                continue;
+            }
+        }
+        add_link(tx, &a, &b)?;
+    }
+    Ok(Some((usize::try_from(n).unwrap_or(0), upto)))
+}
+
+/// Step 3 (every link is in place): gives the next `limit` linked records after `after` a new
+/// `seq`, so the index picks up their partners. Returns how many and the last id.
+pub(crate) fn backfill_bump(
+    tx: &Connection,
+    after: &str,
+    limit: usize,
+) -> rusqlite::Result<Option<(usize, String)>> {
+    let ids: Vec<String> = tx
+        .prepare_cached(
+            "SELECT DISTINCT record_id FROM record_links WHERE record_id > ?1
+             ORDER BY record_id LIMIT ?2",
+        )?
+        .query_map(params![after, limit as i64], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let Some(last) = ids.last().cloned() else {
+        return Ok(None);
+    };
+    for id in &ids {
+        bump(tx, id)?;
+    }
+    Ok(Some((ids.len(), last)))
+}
+
+/// The backfill as it was before it ran in chunks: one transaction, every record in memory.
+/// Kept as the reference the chunked backfill must agree with.
+#[cfg(test)]
+pub(crate) fn backfill_in_one_transaction(tx: &Connection) -> rusqlite::Result<u64> {
     let rows: Vec<(String, String, bool)> = tx
         .prepare("SELECT id, json, gone_at IS NULL FROM records ORDER BY id")?
         .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
@@ -243,7 +405,6 @@ pub(crate) fn backfill(tx: &Connection) -> rusqlite::Result<u64> {
     let decoded: Vec<(String, Record, bool)> = rows
         .into_iter()
         .filter_map(|(id, json, live)| {
-            // An undecodable record is reported when it is read; it has no keys.
             serde_json::from_str::<Record>(&json)
                 .ok()
                 .map(|r| (id, r, live))
@@ -307,6 +468,14 @@ mod tests {
         );
         let k = match_keys(&r);
         assert!(k.contains("l:b.example.it/c/9/?x=1&y=2"), "{k:?}");
+    }
+
+    fn places_compatible(a: &Record, b: &Record) -> bool {
+        super::places_compatible(&WhenWhere::of(a), &WhenWhere::of(b))
+    }
+
+    fn dates_overlap(a: &Record, b: &Record) -> bool {
+        super::dates_overlap(&WhenWhere::of(a), &WhenWhere::of(b))
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! thread of their own. One process writes; reads use their own connections and never wait
 //! behind a write.
 
+mod backfill;
 mod duplicates;
 mod error;
 mod schema;
@@ -77,7 +78,7 @@ impl Store {
             tracing::warn!(path = %path.display(), mode, "SQLite could not enable WAL mode; keep the data directory on a local disk");
         }
         schema::migrate(&mut conn)?;
-        backfill_duplicates(&mut conn)?;
+        backfill::run(&mut conn)?;
         Ok(Store {
             writer: Mutex::new(conn),
             readers: Readers::Pool(Mutex::new(Vec::new())),
@@ -1080,30 +1081,6 @@ fn decode_linked(json: &str, links: &str, id: &str) -> Result<Record, StoreError
     record.same_as.sort();
     record.same_as.dedup();
     Ok(record)
-}
-
-/// Gives records stored before duplicates were detected (schema 1) their match keys and links;
-/// a no-op once any record has keys.
-fn backfill_duplicates(conn: &mut Connection) -> Result<(), StoreError> {
-    let ctx = "linking duplicates of records stored by an older version";
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .ctx(ctx)?;
-    let needed: bool = tx
-        .query_row(
-            "SELECT EXISTS (SELECT 1 FROM records)
-                    AND NOT EXISTS (SELECT 1 FROM record_keys)",
-            [],
-            |r| r.get(0),
-        )
-        .ctx(ctx)?;
-    if !needed {
-        return Ok(());
-    }
-    let linked = duplicates::backfill(&tx).ctx(ctx)?;
-    tx.commit().ctx(ctx)?;
-    tracing::info!(linked, "duplicate links computed for existing records");
-    Ok(())
 }
 
 /// SQLite integers are signed; counts and seqs never come near the limit.

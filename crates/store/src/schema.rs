@@ -85,6 +85,16 @@ CREATE TABLE record_links (
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX record_links_by_other ON record_links(other_id);
 "#,
+    // 3: how far the one-time computation of keys and links for records stored before
+    // migration 2 got, so that it commits in chunks and resumes after a crash. At most one row
+    // while it runs, none once it is done; `after` is the id of the last record done in `phase`.
+    r#"
+CREATE TABLE duplicates_backfill (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    phase TEXT NOT NULL CHECK (phase IN ('keys', 'links', 'bump')),
+    after TEXT NOT NULL
+) STRICT;
+"#,
 ];
 
 /// The schema version this build writes.

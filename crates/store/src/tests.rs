@@ -1169,3 +1169,183 @@ fn records_stored_before_the_migration_are_linked_on_open() {
         "both records are re-indexed"
     );
 }
+
+// ---- the one-time backfill for stores written before duplicates were detected ----
+
+/// A varied catalogue across three sources: shared, unique and trivial titles, overlapping and
+/// disjoint dates, compatible and incompatible places and kinds, links between pages.
+fn catalogue(source: &str, shift: usize) -> Vec<Record> {
+    let titles = [
+        TITLE,
+        "Consultazione sul piano casa",
+        "Bilancio partecipativo 2026 del comune",
+        "Regolamento per i beni comuni urbani",
+        "Piano urbano della mobilità sostenibile",
+        "Bilancio 2024",
+        "Riqualificazione",
+        "Patto di collaborazione per il parco",
+    ];
+    let others = ["naz", "reg", "com"];
+    (0..110)
+        .map(|n| {
+            let i = n + shift;
+            let title = if i % 10 == 9 {
+                format!("Processo unico {source} {n}")
+            } else {
+                titles[i % titles.len()].to_owned()
+            };
+            let mut r = rec(source, n, &title);
+            let kind = match i % 11 {
+                0 => Kind::Meeting,
+                1 | 4 => Kind::Consultation,
+                2 => Kind::Proposal,
+                _ => Kind::Process,
+            };
+            r.id = RecordId::new(source, kind, n.to_string());
+            if i % 4 != 0 {
+                let month = 1 + (i * 5) % 12;
+                r.start_date = Some(format!("2024-{month:02}-01").parse().unwrap());
+                r.end_date = Some(format!("2024-{month:02}-28").parse().unwrap());
+            }
+            r.territory.region = [None, Some("08"), Some("16")][i % 3].map(str::to_owned);
+            if i % 6 == 1 {
+                r.territory.comune = Some(["037006", "040012"][i % 2].to_owned());
+            }
+            if i % 9 == 0 {
+                let other = others[i % 3];
+                r.description_html.insert_sanitized(
+                    "it",
+                    &format!(
+                        r#"<p>Vedi <a href="https://{other}.example.it/processes/{}/">qui</a></p>"#,
+                        (i * 7) % 110
+                    ),
+                );
+            }
+            r
+        })
+        .collect()
+}
+
+/// Writes a store as a version before schema 2 left it: records, some gone, one undecodable,
+/// and no keys or links.
+fn old_store(path: &Path) {
+    let s = Store::open(path).unwrap();
+    s.sync_sources(&[info("naz"), info("reg"), info("com")])
+        .unwrap();
+    for (at, (source, shift)) in [("naz", 0), ("reg", 3), ("com", 5)].into_iter().enumerate() {
+        harvest(&s, source, &catalogue(source, shift), true, at as i64);
+    }
+    // A quarter of one source goes.
+    harvest(&s, "com", &catalogue("com", 5)[..82], true, 10);
+    let w = s.writer();
+    w.execute_batch(
+        "UPDATE records SET json = '{' WHERE id = 'reg:process:5';
+         DELETE FROM record_links; DELETE FROM record_keys;",
+    )
+    .unwrap();
+    let gone: i64 = w
+        .query_row(
+            "SELECT COUNT(*) FROM records WHERE gone_at IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(gone > 20, "{gone}");
+}
+
+fn copy_db(from: &Path, to: &Path) {
+    std::fs::copy(from, to).unwrap();
+    assert!(
+        !from.with_extension("sqlite-wal").exists(),
+        "the old store was closed cleanly"
+    );
+}
+
+/// Everything the backfill writes: keys, links, each record's seq, the change log.
+type Written = (
+    Vec<(String, String)>,
+    Vec<(String, String)>,
+    Vec<(String, i64)>,
+    Vec<(i64, String, String)>,
+);
+
+fn written(conn: &Connection) -> Written {
+    fn pairs<T: rusqlite::types::FromSql>(conn: &Connection, sql: &str) -> Vec<(String, T)> {
+        conn.prepare(sql)
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    }
+    let changes = conn
+        .prepare("SELECT seq, record_id, op FROM changes ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    (
+        pairs(conn, "SELECT record_id, key FROM record_keys ORDER BY 1, 2"),
+        pairs(
+            conn,
+            "SELECT record_id, other_id FROM record_links ORDER BY 1, 2",
+        ),
+        pairs(conn, "SELECT id, seq FROM records ORDER BY 1"),
+        changes,
+    )
+}
+
+#[test]
+fn the_chunked_backfill_writes_what_the_one_transaction_backfill_did_even_when_interrupted() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("old.sqlite");
+    old_store(&old);
+
+    // The reference: the backfill as one transaction over every record.
+    let reference = dir.path().join("reference.sqlite");
+    copy_db(&old, &reference);
+    let expected = {
+        let mut conn = Connection::open(&reference).unwrap();
+        configure_writer(&conn).unwrap();
+        let tx = conn.transaction().unwrap();
+        let linked = duplicates::backfill_in_one_transaction(&tx).unwrap();
+        tx.commit().unwrap();
+        assert!(linked > 50, "the catalogue has duplicates: {linked}");
+        written(&conn)
+    };
+    assert!(expected.1.len() > 100, "{} links", expected.1.len());
+
+    // Interrupted after every possible number of chunks of 40 records, then finished by the
+    // next open (in chunks of another size).
+    let mut interrupted = 0;
+    for budget in 0.. {
+        let path = dir.path().join(format!("chunked-{budget}.sqlite"));
+        copy_db(&old, &path);
+        let done = {
+            let mut conn = Connection::open(&path).unwrap();
+            configure_writer(&conn).unwrap();
+            backfill::run_chunks(&mut conn, 40, Some(budget)).unwrap()
+        };
+        let s = Store::open(&path).unwrap();
+        assert_eq!(
+            written(&s.writer()),
+            expected,
+            "interrupted after {budget} chunks"
+        );
+        assert_eq!(raw_count(&s, "SELECT COUNT(*) FROM duplicates_backfill"), 0);
+        if done {
+            break;
+        }
+        interrupted += 1;
+    }
+    assert!(
+        interrupted > 15,
+        "every phase was interrupted: {interrupted}"
+    );
+
+    // A store opened again does nothing more.
+    let path = dir.path().join("chunked-0.sqlite");
+    let before = written(&Store::open(&path).unwrap().writer());
+    assert_eq!(before, expected);
+}

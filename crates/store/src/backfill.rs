@@ -1,0 +1,228 @@
+//! The one-time computation of duplicate keys and links for records stored by a version that
+//! did not detect duplicates (schema 1), run when the store is opened.
+//!
+//! It runs in chunks of [`CHUNK`] records, each its own transaction that also records how far
+//! it got (table `duplicates_backfill`, migration 3): memory stays bounded, the WAL stays small,
+//! and a crash or a kill in the middle loses at most one chunk, which the next open redoes.
+//! Three phases, each in id order: the keys of every record, the links between live records,
+//! then a new `seq` for every linked record so that the indexer picks up their `same_as`. Nothing
+//! else writes while it runs: it finishes before [`crate::Store::open`] returns.
+
+use std::time::Instant;
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use crate::duplicates;
+use crate::error::{Ctx, StoreError};
+
+/// Records per transaction.
+pub(crate) const CHUNK: usize = 5000;
+
+/// A progress line at least every this many records of a phase.
+const LOG_EVERY: usize = 50_000;
+
+const CTX: &str = "linking duplicates of records stored by an older version";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Keys,
+    Links,
+    Bump,
+}
+
+impl Phase {
+    fn as_str(self) -> &'static str {
+        match self {
+            Phase::Keys => "keys",
+            Phase::Links => "links",
+            Phase::Bump => "bump",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Phase> {
+        [Phase::Keys, Phase::Links, Phase::Bump]
+            .into_iter()
+            .find(|p| p.as_str() == s)
+    }
+
+    fn next(self) -> Option<Phase> {
+        match self {
+            Phase::Keys => Some(Phase::Links),
+            Phase::Links => Some(Phase::Bump),
+            Phase::Bump => None,
+        }
+    }
+
+    /// What the phase is doing, for the operator.
+    fn doing(self) -> &'static str {
+        match self {
+            Phase::Keys => "computing match keys",
+            Phase::Links => "finding duplicates",
+            Phase::Bump => "queueing linked records for re-indexing",
+        }
+    }
+
+    /// How many records the phase goes through in all, and how many of them are at or before
+    /// `after` (done, when resuming).
+    fn totals(self, conn: &Connection, after: &str) -> rusqlite::Result<(usize, usize)> {
+        let sql = match self {
+            Phase::Keys | Phase::Links => {
+                "SELECT COUNT(*), COUNT(*) FILTER (WHERE id <= ?1) FROM records"
+            }
+            Phase::Bump => {
+                "SELECT COUNT(*), COUNT(*) FILTER (WHERE record_id <= ?1)
+                 FROM (SELECT DISTINCT record_id FROM record_links)"
+            }
+        };
+        let (total, done): (i64, i64) =
+            conn.query_row(sql, [after], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok((count(total), count(done)))
+    }
+
+    fn step(
+        self,
+        tx: &Connection,
+        after: &str,
+        chunk: usize,
+    ) -> rusqlite::Result<Option<(usize, String)>> {
+        match self {
+            Phase::Keys => duplicates::backfill_keys(tx, after, chunk),
+            Phase::Links => duplicates::backfill_links(tx, after, chunk),
+            Phase::Bump => duplicates::backfill_bump(tx, after, chunk),
+        }
+    }
+}
+
+/// Runs (or resumes) the backfill to the end; a no-op when there is nothing to do.
+pub(crate) fn run(conn: &mut Connection) -> Result<(), StoreError> {
+    run_chunks(conn, CHUNK, None).map(|_| ())
+}
+
+/// Runs chunks of `chunk` records, at most `budget` of them (all when `None`); true when the
+/// backfill is done. Stopping early is what a crash between two chunks does.
+pub(crate) fn run_chunks(
+    conn: &mut Connection,
+    chunk: usize,
+    budget: Option<usize>,
+) -> Result<bool, StoreError> {
+    let Some((mut phase, mut after)) = start(conn)? else {
+        return Ok(true);
+    };
+    let began = Instant::now();
+    let mut chunks = 0;
+    loop {
+        let (total, mut done) = phase.totals(conn, &after).ctx(CTX)?;
+        tracing::info!(
+            phase = phase.as_str(),
+            done,
+            total,
+            "records stored by an older version: {} (once; resumes where it stopped if interrupted)",
+            phase.doing()
+        );
+        let phase_began = Instant::now();
+        let done_before = done;
+        let mut next_log = done + LOG_EVERY;
+        loop {
+            if budget.is_some_and(|b| chunks >= b) {
+                return Ok(false);
+            }
+            chunks += 1;
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .ctx(CTX)?;
+            match phase.step(&tx, &after, chunk).ctx(CTX)? {
+                Some((n, last)) => {
+                    save(&tx, Some((phase, &last)))?;
+                    tx.commit().ctx(CTX)?;
+                    after = last;
+                    done += n;
+                    if done >= next_log {
+                        next_log = done + LOG_EVERY;
+                        let secs = phase_began.elapsed().as_secs_f64().max(1e-3);
+                        let per_sec = ((done - done_before) as f64 / secs).round() as u64;
+                        tracing::info!(
+                            phase = phase.as_str(),
+                            done,
+                            total,
+                            per_sec,
+                            "duplicates of older records: {}",
+                            phase.doing()
+                        );
+                    }
+                }
+                None => {
+                    let next = phase.next();
+                    save(&tx, next.map(|p| (p, "")))?;
+                    tx.commit().ctx(CTX)?;
+                    match next {
+                        Some(p) => (phase, after) = (p, String::new()),
+                        None => {
+                            tracing::info!(
+                                linked = done,
+                                secs = began.elapsed().as_secs(),
+                                "duplicate links computed for records stored by an older version"
+                            );
+                            return Ok(true);
+                        }
+                    }
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Where to start: the saved position of an interrupted backfill, or the beginning when the
+/// database has records but not one key (written by a version before schema 2), or nothing.
+fn start(conn: &mut Connection) -> Result<Option<(Phase, String)>, StoreError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .ctx(CTX)?;
+    let saved: Option<(String, String)> = tx
+        .query_row(
+            "SELECT phase, after FROM duplicates_backfill WHERE id = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .ctx(CTX)?;
+    if let Some((phase, after)) = saved {
+        let phase = Phase::parse(&phase).ok_or_else(|| StoreError::Corrupt {
+            what: "the progress of the duplicates backfill".into(),
+            detail: format!("unknown phase `{phase}`"),
+        })?;
+        return Ok(Some((phase, after)));
+    }
+    let needed: bool = tx
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM records)
+                    AND NOT EXISTS (SELECT 1 FROM record_keys)",
+            [],
+            |r| r.get(0),
+        )
+        .ctx(CTX)?;
+    if !needed {
+        return Ok(None);
+    }
+    save(&tx, Some((Phase::Keys, "")))?;
+    tx.commit().ctx(CTX)?;
+    Ok(Some((Phase::Keys, String::new())))
+}
+
+fn count(n: i64) -> usize {
+    usize::try_from(n).unwrap_or(0)
+}
+
+/// Records the position (in the transaction of the chunk it covers); `None` when done.
+fn save(tx: &Connection, at: Option<(Phase, &str)>) -> Result<(), StoreError> {
+    match at {
+        Some((phase, after)) => tx.execute(
+            "INSERT INTO duplicates_backfill (id, phase, after) VALUES (1, ?1, ?2)
+             ON CONFLICT (id) DO UPDATE SET phase = excluded.phase, after = excluded.after",
+            params![phase.as_str(), after],
+        ),
+        None => tx.execute("DELETE FROM duplicates_backfill", []),
+    }
+    .map(|_| ())
+    .ctx(CTX)
+}
