@@ -3,24 +3,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use snodo_model::Status;
+use snodo_model::{Kind, Status};
 use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::columnar::{Column, ColumnValues, StrColumn};
+use tantivy::columnar::{Column, ColumnIndex, ColumnValues, StrColumn};
 use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader, TantivyError};
 
+use crate::packed;
 use crate::search::Sort;
-
-/// Status from the day fast fields; the sentinels make this equal to [`Status::from_dates`]:
-/// a missing start (`i64::MIN`) is never after today, a missing end (`i64::MAX`) never before.
-pub fn status_of(start: i64, end: i64, today: i64) -> Status {
-    if start > today {
-        Status::Upcoming
-    } else if end < today {
-        Status::Closed
-    } else {
-        Status::Open
-    }
-}
 
 /// Counts of every facet value over all matching documents.
 #[derive(Debug, Default)]
@@ -48,15 +37,21 @@ impl FacetCounts {
     }
 }
 
-/// Facet collector: term ordinals of the `kind`, `source` and `region` string columns, and the
-/// status computed from the `start_day` / `end_day` columns against `today`.
+/// Facet collector: kind, region and status from the packed `facets` column (status against
+/// `today`), source from the ordinals of its string column. Values are read in batches of
+/// [`BATCH`] matches, which lets the column decoders work without a dynamic call per value.
 pub struct Facets {
     pub today: i64,
 }
 
+/// Matches buffered before their columns are read.
+const BATCH: usize = 128;
+
 /// A string column and a counter per term ordinal.
 struct OrdCounts {
     column: Option<StrColumn>,
+    /// The ordinals when every document has exactly one (read in batches).
+    dense: Option<Arc<dyn ColumnValues<u64>>>,
     counts: Vec<u64>,
 }
 
@@ -64,22 +59,43 @@ impl OrdCounts {
     fn open(reader: &SegmentReader, field: &str) -> tantivy::Result<Self> {
         let column = reader.fast_fields().str(field)?;
         let n = column.as_ref().map_or(0, |c| c.num_terms());
+        let dense = column.as_ref().and_then(|c| dense(c.ords()));
         Ok(OrdCounts {
             column,
+            dense,
             counts: vec![0; n],
         })
     }
 
-    /// Every facet field holds at most one value per document (kind, source, region), so the
-    /// first ordinal is the only one: reading it directly avoids the multi-value row-range lookup.
+    fn count(&mut self, ord: u64) {
+        if let Some(n) = usize::try_from(ord)
+            .ok()
+            .and_then(|i| self.counts.get_mut(i))
+        {
+            *n += 1;
+        }
+    }
+
+    /// Every facet field holds at most one value per document, so the first ordinal is the only
+    /// one.
     fn collect(&mut self, doc: DocId) {
-        if let Some(c) = &self.column {
-            if let Some(ord) = c.ords().first(doc) {
-                if let Some(n) = usize::try_from(ord)
-                    .ok()
-                    .and_then(|i| self.counts.get_mut(i))
-                {
-                    *n += 1;
+        if let Some(ord) = self.column.as_ref().and_then(|c| c.ords().first(doc)) {
+            self.count(ord);
+        }
+    }
+
+    fn collect_batch(&mut self, docs: &[DocId], scratch: &mut [u64]) {
+        match self.dense.clone() {
+            Some(values) => {
+                let out = &mut scratch[..docs.len()];
+                values.get_vals(docs, out);
+                for &ord in out.iter() {
+                    self.count(ord);
+                }
+            }
+            None => {
+                for &doc in docs {
+                    self.collect(doc);
                 }
             }
         }
@@ -103,17 +119,63 @@ impl OrdCounts {
     }
 }
 
+/// The values of a column in which every document has exactly one, without the per-read
+/// detour through its index.
+fn dense(column: &Column<u64>) -> Option<Arc<dyn ColumnValues<u64>>> {
+    matches!(column.index, ColumnIndex::Full).then(|| column.values.clone())
+}
+
+/// The packed `facets` column of a segment (every document has a value).
+fn packed_column(reader: &SegmentReader) -> Arc<dyn ColumnValues<u64>> {
+    match reader.fast_fields().u64("facets") {
+        Ok(c) => dense(&c).unwrap_or_else(|| c.first_or_default_col(0)),
+        Err(e) => {
+            tracing::warn!(error = %e, "fast field `facets` missing in a segment; using a default");
+            Column::build_empty_column(reader.max_doc()).first_or_default_col(0)
+        }
+    }
+}
+
 pub struct FacetsSegment {
-    today: i64,
+    today: u64,
     total: u64,
-    kind: OrdCounts,
+    packed: Arc<dyn ColumnValues<u64>>,
     source: OrdCounts,
-    region: OrdCounts,
-    /// Every document has both (missing dates are stored as sentinels), so the dense values are
-    /// read directly.
-    start: Arc<dyn ColumnValues<i64>>,
-    end: Arc<dyn ColumnValues<i64>>,
+    /// Only read for a region that is not an ISTAT code.
+    region_other: OrdCounts,
+    kind: [u64; 16],
+    region: [u64; 32],
     status: [u64; 3],
+    docs: Vec<DocId>,
+    scratch: Vec<u64>,
+}
+
+impl FacetsSegment {
+    fn flush(&mut self) {
+        if self.docs.is_empty() {
+            return;
+        }
+        let n = self.docs.len();
+        let vals = &mut self.scratch[..n];
+        self.packed.get_vals(&self.docs, vals);
+        for (i, &v) in vals.iter().enumerate() {
+            self.kind[packed::kind_index(v)] += 1;
+            let r = packed::region(v);
+            self.region[usize::from(r)] += 1;
+            if r == packed::REGION_OTHER {
+                self.region_other.collect(self.docs[i]);
+            }
+            let st = match packed::status(v, self.today) {
+                Status::Upcoming => 0,
+                Status::Open => 1,
+                Status::Closed => 2,
+            };
+            self.status[st] += 1;
+        }
+        self.source.collect_batch(&self.docs, &mut self.scratch);
+        self.total += n as u64;
+        self.docs.clear();
+    }
 }
 
 impl Collector for Facets {
@@ -126,14 +188,16 @@ impl Collector for Facets {
         reader: &SegmentReader,
     ) -> tantivy::Result<FacetsSegment> {
         Ok(FacetsSegment {
-            today: self.today,
+            today: packed::day_offset(self.today),
             total: 0,
-            kind: OrdCounts::open(reader, "kind")?,
+            packed: packed_column(reader),
             source: OrdCounts::open(reader, "source")?,
-            region: OrdCounts::open(reader, "region")?,
-            start: column_or(reader, "start_day", i64::MIN),
-            end: column_or(reader, "end_day", i64::MAX),
+            region_other: OrdCounts::open(reader, "region")?,
+            kind: [0; 16],
+            region: [0; 32],
             status: [0; 3],
+            docs: Vec::with_capacity(BATCH),
+            scratch: vec![0; BATCH],
         })
     }
 
@@ -157,21 +221,22 @@ impl SegmentCollector for FacetsSegment {
     type Fruit = std::io::Result<FacetCounts>;
 
     fn collect(&mut self, doc: DocId, _score: Score) {
-        self.total += 1;
-        self.kind.collect(doc);
-        self.source.collect(doc);
-        self.region.collect(doc);
-        let start = self.start.get_val(doc);
-        let end = self.end.get_val(doc);
-        let i = match status_of(start, end, self.today) {
-            Status::Upcoming => 0,
-            Status::Open => 1,
-            Status::Closed => 2,
-        };
-        self.status[i] += 1;
+        self.docs.push(doc);
+        if self.docs.len() == BATCH {
+            self.flush();
+        }
     }
 
-    fn harvest(self) -> std::io::Result<FacetCounts> {
+    fn collect_block(&mut self, docs: &[DocId]) {
+        for chunk in docs.chunks(BATCH) {
+            self.flush();
+            self.docs.extend_from_slice(chunk);
+            self.flush();
+        }
+    }
+
+    fn harvest(mut self) -> std::io::Result<FacetCounts> {
+        self.flush();
         let mut status = BTreeMap::new();
         for (st, n) in [Status::Upcoming, Status::Open, Status::Closed]
             .into_iter()
@@ -181,11 +246,23 @@ impl SegmentCollector for FacetsSegment {
                 status.insert(st.as_str().to_owned(), n);
             }
         }
+        let mut kind = BTreeMap::new();
+        for (k, n) in Kind::ALL.iter().zip(self.kind) {
+            if n > 0 {
+                kind.insert(k.as_str().to_owned(), n);
+            }
+        }
+        let mut region = self.region_other.harvest()?;
+        for (code, &n) in self.region.iter().enumerate().take(21).skip(1) {
+            if n > 0 {
+                *region.entry(packed::region_code(code as u8)).or_default() += n;
+            }
+        }
         Ok(FacetCounts {
             total: self.total,
-            kind: self.kind.harvest()?,
+            kind,
             source: self.source.harvest()?,
-            region: self.region.harvest()?,
+            region,
             status,
         })
     }
@@ -224,6 +301,22 @@ pub struct TopK {
     pub sort: Sort,
     pub limit: usize,
     pub offset: usize,
+    /// Relevance of a text search is multiplied by the status boost (see [`status_boost`]), as
+    /// of this day; `None` ranks by text alone.
+    pub boost_today: Option<i64>,
+}
+
+/// The largest [`status_boost`].
+const MAX_BOOST: f64 = 1.4;
+
+/// What a citizen can take part in now comes first among equally good matches, and soon after
+/// that; a boost, not a filter, so that a much better match that is closed still wins.
+pub fn status_boost(status: Status) -> f64 {
+    match status {
+        Status::Open => MAX_BOOST,
+        Status::Upcoming => 1.2,
+        Status::Closed => 1.0,
+    }
 }
 
 /// A hit in a segment's heap: ordered by key, then by the lower doc id (like tantivy's TopDocs).
@@ -266,6 +359,9 @@ pub struct TopKSegment {
     sort: Sort,
     k: usize,
     segment: SegmentOrdinal,
+    /// Today as a [`packed::day_offset`], when relevance is boosted by status.
+    boost_today: Option<u64>,
+    packed: Arc<dyn ColumnValues<u64>>,
     newest: Arc<dyn ColumnValues<i64>>,
     end: Arc<dyn ColumnValues<i64>>,
     tie: Arc<dyn ColumnValues<u64>>,
@@ -273,9 +369,22 @@ pub struct TopKSegment {
 }
 
 impl TopKSegment {
+    /// An upper bound of [`Self::primary`] that reads no column when it can.
+    fn primary_bound(&self, doc: DocId, score: f64) -> f64 {
+        match (self.sort, self.boost_today) {
+            (Sort::Relevance, Some(_)) => score * MAX_BOOST,
+            _ => self.primary(doc, score),
+        }
+    }
+
     fn primary(&self, doc: DocId, score: f64) -> f64 {
         match self.sort {
-            Sort::Relevance => score,
+            Sort::Relevance => match self.boost_today {
+                Some(today) => {
+                    score * status_boost(packed::status(self.packed.get_val(doc), today))
+                }
+                None => score,
+            },
             Sort::Newest => self.newest.get_val(doc) as f64,
             // Negated so that the earliest end is the greatest key; `i64::MAX` (no end) becomes
             // the smallest and sorts last.
@@ -308,6 +417,8 @@ impl Collector for TopK {
             sort: self.sort,
             k: self.offset.saturating_add(self.limit),
             segment,
+            boost_today: self.boost_today.map(packed::day_offset),
+            packed: packed_column(reader),
             newest: column_or(reader, "newest_day", i64::MIN),
             end: column_or(reader, "end_day", i64::MAX),
             tie,
@@ -343,14 +454,18 @@ impl SegmentCollector for TopKSegment {
             return;
         }
         let score = f64::from(score);
-        let primary = self.primary(doc, score);
         let full = self.heap.len() >= self.k;
-        if full {
-            if let Some(worst) = self.heap.peek() {
-                if primary < worst.key.primary {
-                    return;
-                }
-            }
+        let worst = if full {
+            self.heap.peek().map(|w| w.key.primary)
+        } else {
+            None
+        };
+        if worst.is_some_and(|w| self.primary_bound(doc, score) < w) {
+            return;
+        }
+        let primary = self.primary(doc, score);
+        if worst.is_some_and(|w| primary < w) {
+            return;
         }
         let entry = Entry {
             key: SortKey {
@@ -375,37 +490,5 @@ impl SegmentCollector for TopKSegment {
             .into_iter()
             .map(|e| (e.key, tantivy::DocAddress::new(segment, e.doc)))
             .collect()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use chrono::NaiveDate;
-
-    use super::*;
-    use crate::document::{day, end_day, start_day};
-
-    #[test]
-    fn status_of_matches_the_model_on_every_combination() {
-        let today: NaiveDate = "2026-05-10".parse().unwrap();
-        let days = [
-            None,
-            Some("2026-05-08"),
-            Some("2026-05-09"),
-            Some("2026-05-10"),
-            Some("2026-05-11"),
-            Some("2026-05-12"),
-        ];
-        for s in days {
-            for e in days {
-                let s = s.map(|d| d.parse::<NaiveDate>().unwrap());
-                let e = e.map(|d| d.parse::<NaiveDate>().unwrap());
-                assert_eq!(
-                    status_of(start_day(s), end_day(e), day(today)),
-                    Status::from_dates(s, e, today),
-                    "start {s:?} end {e:?}"
-                );
-            }
-        }
     }
 }

@@ -104,6 +104,15 @@ pub fn to_document(f: &Fields, r: &Record) -> Result<TantivyDocument, serde_json
     let published = r.published_at.map(|t| day(t.date_naive()));
     let newest = r.start_date.map(day).into_iter().chain(published).max();
     doc.add_i64(f.newest_day, newest.unwrap_or(i64::MIN));
+    doc.add_u64(
+        f.facets,
+        crate::packed::pack(
+            r.id.kind,
+            r.territory.region.as_deref(),
+            r.start_date,
+            r.end_date,
+        ),
+    );
     doc.add_u64(f.tie, id_hash(&id));
 
     add_localized(&mut doc, f.title, &r.title);

@@ -48,9 +48,11 @@
 mod collect;
 mod document;
 mod error;
+mod packed;
 mod query;
 mod schema;
 mod search;
+mod stem;
 
 use std::fs;
 use std::io::Write as _;

@@ -15,7 +15,7 @@
 //! any phrase) has at least two characters, that word is completed: the `words` field (every word
 //! of every record, folded, not stemmed) is scanned for terms starting with it, and the word is
 //! rewritten to `(word OR completion1 OR completion2 …)` with at most [`MAX_COMPLETIONS`]
-//! completions, the most frequent first. The rewritten text is then parsed as usual, so every
+//! completions (fewer for a two- or three-letter word), the most frequent first. The rewritten text is then parsed as usual, so every
 //! completion goes through each field's own analyser (stemmed in Italian and English fields),
 //! keeps the query's structure (`bilancio parte` → `bilancio (parte OR partecipativo OR …)`, all
 //! words still required) and is highlighted in snippets like any other word.
@@ -32,8 +32,19 @@ use crate::schema::{fold_analyzer, stop_words, Fields};
 /// Longest accepted query, in characters.
 pub const MAX_QUERY_CHARS: usize = 512;
 
-/// At most this many completions of the word being typed.
+/// At most this many completions of the word being typed (see [`max_completions`]).
 pub const MAX_COMPLETIONS: usize = 32;
+
+/// A two-letter prefix starts thousands of words, and each completion is searched in every text
+/// field: the most frequent few say what the user probably means, and more are added as the word
+/// grows and the candidates thin out.
+fn max_completions(prefix_chars: usize) -> usize {
+    match prefix_chars {
+        0..=2 => 8,
+        3 => 16,
+        _ => MAX_COMPLETIONS,
+    }
+}
 
 /// Shortest word (in characters, after folding) that is completed as a prefix.
 const MIN_PREFIX_CHARS: usize = 2;
@@ -284,7 +295,7 @@ fn completions(
     }
     let mut v: Vec<(String, u64)> = freq.into_iter().collect();
     v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    v.truncate(MAX_COMPLETIONS);
+    v.truncate(max_completions(prefix.chars().count()));
     Ok(v.into_iter().map(|(t, _)| t).collect())
 }
 

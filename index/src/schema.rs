@@ -10,12 +10,14 @@ use tantivy::schema::{
     Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, STORED,
 };
 use tantivy::tokenizer::{
-    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer,
-    StopWordFilter, TextAnalyzer, TokenizerManager,
+    AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, StopWordFilter,
+    TextAnalyzer, TokenizerManager,
 };
 
+use crate::stem::{CachedStemmer, StemLanguage};
+
 /// Version of the schema and analysis. Stored next to the index in [`VERSION_FILE`].
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Name of the file, inside each index generation directory, that holds [`SCHEMA_VERSION`].
 pub const VERSION_FILE: &str = "snodo-index-version";
@@ -104,6 +106,9 @@ pub struct Fields {
     pub end_day: Field,
     /// The later of start date and publication date, `i64::MIN` when neither is known.
     pub newest_day: Field,
+    /// Kind, region, start and end packed in one dense column (see the `packed` module): the
+    /// one value facets and ranking read per match.
+    pub facets: Field,
     /// A stable hash of the id: the last tie-breaker, so equal keys sort the same way in any
     /// index (incremental or rebuilt), independent of internal doc ids.
     pub tie: Field,
@@ -153,15 +158,19 @@ fn analysed(tokenizer: &str, positions: bool) -> TextOptions {
     )
 }
 
-fn keyword() -> TextOptions {
-    TextOptions::default()
-        .set_indexing_options(
-            TextFieldIndexing::default()
-                .set_tokenizer("raw")
-                .set_index_option(IndexRecordOption::Basic)
-                .set_fieldnorms(false),
-        )
-        .set_fast("raw")
+/// An exact-match filter field; `fast` when a collector also reads its values.
+fn keyword(fast: bool) -> TextOptions {
+    let o = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer("raw")
+            .set_index_option(IndexRecordOption::Basic)
+            .set_fieldnorms(false),
+    );
+    if fast {
+        o.set_fast("raw")
+    } else {
+        o
+    }
 }
 
 /// Builds the schema. The only place fields are declared.
@@ -176,13 +185,16 @@ pub fn build_schema() -> (Schema, Fields) {
                 .set_fieldnorms(false),
         ),
     );
-    let kind = b.add_text_field("kind", keyword());
-    let source = b.add_text_field("source", keyword());
-    let region = b.add_text_field("region", keyword());
+    // Kind and region are read from `facets`; a region that is not an ISTAT code (never written
+    // by the model, kept for safety) is read from its own column.
+    let kind = b.add_text_field("kind", keyword(false));
+    let source = b.add_text_field("source", keyword(true));
+    let region = b.add_text_field("region", keyword(true));
     let day = NumericOptions::default().set_fast();
     let start_day = b.add_i64_field("start_day", day.clone());
     let end_day = b.add_i64_field("end_day", day.clone());
     let newest_day = b.add_i64_field("newest_day", day);
+    let facets = b.add_u64_field("facets", NumericOptions::default().set_fast());
     let tie = b.add_u64_field("tie", NumericOptions::default().set_fast());
     let mut per_lang = |name: &str| {
         PerLang(LangGroup::ALL.map(|g| {
@@ -207,6 +219,7 @@ pub fn build_schema() -> (Schema, Fields) {
         start_day,
         end_day,
         newest_day,
+        facets,
         tie,
         title,
         subtitle,
@@ -227,8 +240,8 @@ pub fn fields_of(schema: &Schema) -> Option<Fields> {
 
 /// Registers the analysers every text field uses. Must run on each opened or created index.
 pub fn register_tokenizers(manager: &TokenizerManager) {
-    manager.register(TOKENIZER_IT, analyzer(Some(Language::Italian)));
-    manager.register(TOKENIZER_EN, analyzer(Some(Language::English)));
+    manager.register(TOKENIZER_IT, analyzer(Some(StemLanguage::Italian)));
+    manager.register(TOKENIZER_EN, analyzer(Some(StemLanguage::English)));
     manager.register(TOKENIZER_GENERIC, analyzer(None));
 }
 
@@ -238,14 +251,14 @@ pub fn register_tokenizers(manager: &TokenizerManager) {
 /// Every analyser removes the same stop words (Italian and English, folded): a word dropped by one
 /// field's analyser but kept by another would otherwise have to match in that other field, and a
 /// conjunctive query like `bilancio del comune` would miss Italian records.
-pub fn analyzer(stem: Option<Language>) -> TextAnalyzer {
+pub fn analyzer(stem: Option<StemLanguage>) -> TextAnalyzer {
     let base = TextAnalyzer::builder(SimpleTokenizer::default())
         .filter(RemoveLongFilter::limit(MAX_TOKEN_LEN))
         .filter(LowerCaser)
         .filter(AsciiFoldingFilter)
         .filter(StopWordFilter::remove(stop_words()));
     match stem {
-        Some(lang) => base.filter(Stemmer::new(lang)).build(),
+        Some(lang) => base.filter(CachedStemmer(lang)).build(),
         None => base.build(),
     }
 }
@@ -335,7 +348,7 @@ mod tests {
 
     #[test]
     fn italian_chain_folds_stems_and_drops_stop_words() {
-        let mut it = analyzer(Some(Language::Italian));
+        let mut it = analyzer(Some(StemLanguage::Italian));
         assert_eq!(tokens(&mut it, "Città"), tokens(&mut it, "citta"));
         assert_eq!(
             tokens(&mut it, "partecipazione"),
@@ -354,7 +367,7 @@ mod tests {
 
     #[test]
     fn english_chain_stems() {
-        let mut en = analyzer(Some(Language::English));
+        let mut en = analyzer(Some(StemLanguage::English));
         assert_eq!(tokens(&mut en, "budgets"), vec!["budget"]);
         assert_eq!(tokens(&mut en, "budgeting"), vec!["budget"]);
         assert!(tokens(&mut en, "the of").is_empty());

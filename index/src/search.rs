@@ -51,7 +51,8 @@ pub struct SearchRequest {
 /// Result order.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Sort {
-    /// Best match first (BM25); ties, and searches without text, newest first.
+    /// Best match first (BM25, multiplied by 1.4 for open records and 1.2 for upcoming ones);
+    /// ties, and searches without text, newest first.
     #[default]
     Relevance,
     /// Most recently started or published first.
@@ -275,6 +276,7 @@ pub(crate) fn run(
             sort: req.sort,
             limit,
             offset: req.offset,
+            boost_today: has_text.then_some(today_day),
         };
         searcher
             .search(&query, &(top, facets_collector))

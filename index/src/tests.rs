@@ -513,6 +513,51 @@ fn closing_sorts_by_end_date_with_open_ended_last() {
 }
 
 #[test]
+fn open_and_upcoming_records_rank_above_equal_matches_that_are_closed() {
+    let titled = |id: &str, start: &str, end: &str, title: &str| {
+        let mut r = rec("s", Kind::Process, id, title);
+        r.start_date = Some(d(start));
+        r.end_date = Some(d(end));
+        r
+    };
+    // The closed record is the newest, so without the boost it would come first.
+    let idx = index_with(&[
+        titled(
+            "closed",
+            "2026-04-01",
+            "2026-04-30",
+            "Piano del verde urbano",
+        ),
+        titled("open", "2026-01-01", "2026-12-31", "Piano del verde urbano"),
+        titled("soon", "2026-06-01", "2026-06-30", "Piano del verde urbano"),
+    ]);
+    assert_eq!(
+        ids(&idx, &req("piano verde")),
+        ["s:process:open", "s:process:soon", "s:process:closed"]
+    );
+    // A boost, not a filter: a closed record with the word in its title still beats an open
+    // one that mentions it once in a long description.
+    let idx = index_with(&[
+        titled(
+            "closed",
+            "2020-01-01",
+            "2020-02-01",
+            "Bilancio del quartiere",
+        ),
+        with_desc(
+            titled("open", "2026-01-01", "2026-12-31", "Consulta giovani"),
+            "it",
+            "Si parla anche di bilancio, tra molte altre cose, in una lunga descrizione di un \
+             processo che tratta temi diversi e la vita civica dei giovani della città.",
+        ),
+    ]);
+    assert_eq!(
+        ids(&idx, &req("bilancio")),
+        ["s:process:closed", "s:process:open"]
+    );
+}
+
+#[test]
 fn relevance_ties_are_broken_by_newest() {
     let idx = sort_fixture();
     // Every title matches "bilancio" once with the same length: equal scores.
