@@ -57,17 +57,19 @@ impl Phase {
     fn doing(self) -> &'static str {
         match self {
             Phase::Keys => "computing match keys",
-            Phase::Links => "finding duplicates",
+            Phase::Links => "finding duplicates by shared title and link keys",
             Phase::Bump => "queueing linked records for re-indexing",
         }
     }
 
-    /// How many records the phase goes through in all, and how many of them are at or before
-    /// `after` (done, when resuming).
+    /// How many items the phase goes through in all (records; title and link keys; linked
+    /// records), and how many of them are at or before `after` (done, when resuming).
     fn totals(self, conn: &Connection, after: &str) -> rusqlite::Result<(usize, usize)> {
         let sql = match self {
-            Phase::Keys | Phase::Links => {
-                "SELECT COUNT(*), COUNT(*) FILTER (WHERE id <= ?1) FROM records"
+            Phase::Keys => "SELECT COUNT(*), COUNT(*) FILTER (WHERE id <= ?1) FROM records",
+            Phase::Links => {
+                "SELECT COUNT(*), COUNT(*) FILTER (WHERE key <= ?1)
+                 FROM record_keys WHERE key < 'u:'"
             }
             Phase::Bump => {
                 "SELECT COUNT(*), COUNT(*) FILTER (WHERE record_id <= ?1)

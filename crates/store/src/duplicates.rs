@@ -7,7 +7,7 @@
 //! index lookup; the links themselves live in `record_links`, both directions, between live
 //! records only. Records read from the store carry their partners in `same_as`.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -302,73 +302,106 @@ pub(crate) fn backfill_keys(
     Ok(Some((rows.len(), last)))
 }
 
-/// Step 2 (every record has its keys): links each live record among the next `limit` records
-/// after `after` to its partners with a greater id, in both directions. Duplicates are
-/// symmetric, so this finds every pair once. Candidate pairs come from one join over the keys;
-/// only pairs that share nothing but a title are decoded, to compare dates and places.
-/// Returns how many records the chunk spanned and the last id.
+/// Step 2 (every record has its keys): links the live records that share the keys after
+/// `after`, about `limit` key rows per call, whole groups of equal keys at a time. Keys are
+/// taken in order, `l:` then `t:` (`u:` keys are reached from the `l:` keys that name them):
+/// the records of a `t:` key are compared pairwise in memory (kinds, sources, then dates and
+/// places), and the records of an `l:{url}` key are linked to the records whose own page is
+/// `{url}`. A pair that shares a title and a link is linked by the link whatever its dates,
+/// so the union of the two is what [`find_partners`] gives each record. Returns how many key
+/// rows the call covered and the last key.
 pub(crate) fn backfill_links(
     tx: &Connection,
     after: &str,
     limit: usize,
 ) -> rusqlite::Result<Option<(usize, String)>> {
-    let (n, upto): (i64, Option<String>) = tx
+    let upto: Option<String> = tx
         .prepare_cached(
-            "SELECT COUNT(*), MAX(id) FROM (SELECT id FROM records WHERE id > ?1 ORDER BY id LIMIT ?2)",
+            "SELECT MAX(key) FROM (SELECT key FROM record_keys WHERE key > ?1 AND key < 'u:'
+                                   ORDER BY key LIMIT ?2)",
         )?
-        .query_row(params![after, limit as i64], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        .query_row(params![after, limit as i64], |row| row.get(0))?;
     let Some(upto) = upto else {
         return Ok(None);
     };
-    // (record, partner, matched by title only, their kinds)
-    let pairs: Vec<(String, String, bool, String, String)> = tx
-        .prepare_cached(
-            "SELECT k.record_id, o.record_id, MIN(substr(k.key, 1, 1) = 't'), a.kind, b.kind
-             FROM record_keys k
-             JOIN records a ON a.id = k.record_id
-             JOIN record_keys o ON o.key = CASE substr(k.key, 1, 2)
-                                               WHEN 'u:' THEN 'l:' || substr(k.key, 3)
-                                               WHEN 'l:' THEN 'u:' || substr(k.key, 3)
-                                               ELSE k.key END
-             JOIN records b ON b.id = o.record_id
-             WHERE k.record_id > ?1 AND k.record_id <= ?2 AND a.gone_at IS NULL
-               AND o.record_id > k.record_id AND b.gone_at IS NULL AND b.source <> a.source
-             GROUP BY k.record_id, o.record_id",
-        )?
-        .query_map(params![after, upto], |row| {
-            Ok((
-                row.get(0)?,
-                row.get(1)?,
-                row.get(2)?,
-                row.get(3)?,
-                row.get(4)?,
-            ))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    let mut seen: HashMap<String, Option<WhenWhere>> = HashMap::new();
-    for (a, b, title_only, kind_a, kind_b) in pairs {
-        let kinds = kind_a.parse::<Kind>().ok().zip(kind_b.parse::<Kind>().ok());
-        if !kinds.is_some_and(|(x, y)| kinds_compatible(x, y)) {
+    let mut rows = 0;
+    let mut group: Vec<Member> = Vec::new();
+    let mut group_key = String::new();
+    let mut stmt = tx.prepare_cached(
+        "SELECT k.key, k.record_id, r.gone_at IS NULL, r.source, r.kind,
+                CASE WHEN k.key >= 't:' THEN r.json END
+         FROM record_keys k JOIN records r ON r.id = k.record_id
+         WHERE k.key > ?1 AND k.key <= ?2
+         ORDER BY k.key",
+    )?;
+    let mut q = stmt.query(params![after, upto])?;
+    while let Some(row) = q.next()? {
+        rows += 1;
+        let key: String = row.get(0)?;
+        if key != group_key {
+            link_group(tx, &group_key, &group)?;
+            group.clear();
+            group_key = key;
+        }
+        if !row.get::<_, bool>(2)? {
             continue;
         }
-        if title_only {
-            for id in [&a, &b] {
-                if !seen.contains_key(id) {
-                    let w = when_where(tx, id)?;
-                    seen.insert(id.clone(), w);
+        let Ok(kind) = row.get::<_, String>(4)?.parse::<Kind>() else {
+            continue;
+        };
+        let json: Option<String> = row.get(5)?;
+        group.push(Member {
+            id: row.get(1)?,
+            source: row.get(3)?,
+            kind,
+            // Every record with keys decodes: keys are only written for those.
+            when_where: json
+                .and_then(|j| serde_json::from_str::<Record>(&j).ok())
+                .map(|r| WhenWhere::of(&r)),
+        });
+    }
+    link_group(tx, &group_key, &group)?;
+    Ok(Some((rows, upto)))
+}
+
+/// A live record that has the key being linked.
+struct Member {
+    id: String,
+    source: String,
+    kind: Kind,
+    /// For title keys only.
+    when_where: Option<WhenWhere>,
+}
+
+fn link_group(tx: &Connection, key: &str, group: &[Member]) -> rusqlite::Result<()> {
+    if let Some(url) = key.strip_prefix("l:") {
+        let pages: Vec<(String, String, String)> = tx
+            .prepare_cached(
+                "SELECT r.id, r.source, r.kind FROM record_keys k JOIN records r ON r.id = k.record_id
+                 WHERE k.key = 'u:' || ?1 AND r.gone_at IS NULL",
+            )?
+            .query_map([url], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        for m in group {
+            for (id, source, kind) in &pages {
+                if *source != m.source && kind.parse().is_ok_and(|k| kinds_compatible(m.kind, k)) {
+                    add_link(tx, &m.id, id)?;
                 }
             }
-            let same = match (&seen[&a], &seen[&b]) {
-                (Some(x), Some(y)) => x.matches(y),
-                _ => false,
-            };
-            if !same {
-                continue;
+        }
+    } else if key.starts_with("t:") {
+        for (i, a) in group.iter().enumerate() {
+            for b in &group[i + 1..] {
+                if a.source != b.source
+                    && kinds_compatible(a.kind, b.kind)
+                    && matches!((&a.when_where, &b.when_where), (Some(x), Some(y)) if x.matches(y))
+                {
+                    add_link(tx, &a.id, &b.id)?;
+                }
             }
         }
-        add_link(tx, &a, &b)?;
     }
-    Ok(Some((usize::try_from(n).unwrap_or(0), upto)))
+    Ok(())
 }
 
 /// Step 3 (every link is in place): gives the next `limit` linked records after `after` a new
