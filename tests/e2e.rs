@@ -493,6 +493,85 @@ async fn deletions_changes_and_reindex() {
     assert_eq!(stdout(&before), stdout(&again));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_repeated_search_is_answered_from_memory_until_the_index_changes() {
+    let fake = start(Version::V0_28, "partecipa").await;
+    let env = Env::new("");
+    // Only the admin trigger starts runs once serving.
+    env.write_config(&format!(
+        "{}schedule = \"0 0 0 1 1 *\"\n",
+        source_toml("p", &fake.url(), None)
+    ));
+    assert!(env.run(&["harvest"]).status.success());
+    let server = env.serve();
+    let http = Http::new();
+    let cache_hits = || async {
+        let m = http.get(&server.url("/metrics")).await.text;
+        m.lines()
+            .find(|l| l.starts_with("snodo_search_cache_total{outcome=\"hit\"}"))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let url = server.url("/api/v1/search?q=zanzibar&limit=5");
+    let first = http.get(&url).await;
+    assert_eq!(first.json()["total"], 0);
+    let hits_before = cache_hits().await;
+    // The same search with its parameters in another order is the same answer, from memory.
+    let again = http
+        .get(&server.url("/api/v1/search?limit=5&q=zanzibar"))
+        .await;
+    assert_eq!(again.text, first.text);
+    assert_eq!(cache_hits().await, hits_before + 1);
+
+    // The platform renames a process; a harvest changes the index.
+    let mut data = Dataset::sample("partecipa").unwrap();
+    let slug = data.visible_processes().next().unwrap()["slug"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let proc = data.process_mut(&slug).unwrap();
+    proc["title"]["translations"] = serde_json::json!([{"locale": "it", "text": "Zanzibar consultazione rinnovata", "machineTranslated": false}]);
+    fake.set_dataset(data);
+    let trigger = http
+        .send(
+            http.client()
+                .post(server.url("/api/v1/sources/p/harvest"))
+                .bearer_auth("test-token"),
+        )
+        .await;
+    assert_eq!(trigger.status, 202, "{}", trigger.text);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let s = http.get(&server.url("/api/v1/sources")).await.json();
+        // The process changed, and its meetings (which name it) with it.
+        let changed = s[0]["last_run"]["changed"].as_u64().unwrap_or(0);
+        if s[0]["last_run"]["outcome"] == "success" && changed >= 1 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no run finished: {s}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // The index is committed right after the store; the answer follows it, never the old one.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let now = http.get(&url).await.json();
+        if now["total"] == 1 {
+            assert!(now["items"][0]["title"]
+                .as_str()
+                .unwrap()
+                .starts_with("Zanzibar"));
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the cached answer outlived the change: {now}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(server.terminate().success());
+}
+
 #[test]
 fn bad_configuration_is_one_line_per_problem_naming_file_and_key() {
     let env = Env::new("[[sources]]\nid = \"a\"\nname = \"A\"\nkind = \"decidim\"\nurl = \"https://a.it\"\nschedule = \"ogni giorno\"\n\n[[sources]]\nid = \"a\"\nname = \"B\"\nkind = \"decidim\"\nurl = \"https://b.it\"\ncolour = \"red\"\n");

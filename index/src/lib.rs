@@ -325,6 +325,8 @@ pub struct Index {
     /// Serialises `apply` and `rebuild`.
     write_lock: Mutex<()>,
     needs_rebuild: AtomicBool,
+    /// Bumped each time searches may see different documents (see [`Index::version`]).
+    version: AtomicU64,
 }
 
 impl std::fmt::Debug for Index {
@@ -390,6 +392,7 @@ impl Index {
             current: RwLock::new(Arc::new(generation)),
             write_lock: Mutex::new(()),
             needs_rebuild: AtomicBool::new(needs_rebuild),
+            version: AtomicU64::new(0),
         })
     }
 
@@ -413,6 +416,7 @@ impl Index {
             current: RwLock::new(Arc::new(generation)),
             write_lock: Mutex::new(()),
             needs_rebuild: AtomicBool::new(false),
+            version: AtomicU64::new(0),
         })
     }
 
@@ -423,6 +427,7 @@ impl Index {
             current: RwLock::new(Arc::new(Generation::in_ram()?)),
             write_lock: Mutex::new(()),
             needs_rebuild: AtomicBool::new(false),
+            version: AtomicU64::new(0),
         })
     }
 
@@ -433,6 +438,13 @@ impl Index {
     /// The store `seq` of the last commit (its payload); 0 for an empty or new index.
     pub fn last_applied_seq(&self) -> u64 {
         self.generation().last_seq.load(Ordering::SeqCst)
+    }
+
+    /// Changes whenever a search may answer differently (a commit, a rebuild), so a cache of
+    /// answers keyed by it never serves a stale one. Not persisted: it starts at 0 in each
+    /// process.
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::SeqCst)
     }
 
     /// True when [`Index::open`] had to create the index empty (new directory, or another
@@ -482,6 +494,8 @@ impl Index {
             }
             generation.commit(writer, up_to_seq).map_err(engine)
         })();
+        // Bumped after a failure too: a rollback reloads nothing, but costs one cache refill.
+        self.version.fetch_add(1, Ordering::SeqCst);
         if let Err(e) = &result {
             tracing::error!(error = %e, "search index: applying changes failed; rolling back");
             if let Err(r) = writer.rollback() {
@@ -563,6 +577,7 @@ impl Index {
             remove_dir_logged(d);
         }
         self.needs_rebuild.store(false, Ordering::SeqCst);
+        self.version.fetch_add(1, Ordering::SeqCst);
         let docs = self.num_docs();
         tracing::info!(
             records = added,

@@ -34,10 +34,132 @@ pub fn json_cached<T: Serialize>(
     value: &T,
     max_age_secs: u32,
 ) -> Result<Response, ApiError> {
+    Ok(answer_response(
+        req_headers,
+        &answer_of(value)?,
+        max_age_secs,
+    ))
+}
+
+/// A search answer ready to send: the serialised body and its `ETag`.
+pub struct Answer {
+    pub body: axum::body::Bytes,
+    pub etag: String,
+}
+
+/// Recent search answers, so that the same search asked again (the widget's first page, a
+/// popular word, everybody typing the same prefix) costs a hash lookup instead of a search.
+///
+/// Answers are valid for one index version and one day (statuses depend on today); the first
+/// lookup that sees another version or day empties the cache. Eviction is two-generation: new
+/// answers go into `current`; when it holds half the capacity it becomes `previous` (the older
+/// one is dropped), and a hit in `previous` moves the answer back to `current`. That keeps the
+/// frequently asked answers with O(1) work and no per-entry bookkeeping.
+pub struct AnswerCache {
+    capacity: usize,
+    inner: std::sync::Mutex<Generations>,
+}
+
+#[derive(Default)]
+struct Generations {
+    valid_for: Option<(u64, chrono::NaiveDate)>,
+    current: std::collections::HashMap<String, std::sync::Arc<Answer>>,
+    previous: std::collections::HashMap<String, std::sync::Arc<Answer>>,
+}
+
+impl Generations {
+    fn check(&mut self, valid_for: (u64, chrono::NaiveDate)) {
+        if self.valid_for != Some(valid_for) {
+            self.current.clear();
+            self.previous.clear();
+            self.valid_for = Some(valid_for);
+        }
+    }
+}
+
+impl AnswerCache {
+    /// Holds at most `capacity` answers; 0 caches nothing.
+    pub fn new(capacity: usize) -> Self {
+        AnswerCache {
+            capacity,
+            inner: std::sync::Mutex::new(Generations::default()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Generations> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The answer to `key` computed for this index version and day, if any.
+    pub fn get(
+        &self,
+        valid_for: (u64, chrono::NaiveDate),
+        key: &str,
+    ) -> Option<std::sync::Arc<Answer>> {
+        if self.capacity == 0 {
+            return None;
+        }
+        let mut g = self.lock();
+        g.check(valid_for);
+        if let Some(a) = g.current.get(key) {
+            return Some(a.clone());
+        }
+        let a = g.previous.remove(key)?;
+        self.insert(&mut g, key.to_owned(), a.clone());
+        Some(a)
+    }
+
+    /// Remembers an answer computed for `valid_for` (read before searching: if the index
+    /// changed meanwhile, the answer is dropped rather than kept under the new version).
+    pub fn put(
+        &self,
+        valid_for: (u64, chrono::NaiveDate),
+        key: String,
+        answer: std::sync::Arc<Answer>,
+    ) {
+        if self.capacity == 0 {
+            return;
+        }
+        let mut g = self.lock();
+        if g.valid_for.is_some_and(|v| v != valid_for) {
+            return;
+        }
+        g.valid_for = Some(valid_for);
+        self.insert(&mut g, key, answer);
+    }
+
+    fn insert(&self, g: &mut Generations, key: String, answer: std::sync::Arc<Answer>) {
+        if g.current.len() >= self.capacity.div_ceil(2) {
+            g.previous = std::mem::take(&mut g.current);
+        }
+        g.current.insert(key, answer);
+    }
+
+    /// Answers held now.
+    pub fn len(&self) -> usize {
+        let g = self.lock();
+        g.current.len() + g.previous.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A serialised JSON answer with its `ETag`.
+pub fn answer_of<T: Serialize>(value: &T) -> Result<Answer, ApiError> {
     let body = serde_json::to_vec(value)
         .map_err(|e| ApiError::Internal(format!("serialising an answer: {e}")))?;
     let etag = etag_of(&body);
-    let mut resp = if none_match(req_headers, &etag) {
+    Ok(Answer {
+        body: body.into(),
+        etag,
+    })
+}
+
+/// [`json_cached`] for an answer already serialised.
+pub fn answer_response(req_headers: &HeaderMap, answer: &Answer, max_age_secs: u32) -> Response {
+    let mut resp = if none_match(req_headers, &answer.etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         (
@@ -45,18 +167,18 @@ pub fn json_cached<T: Serialize>(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
             )],
-            body,
+            answer.body.clone(),
         )
             .into_response()
     };
     let h = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&etag) {
+    if let Ok(v) = HeaderValue::from_str(&answer.etag) {
         h.insert(header::ETAG, v);
     }
     if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={max_age_secs}")) {
         h.insert(header::CACHE_CONTROL, v);
     }
-    Ok(resp)
+    resp
 }
 
 #[cfg(test)]
@@ -92,5 +214,57 @@ mod tests {
         let again = json_cached(&h, &v, 30).unwrap();
         assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
         assert_eq!(again.headers()[header::ETAG], tag);
+    }
+}
+
+#[cfg(test)]
+mod answer_cache_tests {
+    use std::sync::Arc;
+
+    use chrono::NaiveDate;
+
+    use super::*;
+
+    fn answer(s: &str) -> Arc<Answer> {
+        Arc::new(answer_of(&s).unwrap())
+    }
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn answers_live_for_one_index_version_and_one_day() {
+        let c = AnswerCache::new(8);
+        let v = (1, day("2026-05-10"));
+        c.put(v, "q=a".into(), answer("a"));
+        assert_eq!(&c.get(v, "q=a").unwrap().body[..], b"\"a\"");
+        assert!(c.get(v, "q=b").is_none());
+        // The index changed: nothing old is served, and the cache is emptied.
+        assert!(c.get((2, v.1), "q=a").is_none());
+        assert!(c.is_empty());
+        // An answer computed before the change is not kept under the new version.
+        c.put(v, "q=a".into(), answer("stale"));
+        assert!(c.get((2, v.1), "q=a").is_none());
+        // A new day: statuses may differ.
+        c.put((2, v.1), "q=a".into(), answer("a"));
+        assert!(c.get((2, day("2026-05-11")), "q=a").is_none());
+    }
+
+    #[test]
+    fn capacity_is_bounded_and_asked_answers_stay() {
+        let c = AnswerCache::new(4);
+        let v = (1, day("2026-05-10"));
+        // One answer is asked all the time, among a stream of new ones.
+        c.put(v, "hot".into(), answer("hot"));
+        for i in 0..100 {
+            c.put(v, format!("q={i}"), answer("x"));
+            assert!(c.get(v, "hot").is_some(), "after {i}");
+            assert!(c.len() <= 4, "{} answers", c.len());
+        }
+        assert!(c.get(v, "q=1").is_none(), "old answers are dropped");
+        let off = AnswerCache::new(0);
+        off.put(v, "q".into(), answer("x"));
+        assert!(off.get(v, "q").is_none());
     }
 }

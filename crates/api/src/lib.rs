@@ -35,6 +35,7 @@ use crate::dto::*;
 use crate::error::{problem_response, ApiError, PROBLEM_JSON};
 use crate::params::{search_request, Params, SEARCH_PARAMS};
 
+pub use crate::cache::AnswerCache;
 pub use crate::limits::{IpNet, Limits};
 
 /// Starts a harvest in the background; implemented by the binary, which owns the harvester.
@@ -80,6 +81,8 @@ pub struct AppState {
     pub cors_allowed_origins: Vec<String>,
     /// Rate limits, size limits, timeouts and trusted proxies (`[server]`).
     pub limits: Limits,
+    /// Recent search answers (`[server] search_cache_entries`).
+    pub answers: Arc<cache::AnswerCache>,
 }
 
 impl AppState {
@@ -95,6 +98,7 @@ impl AppState {
             public_url: None,
             cors_allowed_origins: Vec::new(),
             limits: Limits::default(),
+            answers: Arc::new(cache::AnswerCache::new(DEFAULT_SEARCH_CACHE_ENTRIES)),
         }
     }
 
@@ -288,10 +292,24 @@ async fn search(
     let params = Params::parse(raw.as_deref(), SEARCH_PARAMS)?;
     let req = search_request(&params)?;
     let (limit, offset) = (req.limit, req.offset);
+    // The parsed request, not the raw query string: `?q=a&limit=10` and `?limit=10&q=a` are
+    // one answer. Read the version before searching (see `AnswerCache::put`).
+    let key = format!("{req:?}");
+    let valid_for = (state.index.version(), today_in_italy());
+    if let Some(answer) = state.answers.get(valid_for, &key) {
+        metrics::counter!("snodo_search_cache_total", "outcome" => "hit").increment(1);
+        return Ok(cache::answer_response(&headers, &answer, 30));
+    }
+    metrics::counter!("snodo_search_cache_total", "outcome" => "miss").increment(1);
     let results = run_search(&state, req).await?;
     let body = SearchResponse::from_results(results, limit, offset, |id| state.source_name(id));
-    cache::json_cached(&headers, &body, 30)
+    let answer = Arc::new(cache::answer_of(&body)?);
+    state.answers.put(valid_for, key, answer.clone());
+    Ok(cache::answer_response(&headers, &answer, 30))
 }
+
+/// Search answers kept when the configuration does not say (about 10 KiB each).
+pub const DEFAULT_SEARCH_CACHE_ENTRIES: usize = 1024;
 
 fn cacheable(mut resp: Response, secs: u32) -> Response {
     if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={secs}")) {

@@ -195,6 +195,7 @@ impl App {
             max_body_bytes: srv.max_body_bytes,
             ..snodo_api::Limits::default()
         };
+        state.answers = Arc::new(snodo_api::AnswerCache::new(srv.search_cache_entries));
         state.render_metrics = metrics_renderer();
         if let Some(h) = harvester {
             let running = h.clone();

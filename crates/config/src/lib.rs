@@ -77,6 +77,10 @@ pub struct Server {
     /// Largest accepted request body, in bytes; larger gets 413.
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: usize,
+    /// Search answers kept in memory for repeated searches (about 10 KiB each); emptied whenever
+    /// the index changes. 0 turns the cache off.
+    #[serde(default = "default_search_cache_entries")]
+    pub search_cache_entries: usize,
 }
 
 /// Whether `s` is an IP address or a CIDR network (`10.0.0.0/8`, `fd00::/8`).
@@ -300,6 +304,12 @@ impl Config {
         }
         if srv.max_body_bytes > 10 * 1024 * 1024 {
             problems.push("server.max_body_bytes: must be at most 10485760 (10 MiB)".into());
+        }
+        if srv.search_cache_entries > 1_000_000 {
+            problems.push(
+                "server.search_cache_entries: must be at most 1000000 (about 10 GiB of answers)"
+                    .into(),
+            );
         }
         for (i, table) in raw.sources.into_iter().enumerate() {
             if let Some(id) = table.get("id").and_then(|v| v.as_str()) {
@@ -548,6 +558,9 @@ fn default_max_uri_bytes() -> usize {
 fn default_max_body_bytes() -> usize {
     16 * 1024
 }
+fn default_search_cache_entries() -> usize {
+    1024
+}
 fn default_schedule() -> String {
     DEFAULT_SCHEDULE.into()
 }
@@ -604,6 +617,7 @@ fn default_server() -> Server {
         request_timeout_secs: default_server_timeout(),
         max_uri_bytes: default_max_uri_bytes(),
         max_body_bytes: default_max_body_bytes(),
+        search_cache_entries: default_search_cache_entries(),
     }
 }
 fn default_harvest() -> Harvest {
