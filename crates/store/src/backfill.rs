@@ -159,6 +159,12 @@ pub(crate) fn run_chunks(
                     match next {
                         Some(p) => (phase, after) = (p, String::new()),
                         None => {
+                            // Give back the disk the WAL grew to for the biggest chunk.
+                            if let Err(e) =
+                                conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                            {
+                                tracing::warn!(error = %e, "could not truncate the WAL after the duplicates backfill");
+                            }
                             tracing::info!(
                                 linked = done,
                                 secs = began.elapsed().as_secs(),
