@@ -87,7 +87,8 @@ CREATE INDEX record_links_by_other ON record_links(other_id);
 "#,
     // 3: how far the one-time computation of keys and links for records stored before
     // migration 2 got, so that it commits in chunks and resumes after a crash. At most one row
-    // while it runs, none once it is done; `after` is the id of the last record done in `phase`.
+    // while it runs, none once it is done; `after` is the last record id (the last key while
+    // linking) that `phase` has done.
     r#"
 CREATE TABLE duplicates_backfill (
     id    INTEGER PRIMARY KEY CHECK (id = 1),
