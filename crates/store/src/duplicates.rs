@@ -18,6 +18,11 @@ use snodo_model::{Kind, Record};
 const MIN_TITLE_CHARS: usize = 15;
 const MIN_TITLE_WORDS: usize = 3;
 
+/// A title that more records than this have (on any source, gone ones too) is generic —
+/// "Bilancio partecipativo 2025" of fifty comuni — and says nothing about identity: it links
+/// nothing. This also bounds the work of finding partners, which compares every holder.
+pub(crate) const MAX_TITLE_HOLDERS: usize = 12;
+
 fn non_trivial(folded: &str) -> bool {
     folded.chars().count() >= MIN_TITLE_CHARS || folded.split(' ').count() >= MIN_TITLE_WORDS
 }
@@ -161,9 +166,12 @@ fn find_partners(tx: &Connection, id: &str, r: &Record) -> rusqlite::Result<BTre
                                                WHEN 'l:' THEN 'u:' || substr(k.key, 3)
                                                ELSE k.key END
              JOIN records p ON p.id = o.record_id
-             WHERE k.record_id = ?1 AND p.source <> ?2 AND p.gone_at IS NULL",
+             WHERE k.record_id = ?1 AND p.source <> ?2 AND p.gone_at IS NULL
+               AND (substr(k.key, 1, 1) <> 't'
+                    OR (SELECT COUNT(*) FROM (SELECT 1 FROM record_keys g WHERE g.key = k.key
+                                              LIMIT ?3 + 1)) <= ?3)",
         )?
-        .query_map(params![id, r.id.source], |row| {
+        .query_map(params![id, r.id.source, MAX_TITLE_HOLDERS as i64], |row| {
             Ok((row.get(0)?, row.get(1)?, row.get::<_, String>(2)?))
         })?
         .collect::<rusqlite::Result<_>>()?;
@@ -327,6 +335,8 @@ pub(crate) fn backfill_links(
     let mut rows = 0;
     let mut group: Vec<Member> = Vec::new();
     let mut group_key = String::new();
+    // Records holding the key, gone ones too (see `MAX_TITLE_HOLDERS`).
+    let mut holders = 0;
     let mut stmt = tx.prepare_cached(
         "SELECT k.key, k.record_id, r.gone_at IS NULL, r.source, r.kind,
                 CASE WHEN k.key >= 't:' THEN r.json END
@@ -339,10 +349,12 @@ pub(crate) fn backfill_links(
         rows += 1;
         let key: String = row.get(0)?;
         if key != group_key {
-            link_group(tx, &group_key, &group)?;
+            link_group(tx, &group_key, &group, holders)?;
             group.clear();
             group_key = key;
+            holders = 0;
         }
+        holders += 1;
         if !row.get::<_, bool>(2)? {
             continue;
         }
@@ -360,7 +372,7 @@ pub(crate) fn backfill_links(
                 .map(|r| WhenWhere::of(&r)),
         });
     }
-    link_group(tx, &group_key, &group)?;
+    link_group(tx, &group_key, &group, holders)?;
     Ok(Some((rows, upto)))
 }
 
@@ -373,7 +385,12 @@ struct Member {
     when_where: Option<WhenWhere>,
 }
 
-fn link_group(tx: &Connection, key: &str, group: &[Member]) -> rusqlite::Result<()> {
+fn link_group(
+    tx: &Connection,
+    key: &str,
+    group: &[Member],
+    holders: usize,
+) -> rusqlite::Result<()> {
     if let Some(url) = key.strip_prefix("l:") {
         let pages: Vec<(String, String, String)> = tx
             .prepare_cached(
@@ -389,7 +406,7 @@ fn link_group(tx: &Connection, key: &str, group: &[Member]) -> rusqlite::Result<
                 }
             }
         }
-    } else if key.starts_with("t:") {
+    } else if key.starts_with("t:") && holders <= MAX_TITLE_HOLDERS {
         for (i, a) in group.iter().enumerate() {
             for b in &group[i + 1..] {
                 if a.source != b.source
