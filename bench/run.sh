@@ -38,22 +38,27 @@ for n in "${sizes[@]}"; do
   done
   "$bench" report "${files[@]}"
 
-  # Full reindex from SQLite with the real binary, and HTTP throughput against `snodo serve`.
-  cfg="$dir/snodo.toml"
-  printf '[storage]\ndata_dir = "%s"\n\n[server]\nlisten = "127.0.0.1:18080"\nrate_limit_per_minute = 0\n\n[log]\nlevel = "warn"\n' "$dir/snodo-data" > "$cfg"
+  # Full reindex from SQLite with the real binary, and HTTP throughput against `snodo serve`,
+  # with the answer cache (repeated searches from memory) and without it (every request searches).
+  config() {
+    printf '[storage]\ndata_dir = "%s"\n\n[server]\nlisten = "127.0.0.1:18080"\nrate_limit_per_minute = 0\nsearch_cache_entries = %s\n\n[log]\nlevel = "warn"\n' "$dir/snodo-data" "$1" > "$dir/snodo-$1.toml"
+    echo "$dir/snodo-$1.toml"
+  }
   echo; echo "#### snodo reindex, $n records"; echo '```'
-  /usr/bin/time -f "wall %e s, peak RSS %M KiB" "$snodo" --config "$cfg" reindex 2>&1 | tail -2
+  /usr/bin/time -f "wall %e s, peak RSS %M KiB" "$snodo" --config "$(config 1024)" reindex 2>&1 | tail -2
   echo '```'
   "$bench" wrk-lua --records "$n" --out "$dir/mix.lua"
-  "$snodo" --config "$cfg" serve >"$dir/serve.log" 2>&1 &
-  pid=$!
-  for _ in $(seq 1 100); do curl -fs -o /dev/null http://127.0.0.1:18080/status && break; sleep 0.2; done
-  # Warm up, then measure.
-  wrk -t2 -c64 -d5s -s "$dir/mix.lua" http://127.0.0.1:18080 >/dev/null
-  echo; echo "#### wrk, 64 connections, $n records"; echo '```'
-  wrk -t2 -c64 -d"${duration}s" --latency -s "$dir/mix.lua" http://127.0.0.1:18080 | grep -v '^status 200' | head -40
-  grep -E 'VmHWM|VmRSS' "/proc/$pid/status"
-  echo '```'
-  kill "$pid"; wait "$pid" || true
+  for cache in 1024 0; do
+    "$snodo" --config "$(config $cache)" serve >"$dir/serve-$cache.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 1 100); do curl -fs -o /dev/null http://127.0.0.1:18080/status && break; sleep 0.2; done
+    # Warm up, then measure.
+    wrk -t2 -c64 -d5s -s "$dir/mix.lua" http://127.0.0.1:18080 >/dev/null
+    echo; echo "#### wrk, 64 connections, $n records, search_cache_entries = $cache"; echo '```'
+    wrk -t2 -c64 -d"${duration}s" --latency -s "$dir/mix.lua" http://127.0.0.1:18080 | grep -v '^status 200' | head -40
+    grep -E 'VmHWM|VmRSS' "/proc/$pid/status"
+    echo '```'
+    kill "$pid"; wait "$pid" || true
+  done
 done
 [ -n "${SKIP_PG:-}" ] || bench/scripts/pg.sh stop

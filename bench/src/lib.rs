@@ -122,6 +122,12 @@ pub fn run(
     let (mut hits, mut labelled, mut empty) = (0, 0, 0);
     let (mut totals, mut snippets) = (0u64, 0usize);
     let measure_rss = reset_peak_rss();
+    // `SNODO_BENCH_SLOWEST=N`: print the N slowest queries (median of their runs) to stderr.
+    let show_slowest: usize = std::env::var("SNODO_BENCH_SLOWEST")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut medians: Vec<(f64, String)> = Vec::new();
     for q in queries {
         let answer = match engine.search(q) {
             Ok(a) => a,
@@ -139,6 +145,7 @@ pub fn run(
         snippets += answer.snippets;
         let entry = per_class.entry(q.class).or_default();
         entry.0 += 1;
+        let mut mine = Vec::with_capacity(reps);
         for _ in 0..reps {
             let started = Instant::now();
             let a = engine.search(q)?;
@@ -146,7 +153,20 @@ pub fn run(
             std::hint::black_box(a);
             entry.1.push(ms);
             all.push(ms);
+            mine.push(ms);
         }
+        if show_slowest > 0 && !mine.is_empty() {
+            mine.sort_by(f64::total_cmp);
+            let filters = format!(
+                "{:?} status={:?} region={:?} kind={:?} order={:?} total={}",
+                q.class, q.status, q.region, q.kind, q.order, answer.total
+            );
+            medians.push((mine[mine.len() / 2], format!("`{}` {filters}", q.text)));
+        }
+    }
+    medians.sort_by(|a, b| b.0.total_cmp(&a.0));
+    for (ms, q) in medians.iter().take(show_slowest) {
+        eprintln!("{ms:8.2} ms  {q}");
     }
     let n = queries.len().max(1) as f64;
     Ok(Report {

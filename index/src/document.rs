@@ -116,9 +116,9 @@ pub fn to_document(f: &Fields, r: &Record) -> Result<TantivyDocument, serde_json
     doc.add_u64(f.tie, id_hash(&id));
 
     add_localized(&mut doc, f.title, &r.title);
-    add_localized(&mut doc, f.subtitle, &r.subtitle);
-    add_localized(&mut doc, f.summary, &r.summary);
-    add_localized(&mut doc, f.description, &r.description);
+    for t in [&r.title, &r.subtitle, &r.summary, &r.description] {
+        add_localized(&mut doc, f.body, t);
+    }
 
     let mut extra: Vec<&str> = Vec::new();
     for t in [&r.promoter, &r.group, &r.territory.scope_name]

@@ -17,7 +17,7 @@ use tantivy::tokenizer::{
 use crate::stem::{CachedStemmer, StemLanguage};
 
 /// Version of the schema and analysis. Stored next to the index in [`VERSION_FILE`].
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Name of the file, inside each index generation directory, that holds [`SCHEMA_VERSION`].
 pub const VERSION_FILE: &str = "snodo-index-version";
@@ -113,9 +113,10 @@ pub struct Fields {
     /// index (incremental or rebuilt), independent of internal doc ids.
     pub tie: Field,
     pub title: PerLang,
-    pub subtitle: PerLang,
-    pub summary: PerLang,
-    pub description: PerLang,
+    /// Title, subtitle, summary and description together: one posting list per word and
+    /// language instead of four, which is what a search walks for every match. The title has
+    /// its own field too, for its boost.
+    pub body: PerLang,
     /// Names around the record: promoter, group, topics, scope, region and comune names, methods.
     pub extra: Field,
     /// Every word of the record, folded but not stemmed: only its term dictionary is used, to
@@ -130,10 +131,8 @@ impl Fields {
     pub fn searched(&self) -> Vec<(Field, f32)> {
         let mut v = Vec::new();
         for (fields, boost) in [
-            (self.title, 3.0),
-            (self.subtitle, 1.5),
-            (self.summary, 1.5),
-            (self.description, 1.0),
+            (self.title, 2.0),
+            (self.body, 1.0),
         ] {
             for f in fields.all() {
                 v.push((f, boost));
@@ -205,9 +204,7 @@ pub fn build_schema() -> (Schema, Fields) {
         }))
     };
     let title = per_lang("title");
-    let subtitle = per_lang("subtitle");
-    let summary = per_lang("summary");
-    let description = per_lang("description");
+    let body = per_lang("body");
     let extra = b.add_text_field("extra", analysed(TOKENIZER_GENERIC, true));
     let words = b.add_text_field("words", analysed(TOKENIZER_GENERIC, false));
     let display = b.add_text_field("display", STORED);
@@ -222,9 +219,7 @@ pub fn build_schema() -> (Schema, Fields) {
         facets,
         tie,
         title,
-        subtitle,
-        summary,
-        description,
+        body,
         extra,
         words,
         display,

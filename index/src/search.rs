@@ -173,10 +173,9 @@ impl Snippets<'_> {
         let group = LangGroup::of_locale(locale);
         let key = (which, group);
         if !self.generators.contains_key(&key) {
-            let field = match which {
-                SnippetSource::Description => self.fields.description.get(group),
-                SnippetSource::Summary => self.fields.summary.get(group),
-            };
+            // The query's terms in the body field (where description and summary are
+            // indexed), highlighted in whichever of the two texts the hit shows.
+            let field = self.fields.body.get(group);
             let mut g =
                 SnippetGenerator::create(self.searcher, self.query, field).map_err(engine)?;
             g.set_max_num_chars(SNIPPET_CHARS);

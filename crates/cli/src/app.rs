@@ -71,6 +71,8 @@ pub struct App {
     pub index: Arc<Index>,
     pub indexer: Arc<Indexer>,
     pub cancel: CancellationToken,
+    /// Documents indexed when opening had to rebuild the index (new, or another schema version).
+    pub rebuilt_on_open: Option<u64>,
 }
 
 impl App {
@@ -129,6 +131,7 @@ impl App {
                     index,
                     indexer,
                     cancel: CancellationToken::new(),
+                    rebuilt_on_open: None,
                 });
             }
             other => Arc::new(other.with_context(|| {
@@ -137,20 +140,22 @@ impl App {
         };
         let indexer = Arc::new(Indexer::new(store.clone(), index.clone()));
         snodo_harvest::publish_record_gauges(&store).await;
-        if index.needs_rebuild() {
+        let rebuilt_on_open = if index.needs_rebuild() {
             tracing::info!(
                 "the index schema changed or the index is new: rebuilding from the store"
             );
-            indexer.rebuild().await?;
+            Some(indexer.rebuild().await?)
         } else {
             indexer.catch_up().await?;
-        }
+            None
+        };
         Ok(App {
             config,
             store,
             index,
             indexer,
             cancel: CancellationToken::new(),
+            rebuilt_on_open,
         })
     }
 

@@ -237,9 +237,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     })
                 }
                 Cmd::Reindex => {
-                    let app = app::App::open(cfg).await?;
                     let started = std::time::Instant::now();
-                    let n = app.indexer.rebuild().await.context("reindex failed")?;
+                    let app = app::App::open(cfg).await?;
+                    // An index of another schema version was just rebuilt: once is enough.
+                    let n = match app.rebuilt_on_open {
+                        Some(n) => n,
+                        None => app.indexer.rebuild().await.context("reindex failed")?,
+                    };
                     println!(
                         "reindexed {n} records in {:.1}s",
                         started.elapsed().as_secs_f64()
