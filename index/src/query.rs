@@ -32,7 +32,7 @@ use crate::schema::{fold_analyzer, stop_words, Fields};
 /// Longest accepted query, in characters.
 pub const MAX_QUERY_CHARS: usize = 512;
 
-/// At most this many completions of the word being typed (see [`max_completions`]).
+/// At most this many completions of the word being typed (fewer for a two- or three-letter word).
 pub const MAX_COMPLETIONS: usize = 32;
 
 /// A two-letter prefix starts thousands of words, and each completion is searched in every text
