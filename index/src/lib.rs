@@ -28,7 +28,9 @@
 //!
 //! All words must match, each in any field (the title counts three times: it is searched on its
 //! own with boost 2 and again in the body with title, subtitle, summary and description; names
-//! 1×); open records rank 1.4× and upcoming ones 1.2× a closed record that matches as well; `"phrases"`, `( )`, `AND`, `OR`, `NOT`, `-word`. Unbalanced quotes or parentheses and
+//! 1×); an open record's score counts 1.15× and an upcoming one's 1.05×, so among equally good
+//! matches what people can take part in comes first. `"phrases"`, `( )`, `AND`, `OR`, `NOT`,
+//! `-word`. Unbalanced quotes or parentheses and
 //! queries over [`MAX_QUERY_CHARS`] characters are [`IndexError::Query`]; other syntax characters
 //! are treated as spaces. While the last word is being typed (no trailing space, ≥ 2 characters)
 //! it is completed from the words in the index: `bilancio parte` searches

@@ -51,7 +51,7 @@ pub struct SearchRequest {
 /// Result order.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Sort {
-    /// Best match first (BM25, multiplied by 1.4 for open records and 1.2 for upcoming ones);
+    /// Best match first (BM25, multiplied by 1.15 for open records and 1.05 for upcoming ones);
     /// ties, and searches without text, newest first.
     #[default]
     Relevance,
