@@ -1217,7 +1217,11 @@ fn catalogue(source: &str, shift: usize) -> Vec<Record> {
             } else if matches!(i % titles.len(), 5 | 6) {
                 titles[i % titles.len()].to_owned()
             } else {
-                format!("{} (lotto {})", titles[i % titles.len()], (i / titles.len()) % 5)
+                format!(
+                    "{} (lotto {})",
+                    titles[i % titles.len()],
+                    (i / titles.len()) % 5
+                )
             };
             let mut r = rec(source, n, &title);
             let kind = match i % 11 {
