@@ -7,6 +7,7 @@
 #   scripts/load-test.sh            # long mode: 60 s per endpoint
 #   CI=true scripts/load-test.sh    # short mode: 10 s per endpoint
 #   HARVEST=0 scripts/load-test.sh  # baseline without harvests
+#   CACHE=1024 scripts/load-test.sh # with the search answer cache on (off by default here)
 #
 # Needs wrk (Debian package wrk). SNODO_BIN picks the binary (use a release build for figures:
 # SNODO_BIN=target/release/snodo). Traffic goes to 127.0.0.1 only and stops by itself.
@@ -31,7 +32,9 @@ mapfile -t urls < <(grep 'sample Decidim platform started' "$work/demo.log" | gr
 [ "${#urls[@]}" -gt 0 ] || { echo "load test: no sample platform found in the demo log" >&2; exit 2; }
 cfg="$work/load.toml"
 {
-  printf '[storage]\ndata_dir = "%s"\n\n[server]\nrate_limit_per_minute = 0\nadmin_token = "load-test"\n\n' "$work/data"
+  # The answer cache is off unless CACHE says otherwise: every request searches, so the
+  # figures are the index's own under concurrent writes.
+  printf '[storage]\ndata_dir = "%s"\n\n[server]\nrate_limit_per_minute = 0\nadmin_token = "load-test"\nsearch_cache_entries = %s\n\n' "$work/data" "${CACHE:-0}"
   printf '[harvest]\nmin_delay_ms = 0\njitter_secs = 0\nschedule = "0 0 3 1 1 *"\n\n[log]\nlevel = "warn"\n\n'
   n=0
   for u in "${urls[@]}"; do
