@@ -132,12 +132,18 @@ impl FeedConnector {
             .id_generator(|_, _, _| String::new())
             .timestamp_parser(snodo_sitekit::parse_instant)
             .build();
-        let feed = parser.parse(body).map_err(|e| ConnectorError::Protocol {
+        let body = readable_xml(body).map_err(|why| ConnectorError::Protocol {
             url: feed_url.to_owned(),
-            message: format!(
-                "expected an RSS, Atom or JSON Feed document but could not parse it ({e}); check the source's url"
-            ),
+            message: format!("the feed is not well-formed XML ({why}); check the source's url"),
         })?;
+        let feed = parser
+            .parse(body.as_ref())
+            .map_err(|e| ConnectorError::Protocol {
+                url: feed_url.to_owned(),
+                message: format!(
+                    "expected an RSS, Atom or JSON Feed document but could not parse it ({e}); check the source's url"
+                ),
+            })?;
         let target = Target {
             source: source.clone(),
             kind: self.kind,
@@ -268,6 +274,84 @@ struct Cached {
     failed: u64,
 }
 
+/// A declaration as quick-xml sees one: `<?xml` then whitespace or `?`.
+fn declaration_at(text: &str, i: usize) -> bool {
+    text[i..].starts_with("<?xml")
+        && matches!(
+            text.as_bytes().get(i + 5),
+            Some(b' ' | b'\t' | b'\r' | b'\n' | b'?')
+        )
+}
+
+/// The encoding an XML declaration names, as quick-xml reads it (WHATWG labels).
+fn declared_encoding(decl: &str) -> Option<&'static encoding_rs::Encoding> {
+    let rest = &decl[decl.find("encoding")? + "encoding".len()..];
+    let rest = rest.trim_start().strip_prefix('=')?.trim_start();
+    let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+    let value = &rest[1..];
+    encoding_rs::Encoding::for_label(&value.as_bytes()[..value.find(quote)?])
+}
+
+/// The feed as feed-rs can read it without panicking. quick-xml (under feed-rs) switches
+/// decoders when it meets an XML declaration naming an encoding other than the one it guessed,
+/// and panics when that declaration ends after the first 64 bytes it read: after leading blank
+/// lines, in a long declaration, or in a second declaration further on. So an XML feed is
+/// decoded here (byte-order mark, else the declaration's encoding, else UTF-8) and handed over as
+/// UTF-8 that starts with `<?xml version="1.0"?>`; a later declaration naming an encoding other
+/// than UTF-8 is refused (a declaration anywhere but the start is not well-formed XML). A JSON
+/// Feed (a `{` before any `<`, as feed-rs decides) passes unchanged.
+fn readable_xml(body: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, String> {
+    use encoding_rs::{UTF_16BE, UTF_16LE, UTF_8};
+    let (guessed, bom) = match encoding_rs::Encoding::for_bom(body) {
+        Some((e, n)) => (Some(e), n),
+        None if body.starts_with(&[0x3c, 0, 0x3f, 0]) => (Some(UTF_16LE), 0),
+        None if body.starts_with(&[0, 0x3c, 0, 0x3f]) => (Some(UTF_16BE), 0),
+        None => (None, 0),
+    };
+    if guessed.is_none() {
+        let head = &body[..body.len().min(8192)];
+        if head.iter().find(|b| matches!(b, b'<' | b'{')) != Some(&b'<') {
+            return Ok(std::borrow::Cow::Borrowed(body));
+        }
+    }
+    let body = &body[bom..];
+    let first_declaration = || {
+        // The declaration is ASCII in every ASCII-compatible encoding.
+        let head = &body[..body.len().min(1024)];
+        let ascii = head
+            .iter()
+            .position(|b| !b.is_ascii())
+            .unwrap_or(head.len());
+        let text = std::str::from_utf8(&head[..ascii]).unwrap_or("");
+        let start = text.len() - text.trim_start().len();
+        let end = text[start..].find("?>")? + start;
+        declaration_at(text, start).then(|| declared_encoding(&text[start..end]))?
+    };
+    let encoding = guessed.or_else(first_declaration).unwrap_or(UTF_8);
+    // Malformed bytes become U+FFFD rather than failing the whole feed.
+    let (text, _malformed) = encoding.decode_without_bom_handling(body);
+    let mut rest = text.trim_start();
+    if declaration_at(rest, 0) {
+        rest = rest.find("?>").map_or("", |end| &rest[end + 2..]);
+    }
+    let mut from = 0;
+    while let Some(i) = rest[from..].find("<?xml").map(|i| i + from) {
+        if declaration_at(rest, i) {
+            let decl = &rest[i..rest[i..].find("?>").map_or(rest.len(), |e| i + e)];
+            if declared_encoding(decl).is_some_and(|e| e != UTF_8) {
+                return Err(format!(
+                    "a second XML declaration, at character {i}, names another encoding"
+                ));
+            }
+        }
+        from = i + 5;
+    }
+    let mut out = String::with_capacity(rest.len() + 21);
+    out.push_str("<?xml version=\"1.0\"?>");
+    out.push_str(rest);
+    Ok(std::borrow::Cow::Owned(out.into_bytes()))
+}
+
 #[async_trait]
 impl Connector for FeedConnector {
     fn kind(&self) -> &'static str {
@@ -352,5 +436,63 @@ impl Connector for FeedConnector {
         out.complete = whole && self.complete_listing && ctx.item_limit().is_none();
         out.checkpoint = next.to_checkpoint();
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn records(body: &[u8]) -> Result<Vec<Record>, ConnectorError> {
+        let spec = SourceSpec {
+            id: "comune".into(),
+            name: "Comune".into(),
+            url: "https://www.comune.example.it/feed".into(),
+            territory: Default::default(),
+        };
+        let c = FeedConnector::new(&spec, FeedParams::default()).unwrap();
+        c.records_of(&spec.url, body, &spec, &mut Vec::new())
+            .map(|(r, _)| r)
+    }
+
+    const ITEM: &str =
+        "<item><title>Città</title><link>https://www.comune.example.it/a</link></item>";
+
+    #[test]
+    fn a_declared_encoding_is_read_after_blank_lines() {
+        // quick-xml panicked here: the declaration ends after the first 64 bytes it reads.
+        let doc = format!(
+            "\n\n{}<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><rss version=\"2.0\"><channel><title>C</title>{ITEM}</channel></rss>",
+            " ".repeat(60)
+        );
+        let (latin1, _, _) = encoding_rs::WINDOWS_1252.encode(&doc);
+        let r = records(&latin1).unwrap();
+        assert_eq!(r[0].title.get("it"), Some("Città"));
+    }
+
+    #[test]
+    fn a_second_declaration_naming_an_encoding_is_refused() {
+        // Found by fuzzing (fuzz/fuzz_targets/feed.rs): a panic in quick-xml, now an error.
+        let doc = format!(
+            "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n<rss version=\"2.0\"><channel><title>Comune</title><link>https://www.comune.example.it/</link><?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>{ITEM}</channel></rss>"
+        );
+        let e = records(doc.as_bytes()).unwrap_err().to_string();
+        assert!(e.contains("second XML declaration"), "{e}");
+        // One naming UTF-8 (say, inside CDATA) is harmless and kept.
+        let doc = format!(
+            "<rss version=\"2.0\"><channel><title>C</title><description><![CDATA[<?xml version=\"1.0\" encoding=\"UTF-8\"?>]]></description>{ITEM}</channel></rss>"
+        );
+        assert_eq!(records(doc.as_bytes()).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn utf16_and_json_feeds_are_read() {
+        let doc = format!("<?xml version=\"1.0\" encoding=\"UTF-16\"?><rss version=\"2.0\"><channel><title>C</title>{ITEM}</channel></rss>");
+        let mut utf16 = vec![0xff, 0xfe];
+        utf16.extend(doc.encode_utf16().flat_map(u16::to_le_bytes));
+        assert_eq!(records(&utf16).unwrap()[0].title.get("it"), Some("Città"));
+        let json = r#"{"version": "https://jsonfeed.org/version/1.1", "title": "C",
+            "items": [{"id": "1", "url": "https://www.comune.example.it/a", "title": "Città"}]}"#;
+        assert_eq!(records(json.as_bytes()).unwrap().len(), 1);
     }
 }
