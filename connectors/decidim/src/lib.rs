@@ -490,6 +490,67 @@ impl Connector for DecidimConnector {
     }
 }
 
+/// The parsing step, for fuzzing and tests: the nodes of one listing (`participatoryProcesses` or
+/// `assemblies` as the API returns them) and the meeting nodes of one Meetings component
+/// (component `1` of the first space that makes a record), read and normalised with the same
+/// shapes, visibility rules and normalisation as a harvest, with no request, no counting, and the
+/// source's territory and promoter left empty. Returns the records and the warnings.
+pub fn normalize_nodes(
+    source_id: &str,
+    base: &str,
+    kind: Kind,
+    spaces: &[serde_json::Value],
+    meetings: &[serde_json::Value],
+    now: chrono::DateTime<chrono::Utc>,
+) -> (Vec<snodo_model::Record>, Vec<String>) {
+    let mut warnings = Vec::new();
+    let visible: Vec<wire::Space> = spaces
+        .iter()
+        .filter_map(|v| serde_json::from_value::<wire::Space>(v.clone()).ok())
+        .filter(|s| {
+            matches!(
+                normalize::visibility(kind, s, now),
+                Ok(normalize::Visibility::Public)
+            )
+        })
+        .collect();
+    let default_locale = normalize::source_locale(visible.iter().filter_map(|s| s.title.as_ref()));
+    let roots = normalize::territorial_roots(visible.iter(), None);
+    let territory = snodo_model::Territory::default();
+    let promoter = snodo_model::LocalizedText::new();
+    let src = normalize::SourceContext {
+        territorial_roots: &roots,
+        source_id,
+        base,
+        territory: &territory,
+        promoter: &promoter,
+        locales: None,
+        default_locale: &default_locale,
+    };
+    let mut records = Vec::new();
+    for space in &visible {
+        let activity = space
+            .stats
+            .as_deref()
+            .map(normalize::activity_from_stats)
+            .unwrap_or_default();
+        if let Ok(r) = normalize::build_record(&src, kind, space, activity, &mut warnings) {
+            records.push(r);
+        }
+    }
+    if let Some(parent) = records.first().cloned() {
+        for node in meetings {
+            let Ok(m) = serde_json::from_value::<wire::Meeting>(node.clone()) else {
+                continue;
+            };
+            if let Ok(Some(r)) = normalize::build_meeting(&src, &parent, "1", &m, &mut warnings) {
+                records.push(r);
+            }
+        }
+    }
+    (records, warnings)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -544,5 +605,40 @@ mod tests {
             serde_json::from_value(serde_json::json!({"page_size": 20, "kinds": ["assembly"]}))
                 .unwrap();
         assert_eq!(ok.page_size, Some(20));
+    }
+
+    #[test]
+    fn normalize_nodes_keeps_public_spaces_and_sanitises() {
+        let now = chrono::Utc::now();
+        let tr = |t: &str| serde_json::json!({"translations": [{"locale": "it", "text": t}]});
+        let spaces = vec![
+            serde_json::json!({
+                "id": "7", "slug": "bilancio", "publishedAt": "2024-01-01T00:00:00Z",
+                "title": tr("<script>x</script>Bilancio"),
+                "description": tr("<p onclick=\"x()\">Testo <a href=\"javascript:x()\">qui</a></p>")
+            }),
+            serde_json::json!({"id": "8", "slug": "segreto", "title": tr("Segreto")}),
+            serde_json::json!("not a space"),
+        ];
+        let meetings = vec![
+            serde_json::json!({"id": "3", "title": tr("Incontro"), "startTime": "2024-02-01T18:00:00+01:00"}),
+            serde_json::json!({"id": "4", "title": tr("Ritirato"), "isWithdrawn": true}),
+        ];
+        let (records, _) = normalize_nodes(
+            "partecipa",
+            "https://partecipa.gov.it",
+            Kind::Process,
+            &spaces,
+            &meetings,
+            now,
+        );
+        let ids: Vec<String> = records.iter().map(|r| r.id.to_string()).collect();
+        assert_eq!(ids, ["partecipa:process:7", "partecipa:meeting:3"]);
+        assert_eq!(records[0].title.get("it"), Some("Bilancio"));
+        let html = records[0].description_html.0["it"].as_str();
+        assert!(
+            !html.contains("onclick") && !html.contains("javascript:"),
+            "{html}"
+        );
     }
 }
