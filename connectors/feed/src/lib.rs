@@ -136,14 +136,23 @@ impl FeedConnector {
             url: feed_url.to_owned(),
             message: format!("the feed is not well-formed XML ({why}); check the source's url"),
         })?;
-        let feed = parser
-            .parse(body.as_ref())
-            .map_err(|e| ConnectorError::Protocol {
-                url: feed_url.to_owned(),
-                message: format!(
-                    "expected an RSS, Atom or JSON Feed document but could not parse it ({e}); check the source's url"
-                ),
-            })?;
+        // feed-rs 3.0 can panic on hostile or merely unusual input (an author such as
+        // "Redazione «redazione@comune.it»" slices inside the «, found by fuzzing): a panic
+        // fails this feed, never the harvest.
+        let parsed =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(body.as_ref())))
+                .map_err(|_| ConnectorError::Protocol {
+                    url: feed_url.to_owned(),
+                    message:
+                        "the feed parser (feed-rs) failed on this document; the feed was skipped"
+                            .into(),
+                })?;
+        let feed = parsed.map_err(|e| ConnectorError::Protocol {
+            url: feed_url.to_owned(),
+            message: format!(
+                "expected an RSS, Atom or JSON Feed document but could not parse it ({e}); check the source's url"
+            ),
+        })?;
         let target = Target {
             source: source.clone(),
             kind: self.kind,
@@ -483,6 +492,16 @@ mod tests {
             "<rss version=\"2.0\"><channel><title>C</title><description><![CDATA[<?xml version=\"1.0\" encoding=\"UTF-8\"?>]]></description>{ITEM}</channel></rss>"
         );
         assert_eq!(records(doc.as_bytes()).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_panic_in_feed_rs_fails_the_feed_not_the_harvest() {
+        // Found by fuzzing: feed-rs 3.0 slices an author's name inside a multi-byte character.
+        let doc = "<rss version=\"2.0\"><channel><title>C</title><item><title>T</title>\
+            <link>https://www.comune.example.it/a</link>\
+            <author>Redazione del Comune «redazione@comune.it» x</author></item></channel></rss>";
+        let e = records(doc.as_bytes()).unwrap_err().to_string();
+        assert!(e.contains("feed parser"), "{e}");
     }
 
     #[test]
