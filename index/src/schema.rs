@@ -130,10 +130,7 @@ impl Fields {
     /// All fields the query parser searches, with their boosts.
     pub fn searched(&self) -> Vec<(Field, f32)> {
         let mut v = Vec::new();
-        for (fields, boost) in [
-            (self.title, 2.0),
-            (self.body, 1.0),
-        ] {
+        for (fields, boost) in [(self.title, 2.0), (self.body, 1.0)] {
             for f in fields.all() {
                 v.push((f, boost));
             }
