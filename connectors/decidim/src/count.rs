@@ -17,6 +17,7 @@ use snodo_model::Activity;
 
 use crate::client::{one_line, Answer, Gql};
 use crate::queries;
+use crate::relay;
 
 /// Component types whose contents are counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -153,48 +154,11 @@ struct Running {
 
 /// Reads one page of a component's connection; `Ok(true)` when there is a next page.
 fn step(r: &mut Running, component: Option<&Value>, max_pages: u32) -> Result<bool, String> {
-    let field = r.task.ctype.field();
-    let component = component.ok_or("the component is not in the answer")?;
-    let connection = component
-        .get(field)
-        .filter(|c| !c.is_null())
-        .ok_or_else(|| {
-            let t = component
-                .get("__typename")
-                .and_then(Value::as_str)
-                .unwrap_or("unknown type");
-            format!("the component ({}) has no `{field}`", one_line(t))
-        })?;
-    let nodes = connection
-        .get("nodes")
-        .and_then(Value::as_array)
-        .ok_or("the page has no `nodes`")?;
+    let (connection, nodes) = relay::nodes(component, r.task.ctype.field())?;
     r.nodes += nodes.iter().filter(|n| !n.is_null()).count() as u64;
     r.pages += 1;
-    let info = connection.get("pageInfo");
-    let has_next = info
-        .and_then(|i| i.get("hasNextPage"))
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    if !has_next {
-        return Ok(false);
-    }
-    let cursor = info
-        .and_then(|i| i.get("endCursor"))
-        .and_then(Value::as_str)
-        .filter(|c| !c.is_empty())
-        .ok_or("`hasNextPage` is true but there is no `endCursor`")?;
-    if !r.seen.insert(cursor.to_owned()) {
-        return Err(format!(
-            "the server repeated the cursor `{}`; stopped to avoid paging forever",
-            one_line(cursor)
-        ));
-    }
-    if r.pages >= max_pages {
-        return Err(format!("more than {max_pages} pages; stopped"));
-    }
-    r.after = Some(cursor.to_owned());
-    Ok(true)
+    r.after = relay::next_cursor(connection, &mut r.seen, r.pages, max_pages)?;
+    Ok(r.after.is_some())
 }
 
 fn finish(totals: &mut Totals, r: &Running) {

@@ -52,6 +52,7 @@ mod meetings;
 mod normalize;
 mod probe;
 mod queries;
+mod relay;
 mod wire;
 
 use std::collections::BTreeSet;

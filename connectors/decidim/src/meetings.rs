@@ -12,8 +12,9 @@ use std::collections::HashSet;
 use serde_json::{json, Value};
 use snodo_connector::ConnectorError;
 
-use crate::client::{one_line, Gql};
+use crate::client::Gql;
 use crate::queries;
+use crate::relay;
 
 /// Complexity of the fixed part of [`queries::MEETINGS`] (component, `__typename`, the
 /// connection, `pageInfo` and its two fields, `nodes`).
@@ -73,45 +74,9 @@ fn page(
     max_pages: u32,
     out: &mut Vec<Value>,
 ) -> Result<Option<String>, String> {
-    let component = component.ok_or("the component is not in the answer")?;
-    let connection = component
-        .get("meetings")
-        .filter(|c| !c.is_null())
-        .ok_or_else(|| {
-            let t = component
-                .get("__typename")
-                .and_then(Value::as_str)
-                .unwrap_or("unknown type");
-            format!("the component ({}) has no `meetings`", one_line(t))
-        })?;
-    let nodes = connection
-        .get("nodes")
-        .and_then(Value::as_array)
-        .ok_or("the page has no `nodes`")?;
+    let (connection, nodes) = relay::nodes(component, "meetings")?;
     out.extend(nodes.iter().filter(|n| n.is_object()).cloned());
-    let info = connection.get("pageInfo");
-    if !info
-        .and_then(|i| i.get("hasNextPage"))
-        .and_then(Value::as_bool)
-        .unwrap_or(false)
-    {
-        return Ok(None);
-    }
-    let cursor = info
-        .and_then(|i| i.get("endCursor"))
-        .and_then(Value::as_str)
-        .filter(|c| !c.is_empty())
-        .ok_or("`hasNextPage` is true but there is no `endCursor`")?;
-    if !seen.insert(cursor.to_owned()) {
-        return Err(format!(
-            "the server repeated the cursor `{}`; stopped to avoid paging forever",
-            one_line(cursor)
-        ));
-    }
-    if pages >= max_pages {
-        return Err(format!("more than {max_pages} pages; stopped"));
-    }
-    Ok(Some(cursor.to_owned()))
+    relay::next_cursor(connection, seen, pages, max_pages)
 }
 
 pub async fn fetch(
