@@ -111,7 +111,18 @@ async fn meetings_are_harvested_searchable_and_in_the_calendar() {
             item["url"].as_str().unwrap().contains("/meetings/"),
             "{item}"
         );
+        // A card can say when, and of which process, without fetching the record.
+        assert!(item["parent_title"].is_string(), "{item}");
+        assert!(item["parent_url"].as_str().unwrap().starts_with("http"));
     }
+    let one = found["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == "partecipa:meeting:421")
+        .expect("meeting 421 is found");
+    assert_eq!(one["start_time"], "2029-01-15T10:00:00+01:00");
+    assert_eq!(one["end_time"], "2029-01-15T13:00:00+01:00");
     let all = http
         .get(&server.url("/api/v1/search?limit=100"))
         .await

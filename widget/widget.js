@@ -23,6 +23,7 @@ const I18N = {
     placeholder: 'Es. bilancio partecipativo, mobilità, Bari',
     search: 'Cerca',
     alsoOn: 'anche su',
+    partOf: 'Parte di',
     filters: 'Filtri',
     kind: 'Tipo', status: 'Stato', region: 'Regione', source: 'Piattaforma', sort: 'Ordina per',
     any: 'Qualsiasi',
@@ -59,6 +60,7 @@ const I18N = {
     placeholder: 'E.g. participatory budget, mobility, Bari',
     search: 'Search',
     alsoOn: 'also on',
+    partOf: 'Part of',
     filters: 'Filters',
     kind: 'Type', status: 'Status', region: 'Region', source: 'Platform', sort: 'Sort by',
     any: 'Any',
@@ -426,6 +428,15 @@ export class SnodoSearch extends HTMLElement {
     return h('time', { datetime: d }, new Intl.DateTimeFormat(this._t.locale, { day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' }).format(date));
   }
 
+  /** A meeting's exact start, day and time as in Italy: `<time>` or null. */
+  _when(ts) {
+    if (typeof ts !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(ts)) return null;
+    const date = new Date(ts);
+    if (Number.isNaN(date.getTime())) return null;
+    const f = new Intl.DateTimeFormat(this._t.locale, { day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit', timeZone: 'Europe/Rome' });
+    return h('time', { datetime: ts }, f.format(date));
+  }
+
   _card(it) {
     const t = this._t;
     const lang = okLang(it.lang);
@@ -449,6 +460,9 @@ export class SnodoSearch extends HTMLElement {
       else if (status === 'open' && e) dates.append(`${t.until} `, e);
       else if (status === 'closed' && e) dates.append(`${t.closedOn} `, e);
       else if (s) dates.append(`${t.from} `, s);
+      // A meeting is one moment: its day and time say more than "from … to …".
+      const when = it.kind === 'meeting' ? this._when(it.start_time) : null;
+      if (when) dates.replaceChildren(when);
       info.append(h('span', { class: `badge b-${status}` }, t.statuses[status]));
       if (dates.childNodes.length) info.append(dates);
     }
@@ -463,7 +477,15 @@ export class SnodoSearch extends HTMLElement {
     const methods = Array.isArray(it.methods) ? it.methods.filter((m) => typeof m === 'string' && m) : [];
     const mth = methods.length && !this._compact ? h('p', { class: 'mth' }, methods.map((m) => t.methods[m] || m).join(' · ')) : null;
 
-    return h('li', { class: 'card' }, h('article', null, meta, heading, info, text, mth));
+    // The process a meeting belongs to, linked to its page.
+    let part = null;
+    if (str(it.parent_title)) {
+      const pu = safeUrl(it.parent_url);
+      const name = h('span', { lang }, str(it.parent_title));
+      part = h('p', { class: 'mth par' }, `${t.partOf} `, pu ? h('a', { href: pu, target: '_blank', rel: 'noopener' }, name) : name);
+    }
+
+    return h('li', { class: 'card' }, h('article', null, meta, heading, info, part, text, mth));
   }
 }
 

@@ -2,7 +2,7 @@
 
 use std::hash::Hasher;
 
-use chrono::{Datelike, NaiveDate};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate};
 use serde::{Deserialize, Serialize};
 use snodo_model::{Kind, LocalizedText, Record};
 use tantivy::TantivyDocument;
@@ -37,6 +37,16 @@ pub struct Display {
     pub image_url: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub methods: Vec<String>,
+    /// Exact times, where the source gives them (meetings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<DateTime<FixedOffset>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<DateTime<FixedOffset>>,
+    /// The space the record belongs to (a meeting's process), as a card names it.
+    #[serde(default, skip_serializing_if = "LocalizedText::is_empty")]
+    pub parent_title: LocalizedText,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_url: Option<String>,
     /// Ids of the same thing on other sources (the record is the canonical one of its group).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub same_as: Vec<String>,
@@ -175,6 +185,14 @@ pub fn to_document(f: &Fields, r: &Record) -> Result<TantivyDocument, serde_json
         image_url: r.image_url.clone(),
         methods: r.methods.clone(),
         same_as: r.same_as.clone(),
+        start_time: r.start_time,
+        end_time: r.end_time,
+        parent_title: r
+            .parent
+            .as_ref()
+            .map(|p| p.title.clone())
+            .unwrap_or_default(),
+        parent_url: r.parent.as_ref().map(|p| p.url.clone()),
     };
     doc.add_text(f.display, serde_json::to_string(&display)?);
     Ok(doc)

@@ -17,7 +17,7 @@ use tantivy::tokenizer::{
 use crate::stem::{CachedStemmer, StemLanguage};
 
 /// Version of the schema and analysis. Stored next to the index in [`VERSION_FILE`].
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// Name of the file, inside each index generation directory, that holds [`SCHEMA_VERSION`].
 pub const VERSION_FILE: &str = "snodo-index-version";

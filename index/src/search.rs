@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde::Serialize;
 use snodo_model::text::truncate_words;
 use snodo_model::{Kind, Status};
@@ -91,6 +91,13 @@ pub struct SearchHit {
     pub scope_name: Option<String>,
     pub image_url: Option<String>,
     pub methods: Vec<String>,
+    /// Exact start and end, where the source gives them (meetings), with their UTC offset.
+    pub start_time: Option<DateTime<FixedOffset>>,
+    pub end_time: Option<DateTime<FixedOffset>>,
+    /// The space the record belongs to (a meeting's process): its title, in the hit's locale
+    /// when it has one, and its page.
+    pub parent_title: Option<String>,
+    pub parent_url: Option<String>,
     /// Ids of records on other sources describing the same thing (not searchable themselves),
     /// sorted; the source is the first part of each id.
     pub same_as: Vec<String>,
@@ -361,6 +368,10 @@ fn hit(
         .scope_name
         .pick(Some(&title_lang), &d.default_locale)
         .map(|(_, s)| s.to_owned());
+    let parent_title = d
+        .parent_title
+        .pick(Some(&title_lang), &d.default_locale)
+        .map(|(_, s)| s.to_owned());
     Ok(SearchHit {
         status: Status::from_dates(d.start_date, d.end_date, today),
         id: d.id,
@@ -379,6 +390,10 @@ fn hit(
         image_url: d.image_url,
         methods: d.methods,
         same_as: d.same_as,
+        start_time: d.start_time,
+        end_time: d.end_time,
+        parent_title,
+        parent_url: d.parent_url,
         score,
     })
 }

@@ -205,6 +205,26 @@ test('attributes preset the search; English; compact mode', async () => {
   await page.close();
 });
 
+test('a meeting card shows its day and time in Italy and the process it belongs to', async (t) => {
+  const api = await (await fetch(`${target.base}/api/v1/search?kind=meeting&status=upcoming&limit=1`)).json();
+  if (!api.total) { t.skip(`the ${target.kind} target has no upcoming meetings`); return; }
+  const m = api.items[0];
+  assert.ok(m.start_time && m.parent_title && m.parent_url, JSON.stringify(m));
+  const page = await open('meeting.html', '<snodo-search kind="meeting" status="upcoming" limit="5"></snodo-search>');
+  await waitCount(page, /\d+ risultat/);
+  const card = w(page).locator('li.card').first();
+  const time = card.locator('p.info time');
+  assert.equal(await time.getAttribute('datetime'), m.start_time);
+  const expected = await page.evaluate((ts) => new Intl.DateTimeFormat('it', { day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit', timeZone: 'Europe/Rome' }).format(new Date(ts)), m.start_time);
+  assert.equal(await time.textContent(), expected);
+  assert.match(expected, /\d{2}:\d{2}/, 'the time of day is shown');
+  const part = card.locator('p.par');
+  assert.equal(await part.textContent(), `Parte di ${m.parent_title}`);
+  assert.equal(await part.locator('a').getAttribute('href'), m.parent_url);
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});
+
 test('keyboard only: field, filters, more results, links; focus always visible', async () => {
   const page = await open('keys.html', '<snodo-search limit="5"></snodo-search>');
   await waitCount(page, /risultat/);

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use serde::Serialize;
 use snodo_index::SearchResults;
 use snodo_model::territory;
@@ -261,6 +261,13 @@ pub struct SearchItem {
     pub status: String,
     pub start_date: Option<NaiveDate>,
     pub end_date: Option<NaiveDate>,
+    /// Exact start, where the source gives one (meetings): RFC 3339 in Italian local time.
+    pub start_time: Option<DateTime<FixedOffset>>,
+    /// Exact end, where the source gives one (meetings).
+    pub end_time: Option<DateTime<FixedOffset>>,
+    /// The process or assembly the item belongs to (a meeting's), and its page on the source.
+    pub parent_title: Option<String>,
+    pub parent_url: Option<String>,
     /// 2-digit ISTAT region code.
     pub region: Option<String>,
     pub region_name: Option<String>,
@@ -341,6 +348,10 @@ impl SearchResponse {
                 status: h.status.as_str().to_owned(),
                 start_date: h.start_date,
                 end_date: h.end_date,
+                start_time: h.start_time,
+                end_time: h.end_time,
+                parent_title: h.parent_title,
+                parent_url: h.parent_url,
                 region: h.region,
                 comune: h.comune,
                 scope_name: h.scope_name,

@@ -1270,6 +1270,10 @@ mod tests {
             image_url: None,
             methods: vec!["proposals".into(), EVIL.into()],
             same_as: Vec::new(),
+            start_time: None,
+            end_time: None,
+            parent_title: None,
+            parent_url: None,
             score: Some(1.0),
         }
     }
