@@ -265,11 +265,16 @@ async fn not_found() -> Response {
 }
 
 /// Runs a search off the async threads and times it.
-async fn run_search(state: &AppState, req: SearchRequest) -> Result<SearchResults, ApiError> {
+/// Searches as of `today` (Europe/Rome): the caller's one day for everything it computes, so
+/// statuses, filters and a cached answer's key agree even across midnight.
+async fn run_search(
+    state: &AppState,
+    req: SearchRequest,
+    today: chrono::NaiveDate,
+) -> Result<SearchResults, ApiError> {
     let index = state.index.clone();
     let started = Instant::now();
-    let results =
-        tokio::task::spawn_blocking(move || index.search(&req, today_in_italy())).await??;
+    let results = tokio::task::spawn_blocking(move || index.search(&req, today)).await??;
     metrics::histogram!("snodo_search_duration_seconds").record(started.elapsed().as_secs_f64());
     Ok(results)
 }
@@ -301,7 +306,7 @@ async fn search(
         return Ok(cache::answer_response(&headers, &answer, 30));
     }
     metrics::counter!("snodo_search_cache_total", "outcome" => "miss").increment(1);
-    let results = run_search(&state, req).await?;
+    let results = run_search(&state, req, valid_for.1).await?;
     let body = SearchResponse::from_results(results, limit, offset, |id| state.source_name(id));
     let answer = Arc::new(cache::answer_of(&body)?);
     state.answers.put(valid_for, key, answer.clone());
@@ -445,7 +450,7 @@ async fn feed_open(
     if p.get("limit").is_none() {
         req.limit = export::FEED_DEFAULT_LIMIT;
     }
-    let results = run_search(&state, req).await?;
+    let results = run_search(&state, req, today_in_italy()).await?;
     let base = state
         .public_url
         .as_deref()
@@ -506,11 +511,18 @@ async fn feed_meetings(
     // Status is by day: a meeting that ended this morning is still "open" today, and the
     // precise filter below drops it. Upcoming and open ones are asked for separately so that
     // neither crowds the other out.
+    let today = today_in_italy();
     let mut ids = Vec::new();
     for status in [snodo_model::Status::Open, snodo_model::Status::Upcoming] {
         let mut r = req.clone();
         r.status = Some(status);
-        ids.extend(run_search(&state, r).await?.items.into_iter().map(|h| h.id));
+        ids.extend(
+            run_search(&state, r, today)
+                .await?
+                .items
+                .into_iter()
+                .map(|h| h.id),
+        );
     }
     let store = state.store.clone();
     let stored = tokio::task::spawn_blocking(move || {
@@ -520,7 +532,6 @@ async fn feed_meetings(
     })
     .await??;
     let now = chrono::Utc::now();
-    let today = today_in_italy();
     let mut upcoming: Vec<_> = stored
         .into_iter()
         .filter(|s| s.gone_at.is_none() && ics::is_upcoming(&s.record, now, today))
@@ -934,6 +945,8 @@ async fn home(
     RawQuery(raw): RawQuery,
     lang: page::Lang,
 ) -> Response {
+    // One day for the results, the status counts and the map.
+    let today = today_in_italy();
     let mut error = None;
     let params = Params::parse(raw.as_deref(), SEARCH_PARAMS);
     let pairs = params.as_ref().map(Params::pairs).unwrap_or_default();
@@ -947,7 +960,7 @@ async fn home(
                 if req.lang.is_none() {
                     req.lang = Some(lang.code().to_owned());
                 }
-                match run_search(&state, req).await {
+                match run_search(&state, req, today).await {
                     Ok(r) => results = Some(r),
                     Err(e) => error = Some(e.to_string()),
                 }
@@ -962,6 +975,7 @@ async fn home(
                 limit: 1,
                 ..SearchRequest::default()
             },
+            today,
         )
         .await?;
         let open = run_search(
@@ -971,6 +985,7 @@ async fn home(
                 status: Some(snodo_model::Status::Open),
                 ..SearchRequest::default()
             },
+            today,
         )
         .await?;
         let store = state.store.clone();
