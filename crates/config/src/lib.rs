@@ -785,16 +785,17 @@ territory = "99"
         assert_eq!(c.server.request_timeout_secs, 10);
         let c = parse("[server]\ntrusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\", \"::1\"]\nrate_limit_per_minute = 0\nrate_limit_burst = 0\n").unwrap();
         assert_eq!(c.server.trusted_proxies.len(), 3);
-        let e = parse("[server]\ntrusted_proxies = [\"10.0.0.0/33\", \"proxy.local\"]\nrate_limit_burst = 0\nrequest_timeout_secs = 0\nmax_uri_bytes = 10\nmax_body_bytes = 999999999\n")
+        let e = parse("[server]\ntrusted_proxies = [\"10.0.0.0/33\", \"proxy.local\"]\nrate_limit_burst = 0\nrequest_timeout_secs = 0\nmax_uri_bytes = 10\nmax_body_bytes = 999999999\nsearch_cache_entries = 2000000\n")
             .unwrap_err();
         let all = e.to_string();
-        assert_eq!(e.problems.len(), 6, "{all}");
+        assert_eq!(e.problems.len(), 7, "{all}");
         assert!(all.contains("`10.0.0.0/33` is not an IP address"), "{all}");
         assert!(all.contains("`proxy.local`"), "{all}");
         assert!(all.contains("server.rate_limit_burst"), "{all}");
         assert!(all.contains("server.request_timeout_secs"), "{all}");
         assert!(all.contains("server.max_uri_bytes"), "{all}");
         assert!(all.contains("server.max_body_bytes"), "{all}");
+        assert!(all.contains("server.search_cache_entries"), "{all}");
     }
 
     #[test]
