@@ -1,6 +1,6 @@
 //! End to end: the same process published on two platforms (a national one and a regional copy
-//! with the same title and overlapping dates) → `snodo harvest` → one search result naming both
-//! sources, and both records reachable.
+//! with the same title that links the national page) → `snodo harvest` → one search result naming
+//! both sources, and both records reachable; two bodies that only share a name stay two results.
 
 mod support;
 
@@ -10,15 +10,20 @@ use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_process_on_two_platforms_is_one_result_with_both_sources() {
-    let national = FakeDecidim::start(
-        Version::V0_28,
-        Dataset::sample("partecipa").expect("sample"),
-        Faults::default(),
-    )
-    .await
-    .expect("fake platform");
+    // A national body with a name that regions use for their own bodies too.
+    let body_title = serde_json::json!({"translations": [
+        {"locale": "it", "text": "Comunità di pratiche per la partecipazione", "machineTranslated": false}
+    ]});
+    let mut national_data = Dataset::sample("partecipa").expect("sample");
+    national_data
+        .assembly_mut("hub-partecipazione")
+        .expect("the sample has this assembly")["title"] = body_title.clone();
+    let national = FakeDecidim::start(Version::V0_28, national_data, Faults::default())
+        .await
+        .expect("fake platform");
 
-    // The region republishes one national process: same title, other id, overlapping dates.
+    // The region republishes one national process: same title, other id and dates, and a link to
+    // the national page (a regional and a national record of one name are two without it).
     let mut copy = Dataset::sample("partecipa").expect("sample");
     let mut process = copy
         .process_mut("transizione-ecologica")
@@ -28,8 +33,24 @@ async fn a_process_on_two_platforms_is_one_result_with_both_sources() {
     process["slug"] = Value::from("transizione-ecologica-regione");
     process["startDate"] = Value::from("2025-01-01");
     process["endDate"] = Value::from("2025-12-31");
+    process["description"] = serde_json::json!({"translations": [{
+        "locale": "it",
+        "text": format!(
+            "<p>Partecipa anche <a href=\"{}/processes/transizione-ecologica\">sul portale nazionale</a>.</p>",
+            national.url()
+        ),
+        "machineTranslated": false
+    }]});
     copy.processes = vec![process];
-    copy.assemblies.clear();
+    // The region's own body of the same name: undated, regional, not linked.
+    let mut body = copy
+        .assembly_mut("hub-partecipazione")
+        .expect("the sample has this assembly")
+        .clone();
+    body["id"] = Value::from("88");
+    body["slug"] = Value::from("comunita-pratiche-er");
+    body["title"] = body_title;
+    copy.assemblies = vec![body];
     let regional = FakeDecidim::start(Version::V0_26, copy, Faults::default())
         .await
         .expect("fake platform");
@@ -72,10 +93,27 @@ async fn a_process_on_two_platforms_is_one_result_with_both_sources() {
     assert!(other_id.starts_with("regione:process:"), "{other_id}");
     // The regional copy is not a second result, not even when filtering by its source.
     let by_source = http
-        .get(&server.url("/api/v1/search?source=regione"))
+        .get(&server.url("/api/v1/search?source=regione&kind=process"))
         .await
         .json();
     assert_eq!(by_source["total"], 0, "{by_source:#}");
+
+    // Two bodies that only share a name are two results, neither hidden behind the other.
+    let bodies = http
+        .get(&server.url("/api/v1/search?q=%22Comunit%C3%A0%20di%20pratiche%22&kind=assembly"))
+        .await
+        .json();
+    let mut sources: Vec<&str> = bodies["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| {
+            assert!(i["also_on"].as_array().is_none_or(Vec::is_empty), "{i:#}");
+            i["source"].as_str().expect("source")
+        })
+        .collect();
+    sources.sort_unstable();
+    assert_eq!(sources, ["partecipa", "regione"], "{bodies:#}");
 
     // Both records are reachable and name each other.
     let id = item["id"].as_str().expect("id").to_owned();

@@ -78,7 +78,8 @@ impl Phase {
             }
             Phase::Bump => {
                 "SELECT COUNT(*), COUNT(*) FILTER (WHERE record_id <= ?1)
-                 FROM (SELECT DISTINCT record_id FROM record_links)"
+                 FROM (SELECT record_id FROM record_links
+                       UNION SELECT record_id FROM relink_bump)"
             }
         };
         let (total, done): (i64, i64) =
@@ -256,7 +257,9 @@ fn save(tx: &Connection, at: Option<(Phase, &str)>) -> Result<(), StoreError> {
              ON CONFLICT (id) DO UPDATE SET phase = excluded.phase, after = excluded.after",
             params![phase.as_str(), after],
         ),
-        None => tx.execute("DELETE FROM duplicates_backfill", []),
+        None => tx
+            .execute("DELETE FROM relink_bump", [])
+            .and_then(|_| tx.execute("DELETE FROM duplicates_backfill", [])),
     }
     .map(|_| ())
     .ctx(CTX)

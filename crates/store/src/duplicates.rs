@@ -1,8 +1,9 @@
 //! Cross-platform duplicates: the same consultation published on two sources.
 //!
-//! Two live records of different sources are duplicates when (a) a folded title (in a locale both
-//! have, or the two default-locale titles) is the same and non-trivial and their date ranges
-//! overlap, or (b) one's URL is linked from the other's description. Every record keeps its match
+//! Two live records of different sources are duplicates only with evidence beyond a title: (a) one's
+//! URL is linked from the other's description, or (b) a folded title (in a locale both have, or
+//! the two default-locale titles) is the same and non-generic **and** their dates agree (same
+//! start, ends within a few days) **and** their places are the same entity at the same level. Every record keeps its match
 //! keys in `record_keys` (written with its content), so finding the partners of a record is an
 //! index lookup; the links themselves live in `record_links`, both directions, between live
 //! records only. Records read from the store carry their partners in `same_as`.
@@ -12,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::NaiveDate;
 use rusqlite::{params, Connection, OptionalExtension};
 use snodo_model::text::fold_for_matching;
-use snodo_model::{Kind, Record};
+use snodo_model::{Kind, Record, Territory};
 
 /// A folded title this long (in characters) or with this many words says enough to match on.
 const MIN_TITLE_CHARS: usize = 15;
@@ -85,47 +86,79 @@ pub(crate) fn match_keys(r: &Record) -> BTreeSet<String> {
 
 /// What decides whether two records that share only a title are the same: when and where.
 /// Small, so the backfill can keep it for many records instead of whole records.
+///
+/// A title alone proves nothing: "Consulta dei giovani", "Bilancio partecipativo 2026" or
+/// "Comunità di pratiche per la partecipazione" name different bodies in different places. Two
+/// records that share a title are one only when their dates agree and their places are the
+/// same entity at the same level; everything else needs an explicit link.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct WhenWhere {
     start: Option<NaiveDate>,
     end: Option<NaiveDate>,
-    region: Option<String>,
-    comune: Option<String>,
+    place: Option<Place>,
 }
+
+/// The finest place a record names: the level matters, so a national body and a regional body
+/// of the same name stay two.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Place {
+    National,
+    Region(String),
+    Province(String),
+    Comune(String),
+}
+
+impl Place {
+    fn of(t: &Territory) -> Option<Place> {
+        if let Some(c) = &t.comune {
+            Some(Place::Comune(c.clone()))
+        } else if let Some(p) = &t.province {
+            Some(Place::Province(p.clone()))
+        } else if let Some(r) = &t.region {
+            Some(Place::Region(r.clone()))
+        } else if t.national {
+            Some(Place::National)
+        } else {
+            None
+        }
+    }
+}
+
+/// Ends of one cross-posted consultation may differ by a few days (one site counts the last
+/// day, the other the day after; a deadline extended on one of them).
+pub(crate) const END_TOLERANCE_DAYS: i64 = 3;
 
 impl WhenWhere {
     pub(crate) fn of(r: &Record) -> WhenWhere {
         WhenWhere {
             start: r.start_date,
             end: r.end_date,
-            region: r.territory.region.clone(),
-            comune: r.territory.comune.clone(),
+            place: Place::of(&r.territory),
         }
     }
 
-    /// Two records matched by title only are the same when their dates overlap and their places
-    /// are compatible.
+    /// Two records matched by title only are the same when their dates agree and their places
+    /// are one.
     pub(crate) fn matches(&self, other: &WhenWhere) -> bool {
-        dates_overlap(self, other) && places_compatible(self, other)
+        dates_agree(self, other) && same_place(self, other)
     }
 }
 
-/// Missing bounds are open-ended, so two records without dates overlap.
-pub(crate) fn dates_overlap(a: &WhenWhere, b: &WhenWhere) -> bool {
-    let before = |start: Option<NaiveDate>, end: Option<NaiveDate>| match (start, end) {
-        (Some(s), Some(e)) => s <= e,
-        _ => true,
-    };
-    before(a.start, b.end) && before(b.start, a.end)
+/// Both dated, the same start, ends within [`END_TOLERANCE_DAYS`]. Undated records (permanent
+/// bodies, most assemblies) are linked only by an explicit link.
+pub(crate) fn dates_agree(a: &WhenWhere, b: &WhenWhere) -> bool {
+    match (a.start, a.end, b.start, b.end) {
+        (Some(s1), Some(e1), Some(s2), Some(e2)) => {
+            s1 == s2 && (e1 - e2).num_days().abs() <= END_TOLERANCE_DAYS
+        }
+        _ => false,
+    }
 }
 
-/// Two places can be the same: "Bilancio partecipativo 2026" of Bologna and of Bari share a title
-/// and dates but are different processes. Different comuni, or different regions, never match;
-/// a national record, or one whose place is unknown, matches any.
-pub(crate) fn places_compatible(a: &WhenWhere, b: &WhenWhere) -> bool {
-    let differ =
-        |x: &Option<String>, y: &Option<String>| matches!((x, y), (Some(x), Some(y)) if x != y);
-    !(differ(&a.comune, &b.comune) || differ(&a.region, &b.region))
+/// Both places known and the same entity at the same level: Bologna is not Forlì, and a
+/// national process is not a regional one of the same name.
+pub(crate) fn same_place(a: &WhenWhere, b: &WhenWhere) -> bool {
+    matches!((&a.place, &b.place), (Some(x), Some(y)) if x == y)
 }
 
 /// A process on one platform may be published as a consultation on another, but a meeting that
@@ -422,7 +455,8 @@ fn link_group(
 }
 
 /// Step 3 (every link is in place): gives the next `limit` linked records after `after` a new
-/// `seq`, so the index picks up their partners. Returns how many and the last id.
+/// `seq`, so the index picks up their partners, and so do the records a relink (migration 4)
+/// unlinked. Returns how many and the last id.
 pub(crate) fn backfill_bump(
     tx: &Connection,
     after: &str,
@@ -430,8 +464,9 @@ pub(crate) fn backfill_bump(
 ) -> rusqlite::Result<Option<(usize, String)>> {
     let ids: Vec<String> = tx
         .prepare_cached(
-            "SELECT DISTINCT record_id FROM record_links WHERE record_id > ?1
-             ORDER BY record_id LIMIT ?2",
+            "SELECT record_id FROM (SELECT record_id FROM record_links
+                                    UNION SELECT record_id FROM relink_bump)
+             WHERE record_id > ?1 ORDER BY record_id LIMIT ?2",
         )?
         .query_map(params![after, limit as i64], |row| row.get(0))?
         .collect::<rusqlite::Result<_>>()?;
@@ -520,32 +555,56 @@ mod tests {
         assert!(k.contains("l:b.example.it/c/9/?x=1&y=2"), "{k:?}");
     }
 
-    fn places_compatible(a: &Record, b: &Record) -> bool {
-        super::places_compatible(&WhenWhere::of(a), &WhenWhere::of(b))
+    fn same_place(a: &Record, b: &Record) -> bool {
+        super::same_place(&WhenWhere::of(a), &WhenWhere::of(b))
     }
 
-    fn dates_overlap(a: &Record, b: &Record) -> bool {
-        super::dates_overlap(&WhenWhere::of(a), &WhenWhere::of(b))
+    fn dates_agree(a: &Record, b: &Record) -> bool {
+        super::dates_agree(&WhenWhere::of(a), &WhenWhere::of(b))
     }
 
     #[test]
-    fn places_must_be_compatible() {
+    fn places_must_be_one_entity_at_one_level() {
         let mut a = rec("Bilancio partecipativo 2026 del comune");
         let mut b = rec("Bilancio partecipativo 2026 del comune");
-        assert!(places_compatible(&a, &b), "unknown places match");
+        assert!(!same_place(&a, &b), "unknown places are no evidence");
         a.territory.region = Some("08".into());
-        assert!(
-            places_compatible(&a, &b),
-            "a known place matches an unknown one"
-        );
+        assert!(!same_place(&a, &b), "a known place against an unknown one");
         b.territory.region = Some("16".into());
-        assert!(!places_compatible(&a, &b), "Emilia-Romagna is not Puglia");
+        assert!(!same_place(&a, &b), "Emilia-Romagna is not Puglia");
         b.territory.region = Some("08".into());
+        assert!(same_place(&a, &b), "the same region");
         a.territory.comune = Some("037006".into());
         b.territory.comune = Some("040012".into());
-        assert!(!places_compatible(&a, &b), "Bologna is not Forlì");
+        assert!(!same_place(&a, &b), "Bologna is not Forlì");
         b.territory.comune = None;
-        assert!(places_compatible(&a, &b), "a comune matches its region");
+        assert!(!same_place(&a, &b), "a comune is not its region");
+        b.territory.comune = Some("037006".into());
+        assert!(same_place(&a, &b), "the same comune");
+        let (mut n, mut r) = (rec("x"), rec("x"));
+        n.territory.national = true;
+        r.territory.region = Some("08".into());
+        assert!(!same_place(&n, &r), "national is not regional");
+        r.territory = n.territory.clone();
+        assert!(same_place(&n, &r), "both national");
+    }
+
+    #[test]
+    fn dates_must_agree() {
+        let mut a = rec("x");
+        let mut b = rec("x");
+        assert!(!dates_agree(&a, &b), "undated records are no evidence");
+        (a.start_date, a.end_date) = (d("2024-01-01"), d("2024-01-31"));
+        (b.start_date, b.end_date) = (d("2024-01-01"), d("2024-02-03"));
+        assert!(dates_agree(&a, &b), "same start, ends three days apart");
+        b.end_date = d("2024-02-04");
+        assert!(!dates_agree(&a, &b), "ends four days apart");
+        (b.start_date, b.end_date) = (d("2024-01-02"), d("2024-01-31"));
+        assert!(!dates_agree(&a, &b), "another start");
+        b.start_date = None;
+        assert!(!dates_agree(&a, &b), "a missing start");
+        (b.start_date, b.end_date) = (d("2024-01-01"), None);
+        assert!(!dates_agree(&a, &b), "a missing end");
     }
 
     #[test]
@@ -554,23 +613,5 @@ mod tests {
         assert!(kinds_compatible(Kind::Meeting, Kind::Meeting));
         assert!(!kinds_compatible(Kind::Process, Kind::Meeting));
         assert!(!kinds_compatible(Kind::Proposal, Kind::Assembly));
-    }
-
-    #[test]
-    fn date_overlap_rules() {
-        let mut a = rec("x");
-        let mut b = rec("x");
-        assert!(dates_overlap(&a, &b), "no dates on either side overlap");
-        (a.start_date, a.end_date) = (d("2024-01-01"), d("2024-01-31"));
-        (b.start_date, b.end_date) = (d("2024-01-31"), d("2024-02-28"));
-        assert!(dates_overlap(&a, &b), "a shared day overlaps");
-        b.start_date = d("2024-02-01");
-        assert!(!dates_overlap(&a, &b) && !dates_overlap(&b, &a));
-        b.start_date = None;
-        assert!(dates_overlap(&a, &b), "a missing start is open-ended");
-        (b.start_date, b.end_date) = (d("2024-03-01"), None);
-        assert!(!dates_overlap(&a, &b));
-        a.end_date = None;
-        assert!(dates_overlap(&a, &b), "a missing end is open-ended");
     }
 }

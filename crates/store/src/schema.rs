@@ -96,6 +96,24 @@ CREATE TABLE duplicates_backfill (
     after TEXT NOT NULL
 ) STRICT;
 "#,
+    // 4: duplicates need evidence beyond a shared title (dates that agree and one place at one
+    // level, or an explicit link), so the links found by the older, looser rule are found again:
+    // the records they joined are remembered for re-indexing, the links dropped, and the chunked
+    // backfill resumes at its links phase (or stays in its keys phase if interrupted there). Its
+    // bump phase re-indexes the newly linked and the formerly linked alike, so a record that is
+    // no longer a duplicate reappears in search. Match keys are unchanged.
+    r#"
+CREATE TABLE relink_bump (
+    record_id TEXT PRIMARY KEY NOT NULL
+) STRICT, WITHOUT ROWID;
+INSERT INTO relink_bump (record_id) SELECT DISTINCT record_id FROM record_links;
+DELETE FROM record_links;
+INSERT INTO duplicates_backfill (id, phase, after)
+    SELECT 1, 'links', '' WHERE EXISTS (SELECT 1 FROM relink_bump)
+    ON CONFLICT (id) DO UPDATE SET
+        phase = CASE WHEN phase = 'keys' THEN 'keys' ELSE 'links' END,
+        after = CASE WHEN phase = 'keys' THEN after ELSE '' END;
+"#,
 ];
 
 /// The schema version this build writes.
