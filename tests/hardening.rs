@@ -426,3 +426,232 @@ async fn oversize_and_malformed_requests_get_4xx_problems_never_5xx() {
     assert!(header(&csp, "content-security-policy").contains("default-src 'none'"));
     assert_eq!(header(&csp, "x-content-type-options"), "nosniff");
 }
+
+/// Every mistake a client can make gets a problem+json answer over real HTTP: the status, the
+/// content type, a `detail` that says what to change, and CORS headers so a widget on another
+/// site can read it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_client_error_is_a_problem_that_says_what_to_change() {
+    let env = Env::with_server(
+        "rate_limit_per_minute = 1\nrate_limit_burst = 40\nmax_uri_bytes = 2000\nmax_body_bytes = 1000",
+        "",
+    );
+    let server = env.serve();
+    let http = Http::new();
+    let origin = "https://www.comune.example.it";
+    let cases: Vec<(&str, reqwest::RequestBuilder, u16, &str)> = vec![
+        (
+            "invalid UTF-8 in the path",
+            http.client().get(server.url("/api/v1/records/%FF%FE")),
+            400,
+            "UTF-8",
+        ),
+        (
+            "invalid UTF-8 in the query",
+            http.client().get(server.url("/api/v1/search?q=caf%C3")),
+            400,
+            "UTF-8",
+        ),
+        (
+            "invalid UTF-8 in a parameter name",
+            http.client().get(server.url("/api/v1/search?%FF=1")),
+            400,
+            "UTF-8",
+        ),
+        (
+            "a bad escape in the path",
+            http.client().get(server.url("/api/v1/records/a%ZZb")),
+            400,
+            "%25",
+        ),
+        (
+            "a bad escape in the query",
+            http.client()
+                .get(server.url("/api/v1/search?q=sconto%2050%")),
+            400,
+            "%25",
+        ),
+        (
+            "no such route",
+            http.client().get(server.url("/api/v2/search")),
+            404,
+            "openapi.json",
+        ),
+        (
+            "a wrong method",
+            http.client().delete(server.url("/api/v1/search")),
+            405,
+            "method",
+        ),
+        (
+            "a body where none is read",
+            http.client()
+                .get(server.url("/api/v1/search"))
+                .body("q=bari"),
+            400,
+            "query string",
+        ),
+        (
+            "a too-long path",
+            http.client()
+                .get(server.url(&format!("/api/v1/records/{}", "a".repeat(3000)))),
+            414,
+            "at most 2000",
+        ),
+        (
+            "a too-long body",
+            http.client()
+                .post(server.url("/api/v1/search"))
+                .body(vec![b'x'; 5000]),
+            413,
+            "at most 1000",
+        ),
+        (
+            "an unknown parameter",
+            http.client().get(server.url("/api/v1/search?regione=16")),
+            400,
+            "known parameters",
+        ),
+    ];
+    for (what, req, code, says) in cases {
+        let a = http.send(req.header("origin", origin)).await;
+        assert_eq!(a.status, code, "{what}: {}", a.text);
+        assert!(
+            a.content_type.starts_with("application/problem+json"),
+            "{what}: {} {}",
+            a.content_type,
+            a.text
+        );
+        let p = a.json();
+        assert_eq!(p["status"], code, "{what}");
+        let detail = p["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains(says), "{what}: {detail}");
+        assert_eq!(
+            a.headers
+                .get("access-control-allow-origin")
+                .map(|v| v.to_str().unwrap()),
+            Some("*"),
+            "{what}: readable by the widget's page"
+        );
+        if code == 405 {
+            assert_eq!(header(&a, "allow"), "GET,HEAD", "{what}");
+        }
+    }
+    // The 40-request burst is spent by now: a rate-limited answer is a problem too.
+    let mut last = None;
+    for _ in 0..45 {
+        let a = http
+            .send(
+                http.client()
+                    .get(server.url("/api/v1/sources"))
+                    .header("origin", origin),
+            )
+            .await;
+        if a.status == 429 {
+            last = Some(a);
+            break;
+        }
+    }
+    let over = last.expect("the burst runs out");
+    assert!(over.content_type.starts_with("application/problem+json"));
+    assert!(num(&over, "retry-after") >= 1);
+    assert_eq!(header(&over, "access-control-allow-origin"), "*");
+}
+
+/// The one-line embed works on any site with the shipped defaults; an operator's restriction
+/// holds; the admin endpoint never answers another site.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_public_surface_answers_every_origin_unless_restricted_and_admin_none() {
+    let env = Env::new("");
+    let server = env.serve();
+    let http = Http::new();
+    let site = "https://www.comune.casalecchio.bo.it";
+    for path in [
+        "/api/v1/search?q=bilancio",
+        "/api/v1/records/a:process:1",
+        "/api/v1/sources",
+        "/api/v1/openapi.json",
+        "/feeds/open.atom",
+        "/feeds/meetings.ics",
+        "/widget.js",
+        "/api/v1/export.jsonl",
+    ] {
+        let a = http
+            .send(http.client().get(server.url(path)).header("origin", site))
+            .await;
+        assert!(a.status < 500, "{path}: {}", a.status);
+        assert_eq!(header(&a, "access-control-allow-origin"), "*", "{path}");
+        assert!(
+            a.headers.get("access-control-allow-credentials").is_none(),
+            "{path}"
+        );
+        let head = http
+            .send(http.client().head(server.url(path)).header("origin", site))
+            .await;
+        assert_eq!(
+            header(&head, "access-control-allow-origin"),
+            "*",
+            "HEAD {path}"
+        );
+    }
+    let preflight = http
+        .send(
+            http.client()
+                .request(reqwest::Method::OPTIONS, server.url("/api/v1/search?q=x"))
+                .header("origin", site)
+                .header("access-control-request-method", "GET")
+                .header("access-control-request-headers", "if-none-match"),
+        )
+        .await;
+    assert!(preflight.status < 300, "{}", preflight.status);
+    assert_eq!(header(&preflight, "access-control-allow-origin"), "*");
+    assert!(header(&preflight, "access-control-allow-methods").contains("GET"));
+
+    // The admin endpoint: no CORS answer to a preflight or a request, whatever the origin.
+    let admin = server.url("/api/v1/sources/x/harvest");
+    let preflight = http
+        .send(
+            http.client()
+                .request(reqwest::Method::OPTIONS, &admin)
+                .header("origin", site)
+                .header("access-control-request-method", "POST")
+                .header("access-control-request-headers", "authorization"),
+        )
+        .await;
+    assert!(preflight
+        .headers
+        .get("access-control-allow-origin")
+        .is_none());
+    assert!(preflight
+        .headers
+        .get("access-control-allow-methods")
+        .is_none());
+    let post = http
+        .send(
+            http.client()
+                .post(&admin)
+                .header("origin", site)
+                .bearer_auth("test-token"),
+        )
+        .await;
+    assert_eq!(post.status, 404, "{}", post.text);
+    assert!(post.headers.get("access-control-allow-origin").is_none());
+    drop(server);
+
+    // An operator restricts it: the listed origin reads, another does not, `Vary` says why.
+    let env = Env::with_server("cors_allowed_origins = [\"https://open.gov.it\"]", "");
+    let server = env.serve();
+    for (origin, allowed) in [("https://open.gov.it", true), (site, false)] {
+        for path in ["/api/v1/search?q=x", "/widget.js", "/api/v1/records/%FF"] {
+            let a = http
+                .send(http.client().get(server.url(path)).header("origin", origin))
+                .await;
+            let got = a
+                .headers
+                .get("access-control-allow-origin")
+                .map(|v| v.to_str().unwrap().to_owned());
+            assert_eq!(got, allowed.then(|| origin.to_owned()), "{origin} {path}");
+            assert!(header(&a, "vary").contains("origin"), "{origin} {path}");
+        }
+    }
+}

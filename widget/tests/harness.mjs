@@ -63,8 +63,9 @@ ${widgetHtml}
   };
 }
 
-/** Starts the server under test, allowing `corsOrigin` for cross-origin calls. */
-export async function startTarget(corsOrigin) {
+/** Starts the server under test; `corsOrigin` restricts cross-origin reads to that origin (the
+ * shipped default, with no restriction, when it is null). */
+export async function startTarget(corsOrigin = null) {
   if (TARGET === 'mock') {
     const m = await startMock({ corsOrigin });
     return { kind: 'mock', base: m.base, stop: m.stop };
@@ -72,7 +73,9 @@ export async function startTarget(corsOrigin) {
   if (!fs.existsSync(SNODO_BIN)) throw new Error(`SNODO_TEST_TARGET=real but ${SNODO_BIN} does not exist: run \`cargo build -p snodo-cli\` or set SNODO_BIN`);
   const port = await freePort();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'snodo-widget-test-'));
-  const child = spawn(SNODO_BIN, ['demo', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--cors-allow-origin', corsOrigin], {
+  const args = ['demo', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir];
+  if (corsOrigin) args.push('--cors-allow-origin', corsOrigin);
+  const child = spawn(SNODO_BIN, args, {
     stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn' },
   });
   let log = '';

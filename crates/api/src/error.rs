@@ -2,8 +2,12 @@
 //! Client mistakes get a 4xx that names the parameter and why; internal errors get a generic body
 //! and a log line with the detail, never the detail itself.
 
+use axum::extract::rejection::PathRejection;
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -28,6 +32,9 @@ pub struct Problem {
 pub enum ApiError {
     #[error("{param}: {reason}")]
     BadParam { param: String, reason: String },
+    /// The path itself is malformed (bad UTF-8 once percent-decoded, a bad escape).
+    #[error("{0}")]
+    BadPath(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -52,7 +59,7 @@ impl ApiError {
 
     fn status(&self) -> StatusCode {
         match self {
-            ApiError::BadParam { .. } => StatusCode::BAD_REQUEST,
+            ApiError::BadParam { .. } | ApiError::BadPath(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -115,6 +122,71 @@ impl IntoResponse for ApiError {
                 r
             }
             other => problem_response(status, Some(other.to_string()), None),
+        }
+    }
+}
+
+/// The safety net under [`ApiError`]: an error answer that some extractor or layer wrote in
+/// another format (axum's plain-text rejections) becomes a problem with the same status and
+/// headers (`Allow`, `Retry-After`…). The public page's HTML error pages stay HTML.
+pub async fn problems_only(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let content_type = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if content_type.starts_with(PROBLEM_JSON) || content_type.starts_with("text/html") {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .ok()
+        .and_then(|b| String::from_utf8(b.to_vec()).ok())
+        .unwrap_or_default();
+    let text: String = text.trim().chars().take(300).collect();
+    tracing::warn!(status = status.as_u16(), answer = %text, "an error answer bypassed the API's error type; sent as a problem");
+    let detail = if status.is_server_error() || text.is_empty() {
+        None
+    } else {
+        Some(text)
+    };
+    let mut fixed = problem_response(status, detail, None);
+    parts.headers.remove(header::CONTENT_TYPE);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    fixed.headers_mut().extend(parts.headers);
+    fixed
+}
+
+/// axum's `Path`, with its rejections as problems: `/api/v1/records/%FF%FE` gets a 400 that says
+/// what to change instead of axum's plain-text answer.
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(v)) => Ok(ApiPath(v)),
+            Err(PathRejection::FailedToDeserializePathParams(e)) => {
+                Err(ApiError::BadPath(format!(
+                    "the path is not valid here ({}); a path segment must be UTF-8, percent-encoded (`%C3%A8` for `è`)",
+                    e.body_text().trim_start_matches("Invalid URL: ")
+                )))
+            }
+            Err(other) => Err(ApiError::Internal(format!(
+                "path parameters unavailable: {}",
+                other.body_text()
+            ))),
         }
     }
 }

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
@@ -32,7 +32,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use utoipa::OpenApi;
 
 use crate::dto::*;
-use crate::error::{problem_response, ApiError, PROBLEM_JSON};
+use crate::error::{problem_response, ApiError, ApiPath, PROBLEM_JSON};
 use crate::params::{search_request, Params, SEARCH_PARAMS};
 
 pub use crate::cache::AnswerCache;
@@ -78,7 +78,9 @@ pub struct AppState {
     pub render_metrics: Option<MetricsRenderer>,
     pub running: Option<RunningCheck>,
     pub public_url: Option<String>,
-    pub cors_allowed_origins: Vec<String>,
+    /// An operator's restriction of the origins that may read the public API from a browser;
+    /// `None` lets every origin read it (see [`cors_layer`]).
+    pub cors_allowed_origins: Option<Vec<String>>,
     /// Rate limits, size limits, timeouts and trusted proxies (`[server]`).
     pub limits: Limits,
     /// Recent search answers (`[server] search_cache_entries`).
@@ -96,7 +98,7 @@ impl AppState {
             render_metrics: None,
             running: None,
             public_url: None,
-            cors_allowed_origins: Vec::new(),
+            cors_allowed_origins: None,
             limits: Limits::default(),
             answers: Arc::new(cache::AnswerCache::new(DEFAULT_SEARCH_CACHE_ENTRIES)),
         }
@@ -115,9 +117,11 @@ const WIDGET_JS: &str = include_str!("../../../widget/widget.js");
 /// The whole application.
 ///
 /// Every route gets the size limits, the handler timeout, the panic guard and the security
-/// headers; everything but `/status` is also rate limited per client address.
+/// headers; everything but `/status` is also rate limited per client address. Every answer but
+/// the admin endpoint's is readable cross-origin (errors and 429s included), so the widget works
+/// on any site and can tell "too many searches" from "unreachable".
 pub fn router(state: AppState) -> Router {
-    let cors = cors_layer(&state.cors_allowed_origins);
+    let cors = cors_layer(state.cors_allowed_origins.as_deref());
     let guard = limits::Guard::new(state.limits.clone());
     let csp = content_security_policy(state.public_url.as_deref());
     let api = Router::new()
@@ -134,10 +138,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             guard.clone(),
             limits::rate_limit,
-        ))
-        // Outside the rate limiter, so a 429 carries CORS headers and a widget on another site
-        // can read it and say "too many searches" instead of "unreachable".
-        .layer(cors);
+        ));
     // Pages, the widget's script, metrics and unknown paths share each client's budget with the
     // API: a page load is a handful of requests, a scraper or a scanner is throttled.
     let pages = Router::new()
@@ -168,8 +169,38 @@ pub fn router(state: AppState) -> Router {
             state.limits.max_body_bytes,
         ))
         .layer(middleware::from_fn_with_state(guard, limits::protect))
+        .layer(middleware::from_fn(error::problems_only))
+        // Outside the guard, so its 413, 414 and 503 are readable cross-origin too.
+        .layer(cors)
+        .layer(middleware::from_fn(same_origin_admin))
         .layer(middleware::from_fn_with_state(csp, common_headers))
         .with_state(state)
+}
+
+/// Whether a path belongs to the operators: never readable from another site's pages.
+fn is_admin_path(path: &str) -> bool {
+    path.starts_with("/admin")
+        || (path.starts_with("/api/v1/sources/")
+            && path.trim_end_matches('/').ends_with("/harvest"))
+}
+
+/// Takes the CORS headers off the admin endpoint's answers, preflights included, so a browser on
+/// another site can neither call it with the token nor read what it says.
+async fn same_origin_admin(req: axum::extract::Request, next: Next) -> Response {
+    let admin = is_admin_path(req.uri().path());
+    let mut resp = next.run(req).await;
+    if admin {
+        let h = resp.headers_mut();
+        let cors: Vec<_> = h
+            .keys()
+            .filter(|k| k.as_str().starts_with("access-control-"))
+            .cloned()
+            .collect();
+        for k in cors {
+            h.remove(k);
+        }
+    }
+    resp
 }
 
 /// The HTML pages' policy. Styles: the page's inline `<style>` needs `'unsafe-inline'`; the
@@ -200,7 +231,9 @@ async fn method_not_allowed() -> Response {
     )
 }
 
-fn cors_layer(origins: &[String]) -> CorsLayer {
+/// The public surface is read-only, answers without credentials and holds nothing private, so
+/// every origin may read it unless the operator restricts it (`[server] cors_allowed_origins`).
+fn cors_layer(origins: Option<&[String]>) -> CorsLayer {
     let base = CorsLayer::new()
         .allow_methods([Method::GET, Method::HEAD, Method::OPTIONS])
         .allow_headers([header::CONTENT_TYPE, header::ACCEPT, header::IF_NONE_MATCH])
@@ -212,14 +245,16 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
             limits::X_RATELIMIT_RESET,
         ])
         .max_age(Duration::from_secs(3600));
-    if origins.iter().any(|o| o == "*") {
-        base.allow_origin(AllowOrigin::any())
-    } else {
-        let list: Vec<HeaderValue> = origins
-            .iter()
-            .filter_map(|o| HeaderValue::from_str(o).ok())
-            .collect();
-        base.allow_origin(AllowOrigin::list(list))
+    match origins {
+        None => base.allow_origin(AllowOrigin::any()),
+        Some(list) if list.iter().any(|o| o == "*") => base.allow_origin(AllowOrigin::any()),
+        Some(list) => {
+            let list: Vec<HeaderValue> = list
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o).ok())
+                .collect();
+            base.allow_origin(AllowOrigin::list(list))
+        }
     }
 }
 
@@ -335,7 +370,7 @@ fn cacheable(mut resp: Response, secs: u32) -> Response {
     ))]
 async fn record(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     if id.parse::<RecordId>().is_err() {
@@ -621,7 +656,7 @@ async fn sources(State(state): State<AppState>) -> Result<Json<Vec<SourceRespons
     ))]
 async fn runs(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<RunsResponse>, ApiError> {
     let p = Params::parse(raw.as_deref(), &["limit", "offset"])?;
@@ -658,7 +693,7 @@ async fn runs(
     ))]
 async fn trigger_harvest(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let (Some(expected), Some(trigger)) = (state.admin_token.as_deref(), state.trigger.as_ref())
@@ -920,10 +955,6 @@ async fn widget_js() -> Response {
             (
                 header::CACHE_CONTROL,
                 HeaderValue::from_static("public, max-age=300"),
-            ),
-            (
-                header::ACCESS_CONTROL_ALLOW_ORIGIN,
-                HeaderValue::from_static("*"),
             ),
         ],
         WIDGET_JS,

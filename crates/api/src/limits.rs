@@ -353,7 +353,23 @@ pub async fn rate_limit(State(guard): State<Guard>, req: Request, next: Next) ->
     }
 }
 
-/// Size limits, the handler timeout and the panic guard, for every route.
+/// The first malformed percent-escape of a path or query string, said so a client can fix it:
+/// `%` must be followed by two hex digits (a literal `%` is `%25`).
+fn bad_escape(s: &str, what: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let i = b.iter().enumerate().position(|(i, &c)| {
+        c == b'%'
+            && !(b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+    })?;
+    let near: String = s[i..].chars().take(3).collect();
+    Some(format!(
+        "the {what} has a malformed percent-escape `{near}` at byte {i}; `%` must be followed by two hex digits (write a literal `%` as `%25`)"
+    ))
+}
+
+/// Size limits, malformed escapes, bodies where none is read, the handler timeout and the
+/// panic guard, for every route.
 pub async fn protect(State(guard): State<Guard>, req: Request, next: Next) -> Response {
     let limits = &guard.limits;
     // A long path is 414; a long query string is a bad request (400), like any other invalid
@@ -380,6 +396,13 @@ pub async fn protect(State(guard): State<Guard>, req: Request, next: Next) -> Re
             None,
         );
     }
+    if let Some(problem) = bad_escape(req.uri().path(), "path").or_else(|| {
+        req.uri()
+            .query()
+            .and_then(|q| bad_escape(q, "query string"))
+    }) {
+        return problem_response(StatusCode::BAD_REQUEST, Some(problem), None);
+    }
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -392,6 +415,23 @@ pub async fn protect(State(guard): State<Guard>, req: Request, next: Next) -> Re
             Some(format!(
                 "The request body is too large; at most {} bytes are accepted.",
                 limits.max_body_bytes
+            )),
+            None,
+        );
+        r.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return r;
+    }
+    // No endpoint reads a body: one sent anyway is a client's mistake (parameters in the body
+    // instead of the query string), said as such rather than silently ignored.
+    let chunked = req.headers().contains_key(header::TRANSFER_ENCODING);
+    if declared.is_some_and(|n| n > 0) || chunked {
+        let mut r = problem_response(
+            StatusCode::BAD_REQUEST,
+            Some(format!(
+                "{} {} takes no request body; send parameters in the query string and leave the body empty",
+                req.method(),
+                req.uri().path()
             )),
             None,
         );
@@ -572,5 +612,49 @@ mod router_tests {
                 .unwrap();
             assert_eq!(r.status().as_u16(), code, "{}", &uri[..20.min(uri.len())]);
         }
+    }
+
+    #[test]
+    fn malformed_escapes_are_found_and_shown() {
+        assert_eq!(bad_escape("/api/v1/records/a%3Ab", "path"), None);
+        assert_eq!(bad_escape("q=100%25", "query string"), None);
+        for (s, near) in [
+            ("q=50%", "`%`"),
+            ("q=%Z1", "`%Z1`"),
+            ("/x/%4", "`%4`"),
+            ("q=%%41", "`%%4`"),
+        ] {
+            let e = bad_escape(s, "query string").unwrap();
+            assert!(e.contains(near), "{s}: {e}");
+        }
+        // Not cut inside a character.
+        assert!(bad_escape("q=%è", "query string").unwrap().contains("`%è`"));
+    }
+
+    #[tokio::test]
+    async fn a_body_where_none_is_read_is_refused() {
+        let guard = Guard::new(Limits::default());
+        let app = axum::Router::new()
+            .fallback(|| async { "ok" })
+            .layer(axum::middleware::from_fn_with_state(guard, protect));
+        for (len, code) in [(Some("0"), 200), (None, 200), (Some("5"), 400)] {
+            let mut b = Request::builder().uri("/api/v1/search");
+            if let Some(len) = len {
+                b = b.header(header::CONTENT_LENGTH, len);
+            }
+            let body = if len == Some("5") { "q=abc" } else { "" };
+            let r = app
+                .clone()
+                .oneshot(b.body(Body::from(body)).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), code, "{len:?}");
+        }
+        let chunked = Request::builder()
+            .uri("/x")
+            .header(header::TRANSFER_ENCODING, "chunked")
+            .body(Body::from("q"))
+            .unwrap();
+        assert_eq!(app.oneshot(chunked).await.unwrap().status().as_u16(), 400);
     }
 }

@@ -21,7 +21,20 @@ pub struct Params(BTreeMap<String, String>);
 impl Params {
     pub fn parse(raw: Option<&str>, allowed: &[&str]) -> Result<Params, ApiError> {
         let mut map = BTreeMap::new();
-        for (k, v) in url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+        for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let k = decode(k).map_err(|lossy| {
+                ApiError::bad(
+                    &truncate(&lossy),
+                    "the parameter name is not UTF-8 once percent-decoded; percent-encode UTF-8 text",
+                )
+            })?;
+            let v = decode(v).map_err(|_| {
+                ApiError::bad(
+                    &truncate(&k),
+                    "the value is not UTF-8 once percent-decoded; percent-encode UTF-8 text (`%C3%A8` for `è`)",
+                )
+            })?;
             if !allowed.contains(&k.as_ref()) {
                 return Err(ApiError::bad(
                     &truncate(&k),
@@ -31,7 +44,7 @@ impl Params {
                     ),
                 ));
             }
-            if map.insert(k.to_string(), v.into_owned()).is_some() {
+            if map.insert(k.clone(), v).is_some() {
                 return Err(ApiError::bad(&k, "given more than once; give it once"));
             }
         }
@@ -67,6 +80,13 @@ impl Params {
             },
         }
     }
+}
+
+/// One `application/x-www-form-urlencoded` name or value; invalid UTF-8 is an error (with the
+/// lossy text, to name it) rather than silently replaced.
+fn decode(part: &str) -> Result<String, String> {
+    let bytes: Vec<u8> = percent_encoding::percent_decode_str(&part.replace('+', " ")).collect();
+    String::from_utf8(bytes).map_err(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 fn truncate(s: &str) -> String {
@@ -223,6 +243,15 @@ mod tests {
         }
         let long = format!("q={}", "a".repeat(10_000));
         assert_eq!(param_of(req(&long).unwrap_err()), "q");
+    }
+
+    #[test]
+    fn text_that_is_not_utf8_is_refused_not_replaced() {
+        assert_eq!(param_of(req("q=%FF%FE").unwrap_err()), "q");
+        assert_eq!(param_of(req("q=caf%C3").unwrap_err()), "q");
+        assert!(param_of(req("%FF=1").unwrap_err()).contains('\u{FFFD}'));
+        let r = req("q=citt%C3%A0+di+Bari").unwrap();
+        assert_eq!(r.q.as_deref(), Some("città di Bari"));
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub async fn run(
     config.path = PathBuf::from("(snodo demo)");
     config.harvest.min_delay_ms = 0;
     config.harvest.jitter_secs = 0;
-    config.server.cors_allowed_origins = cors;
+    config.server.cors_allowed_origins = (!cors.is_empty()).then_some(cors);
     for (id, name, dataset, version, territory) in DEMO_SOURCES {
         let data = Dataset::sample(dataset)
             .with_context(|| format!("the bundled sample `{dataset}` is missing"))?;

@@ -98,7 +98,8 @@ enum Cmd {
         /// Where the demo keeps its SQLite file and index.
         #[arg(long, default_value = "data/demo")]
         data_dir: PathBuf,
-        /// Origins allowed to embed the widget (repeatable).
+        /// Restrict the origins whose pages may read the API (repeatable); every origin may
+        /// when none is given.
         #[arg(long = "cors-allow-origin")]
         cors_allow_origin: Vec<String>,
     },

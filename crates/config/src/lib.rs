@@ -49,9 +49,11 @@ pub struct Storage {
 pub struct Server {
     #[serde(default = "default_listen")]
     pub listen: String,
-    /// Origins allowed to call the API from a browser (the widget on other sites). `"*"` allows all.
+    /// An optional restriction of the origins whose pages may read the public API from a browser.
+    /// Unset (the default), every origin may: the widget embeds anywhere with one line. A list
+    /// limits reading to those origins (`"*"` in it allows all again; `[]` allows none).
     #[serde(default)]
-    pub cors_allowed_origins: Vec<String>,
+    pub cors_allowed_origins: Option<Vec<String>>,
     /// Bearer token for admin endpoints; they are off when empty.
     #[serde(default)]
     pub admin_token: Option<String>,
@@ -278,7 +280,7 @@ impl Config {
                 raw.server.listen
             ));
         }
-        for o in &raw.server.cors_allowed_origins {
+        for o in raw.server.cors_allowed_origins.iter().flatten() {
             if o != "*"
                 && url::Url::parse(o)
                     .map(|u| u.origin().ascii_serialization() != *o)
@@ -608,7 +610,7 @@ fn default_storage() -> Storage {
 fn default_server() -> Server {
     Server {
         listen: default_listen(),
-        cors_allowed_origins: Vec::new(),
+        cors_allowed_origins: None,
         admin_token: None,
         public_url: None,
         rate_limit_per_minute: default_rate_limit_per_minute(),
@@ -803,5 +805,13 @@ territory = "99"
         let e = parse("[server]\ncors_allowed_origins = [\"https://open.gov.it/\", \"*\", \"https://ok.it\"]\n").unwrap_err().to_string();
         assert!(e.contains("`https://open.gov.it/` is not an origin"), "{e}");
         assert!(!e.contains("ok.it`"), "{e}");
+    }
+
+    /// The one-line embed works on any site with the configuration Snodo ships.
+    #[test]
+    fn shipped_config_restricts_no_origin() {
+        let config = parse(include_str!("../../../config/snodo.toml")).unwrap();
+        assert_eq!(config.server.cors_allowed_origins, None);
+        assert_eq!(default_server().cors_allowed_origins, None);
     }
 }

@@ -1,0 +1,78 @@
+// The promise "embeddable anywhere with one line": the two documented lines on a host page of
+// another origin, against the real `snodo demo` with the shipped defaults (no CORS restriction),
+// then with an operator's restriction that lets one site in and keeps another out.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startHost, startTarget, launchBrowser, TARGET } from './harness.mjs';
+
+let br; const hosts = [];
+const real = TARGET === 'real';
+
+before(async () => {
+  br = await launchBrowser();
+  for (let i = 0; i < 2; i += 1) hosts.push(await startHost());
+});
+
+after(async () => {
+  await br?.close();
+  for (const h of hosts) await h.stop();
+});
+
+/** Opens the host page with exactly the two lines of the README. */
+async function embed(host, base, name) {
+  const url = host.page(name, { script: `${base}/widget.js`, widgetHtml: '<snodo-search></snodo-search>' });
+  const page = await br.browser.newPage();
+  await page.goto(url);
+  return page;
+}
+
+/** What a visitor sees: the live count once results arrive, or the error the widget shows. */
+const shown = (page) => page.waitForFunction(() => {
+  const r = document.querySelector('snodo-search')?.shadowRoot;
+  const count = r?.querySelector('.cnt')?.textContent || '';
+  const error = r?.querySelector('.err')?.textContent || '';
+  return /\d+ risultat/.test(count) || error ? { count, error } : null;
+}, null, { timeout: 15_000 }).then((h) => h.jsonValue());
+
+test('the shipped defaults: a site nobody allow-listed shows results', { skip: !real && 'needs the real server' }, async () => {
+  const target = await startTarget();
+  try {
+    for (const [i, host] of hosts.entries()) {
+      const page = await embed(host, target.base, `default-${i}.html`);
+      const { count, error } = await shown(page);
+      assert.equal(error, '', `${host.origin}: ${error}`);
+      assert.match(count, /^\d+ risultat/);
+      assert.ok(await page.locator('snodo-search').locator('li.card').count() > 0);
+      await page.close();
+    }
+  } finally {
+    await target.stop();
+  }
+});
+
+test('with a restriction: the listed site works, another is refused by the browser', { skip: !real && 'needs the real server' }, async () => {
+  const [listed, other] = hosts;
+  const target = await startTarget(listed.origin);
+  try {
+    let page = await embed(listed, target.base, 'listed.html');
+    const { count, error } = await shown(page);
+    assert.equal(error, '');
+    assert.match(count, /^\d+ risultat/);
+    await page.close();
+
+    page = await embed(other, target.base, 'other.html');
+    const failures = [];
+    page.on('requestfailed', (r) => failures.push(r.url()));
+    await page.reload({ waitUntil: 'networkidle' });
+    // The module script itself is not readable cross-origin: the element never comes to life…
+    assert.equal(await page.evaluate(() => customElements.get('snodo-search') === undefined), true);
+    // …and the API refuses to be read from this page.
+    const read = await page.evaluate(async (base) => {
+      try { await fetch(`${base}/api/v1/search?q=x`); return 'read'; } catch (e) { return e.name; }
+    }, target.base);
+    assert.equal(read, 'TypeError');
+    await page.close();
+  } finally {
+    await target.stop();
+  }
+});
