@@ -358,3 +358,79 @@ async fn sigterm_during_a_harvest_exits_cleanly_without_half_writes() {
         "next run {next}"
     );
 }
+
+/// `snodo harvest` while `snodo serve` runs on the same data directory: the server owns the
+/// index, so the command asks it (admin endpoint, configured token) and follows the run to its
+/// end; without a token it says exactly what to do instead. Neither touches the server's runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn harvest_while_serving_asks_the_server_and_follows_the_run() {
+    let fake = FakeDecidim::start(
+        Version::V0_28,
+        Dataset::sample("partecipa").unwrap(),
+        Faults::default(),
+    )
+    .await
+    .unwrap();
+    let env = std::sync::Arc::new(Env::new(&source_toml("partecipa", &fake.url(), Some("IT"))));
+    let server = env.serve();
+    let http = Http::new();
+
+    let e = env.clone();
+    let out = tokio::task::spawn_blocking(move || e.run(&["harvest", "partecipa"]))
+        .await
+        .unwrap();
+    let (o, err) = (stdout(&out), stderr(&out));
+    assert!(out.status.success(), "{o}\n{err}");
+    assert!(err.contains("asking it at http://127.0.0.1:"), "{err}");
+    assert!(o.starts_with("partecipa: success in "), "{o}");
+    assert!(
+        o.contains(&format!("{} new", expected_records("partecipa"))),
+        "{o}"
+    );
+    // The run happened in the server, and its records are searchable there.
+    let runs = http
+        .get(&server.url("/api/v1/sources/partecipa/runs"))
+        .await
+        .json();
+    assert_eq!(runs["total"], 1, "{runs:#}");
+    assert_eq!(runs["items"][0]["outcome"], "success");
+    let all = http
+        .get(&server.url("/api/v1/search?source=partecipa"))
+        .await
+        .json();
+    assert_eq!(all["total"], expected_records("partecipa"), "{all:#}");
+
+    // JSON, for scripts.
+    let e = env.clone();
+    let out = tokio::task::spawn_blocking(move || e.run(&["harvest", "--json"]))
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    assert_eq!(v[0]["source"], "partecipa");
+    assert_eq!(v[0]["run"]["outcome"], "success");
+    assert_eq!(v[0]["run"]["id"], 2);
+
+    // No admin token: the exact command to run instead, and nothing changed on the server.
+    let text = std::fs::read_to_string(env.config_path()).unwrap();
+    std::fs::write(
+        env.config_path(),
+        text.replace("admin_token = \"test-token\"\n", ""),
+    )
+    .unwrap();
+    let e = env.clone();
+    let out = tokio::task::spawn_blocking(move || e.run(&["harvest", "partecipa"]))
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("owns the search index"), "{err}");
+    assert!(err.contains("admin_token"), "{err}");
+    assert!(err.contains("/api/v1/sources/partecipa/harvest"), "{err}");
+    let runs = http
+        .get(&server.url("/api/v1/sources/partecipa/runs"))
+        .await
+        .json();
+    assert_eq!(runs["total"], 2, "{runs:#}");
+    drop(server);
+}

@@ -111,13 +111,6 @@ impl App {
             })
             .collect();
         store.sync_sources(&infos)?;
-        let abandoned = store.abandon_unfinished_runs(chrono::Utc::now())?;
-        if abandoned > 0 {
-            tracing::warn!(
-                runs = abandoned,
-                "runs left unfinished by a previous process were marked abandoned"
-            );
-        }
         let index = match Index::open(&config.index_dir()) {
             Err(snodo_index::IndexError::Locked { .. }) if read_only_ok => {
                 let index = Index::open_read_only(&config.index_dir()).with_context(|| {
@@ -138,6 +131,16 @@ impl App {
                 format!("cannot open the index in {}", config.index_dir().display())
             })?),
         };
+        // Only the index writer harvests, so only it may declare runs of a dead process
+        // abandoned: a reader (or a `snodo harvest` refused while `snodo serve` runs) must not
+        // touch the server's runs in progress.
+        let abandoned = store.abandon_unfinished_runs(chrono::Utc::now())?;
+        if abandoned > 0 {
+            tracing::warn!(
+                runs = abandoned,
+                "runs left unfinished by a previous process were marked abandoned"
+            );
+        }
         let indexer = Arc::new(Indexer::new(store.clone(), index.clone()));
         snodo_harvest::publish_record_gauges(&store).await;
         let rebuilt_on_open = if index.needs_rebuild() {
@@ -266,6 +269,14 @@ impl App {
         let jitter = Duration::from_secs(self.config.harvest.jitter_secs);
         let scheduler = tokio::spawn(snodo_harvest::scheduler::run(harvester.clone(), jitter));
         println!("listening on http://{addr}");
+        // Lets `snodo harvest` on this data directory find the server that owns the index.
+        let reachable = if addr.ip().is_unspecified() {
+            SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())
+        } else {
+            addr
+        };
+        let _address =
+            crate::remote::AddressFile::write(&self.config, &format!("http://{reachable}"));
         tracing::info!(%addr, sources = self.config.sources.len(), "serving");
         let cancel = self.cancel.clone();
         axum::serve(

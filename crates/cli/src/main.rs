@@ -4,6 +4,7 @@
 mod app;
 mod demo;
 mod output;
+mod remote;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -120,6 +121,14 @@ enum ConfigCmd {
     Check,
 }
 
+/// Whether opening failed because another process (`snodo serve`) writes the index.
+fn index_is_locked(e: &anyhow::Error) -> bool {
+    matches!(
+        e.downcast_ref::<snodo_index::IndexError>(),
+        Some(snodo_index::IndexError::Locked { .. })
+    )
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -177,10 +186,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     app.serve(listen).await?;
                     Ok(ExitCode::SUCCESS)
                 }
-                Cmd::Harvest { sources, json } => {
-                    let app = app::App::open(cfg).await?;
-                    app.harvest(&sources, json).await
-                }
+                Cmd::Harvest { sources, json } => match app::App::open(cfg.clone()).await {
+                    Ok(app) => app.harvest(&sources, json).await,
+                    // `snodo serve` owns the index: ask it to harvest instead.
+                    Err(e) if index_is_locked(&e) => remote::harvest(&cfg, &sources, json).await,
+                    Err(e) => Err(e),
+                },
                 Cmd::Sources { json } => {
                     let app = app::App::open_for_reading(cfg).await?;
                     output::print_sources(&app, json)?;
