@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # API contract test: schemathesis generates requests from /api/v1/openapi.json (valid and
 # invalid ones) against a real `snodo serve` over the demo's data, and checks every answer with
-# `--checks all`: no 5xx, status codes, content types, headers and bodies as documented.
+# `--checks all`: no 5xx, status codes, content types, headers and bodies as documented. Then
+# scripts/raw-paths.py sends every operation non-UTF-8 and malformed escapes in path and query.
 #
 #   scripts/contract-test.sh          # long mode: 200 examples per operation, up to 15 minutes
 #   CI=true scripts/contract-test.sh  # short mode: 15 examples per operation, up to 3 minutes
@@ -35,6 +36,8 @@ set +e
   --request-timeout 10 --workers 2 --seed 7 \
   --generation-codec utf-8 --warnings off --report junit --report-dir "$work/report")
 rc=$?
+echo "== raw, non-UTF-8 paths and queries on every operation (4xx problem+json, never 5xx)"
+scripts/raw-paths.py "$base" || rc=1
 set -e
 if grep -qi 'panicked' "$work/serve.log"; then
   echo "contract test: the server panicked:" >&2

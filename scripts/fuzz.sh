@@ -34,7 +34,7 @@ if [ "$#" -gt 0 ]; then targets=("$@"); else mapfile -t targets < <(cargo fuzz l
 # Longest input per target: query strings are short; upstream documents are not.
 max_len() {
   case $1 in
-    params | search_query) echo 4096 ;;
+    params | search_query | requests) echo 4096 ;;
     *) echo 65536 ;;
   esac
 }

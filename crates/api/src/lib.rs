@@ -633,7 +633,11 @@ async fn feed_meetings(
 
 #[utoipa::path(get, path = "/api/v1/sources", tag = "sources",
     responses((status = 200, description = "Every source with its last run and record count", body = [SourceResponse])))]
-async fn sources(State(state): State<AppState>) -> Result<Json<Vec<SourceResponse>>, ApiError> {
+async fn sources(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Vec<SourceResponse>>, ApiError> {
+    Params::parse(raw.as_deref(), &[])?;
     let store = state.store.clone();
     let rows = tokio::task::spawn_blocking(move || store.sources()).await??;
     let running = state.running.clone();
