@@ -296,6 +296,7 @@ impl Engine for Snodo {
             limit: PAGE,
             offset: 0,
             lang: None,
+            ..SearchRequest::default()
         };
         let res = self.index.search(&req, today())?;
         let f = &res.facets;

@@ -19,6 +19,7 @@ pub struct FacetCounts {
     pub source: BTreeMap<String, u64>,
     pub region: BTreeMap<String, u64>,
     pub status: BTreeMap<String, u64>,
+    pub method: BTreeMap<String, u64>,
 }
 
 impl FacetCounts {
@@ -29,6 +30,7 @@ impl FacetCounts {
             (&mut self.source, other.source),
             (&mut self.region, other.region),
             (&mut self.status, other.status),
+            (&mut self.method, other.method),
         ] {
             for (k, v) in theirs {
                 *mine.entry(k).or_default() += v;
@@ -146,6 +148,7 @@ pub struct FacetsSegment {
     kind: [u64; 16],
     region: [u64; 32],
     status: [u64; 3],
+    method: [u64; 6],
     docs: Vec<DocId>,
     scratch: Vec<u64>,
 }
@@ -171,6 +174,11 @@ impl FacetsSegment {
                 Status::Closed => 2,
             };
             self.status[st] += 1;
+            let mut m = packed::methods(v);
+            while m != 0 {
+                self.method[m.trailing_zeros() as usize] += 1;
+                m &= m - 1;
+            }
         }
         self.source.collect_batch(&self.docs, &mut self.scratch);
         self.total += n as u64;
@@ -196,6 +204,7 @@ impl Collector for Facets {
             kind: [0; 16],
             region: [0; 32],
             status: [0; 3],
+            method: [0; 6],
             docs: Vec::with_capacity(BATCH),
             scratch: vec![0; BATCH],
         })
@@ -258,7 +267,14 @@ impl SegmentCollector for FacetsSegment {
                 *region.entry(packed::region_code(code as u8)).or_default() += n;
             }
         }
+        let method = snodo_model::METHODS
+            .iter()
+            .zip(self.method)
+            .filter(|(_, n)| *n > 0)
+            .map(|(m, n)| ((*m).to_owned(), n))
+            .collect();
         Ok(FacetCounts {
+            method,
             total: self.total,
             kind,
             source: self.source.harvest()?,

@@ -30,6 +30,8 @@ pub struct Display {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub province: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comune: Option<String>,
     #[serde(default, skip_serializing_if = "LocalizedText::is_empty")]
     pub scope_name: LocalizedText,
@@ -93,6 +95,26 @@ pub fn id_hash(id: &str) -> u64 {
     h.finish()
 }
 
+/// The `place` terms of a territory (see [`Fields::place`]).
+pub fn place_terms(t: &snodo_model::Territory) -> Vec<String> {
+    let mut terms = Vec::new();
+    if let Some(c) = &t.comune {
+        terms.push(format!("c:{c}"));
+    }
+    if let Some(p) = &t.province {
+        terms.push(format!("p:{p}"));
+    }
+    if let Some(r) = &t.region {
+        terms.push(format!("r:{r}"));
+    }
+    if let Some(finest) = terms.first() {
+        terms.push(format!("at:{finest}"));
+    } else if t.national {
+        terms.push("at:it".to_owned());
+    }
+    terms
+}
+
 fn add_localized(doc: &mut TantivyDocument, fields: PerLang, text: &LocalizedText) {
     for (locale, t) in text.iter() {
         doc.add_text(fields.get(LangGroup::of_locale(locale)), t);
@@ -109,6 +131,13 @@ pub fn to_document(f: &Fields, r: &Record) -> Result<TantivyDocument, serde_json
     if let Some(region) = &r.territory.region {
         doc.add_text(f.region, region);
     }
+    for term in place_terms(&r.territory) {
+        doc.add_text(f.place, term);
+    }
+    let methods = r.participation_methods();
+    for m in &methods {
+        doc.add_text(f.method, m);
+    }
     doc.add_i64(f.start_day, start_day(r.start_date));
     doc.add_i64(f.end_day, end_day(r.end_date));
     let published = r.published_at.map(|t| day(t.date_naive()));
@@ -121,6 +150,7 @@ pub fn to_document(f: &Fields, r: &Record) -> Result<TantivyDocument, serde_json
             r.territory.region.as_deref(),
             r.start_date,
             r.end_date,
+            &methods,
         ),
     );
     doc.add_u64(f.tie, id_hash(&id));
@@ -130,12 +160,14 @@ pub fn to_document(f: &Fields, r: &Record) -> Result<TantivyDocument, serde_json
         add_localized(&mut doc, f.body, t);
     }
 
-    let mut extra: Vec<&str> = Vec::new();
+    // Names given in a language go to that language's field; names without one (places,
+    // method codes) to every language's, so that each analysis finds them.
+    let mut everywhere: Vec<&str> = Vec::new();
     for t in [&r.promoter, &r.group, &r.territory.scope_name]
         .into_iter()
         .chain(&r.topics)
     {
-        extra.extend(t.iter().map(|(_, s)| s));
+        add_localized(&mut doc, f.extra, t);
     }
     if let Some(name) = r
         .territory
@@ -143,7 +175,15 @@ pub fn to_document(f: &Fields, r: &Record) -> Result<TantivyDocument, serde_json
         .as_deref()
         .and_then(snodo_model::territory::region_name)
     {
-        extra.push(name);
+        everywhere.push(name);
+    }
+    if let Some(p) = r
+        .territory
+        .province
+        .as_deref()
+        .and_then(snodo_model::territory::province)
+    {
+        everywhere.push(p.name);
     }
     if let Some(c) = r
         .territory
@@ -151,12 +191,20 @@ pub fn to_document(f: &Fields, r: &Record) -> Result<TantivyDocument, serde_json
         .as_deref()
         .and_then(snodo_model::territory::comune)
     {
-        extra.push(c.name);
+        everywhere.push(c.official);
     }
-    extra.extend(r.methods.iter().map(String::as_str));
-    for e in &extra {
-        doc.add_text(f.extra, e);
+    everywhere.extend(r.methods.iter().map(String::as_str));
+    for e in &everywhere {
+        for field in f.extra.all() {
+            doc.add_text(field, e);
+        }
     }
+    let extra: Vec<&str> = [&r.promoter, &r.group, &r.territory.scope_name]
+        .into_iter()
+        .chain(&r.topics)
+        .flat_map(|t| t.iter().map(|(_, s)| s))
+        .chain(everywhere.iter().copied())
+        .collect();
 
     // Every word, for completing the word being typed.
     for t in [&r.title, &r.subtitle, &r.summary, &r.description] {
@@ -180,6 +228,7 @@ pub fn to_document(f: &Fields, r: &Record) -> Result<TantivyDocument, serde_json
         start_date: r.start_date,
         end_date: r.end_date,
         region: r.territory.region.clone(),
+        province: r.territory.province.clone(),
         comune: r.territory.comune.clone(),
         scope_name: r.territory.scope_name.clone(),
         image_url: r.image_url.clone(),

@@ -73,8 +73,8 @@ pub use error::IndexError;
 pub use query::{MAX_COMPLETIONS, MAX_QUERY_CHARS};
 pub use schema::{SCHEMA_VERSION, VERSION_FILE};
 pub use search::{
-    Facets, SearchHit, SearchRequest, SearchResults, Sort, MAX_LIMIT, MAX_OFFSET, SNIPPET_CHARS,
-    SUMMARY_CHARS,
+    Above, Facets, Scope, SearchHit, SearchRequest, SearchResults, Sort, MAX_LIMIT, MAX_OFFSET,
+    SNIPPET_CHARS, SUMMARY_CHARS,
 };
 
 use error::engine;

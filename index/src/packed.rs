@@ -5,7 +5,8 @@
 //! and their optional-value indexes) cost five dynamic lookups per match; one dense column costs
 //! one, and can be read in batches.
 //!
-//! Layout, low bits first: end day (20 bits), start day (20 bits), kind (4 bits), region (5 bits).
+//! Layout, low bits first: end day (20 bits), start day (20 bits), kind (4 bits), region (5 bits),
+//! participation methods (6 bits, one per [`snodo_model::METHODS`] entry).
 //! Days count from 1970-01-01 and are clamped: a date before 1970 behaves as "long ago" and one
 //! after the year 4840 as "never", which gives every status the model gives for any today
 //! between those years.
@@ -21,6 +22,7 @@ const DAY_MASK: u64 = (1 << DAY_BITS) - 1;
 const NO_END: u64 = DAY_MASK;
 const KIND_SHIFT: u32 = 2 * DAY_BITS;
 const REGION_SHIFT: u32 = KIND_SHIFT + 4;
+const METHOD_SHIFT: u32 = REGION_SHIFT + 5;
 /// A region value that is not an ISTAT region code (01–20): read it from the string column.
 pub const REGION_OTHER: u8 = 31;
 
@@ -40,7 +42,13 @@ pub fn pack(
     region: Option<&str>,
     start: Option<NaiveDate>,
     end: Option<NaiveDate>,
+    methods: &[&str],
 ) -> u64 {
+    let methods = snodo_model::METHODS
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| methods.contains(m))
+        .fold(0u64, |acc, (i, _)| acc | 1 << i);
     let end = end.map_or(NO_END, |d| day_offset(day(d)));
     let start = start.map_or(0, |d| day_offset(day(d)));
     let kind = Kind::ALL.iter().position(|k| *k == kind).unwrap_or(0) as u64;
@@ -51,7 +59,15 @@ pub fn pack(
             _ => REGION_OTHER,
         },
     };
-    end | start << DAY_BITS | kind << KIND_SHIFT | u64::from(region) << REGION_SHIFT
+    end | start << DAY_BITS
+        | kind << KIND_SHIFT
+        | u64::from(region) << REGION_SHIFT
+        | methods << METHOD_SHIFT
+}
+
+/// The participation methods, one bit per [`snodo_model::METHODS`] entry.
+pub fn methods(v: u64) -> u64 {
+    (v >> METHOD_SHIFT) & 0x3f
 }
 
 /// Index of the kind in [`Kind::ALL`].
@@ -105,7 +121,7 @@ mod tests {
         for s in days {
             for e in days {
                 let (s, e) = (s.map(d), e.map(d));
-                let v = pack(Kind::Process, None, s, e);
+                let v = pack(Kind::Process, None, s, e, &[]);
                 assert_eq!(
                     status(v, t),
                     Status::from_dates(s, e, today),
@@ -127,7 +143,14 @@ mod tests {
                 Some("8"),
                 Some("xx"),
             ] {
-                let v = pack(*k, r, Some(d("2024-01-01")), None);
+                let v = pack(
+                    *k,
+                    r,
+                    Some(d("2024-01-01")),
+                    None,
+                    &["budgets", "consultation"],
+                );
+                assert_eq!(methods(v), 0b10_0010);
                 assert_eq!(kind_index(v), i);
                 let want = match r {
                     None => 0,

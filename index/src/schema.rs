@@ -17,7 +17,7 @@ use tantivy::tokenizer::{
 use crate::stem::{CachedStemmer, StemLanguage};
 
 /// Version of the schema and analysis. Stored next to the index in [`VERSION_FILE`].
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// Name of the file, inside each index generation directory, that holds [`SCHEMA_VERSION`].
 pub const VERSION_FILE: &str = "snodo-index-version";
@@ -101,6 +101,12 @@ pub struct Fields {
     pub kind: Field,
     pub source: Field,
     pub region: Field,
+    /// Where the record is, for place filters: `c:{comune}`, `p:{province}`, `r:{region}` for
+    /// every level it lies within, and `at:…` for its finest level (`at:c:…`, `at:p:…`,
+    /// `at:r:…`, `at:it` for national), so "records above this place" is a term too.
+    pub place: Field,
+    /// How people take part ([`snodo_model::METHODS`]).
+    pub method: Field,
     /// Days (`num_days_from_ce`) with sentinels: start missing = `i64::MIN`, end missing = `i64::MAX`.
     pub start_day: Field,
     pub end_day: Field,
@@ -117,8 +123,10 @@ pub struct Fields {
     /// language instead of four, which is what a search walks for every match. The title has
     /// its own field too, for its boost.
     pub body: PerLang,
-    /// Names around the record: promoter, group, topics, scope, region and comune names, methods.
-    pub extra: Field,
+    /// Names around the record: promoter, group, topics, scope, region and comune names, methods;
+    /// per language like the other texts, so that every searched field gets the same analysis
+    /// (`partecipazioni` finds a promoter called "Ufficio partecipazione").
+    pub extra: PerLang,
     /// Every word of the record, folded but not stemmed: only its term dictionary is used, to
     /// complete the last word typed (search-as-you-type).
     pub words: Field,
@@ -135,7 +143,9 @@ impl Fields {
                 v.push((f, boost));
             }
         }
-        v.push((self.extra, 1.0));
+        for f in self.extra.all() {
+            v.push((f, 1.0));
+        }
         v
     }
 }
@@ -186,6 +196,8 @@ pub fn build_schema() -> (Schema, Fields) {
     let kind = b.add_text_field("kind", keyword(false));
     let source = b.add_text_field("source", keyword(true));
     let region = b.add_text_field("region", keyword(true));
+    let place = b.add_text_field("place", keyword(false));
+    let method = b.add_text_field("method", keyword(false));
     let day = NumericOptions::default().set_fast();
     let start_day = b.add_i64_field("start_day", day.clone());
     let end_day = b.add_i64_field("end_day", day.clone());
@@ -202,7 +214,7 @@ pub fn build_schema() -> (Schema, Fields) {
     };
     let title = per_lang("title");
     let body = per_lang("body");
-    let extra = b.add_text_field("extra", analysed(TOKENIZER_GENERIC, true));
+    let extra = per_lang("extra");
     let words = b.add_text_field("words", analysed(TOKENIZER_GENERIC, false));
     let display = b.add_text_field("display", STORED);
     let fields = Fields {
@@ -210,6 +222,8 @@ pub fn build_schema() -> (Schema, Fields) {
         kind,
         source,
         region,
+        place,
+        method,
         start_day,
         end_day,
         newest_day,

@@ -6,7 +6,8 @@ use std::ops::Bound;
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde::Serialize;
 use snodo_model::text::truncate_words;
-use snodo_model::{Kind, Status};
+use snodo_model::{Kind, Status, Territory};
+use tantivy::collector::Count;
 use tantivy::query::{
     AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query, RangeQuery, TermQuery,
 };
@@ -40,12 +41,47 @@ pub struct SearchRequest {
     pub region: Option<String>,
     /// Source id.
     pub source: Option<String>,
+    /// A place, by its finest level given (comune, province, region, or national): the records
+    /// of that place, or with [`Scope::All`] also those of the places containing it.
+    pub place: Option<Territory>,
+    pub scope: Scope,
+    /// A way of taking part ([`snodo_model::METHODS`]).
+    pub method: Option<String>,
+    /// Only records whose period overlaps these days, both included (a missing start means
+    /// "already started", a missing end "still running", as for the status).
+    pub period: Option<(NaiveDate, NaiveDate)>,
     pub sort: Sort,
     /// Page size; 0 returns no items (total and facets only). Capped at [`MAX_LIMIT`].
     pub limit: usize,
     pub offset: usize,
     /// Preferred locale of the returned texts.
     pub lang: Option<String>,
+}
+
+/// How far a place search reaches.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Scope {
+    /// The records of the place itself (a comune's, or a province's and its comuni's…); those
+    /// of the places above it are counted apart, in [`SearchResults::above`].
+    #[default]
+    Local,
+    /// The records of the place and of every place above it: its province, its region, Italy.
+    All,
+}
+
+/// Matches of a local place search that concern a wider place containing it, by level.
+#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Above {
+    pub total: u64,
+    /// Of the comune's province (as a whole).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub province: Option<u64>,
+    /// Of its region (as a whole).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<u64>,
+    /// National.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub national: Option<u64>,
 }
 
 /// Result order.
@@ -68,6 +104,8 @@ pub struct SearchResults {
     pub total: u64,
     pub items: Vec<SearchHit>,
     pub facets: Facets,
+    /// With a place and [`Scope::Local`]: what else concerns that place from above.
+    pub above: Option<Above>,
 }
 
 /// One result, ready to display.
@@ -87,6 +125,8 @@ pub struct SearchHit {
     pub start_date: Option<NaiveDate>,
     pub end_date: Option<NaiveDate>,
     pub region: Option<String>,
+    /// 3-digit UTS code of the province or metropolitan city.
+    pub province: Option<String>,
     pub comune: Option<String>,
     pub scope_name: Option<String>,
     pub image_url: Option<String>,
@@ -113,6 +153,8 @@ pub struct Facets {
     /// Records without a region are not counted here.
     pub region: BTreeMap<String, u64>,
     pub source: BTreeMap<String, u64>,
+    /// Ways of taking part; a record counts once for each it offers.
+    pub method: BTreeMap<String, u64>,
 }
 
 /// A filter clause: must match, adds nothing to the score.
@@ -270,6 +312,58 @@ pub(crate) fn run(
     if let Some(status) = req.status {
         clauses.extend(status_filters(fields, status, today_day));
     }
+    if let Some(method) = &req.method {
+        clauses.push(term_filter(fields.method, method));
+    }
+    if let Some((from, to)) = req.period {
+        use Bound::{Included, Unbounded};
+        clauses.push(filter(range(
+            fields.start_day,
+            Unbounded,
+            Included(day(to)),
+        )));
+        clauses.push(filter(range(
+            fields.end_day,
+            Included(day(from)),
+            Unbounded,
+        )));
+    }
+    let mut above = None;
+    if let Some(place) = &req.place {
+        let local = local_term(place);
+        let wider = above_terms(place);
+        if req.scope == Scope::Local {
+            let mut counts = Above::default();
+            for (level, term) in &wider {
+                let mut c: Vec<(Occur, Box<dyn Query>)> =
+                    clauses.iter().map(|(o, q)| (*o, q.box_clone())).collect();
+                c.push(term_filter(fields.place, term));
+                let n = searcher
+                    .search(&BooleanQuery::new(c), &Count)
+                    .map_err(engine)? as u64;
+                counts.total += n;
+                match *level {
+                    "province" => counts.province = Some(n),
+                    "region" => counts.region = Some(n),
+                    _ => counts.national = Some(n),
+                }
+            }
+            above = Some(counts);
+            clauses.push(term_filter(fields.place, &local));
+        } else {
+            let any: Vec<(Occur, Box<dyn Query>)> = std::iter::once(local)
+                .chain(wider.into_iter().map(|(_, t)| t))
+                .map(|t| {
+                    let q: Box<dyn Query> = Box::new(TermQuery::new(
+                        Term::from_field_text(fields.place, &t),
+                        IndexRecordOption::Basic,
+                    ));
+                    (Occur::Should, q)
+                })
+                .collect();
+            clauses.push(filter(Box::new(BooleanQuery::new(any))));
+        }
+    }
     let query = BooleanQuery::new(clauses);
 
     let facets_collector = FacetCollector { today: today_day };
@@ -326,8 +420,40 @@ pub(crate) fn run(
             status: counts.status,
             region: counts.region,
             source: counts.source,
+            method: counts.method,
         },
+        above,
     })
+}
+
+/// The `place` term of the records of a place itself (see `Fields::place`).
+fn local_term(t: &Territory) -> String {
+    match (&t.comune, &t.province, &t.region) {
+        (Some(c), _, _) => format!("c:{c}"),
+        (None, Some(p), _) => format!("p:{p}"),
+        (None, None, Some(r)) => format!("r:{r}"),
+        (None, None, None) => "at:it".to_owned(),
+    }
+}
+
+/// The `place` terms of the records of the places above a place, by level: a comune's
+/// province, its region, Italy.
+fn above_terms(t: &Territory) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    if t.comune.is_some() {
+        if let Some(p) = &t.province {
+            out.push(("province", format!("at:p:{p}")));
+        }
+    }
+    if t.comune.is_some() || t.province.is_some() {
+        if let Some(r) = &t.region {
+            out.push(("region", format!("at:r:{r}")));
+        }
+    }
+    if t.comune.is_some() || t.province.is_some() || t.region.is_some() {
+        out.push(("national", "at:it".to_owned()));
+    }
+    out
 }
 
 fn hit(
@@ -385,6 +511,7 @@ fn hit(
         start_date: d.start_date,
         end_date: d.end_date,
         region: d.region,
+        province: d.province,
         comune: d.comune,
         scope_name,
         image_url: d.image_url,

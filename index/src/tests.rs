@@ -998,3 +998,165 @@ fn only_the_canonical_record_of_a_group_of_duplicates_is_searchable() {
     assert_eq!(sorted_ids(&idx, &req("mobilità")), ["naz:consultation:1"]);
     assert_eq!(idx.last_applied_seq(), 7);
 }
+
+// ---- near me: places, scope, methods, periods ----
+
+fn placed(id: &str, territory: &str) -> Record {
+    let mut r = rec("p", Kind::Process, id, "Bilancio partecipativo");
+    r.territory = match territory {
+        "" => snodo_model::Territory::default(),
+        code if code.len() == 3 => snodo_model::Territory {
+            province: Some(code.into()),
+            region: snodo_model::territory::province(code).map(|p| p.region.to_owned()),
+            ..Default::default()
+        },
+        code => snodo_model::territory::from_code(code).unwrap(),
+    };
+    r
+}
+
+fn place_fixture() -> Index {
+    index_with(&[
+        placed("casalecchio", "037011"),
+        placed("bologna", "037006"),
+        placed("cittametro", "237"),
+        placed("regione", "08"),
+        placed("italia", "IT"),
+        placed("bari", "072006"),
+        placed("puglia", "16"),
+        placed("nowhere", ""),
+    ])
+}
+
+fn at(place: &str) -> SearchRequest {
+    SearchRequest {
+        place: Some(snodo_model::territory::resolve_place(place).unwrap()),
+        limit: 100,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_place_search_lists_its_own_records_and_counts_those_above() {
+    let idx = place_fixture();
+    let r = idx.search(&at("037011"), today()).unwrap();
+    let own: Vec<&str> = r.items.iter().map(|h| h.id.as_str()).collect();
+    assert_eq!(own, ["p:process:casalecchio"]);
+    assert_eq!(
+        r.above,
+        Some(Above {
+            total: 3,
+            province: Some(1),
+            region: Some(1),
+            national: Some(1)
+        })
+    );
+    // All: the comune's, its metropolitan city's, its region's and the national ones.
+    let mut all = at("037011");
+    all.scope = Scope::All;
+    assert_eq!(
+        sorted_ids(&idx, &all),
+        [
+            "p:process:casalecchio",
+            "p:process:cittametro",
+            "p:process:italia",
+            "p:process:regione"
+        ]
+    );
+    // A province holds its comuni; a region its provinces and comuni.
+    assert_eq!(
+        sorted_ids(&idx, &at("BO")),
+        [
+            "p:process:bologna",
+            "p:process:casalecchio",
+            "p:process:cittametro"
+        ]
+    );
+    let region = idx.search(&at("08"), today()).unwrap();
+    assert_eq!(region.total, 4);
+    assert_eq!(region.above.unwrap().national, Some(1));
+    // The other filters apply to the count above too.
+    let mut open_only = at("037011");
+    open_only.q = Some("bari".into());
+    let r = idx.search(&open_only, today()).unwrap();
+    assert_eq!((r.total, r.above.unwrap().total), (0, 0));
+}
+
+#[test]
+fn methods_filter_and_are_counted() {
+    let mut budget = rec("m", Kind::Process, "1", "Bilancio");
+    budget.methods = vec!["budgets".into(), "pages".into()];
+    let mut both = rec("m", Kind::Process, "2", "Bilancio");
+    both.methods = vec!["proposals".into(), "budgets".into()];
+    let consultation = rec("m", Kind::Consultation, "3", "Bilancio");
+    let idx = index_with(&[budget, both, consultation]);
+    let r = idx.search(&req("bilancio"), today()).unwrap();
+    let want: std::collections::BTreeMap<String, u64> =
+        [("budgets", 2), ("consultation", 1), ("proposals", 1)]
+            .map(|(k, v)| (k.to_owned(), v))
+            .into();
+    assert_eq!(r.facets.method, want);
+    let mut m = req("bilancio");
+    m.method = Some("budgets".into());
+    assert_eq!(sorted_ids(&idx, &m), ["m:process:1", "m:process:2"]);
+    m.method = Some("consultation".into());
+    assert_eq!(sorted_ids(&idx, &m), ["m:consultation:3"]);
+}
+
+#[test]
+fn a_period_finds_records_open_during_it() {
+    let idx = index_with(&[
+        dated("spring", Some("2027-03-01"), Some("2027-05-31")),
+        dated("summer", Some("2027-07-01"), Some("2027-08-15")),
+        dated("forever", Some("2020-01-01"), None),
+        dated("later", Some("2027-09-01"), None),
+    ]);
+    let during = |from: &str, to: &str| {
+        let r = SearchRequest {
+            period: Some((d(from), d(to))),
+            limit: 100,
+            ..Default::default()
+        };
+        sorted_ids(&idx, &r)
+    };
+    assert_eq!(
+        during("2027-08-10", "2027-08-20"),
+        ["s:process:forever", "s:process:summer"]
+    );
+    assert_eq!(
+        during("2027-05-31", "2027-05-31"),
+        ["s:process:forever", "s:process:spring"]
+    );
+    assert_eq!(during("2027-06-01", "2027-06-30"), ["s:process:forever"]);
+}
+
+/// Every searched field gets the same language analysis: singular and plural, accented and
+/// plain forms find the same records, whichever field holds the word.
+#[test]
+fn inflections_and_accents_give_the_same_totals_in_every_field() {
+    let base = |id: &str| rec("f", Kind::Process, id, "Proposta");
+    let mut in_title = base("title");
+    in_title.title = LocalizedText::single("it", "Ufficio partecipazione e città");
+    let in_body = with_desc(base("body"), "it", "Ufficio partecipazione e città");
+    let mut in_promoter = base("promoter");
+    in_promoter.promoter = LocalizedText::single("it", "Ufficio partecipazione e città");
+    let mut in_scope = base("scope");
+    in_scope.territory.scope_name = LocalizedText::single("it", "Ufficio partecipazione e città");
+    let mut in_topic = base("topic");
+    in_topic.topics = vec![LocalizedText::single(
+        "it",
+        "Ufficio partecipazione e città",
+    )];
+    let mut in_group = base("group");
+    in_group.group = LocalizedText::single("it", "Ufficio partecipazione e città");
+    let idx = index_with(&[in_title, in_body, in_promoter, in_scope, in_topic, in_group]);
+    let total = |q: &str| idx.search(&req(q), today()).unwrap().total;
+    for forms in [
+        ["partecipazione", "partecipazioni", "Partecipazione"],
+        ["città", "citta", "CITTÀ"],
+        ["uffici", "ufficio", "Ufficio"],
+    ] {
+        let totals: Vec<u64> = forms.iter().map(|f| total(f)).collect();
+        assert_eq!(totals, vec![6; 3], "{forms:?}");
+    }
+}

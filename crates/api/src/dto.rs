@@ -31,6 +31,33 @@ pub struct SearchQueryDoc {
     /// 2-digit ISTAT region code, 01–20
     #[param(schema_with = schema::region)]
     region: Option<String>,
+    /// A province or metropolitan city: its 3-digit UTS code (`237`), historical code (`037`) or
+    /// sigla (`BO`)
+    #[param(schema_with = schema::province)]
+    province: Option<String>,
+    /// A comune: its 6-digit ISTAT code (`037011`)
+    #[param(schema_with = schema::comune)]
+    comune: Option<String>,
+    /// A place by name in any official language (`Casalecchio di Reno`, `Meran`, `Provincia di
+    /// Lecce`) or code; a name several comuni share answers 400 with the candidates
+    #[param(schema_with = schema::place)]
+    place: Option<String>,
+    /// With a place: `local` (default) lists the place's own records and counts those of the
+    /// places above it in `above`; `all` lists those too
+    #[param(schema_with = schema::scope)]
+    scope: Option<String>,
+    /// A way of taking part: proposals, budgets, surveys, meetings, debates, consultation
+    #[param(schema_with = schema::method)]
+    method: Option<String>,
+    /// Records open on this day (YYYY-MM-DD): started on or before it, not ended before it
+    #[param(schema_with = schema::date)]
+    open_on: Option<String>,
+    /// With `to`: records whose period overlaps these days (YYYY-MM-DD)
+    #[param(schema_with = schema::date)]
+    from: Option<String>,
+    /// See `from`
+    #[param(schema_with = schema::date)]
+    to: Option<String>,
     /// A source id
     #[param(schema_with = schema::source)]
     source: Option<String>,
@@ -66,6 +93,33 @@ pub struct FeedQueryDoc {
     /// 2-digit ISTAT region code, 01–20
     #[param(schema_with = schema::region)]
     region: Option<String>,
+    /// A province or metropolitan city: its 3-digit UTS code (`237`), historical code (`037`) or
+    /// sigla (`BO`)
+    #[param(schema_with = schema::province)]
+    province: Option<String>,
+    /// A comune: its 6-digit ISTAT code (`037011`)
+    #[param(schema_with = schema::comune)]
+    comune: Option<String>,
+    /// A place by name in any official language (`Casalecchio di Reno`, `Meran`, `Provincia di
+    /// Lecce`) or code; a name several comuni share answers 400 with the candidates
+    #[param(schema_with = schema::place)]
+    place: Option<String>,
+    /// With a place: `local` (default) lists the place's own records and counts those of the
+    /// places above it in `above`; `all` lists those too
+    #[param(schema_with = schema::scope)]
+    scope: Option<String>,
+    /// A way of taking part: proposals, budgets, surveys, meetings, debates, consultation
+    #[param(schema_with = schema::method)]
+    method: Option<String>,
+    /// Records open on this day (YYYY-MM-DD): started on or before it, not ended before it
+    #[param(schema_with = schema::date)]
+    open_on: Option<String>,
+    /// With `to`: records whose period overlaps these days (YYYY-MM-DD)
+    #[param(schema_with = schema::date)]
+    from: Option<String>,
+    /// See `from`
+    #[param(schema_with = schema::date)]
+    to: Option<String>,
     /// A source id
     #[param(schema_with = schema::source)]
     source: Option<String>,
@@ -97,6 +151,18 @@ pub struct MeetingsFeedQueryDoc {
     /// 2-digit ISTAT region code, 01–20
     #[param(schema_with = schema::region)]
     region: Option<String>,
+    /// A province: 3-digit UTS code, historical code or sigla
+    #[param(schema_with = schema::province)]
+    province: Option<String>,
+    /// A comune: 6-digit ISTAT code
+    #[param(schema_with = schema::comune)]
+    comune: Option<String>,
+    /// A place by name in any official language, or code
+    #[param(schema_with = schema::place)]
+    place: Option<String>,
+    /// With a place: `local` (default) or `all` (with the places above it)
+    #[param(schema_with = schema::scope)]
+    scope: Option<String>,
     /// A source id
     #[param(schema_with = schema::source)]
     source: Option<String>,
@@ -204,6 +270,48 @@ pub mod schema {
         one_of_words(&["relevance", "newest", "closing"])
     }
 
+    /// The ISTAT comuni of the 2020 table: a closed list, so a code that fits is a comune.
+    pub fn comune() -> RefOr<Schema> {
+        let mut codes = vec![""];
+        codes.extend(snodo_model::territory::comuni().iter().map(|c| c.code));
+        text().enum_values(Some(codes)).into()
+    }
+
+    /// Every province's UTS code, historical code and sigla.
+    pub fn province() -> RefOr<Schema> {
+        let mut all: Vec<&str> = vec![""];
+        for p in snodo_model::territory::provinces() {
+            for v in [p.code, p.historical, p.sigla] {
+                if !all.contains(&v) {
+                    all.push(v);
+                }
+            }
+        }
+        text().enum_values(Some(all)).into()
+    }
+
+    /// A name or a code, at most 100 characters.
+    pub fn place() -> RefOr<Schema> {
+        text().max_length(Some(100)).into()
+    }
+
+    pub fn scope() -> RefOr<Schema> {
+        one_of_words(&["local", "all"])
+    }
+
+    pub fn method() -> RefOr<Schema> {
+        one_of_words(&snodo_model::METHODS)
+    }
+
+    /// A calendar date (`2027-03-01`), or empty for none.
+    pub fn date() -> RefOr<Schema> {
+        use utoipa::openapi::schema::{KnownFormat, SchemaFormat};
+        OneOfBuilder::new()
+            .item(text().format(Some(SchemaFormat::KnownFormat(KnownFormat::Date))))
+            .item(text().max_length(Some(0)))
+            .into()
+    }
+
     pub fn region() -> RefOr<Schema> {
         text().pattern(Some("^(0[1-9]|1[0-9]|20)?$")).into()
     }
@@ -240,6 +348,22 @@ pub struct SearchResponse {
     pub offset: usize,
     pub items: Vec<SearchItem>,
     pub facets: FacetsResponse,
+    /// With a place (`comune`, `province`, `region` or `place`) and `scope=local`: how many
+    /// matches concern the places containing it — its province, its region, Italy — and are
+    /// left out of `items` (ask again with `scope=all` to list them too). Null otherwise.
+    pub above: Option<AboveResponse>,
+}
+
+/// Matches of the places above a searched place, by level.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AboveResponse {
+    pub total: u64,
+    /// Of the comune's province as a whole (only when a comune was searched).
+    pub province: Option<u64>,
+    /// Of the region as a whole (a comune or province was searched).
+    pub region: Option<u64>,
+    /// National.
+    pub national: Option<u64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -271,6 +395,9 @@ pub struct SearchItem {
     /// 2-digit ISTAT region code.
     pub region: Option<String>,
     pub region_name: Option<String>,
+    /// 3-digit UTS code of the province or metropolitan city.
+    pub province: Option<String>,
+    pub province_name: Option<String>,
     /// 6-digit ISTAT comune code.
     pub comune: Option<String>,
     pub comune_name: Option<String>,
@@ -301,6 +428,9 @@ pub struct FacetsResponse {
     pub status: BTreeMap<String, u64>,
     pub region: BTreeMap<String, u64>,
     pub source: BTreeMap<String, u64>,
+    /// Ways of taking part (proposals, budgets, surveys, meetings, debates, consultation); a
+    /// record counts once for each it offers.
+    pub method: BTreeMap<String, u64>,
 }
 
 impl SearchResponse {
@@ -337,6 +467,12 @@ impl SearchResponse {
                     .as_deref()
                     .and_then(territory::comune)
                     .map(|c| c.name.to_owned()),
+                province_name: h
+                    .province
+                    .as_deref()
+                    .and_then(territory::province)
+                    .map(|p| p.name.to_owned()),
+                province: h.province,
                 id: h.id,
                 kind: h.kind.as_str().to_owned(),
                 title: h.title,
@@ -369,7 +505,14 @@ impl SearchResponse {
                 status: r.facets.status,
                 region: r.facets.region,
                 source: r.facets.source,
+                method: r.facets.method,
             },
+            above: r.above.map(|a| AboveResponse {
+                total: a.total,
+                province: a.province,
+                region: a.region,
+                national: a.national,
+            }),
         }
     }
 }

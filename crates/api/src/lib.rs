@@ -526,7 +526,10 @@ async fn feed_meetings(
 ) -> Result<Response, ApiError> {
     let p = Params::parse(
         raw.as_deref(),
-        &["q", "kind", "region", "source", "limit", "lang"],
+        &[
+            "q", "kind", "region", "province", "comune", "place", "scope", "source", "limit",
+            "lang",
+        ],
     )?;
     match p.get("kind") {
         None | Some("meeting") => {}
@@ -749,7 +752,7 @@ Open data: `/api/v1/export.csv`, `/api/v1/export.jsonl`, `/feeds/open.atom` and 
         contact(name = "Snodo maintainers", url = "https://github.com/snodo/snodo")),
     servers((url = "/", description = "This hub")),
     paths(search, record, sources, runs, trigger_harvest, export_csv, export_jsonl, feed_open, feed_meetings, status),
-    components(schemas(SearchResponse, SearchItem, FacetsResponse, RecordResponse, SourceResponse, RunResponse, RunsResponse, error::Problem)),
+    components(schemas(SearchResponse, SearchItem, FacetsResponse, AboveResponse, RecordResponse, SourceResponse, RunResponse, RunsResponse, error::Problem)),
     modifiers(&BearerAuth, &CommonAnswers),
     tags((name = "search"), (name = "records"), (name = "sources"), (name = "open data"), (name = "operations"))
 )]
@@ -988,9 +991,12 @@ async fn home(
     let mut results = None;
     match params.and_then(|p| search_request(&p).map(|r| (p, r))) {
         Ok((p, mut req)) => {
-            let filtered = ["q", "kind", "status", "region", "source"]
-                .iter()
-                .any(|k| p.get(k).is_some());
+            let filtered = [
+                "q", "kind", "status", "region", "province", "comune", "place", "method",
+                "open_on", "from", "to", "source",
+            ]
+            .iter()
+            .any(|k| p.get(k).is_some());
             if filtered {
                 if req.lang.is_none() {
                     req.lang = Some(lang.code().to_owned());

@@ -1265,6 +1265,7 @@ mod tests {
             start_date: NaiveDate::from_ymd_opt(2026, 1, 10),
             end_date: NaiveDate::from_ymd_opt(2026, 12, 31),
             region: Some("16".into()),
+            province: None,
             comune: Some("072006".into()),
             scope_name: Some(EVIL.into()),
             image_url: None,
@@ -1304,6 +1305,7 @@ mod tests {
             total: 45,
             items,
             facets,
+            above: None,
         }
     }
 
@@ -1528,6 +1530,7 @@ mod tests {
             total: 0,
             items: vec![],
             facets: Facets::default(),
+            above: None,
         };
         let html = home(&f, Lang::It, true, Some("`status`: unknown status"));
         assert!(html.contains("Nessun risultato per «zzz». Prova con altre parole"));

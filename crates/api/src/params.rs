@@ -3,8 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use snodo_index::{SearchRequest, Sort};
-use snodo_model::{Kind, Status};
+use chrono::NaiveDate;
+use snodo_index::{Scope, SearchRequest, Sort};
+use snodo_model::{territory, Kind, Status, Territory, METHODS};
 
 use crate::error::ApiError;
 
@@ -98,7 +99,8 @@ fn truncate(s: &str) -> String {
 }
 
 pub const SEARCH_PARAMS: &[&str] = &[
-    "q", "kind", "status", "region", "source", "sort", "limit", "offset", "lang",
+    "q", "kind", "status", "region", "province", "comune", "place", "scope", "method", "open_on",
+    "from", "to", "source", "sort", "limit", "offset", "lang",
 ];
 
 /// Builds the index request from `/api/v1/search` parameters.
@@ -132,7 +134,35 @@ pub fn search_request(p: &Params) -> Result<SearchRequest, ApiError> {
         .get("status")
         .map(|s| s.parse::<Status>().map_err(|e| ApiError::bad("status", e)))
         .transpose()?;
-    let region = p.get("region").map(region_code).transpose()?;
+    let place = place_filter(p)?;
+    let scope = match p.get("scope") {
+        None | Some("local") => Scope::Local,
+        Some("all") => Scope::All,
+        Some(other) => {
+            return Err(ApiError::bad(
+                "scope",
+                format!(
+                    "unknown scope `{}`; expected local (the place's own records) or all (with its province, region and national ones)",
+                    truncate(other)
+                ),
+            ))
+        }
+    };
+    let method = match p.get("method") {
+        None => None,
+        Some(m) if METHODS.contains(&m) => Some(m.to_owned()),
+        Some(other) => {
+            return Err(ApiError::bad(
+                "method",
+                format!(
+                    "unknown method `{}`; expected one of {}",
+                    truncate(other),
+                    METHODS.join(", ")
+                ),
+            ))
+        }
+    };
+    let period = period(p)?;
     let source = match p.get("source") {
         Some(s) if !snodo_model::record::is_valid_source_id(s) => {
             return Err(ApiError::bad("source", "a source id matches [a-z0-9-]+"))
@@ -160,13 +190,197 @@ pub fn search_request(p: &Params) -> Result<SearchRequest, ApiError> {
         q,
         kind,
         status,
-        region,
+        region: None,
+        place,
+        scope,
+        method,
+        period,
         source,
         sort,
         limit,
         offset,
         lang,
     })
+}
+
+/// The place a search is about, from `comune`, `province`, `region` and `place` together: the
+/// finest one given, which every other one must contain (`comune=037011&region=08` is
+/// Casalecchio; `comune=037011&region=16` is a mistake, said as such).
+fn place_filter(p: &Params) -> Result<Option<Territory>, ApiError> {
+    let mut given: Vec<(&str, Territory)> = Vec::new();
+    if let Some(v) = p.get("comune") {
+        given.push(("comune", comune_param(v)?));
+    }
+    if let Some(v) = p.get("province") {
+        given.push(("province", province_param(v)?));
+    }
+    if let Some(v) = p.get("region") {
+        given.push((
+            "region",
+            Territory {
+                region: Some(region_code(v)?),
+                ..Territory::default()
+            },
+        ));
+    }
+    if let Some(v) = p.get("place") {
+        let t = territory::resolve_place(v).map_err(|e| ApiError::bad("place", e.to_string()))?;
+        given.push(("place", t));
+    }
+    let level = |t: &Territory| {
+        if t.comune.is_some() {
+            3
+        } else if t.province.is_some() {
+            2
+        } else if t.region.is_some() {
+            1
+        } else {
+            0
+        }
+    };
+    let Some((_, finest)) = given.iter().max_by_key(|(_, t)| level(t)).cloned() else {
+        return Ok(None);
+    };
+    for (param, t) in &given {
+        let inside = |a: &Option<String>, b: &Option<String>| a.is_none() || a == b;
+        let contains = if t.national && level(t) == 0 {
+            true
+        } else {
+            inside(&t.comune, &finest.comune)
+                && inside(&t.province, &finest.province)
+                && inside(&t.region, &finest.region)
+        };
+        if !contains {
+            return Err(ApiError::bad(
+                param,
+                format!(
+                    "does not contain the place the other parameters name ({}); give one place, or places inside each other",
+                    describe(&finest)
+                ),
+            ));
+        }
+    }
+    Ok(Some(finest))
+}
+
+/// A place as messages name it.
+fn describe(t: &Territory) -> String {
+    if let Some(c) = t.comune.as_deref().and_then(territory::comune) {
+        territory::describe_comune(c)
+    } else if let Some(p) = t.province.as_deref().and_then(territory::province) {
+        format!("{} ({})", p.name, p.sigla)
+    } else if let Some(r) = t.region.as_deref().and_then(territory::region_name) {
+        r.to_owned()
+    } else {
+        "Italia".to_owned()
+    }
+}
+
+/// `comune=`: a 6-digit ISTAT code of the 2020 table.
+fn comune_param(v: &str) -> Result<Territory, ApiError> {
+    if let Some(c) = territory::comune(v) {
+        return Ok(Territory {
+            comune: Some(c.code.to_owned()),
+            province: Some(c.province.to_owned()),
+            region: Some(c.region.to_owned()),
+            ..Territory::default()
+        });
+    }
+    if v.len() != 6 || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::bad(
+            "comune",
+            format!(
+                "`{}` is not a 6-digit ISTAT comune code such as 037011 (Casalecchio di Reno); to search by name use place=",
+                truncate(v)
+            ),
+        ));
+    }
+    // The first three digits are the historical province code: name that province's range.
+    let same: Vec<&territory::Comune> = territory::comuni()
+        .iter()
+        .filter(|c| c.code[..3] == v[..3])
+        .collect();
+    let hint = match (same.first(), same.last()) {
+        (Some(first), Some(last)) => format!(
+            "; the comuni of the province of {} run from {} ({}) to {} ({})",
+            territory::province(first.province).map_or("", |p| p.name),
+            first.code,
+            first.name,
+            last.code,
+            last.name
+        ),
+        _ => "; the first three digits name no province".to_owned(),
+    };
+    Err(ApiError::bad(
+        "comune",
+        format!("no comune has ISTAT code `{v}`{hint}"),
+    ))
+}
+
+/// `province=`: a UTS code (`237`), a historical code (`037`) or a sigla (`BO`).
+fn province_param(v: &str) -> Result<Territory, ApiError> {
+    if let Some(p) = territory::province_by_any(v) {
+        return Ok(Territory {
+            province: Some(p.code.to_owned()),
+            region: Some(p.region.to_owned()),
+            ..Territory::default()
+        });
+    }
+    let first = v.chars().next().map(|c| c.to_ascii_uppercase());
+    let near: Vec<String> = territory::provinces()
+        .iter()
+        .filter(|p| p.sigla.starts_with(|c| Some(c) == first) || p.code.get(..2) == v.get(..2))
+        .take(8)
+        .map(|p| format!("{} ({}, {})", p.sigla, p.code, p.name))
+        .collect();
+    let hint = if near.is_empty() {
+        String::new()
+    } else {
+        format!("; for example {}", near.join(", "))
+    };
+    Err(ApiError::bad(
+        "province",
+        format!(
+            "`{}` is not a province: give its 3-digit UTS code (237 for Bologna), its historical code (037) or its sigla (BO){hint}",
+            truncate(v)
+        ),
+    ))
+}
+
+/// `open_on=` one day, or `from=`/`to=` a span: records whose period overlaps it.
+fn period(p: &Params) -> Result<Option<(NaiveDate, NaiveDate)>, ApiError> {
+    let date = |k: &str| {
+        p.get(k)
+            .map(|v| {
+                NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| {
+                    ApiError::bad(
+                        k,
+                        format!(
+                            "`{}` is not a date like 2027-03-01 (YYYY-MM-DD)",
+                            truncate(v)
+                        ),
+                    )
+                })
+            })
+            .transpose()
+    };
+    let (on, from, to) = (date("open_on")?, date("from")?, date("to")?);
+    match (on, from, to) {
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => Err(ApiError::bad(
+            "open_on",
+            "give either open_on (one day) or from and to (a span), not both",
+        )),
+        (Some(d), None, None) => Ok(Some((d, d))),
+        (None, Some(f), Some(t)) if f > t => Err(ApiError::bad(
+            "to",
+            format!("{t} is before from={f}; the span must end on or after its start"),
+        )),
+        (None, None, None) => Ok(None),
+        (None, f, t) => Ok(Some((
+            f.unwrap_or(NaiveDate::MIN),
+            t.unwrap_or(NaiveDate::MAX),
+        ))),
+    }
 }
 
 /// A 2-digit ISTAT region code, 01 to 20.
@@ -215,10 +429,81 @@ mod tests {
         let r = req("q=bilancio+partecipativo&kind=process&status=open&region=16&sort=closing&limit=5&offset=10&lang=EN").unwrap();
         assert_eq!(r.q.as_deref(), Some("bilancio partecipativo"));
         assert_eq!(
-            (r.kind, r.status, r.region.as_deref()),
+            (r.kind, r.status, r.place.and_then(|t| t.region).as_deref()),
             (Some(Kind::Process), Some(Status::Open), Some("16"))
         );
         assert_eq!((r.limit, r.offset, r.lang.as_deref()), (5, 10, Some("en")));
+    }
+
+    #[test]
+    fn places_resolve_from_any_parameter_and_must_nest() {
+        let place = |qs: &str| req(qs).unwrap().place.unwrap();
+        let c = place("comune=037011");
+        assert_eq!(
+            (
+                c.comune.as_deref(),
+                c.province.as_deref(),
+                c.region.as_deref()
+            ),
+            (Some("037011"), Some("237"), Some("08"))
+        );
+        assert_eq!(place("comune=037011&province=BO&region=08"), c);
+        assert_eq!(place("place=Casalecchio+di+Reno"), c);
+        for p in ["province=237", "province=037", "province=bo", "place=BO"] {
+            assert_eq!(place(p).province.as_deref(), Some("237"), "{p}");
+        }
+        assert_eq!(place("place=Meran").comune.as_deref(), Some("021051"));
+        assert!(place("place=IT").national);
+        assert!(req("").unwrap().place.is_none());
+        for (qs, param, says) in [
+            ("comune=037999", "comune", "037001"),
+            ("comune=Bologna", "comune", "place="),
+            ("province=XX", "province", "sigla"),
+            ("province=B", "province", "BO"),
+            ("comune=037011&region=16", "region", "Casalecchio di Reno"),
+            ("place=Castro", "place", "LE, Puglia"),
+            ("place=Casalechio", "place", "did you mean"),
+            ("scope=everywhere", "scope", "local"),
+        ] {
+            match req(qs).unwrap_err() {
+                ApiError::BadParam { param: p, reason } => {
+                    assert_eq!(p, param, "{qs}");
+                    assert!(reason.contains(says), "{qs}: {reason}");
+                }
+                other => panic!("{qs}: {other}"),
+            }
+        }
+    }
+
+    #[test]
+    fn methods_and_periods() {
+        assert_eq!(
+            req("method=budgets").unwrap().method.as_deref(),
+            Some("budgets")
+        );
+        assert_eq!(param_of(req("method=voting").unwrap_err()), "method");
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert_eq!(
+            req("open_on=2027-03-01").unwrap().period,
+            Some((d("2027-03-01"), d("2027-03-01")))
+        );
+        assert_eq!(
+            req("from=2027-08-01&to=2027-08-31").unwrap().period,
+            Some((d("2027-08-01"), d("2027-08-31")))
+        );
+        assert_eq!(
+            req("from=2027-08-01").unwrap().period,
+            Some((d("2027-08-01"), NaiveDate::MAX))
+        );
+        assert_eq!(
+            param_of(req("from=2027-09-01&to=2027-08-01").unwrap_err()),
+            "to"
+        );
+        assert_eq!(param_of(req("open_on=2027-02-30").unwrap_err()), "open_on");
+        assert_eq!(
+            param_of(req("open_on=2027-03-01&to=2027-04-01").unwrap_err()),
+            "open_on"
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ pub mod text;
 
 pub use record::{
     Activity, Kind, LocalizedHtml, LocalizedText, MeetingDetails, MeetingMode, ParentRef,
-    ParseKindError, ParseRecordIdError, Phase, Record, RecordId, Territory,
+    ParseKindError, ParseRecordIdError, Phase, Record, RecordId, Territory, METHODS,
 };
 pub use status::{today_in_italy, Status};
 pub use text::SafeHtml;

@@ -410,7 +410,31 @@ pub struct ParentRef {
     pub url: String,
 }
 
+/// The ways of taking part a citizen can filter by (`method=`), from component types and kinds.
+pub const METHODS: [&str; 6] = [
+    "proposals",
+    "budgets",
+    "surveys",
+    "meetings",
+    "debates",
+    "consultation",
+];
+
 impl Record {
+    /// How a citizen takes part here, among [`METHODS`]: the components it has, and what its
+    /// kind is (a consultation is one; a meeting is attended).
+    pub fn participation_methods(&self) -> Vec<&'static str> {
+        METHODS
+            .iter()
+            .copied()
+            .filter(|m| {
+                self.methods.iter().any(|x| x == m)
+                    || (*m == "consultation" && self.id.kind == Kind::Consultation)
+                    || (*m == "meetings" && self.id.kind == Kind::Meeting)
+            })
+            .collect()
+    }
+
     /// A record with only its identity, URL and title; connectors fill in the rest.
     pub fn new(
         id: RecordId,

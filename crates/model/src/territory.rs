@@ -520,15 +520,28 @@ pub fn resolve_place(text: &str) -> Result<Territory, PlaceError> {
 fn nearest_names(folded: &str) -> Vec<String> {
     let t = &*TABLES;
     let max = (folded.chars().count() / 4).clamp(1, 3);
+    let len = folded.chars().count();
+    // The whole name, or its start when only the start was typed ("Casalechio" for
+    // "Casalecchio di Reno"), which costs one more.
+    let distance = |name: &str| {
+        let name = fold_for_matching(name);
+        let whole = strsim::levenshtein(folded, &name);
+        let start: String = name.chars().take(len + 1).collect();
+        if start.len() < name.len() {
+            whole.min(strsim::levenshtein(folded, &start) + 1)
+        } else {
+            whole
+        }
+    };
     let mut scored: Vec<(usize, String)> = Vec::new();
     for c in &t.comuni {
-        let d = strsim::levenshtein(folded, &fold_for_matching(c.name));
+        let d = distance(c.name);
         if d <= max {
             scored.push((d, describe_comune(c)));
         }
     }
     for p in &t.provinces {
-        let d = strsim::levenshtein(folded, &fold_for_matching(p.name));
+        let d = distance(p.name);
         if d <= max {
             scored.push((d, describe_province(p)));
         }
