@@ -11,7 +11,11 @@ const ORIGIN = (() => { try { return new URL(import.meta.url).origin; } catch { 
 const KINDS = ['process', 'assembly', 'consultation', 'conference', 'initiative', 'meeting', 'proposal', 'experience'];
 const STATUSES = ['open', 'upcoming', 'closed'];
 const SORTS = ['relevance', 'newest', 'closing'];
-const FILTERS = ['kind', 'status', 'region', 'source'];
+const FILTERS = ['kind', 'status', 'region', 'method', 'source'];
+// Place presets an embedding site sets once (its comune, its province…): sent with every search,
+// no control of their own.
+const PRESETS = ['comune', 'province', 'place', 'scope'];
+const METHODS = ['proposals', 'budgets', 'surveys', 'meetings', 'debates', 'consultation'];
 // 2-digit ISTAT region codes; a list, not an object, since "10".."20" would sort before "01" as keys
 const REGIONS = new Map(['Piemonte', "Valle d'Aosta", 'Lombardia', 'Trentino-Alto Adige', 'Veneto', 'Friuli-Venezia Giulia',
   'Liguria', 'Emilia-Romagna', 'Toscana', 'Umbria', 'Marche', 'Lazio', 'Abruzzo', 'Molise', 'Campania', 'Puglia',
@@ -25,8 +29,9 @@ const I18N = {
     alsoOn: 'anche su',
     partOf: 'Parte di',
     filters: 'Filtri',
-    kind: 'Tipo', status: 'Stato', region: 'Regione', source: 'Piattaforma', sort: 'Ordina per',
+    kind: 'Tipo', status: 'Stato', region: 'Regione', method: 'Come partecipare', source: 'Piattaforma', sort: 'Ordina per',
     any: 'Qualsiasi',
+    methods: { proposals: 'Proposte', budgets: 'Bilancio partecipativo', surveys: 'Questionari', meetings: 'Incontri', debates: 'Dibattiti', consultation: 'Consultazione' },
     sorts: { relevance: 'Pertinenza', newest: 'Più recenti', closing: 'In scadenza' },
     kinds: {
       process: 'Processo', assembly: 'Assemblea', consultation: 'Consultazione', conference: 'Conferenza',
@@ -62,8 +67,9 @@ const I18N = {
     alsoOn: 'also on',
     partOf: 'Part of',
     filters: 'Filters',
-    kind: 'Type', status: 'Status', region: 'Region', source: 'Platform', sort: 'Sort by',
+    kind: 'Type', status: 'Status', region: 'Region', method: 'How to take part', source: 'Platform', sort: 'Sort by',
     any: 'Any',
+    methods: { proposals: 'Proposals', budgets: 'Participatory budget', surveys: 'Surveys', meetings: 'Meetings', debates: 'Debates', consultation: 'Consultation' },
     sorts: { relevance: 'Relevance', newest: 'Newest', closing: 'Closing soon' },
     kinds: {
       process: 'Process', assembly: 'Assembly', consultation: 'Consultation', conference: 'Conference',
@@ -206,7 +212,7 @@ function retrySeconds(v) {
 let uid = 0;
 
 export class SnodoSearch extends HTMLElement {
-  static observedAttributes = ['api', 'lang', 'region', 'kind', 'status', 'source', 'sort', 'limit', 'placeholder', 'compact', 'mode', 'heading-level'];
+  static observedAttributes = ['api', 'lang', 'region', 'kind', 'status', 'method', 'source', ...PRESETS, 'sort', 'limit', 'placeholder', 'compact', 'mode', 'heading-level'];
 
   constructor() {
     super();
@@ -248,10 +254,10 @@ export class SnodoSearch extends HTMLElement {
 
   _initialState() {
     const st = { q: '', sort: this.getAttribute('sort') || '' };
-    for (const f of FILTERS) st[f] = this.getAttribute(f) || '';
+    for (const f of [...FILTERS, ...PRESETS]) st[f] = this.getAttribute(f) || '';
     if (this._page) {
       const p = new URLSearchParams(location.search);
-      for (const k of ['q', 'sort', ...FILTERS]) if (p.has(k)) st[k] = p.get(k);
+      for (const k of ['q', 'sort', ...FILTERS, ...PRESETS]) if (p.has(k)) st[k] = p.get(k);
     }
     return st;
   }
@@ -329,6 +335,7 @@ export class SnodoSearch extends HTMLElement {
       kind: [...new Set([...KINDS.slice(0, 5), ...Object.keys(facets?.kind || {}), st.kind].filter(Boolean))].map((k) => [k, t.kinds[k] || k]),
       status: STATUSES.map((s) => [s, t.statuses[s]]),
       region: [...REGIONS],
+      method: METHODS.map((m) => [m, t.methods[m]]),
       source: [...new Set([...Object.keys(this._sources || {}), ...Object.keys(facets?.source || {}), st.source].filter(Boolean))]
         .map((s) => [s, this._sources?.[s] || this._names?.[s] || s]).sort((a, b) => a[1].localeCompare(b[1], 'it')),
     };
@@ -350,7 +357,7 @@ export class SnodoSearch extends HTMLElement {
     const st = this._st;
     const p = new URLSearchParams();
     if (st.q.trim()) p.set('q', st.q.trim());
-    for (const f of FILTERS) if (st[f]) p.set(f, st[f]);
+    for (const f of [...FILTERS, ...PRESETS]) if (st[f]) p.set(f, st[f]);
     if (st.sort && st.sort !== 'relevance') p.set('sort', st.sort);
     if (offset == null) return p;
     p.set('limit', this._limit);
@@ -503,7 +510,7 @@ function embedBuilder() {
   const esc = (s) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
   const update = () => {
     const attrs = [];
-    for (const name of ['lang', 'region', 'kind', 'status', 'source', 'limit', 'placeholder']) {
+    for (const name of ['lang', 'region', 'province', 'comune', 'place', 'scope', 'kind', 'status', 'method', 'source', 'limit', 'placeholder']) {
       const v = String(form.elements[name]?.value || '').trim();
       if (v && !(name === 'lang' && v === 'it')) attrs.push([name, v]);
     }

@@ -76,3 +76,26 @@ test('with a restriction: the listed site works, another is refused by the brows
     await target.stop();
   }
 });
+
+test('a comune site presets its place and a way of taking part; the count says what is shown', { skip: !real && 'needs the real server' }, async () => {
+  const target = await startTarget();
+  try {
+    const [host] = hosts;
+    const all = await (await fetch(`${target.base}/api/v1/search?limit=1&place=Bologna&scope=all`)).json();
+    const url = host.page('bologna.html', { script: `${target.base}/widget.js`, widgetHtml: '<snodo-search place="Bologna" scope="all"></snodo-search>' });
+    const page = await br.browser.newPage();
+    await page.goto(url);
+    const { count, error } = await shown(page);
+    assert.equal(error, '');
+    assert.match(count, new RegExp(`^${all.total} risultat`));
+    // The method select filters, with its counts.
+    const sel = page.locator('snodo-search').locator('select[name="method"]');
+    assert.equal(await sel.count(), 1);
+    await sel.selectOption('proposals');
+    const withProposals = await (await fetch(`${target.base}/api/v1/search?limit=1&place=Bologna&scope=all&method=proposals`)).json();
+    await page.waitForFunction((n) => new RegExp(`^${n} risultat`).test(document.querySelector('snodo-search')?.shadowRoot?.querySelector('.cnt')?.textContent || ''), withProposals.total, { timeout: 15_000 });
+    await page.close();
+  } finally {
+    await target.stop();
+  }
+});

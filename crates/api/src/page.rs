@@ -249,6 +249,7 @@ fn method_label(lang: Lang, m: &str) -> Cow<'_, str> {
         "surveys" => lang.t("questionari", "surveys"),
         "budgets" => lang.t("bilancio partecipativo", "participatory budget"),
         "debates" => lang.t("dibattiti", "debates"),
+        "consultation" => lang.t("consultazione", "consultation"),
         "accountability" => lang.t("monitoraggio", "accountability"),
         "blogs" => lang.t("notizie", "news"),
         "pages" => lang.t("pagine", "pages"),
@@ -1145,6 +1146,16 @@ pub fn render_embed_with(lang: Lang, base_url: &str, params: &[(String, String)]
         lang.t("Regione", "Region"),
         &body,
     );
+    let _ = writeln!(
+        out,
+        "<div><label for=\"e-place\">{}</label><input id=\"e-place\" name=\"place\" value=\"{}\" maxlength=\"100\" aria-describedby=\"e-place-h\"><p id=\"e-place-h\" class=\"hint\">{}</p></div>",
+        lang.t("Comune o provincia", "Comune or province"),
+        esc(p("place")),
+        lang.t(
+            "Nome o codice ISTAT, es. Casalecchio di Reno, 037011, BO; vuoto per tutta Italia.",
+            "Name or ISTAT code, e.g. Casalecchio di Reno, 037011, BO; empty for all of Italy."
+        ),
+    );
     body.clear();
     let kinds: Vec<(String, String)> = Kind::ALL
         .iter()
@@ -1152,6 +1163,19 @@ pub fn render_embed_with(lang: Lang, base_url: &str, params: &[(String, String)]
         .collect();
     options(&mut body, lang, &kinds, p("kind"), None, true);
     select(&mut out, "e-kind", "kind", lang.t("Tipo", "Type"), &body);
+    body.clear();
+    let methods: Vec<(String, String)> = snodo_model::METHODS
+        .iter()
+        .map(|m| ((*m).to_owned(), method_label(lang, m).into_owned()))
+        .collect();
+    options(&mut body, lang, &methods, p("method"), None, true);
+    select(
+        &mut out,
+        "e-method",
+        "method",
+        lang.t("Come partecipare", "How to take part"),
+        &body,
+    );
     body.clear();
     let statuses: Vec<(String, String)> = [Status::Open, Status::Upcoming, Status::Closed]
         .iter()
@@ -1192,7 +1216,9 @@ pub fn render_embed_with(lang: Lang, base_url: &str, params: &[(String, String)]
     if wlang != "it" {
         let _ = write!(attrs, " lang=\"{}\"", esc(wlang));
     }
-    for k in ["region", "kind", "status", "source"] {
+    for k in [
+        "region", "province", "comune", "place", "scope", "kind", "status", "method", "source",
+    ] {
         if !p(k).is_empty() {
             let _ = write!(attrs, " {k}=\"{}\"", esc(p(k)));
         }
