@@ -28,6 +28,14 @@ port=$(free_port)
 "$(snodo_bin)" --config "$cfg" serve --listen "127.0.0.1:$port" >"$work/serve.log" 2>&1 &
 pid=$!
 base=$(wait_listening "$work/serve.log" "$pid")
+# Search and the feeds have rules JSON Schema cannot state: `place` is any text naming a place
+# (an unknown or ambiguous name is a documented 400 with candidates), and the place parameters
+# must nest. There, a schema-valid request may be a 400; every other check stays as it is.
+cat >"$work/schemathesis.toml" <<'TOML'
+[[operations]]
+include-path-regex = "^/(api/v1/search|feeds/.*)$"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "429", "5xx"]
+TOML
 echo "== schemathesis against $base ($examples examples per operation, at most ${budget}s)"
 set +e
 # Run from the temp dir: schemathesis keeps a cache in the working directory.

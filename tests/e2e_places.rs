@@ -172,6 +172,27 @@ async fn near_me_by_comune_province_region_or_name_with_what_concerns_it_from_ab
         assert!(p["detail"].as_str().unwrap().contains(says), "{q}: {p:#}");
     }
 
+    // The public page, without JavaScript: the place field, and what else concerns the place.
+    let page = get("/?place=Bologna&kind=process").await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.text
+            .contains("id=\"f-place\" name=\"place\" value=\"Bologna\""),
+        "{}",
+        page.text
+    );
+    assert!(
+        page.text.contains("riguardano anche questo territorio"),
+        "{}",
+        page.text
+    );
+    assert!(page.text.contains("scope=all"), "{}", page.text);
+    let en = get("/en/?place=Meran").await;
+    assert_eq!(en.status, 200);
+    let bad = get("/?place=Castro").await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.text.contains("Castro (LE, Puglia"), "{}", bad.text);
+
     // The feeds take the same filters: one subscription for "my comune".
     let atom = get("/feeds/open.atom?place=Bologna&scope=all").await;
     assert_eq!(atom.status, 200, "{}", atom.text);

@@ -545,6 +545,34 @@ fn search_form(out: &mut String, v: &HomeView<'_>) {
         lang.t("Regione", "Region"),
         &body,
     );
+    let _ = write!(
+        out,
+        "<div><label for=\"f-place\">{}</label><input id=\"f-place\" name=\"place\" value=\"{}\" maxlength=\"100\" placeholder=\"{}\"></div>",
+        lang.t("Comune o provincia", "Comune or province"),
+        esc(p("place")),
+        lang.t("Es. Casalecchio di Reno", "E.g. Merano"),
+    );
+
+    body.clear();
+    let methods: Vec<(String, String)> = snodo_model::METHODS
+        .iter()
+        .map(|m| ((*m).to_owned(), method_label(lang, m).into_owned()))
+        .collect();
+    options(
+        &mut body,
+        lang,
+        &methods,
+        p("method"),
+        facets.map(|f| &f.method),
+        true,
+    );
+    select(
+        out,
+        "f-method",
+        "method",
+        lang.t("Come partecipare", "How to take part"),
+        &body,
+    );
 
     body.clear();
     let mut sources: Vec<(String, String)> = v
@@ -759,6 +787,30 @@ fn results(out: &mut String, v: &HomeView<'_>, r: &SearchResults) {
         }
     }
     out.push_str("</p>\n");
+    // Near me is never empty where something wider is open: say so, and how to see it.
+    if let Some(above) = r.above.as_ref().filter(|a| a.total > 0) {
+        let mut pairs: Vec<(&str, &str)> = v
+            .params
+            .iter()
+            .filter(|(k, _)| k != "offset" && k != "scope")
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        pairs.push(("scope", "all"));
+        let _ = writeln!(
+            out,
+            "<p class=\"above\">{} <a href=\"{}\">{}</a></p>",
+            plural(
+                lang,
+                above.total,
+                "altro risultato riguarda anche questo territorio (provincia, regione o tutta Italia).",
+                "altri risultati riguardano anche questo territorio (provincia, regione o tutta Italia).",
+                "more result also concerns this place (its province, region or all of Italy).",
+                "more results also concern this place (its province, region or all of Italy).",
+            ),
+            esc(&href(lang.home(), &pairs)),
+            lang.t("Mostra anche questi", "Show these too"),
+        );
+    }
     if !r.items.is_empty() {
         let _ = writeln!(
             out,
@@ -779,10 +831,13 @@ fn results(out: &mut String, v: &HomeView<'_>, r: &SearchResults) {
             "<nav class=\"pager\" aria-label=\"{}\">",
             lang.t("Pagine dei risultati", "Result pages")
         );
-        let keep: Vec<(&str, &str)> = ["q", "kind", "status", "region", "source", "sort", "limit"]
-            .iter()
-            .map(|k| (*k, param(v.params, k)))
-            .collect();
+        let keep: Vec<(&str, &str)> = [
+            "q", "kind", "status", "region", "province", "comune", "place", "scope", "method",
+            "open_on", "from", "to", "source", "sort", "limit",
+        ]
+        .iter()
+        .map(|k| (*k, param(v.params, k)))
+        .collect();
         let link = |off: u64| {
             let off = off.to_string();
             let mut pairs = keep.clone();
