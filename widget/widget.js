@@ -45,6 +45,8 @@ const I18N = {
     count: (n, q) => (n === 1 ? '1 risultato' : `${n} risultati`) + (q ? ` per «${q}»` : ''),
     shown: (a, n) => `mostrati ${a} di ${n}`,
     none: (q) => `Nessun risultato${q ? ` per «${q}»` : ''}. Prova con altre parole o togli qualche filtro.`,
+    above: (n) => (n === 1 ? 'Un altro risultato riguarda' : `Altri ${n} risultati riguardano`) + ' anche questo territorio (provincia, regione o tutta Italia).',
+    showAbove: 'Mostra anche questi',
     more: 'Altri risultati',
     loading: 'Ricerca in corso…',
     results: 'Risultati della ricerca',
@@ -83,6 +85,8 @@ const I18N = {
     count: (n, q) => (n === 1 ? '1 result' : `${n} results`) + (q ? ` for “${q}”` : ''),
     shown: (a, n) => `showing ${a} of ${n}`,
     none: (q) => `No results${q ? ` for “${q}”` : ''}. Try other words or remove some filters.`,
+    above: (n) => (n === 1 ? 'One more result also concerns' : `${n} more results also concern`) + ' this place (its province, region or all of Italy).',
+    showAbove: 'Show these too',
     more: 'More results',
     loading: 'Searching…',
     results: 'Search results',
@@ -299,10 +303,14 @@ export class SnodoSearch extends HTMLElement {
 
     this._count = h('p', { class: 'cnt', role: 'status', 'aria-live': 'polite', 'aria-atomic': 'true' });
     this._err = h('div', { class: 'err', role: 'alert' });
+    // What concerns a preset place from above (its province, region, Italy), one click away.
+    this._aboveText = h('span');
+    this._above = h('p', { class: 'above', hidden: true }, this._aboveText, ' ',
+      h('button', { type: 'button', class: 'sec', click: () => { this._st.scope = 'all'; this._run(); } }, t.showAbove));
     this._list = h('ol', { class: 'list', 'aria-label': t.results });
     this._more = h('button', { type: 'button', class: 'sec', hidden: true, click: () => this._run(true) }, t.more);
     const wrap = h('div', { class: `sn${this._page ? ' page' : ''}${this._compact ? ' compact' : ''}`, lang: this._lang },
-      form, this._count, this._err, this._list, h('div', { class: 'foot' }, this._more));
+      form, this._count, this._above, this._err, this._list, h('div', { class: 'foot' }, this._more));
     if (!this._page) {
       wrap.append(h('p', { class: 'via' }, h('a', { href: `${this._api}/${this._lang === 'en' ? 'en/' : ''}`, target: '_blank', rel: 'noopener' }, `Snodo · ${t.via}`, h('span', { class: 'vh' }, ` ${t.newWindow}`))));
     }
@@ -412,6 +420,9 @@ export class SnodoSearch extends HTMLElement {
     const shown = this._items.length;
     this._count.textContent = total ? `${t.count(total, q)}${shown < total ? ` (${t.shown(shown, total)})` : ''}` : t.none(q);
     this._more.hidden = shown >= total || data.items.length === 0;
+    const above = Number(data.above?.total) || 0;
+    this._above.hidden = !above;
+    if (above) this._aboveText.textContent = t.above(above);
     if (!this._compact) this._fillSelects(data.facets);
     if (append) this._list.children[first]?.querySelector('a')?.focus();
   }

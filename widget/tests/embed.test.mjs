@@ -99,3 +99,26 @@ test('a comune site presets its place and a way of taking part; the count says w
     await target.stop();
   }
 });
+
+test('near me is never empty where something wider is open: the count above and one click to see it', { skip: !real && 'needs the real server' }, async () => {
+  const target = await startTarget();
+  try {
+    const [host] = hosts;
+    const local = await (await fetch(`${target.base}/api/v1/search?limit=1&place=Bologna`)).json();
+    assert.ok(local.above && local.above.total > 0, JSON.stringify(local.above));
+    const all = await (await fetch(`${target.base}/api/v1/search?limit=1&place=Bologna&scope=all`)).json();
+    const url = host.page('near.html', { script: `${target.base}/widget.js`, widgetHtml: '<snodo-search place="Bologna"></snodo-search>' });
+    const page = await br.browser.newPage();
+    await page.goto(url);
+    const { count } = await shown(page);
+    assert.match(count, new RegExp(`^${local.total} risultat`));
+    const above = page.locator('snodo-search').locator('p.above');
+    await above.getByText(`${local.above.total} risultati riguardano anche questo territorio`).waitFor();
+    await above.getByRole('button', { name: 'Mostra anche questi' }).click();
+    await page.waitForFunction((n) => new RegExp(`^${n} risultat`).test(document.querySelector('snodo-search')?.shadowRoot?.querySelector('.cnt')?.textContent || ''), all.total, { timeout: 15_000 });
+    assert.equal(await above.isHidden(), true);
+    await page.close();
+  } finally {
+    await target.stop();
+  }
+});

@@ -220,16 +220,7 @@ impl App {
         if let Some(f) = bars.progress_fn() {
             harvester = harvester.with_progress(f);
         }
-        let ids: Vec<String> = if ids.is_empty() {
-            self.config
-                .sources
-                .iter()
-                .filter(|s| s.enabled)
-                .map(|s| s.id.clone())
-                .collect()
-        } else {
-            ids.to_vec()
-        };
+        let ids = sources_to_harvest(&self.config, ids);
         if ids.is_empty() {
             bail!(
                 "no sources to harvest: add [[sources]] to {}",
@@ -291,6 +282,20 @@ impl App {
         self.indexer.catch_up().await?;
         tracing::info!("stopped cleanly");
         Ok(())
+    }
+}
+
+/// The sources a `snodo harvest` names, or every enabled one when it names none.
+pub fn sources_to_harvest(config: &Config, ids: &[String]) -> Vec<String> {
+    if ids.is_empty() {
+        config
+            .sources
+            .iter()
+            .filter(|s| s.enabled)
+            .map(|s| s.id.clone())
+            .collect()
+    } else {
+        ids.to_vec()
     }
 }
 

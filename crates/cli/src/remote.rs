@@ -54,16 +54,7 @@ fn read_base(path: &Path) -> Option<String> {
 /// runs; exit status as for a local harvest.
 pub async fn harvest(config: &Config, ids: &[String], json: bool) -> anyhow::Result<ExitCode> {
     let base = base_url(config);
-    let ids: Vec<String> = if ids.is_empty() {
-        config
-            .sources
-            .iter()
-            .filter(|s| s.enabled)
-            .map(|s| s.id.clone())
-            .collect()
-    } else {
-        ids.to_vec()
-    };
+    let ids = crate::app::sources_to_harvest(config, ids);
     let Some(token) = config.admin_token() else {
         let id = ids.first().map(String::as_str).unwrap_or("SOURCE");
         // Exit status 1, as for any harvest that did not succeed.
