@@ -481,16 +481,30 @@ async fn deletions_changes_and_reindex() {
     assert_eq!(z["items"][0]["id"], changed_id.as_str());
     drop(server);
 
-    // The index is derived: a rebuild gives the same answers.
+    // The index is derived: a rebuild gives the same answers — the same records, total and
+    // facets. Not always in the same order: until its segments merge, an index updated in place
+    // still counts the replaced versions of changed records in its BM25 statistics, so two
+    // near-equal scores can swap.
+    let answer = |o: &std::process::Output| {
+        let v: Value = serde_json::from_str(&stdout(o)).expect("search --json");
+        let mut ids: Vec<String> = v["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|i| i["id"].as_str().expect("id").to_owned())
+            .collect();
+        ids.sort();
+        (v["total"].clone(), v["facets"].clone(), ids)
+    };
     let before = env.run(&["search", "--json", "--limit", "100", "consultazione"]);
     let out = env.run(&["reindex"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let after = env.run(&["search", "--json", "--limit", "100", "consultazione"]);
-    assert_eq!(stdout(&before), stdout(&after));
-    // And a deleted index directory is rebuilt at start.
+    assert_eq!(answer(&before), answer(&after));
+    // And a deleted index directory is rebuilt at start: then exactly the same answer.
     std::fs::remove_dir_all(env.data_dir().join("index")).unwrap();
     let again = env.run(&["search", "--json", "--limit", "100", "consultazione"]);
-    assert_eq!(stdout(&before), stdout(&again));
+    assert_eq!(stdout(&after), stdout(&again));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

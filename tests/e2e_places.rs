@@ -52,7 +52,7 @@ async fn near_me_by_comune_province_region_or_name_with_what_concerns_it_from_ab
     let env = Env::with_server(
         "rate_limit_per_minute = 0\nsearch_cache_entries = 0",
         &format!(
-            "{}{}",
+            "{}[sources.topics]\n\"centro storico\" = \"EDUC\"\n\n{}",
             source_toml("emr", &regional.url(), None),
             source_toml("partecipa", &national.url(), Some("IT")),
         ),
@@ -148,6 +148,40 @@ async fn near_me_by_comune_province_region_or_name_with_what_concerns_it_from_ab
         );
     }
 
+    // National topics: a facet, a filter, labels on each item, and the operator's own rule.
+    let topics = all_methods["facets"]["topic"]
+        .as_object()
+        .expect("topic facet")
+        .clone();
+    assert!(topics.len() >= 5, "{topics:#?}");
+    for (code, n) in &topics {
+        let r = get(&format!("/api/v1/search?topic={code}&limit=100"))
+            .await
+            .json();
+        assert_eq!(&r["total"], n, "{code}");
+        for item in r["items"].as_array().unwrap() {
+            let t = item["topics"].as_array().unwrap();
+            assert!(
+                t.iter()
+                    .any(|t| t["code"] == *code && t["it"].is_string() && t["en"].is_string()),
+                "{item:#}"
+            );
+        }
+    }
+    let parma = get("/api/v1/search?topic=ENVI&kind=process").await.json();
+    assert!(
+        ids(&parma).contains(&"emr:process:105".to_owned()),
+        "Parma per il clima: {parma:#}"
+    );
+    let rule = get("/api/v1/search?topic=EDUC&kind=process&comune=021051")
+        .await
+        .json();
+    assert_eq!(
+        ids(&rule),
+        ["emr:process:102"],
+        "the operator's rule: {rule:#}"
+    );
+
     // Mistakes: 400 problems that name the parameter and the way out.
     for (q, param, says) in [
         (
@@ -159,6 +193,7 @@ async fn near_me_by_comune_province_region_or_name_with_what_concerns_it_from_ab
         ("province=ZZ", "province", "sigla"),
         ("comune=037006&region=16", "region", "Bologna"),
         ("method=voting", "method", "budgets"),
+        ("topic=MOBILITY", "topic", "TRAN (Trasporti)"),
         ("open_on=2027-02-30", "open_on", "YYYY-MM-DD"),
     ] {
         let a = get(&format!("/api/v1/search?{q}")).await;

@@ -11,7 +11,14 @@ const ORIGIN = (() => { try { return new URL(import.meta.url).origin; } catch { 
 const KINDS = ['process', 'assembly', 'consultation', 'conference', 'initiative', 'meeting', 'proposal', 'experience'];
 const STATUSES = ['open', 'upcoming', 'closed'];
 const SORTS = ['relevance', 'newest', 'closing'];
-const FILTERS = ['kind', 'status', 'region', 'method', 'source'];
+const FILTERS = ['kind', 'status', 'region', 'topic', 'method', 'source'];
+// The national topics: the 13 DCAT-AP data themes, [code, Italian, English].
+const TOPICS = [['AGRI', 'Agricoltura e alimentazione', 'Agriculture and food'], ['ECON', 'Economia e finanze', 'Economy and finance'],
+  ['EDUC', 'Istruzione, cultura e sport', 'Education, culture and sport'], ['ENER', 'Energia', 'Energy'], ['ENVI', 'Ambiente', 'Environment'],
+  ['GOVE', 'Governo e settore pubblico', 'Government and public sector'], ['HEAL', 'Salute', 'Health'],
+  ['INTR', 'Tematiche internazionali', 'International issues'], ['JUST', 'Giustizia e sicurezza', 'Justice and public safety'],
+  ['REGI', 'Regioni e città', 'Regions and cities'], ['SOCI', 'Popolazione e società', 'Population and society'],
+  ['TECH', 'Scienza e tecnologia', 'Science and technology'], ['TRAN', 'Trasporti', 'Transport']];
 // Place presets an embedding site sets once (its comune, its province…): sent with every search,
 // no control of their own.
 const PRESETS = ['comune', 'province', 'place', 'scope'];
@@ -29,7 +36,7 @@ const I18N = {
     alsoOn: 'anche su',
     partOf: 'Parte di',
     filters: 'Filtri',
-    kind: 'Tipo', status: 'Stato', region: 'Regione', method: 'Come partecipare', source: 'Piattaforma', sort: 'Ordina per',
+    kind: 'Tipo', status: 'Stato', region: 'Regione', topic: 'Tema', method: 'Come partecipare', source: 'Piattaforma', sort: 'Ordina per',
     any: 'Qualsiasi',
     methods: { proposals: 'Proposte', budgets: 'Bilancio partecipativo', surveys: 'Questionari', meetings: 'Incontri', debates: 'Dibattiti', consultation: 'Consultazione' },
     sorts: { relevance: 'Pertinenza', newest: 'Più recenti', closing: 'In scadenza' },
@@ -69,7 +76,7 @@ const I18N = {
     alsoOn: 'also on',
     partOf: 'Part of',
     filters: 'Filters',
-    kind: 'Type', status: 'Status', region: 'Region', method: 'How to take part', source: 'Platform', sort: 'Sort by',
+    kind: 'Type', status: 'Status', region: 'Region', topic: 'Topic', method: 'How to take part', source: 'Platform', sort: 'Sort by',
     any: 'Any',
     methods: { proposals: 'Proposals', budgets: 'Participatory budget', surveys: 'Surveys', meetings: 'Meetings', debates: 'Debates', consultation: 'Consultation' },
     sorts: { relevance: 'Relevance', newest: 'Newest', closing: 'Closing soon' },
@@ -216,7 +223,7 @@ function retrySeconds(v) {
 let uid = 0;
 
 export class SnodoSearch extends HTMLElement {
-  static observedAttributes = ['api', 'lang', 'region', 'kind', 'status', 'method', 'source', ...PRESETS, 'sort', 'limit', 'placeholder', 'compact', 'mode', 'heading-level'];
+  static observedAttributes = ['api', 'lang', 'region', 'kind', 'status', 'topic', 'method', 'source', ...PRESETS, 'sort', 'limit', 'placeholder', 'compact', 'mode', 'heading-level'];
 
   constructor() {
     super();
@@ -343,6 +350,7 @@ export class SnodoSearch extends HTMLElement {
       kind: [...new Set([...KINDS.slice(0, 5), ...Object.keys(facets?.kind || {}), st.kind].filter(Boolean))].map((k) => [k, t.kinds[k] || k]),
       status: STATUSES.map((s) => [s, t.statuses[s]]),
       region: [...REGIONS],
+      topic: TOPICS.map(([code, it, en]) => [code, this._lang === 'en' ? en : it]),
       method: METHODS.map((m) => [m, t.methods[m]]),
       source: [...new Set([...Object.keys(this._sources || {}), ...Object.keys(facets?.source || {}), st.source].filter(Boolean))]
         .map((s) => [s, this._sources?.[s] || this._names?.[s] || s]).sort((a, b) => a[1].localeCompare(b[1], 'it')),
@@ -521,7 +529,7 @@ function embedBuilder() {
   const esc = (s) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
   const update = () => {
     const attrs = [];
-    for (const name of ['lang', 'region', 'province', 'comune', 'place', 'scope', 'kind', 'status', 'method', 'source', 'limit', 'placeholder']) {
+    for (const name of ['lang', 'region', 'province', 'comune', 'place', 'scope', 'kind', 'status', 'topic', 'method', 'source', 'limit', 'placeholder']) {
       const v = String(form.elements[name]?.value || '').trim();
       if (v && !(name === 'lang' && v === 'it')) attrs.push([name, v]);
     }

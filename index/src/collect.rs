@@ -20,6 +20,7 @@ pub struct FacetCounts {
     pub region: BTreeMap<String, u64>,
     pub status: BTreeMap<String, u64>,
     pub method: BTreeMap<String, u64>,
+    pub topic: BTreeMap<String, u64>,
 }
 
 impl FacetCounts {
@@ -31,6 +32,7 @@ impl FacetCounts {
             (&mut self.region, other.region),
             (&mut self.status, other.status),
             (&mut self.method, other.method),
+            (&mut self.topic, other.topic),
         ] {
             for (k, v) in theirs {
                 *mine.entry(k).or_default() += v;
@@ -129,10 +131,15 @@ fn dense(column: &Column<u64>) -> Option<Arc<dyn ColumnValues<u64>>> {
 
 /// The packed `facets` column of a segment (every document has a value).
 fn packed_column(reader: &SegmentReader) -> Arc<dyn ColumnValues<u64>> {
-    match reader.fast_fields().u64("facets") {
+    u64_column(reader, "facets")
+}
+
+/// A `u64` column every document has a value in.
+fn u64_column(reader: &SegmentReader, field: &str) -> Arc<dyn ColumnValues<u64>> {
+    match reader.fast_fields().u64(field) {
         Ok(c) => dense(&c).unwrap_or_else(|| c.first_or_default_col(0)),
         Err(e) => {
-            tracing::warn!(error = %e, "fast field `facets` missing in a segment; using a default");
+            tracing::warn!(field, error = %e, "fast field missing in a segment; using a default");
             Column::build_empty_column(reader.max_doc()).first_or_default_col(0)
         }
     }
@@ -142,6 +149,7 @@ pub struct FacetsSegment {
     today: u64,
     total: u64,
     packed: Arc<dyn ColumnValues<u64>>,
+    themes: Arc<dyn ColumnValues<u64>>,
     source: OrdCounts,
     /// Only read for a region that is not an ISTAT code.
     region_other: OrdCounts,
@@ -149,6 +157,7 @@ pub struct FacetsSegment {
     region: [u64; 32],
     status: [u64; 3],
     method: [u64; 6],
+    topic: [u64; 13],
     docs: Vec<DocId>,
     scratch: Vec<u64>,
 }
@@ -180,6 +189,14 @@ impl FacetsSegment {
                 m &= m - 1;
             }
         }
+        self.themes.get_vals(&self.docs, vals);
+        for &v in vals.iter() {
+            let mut m = v & 0x1fff;
+            while m != 0 {
+                self.topic[m.trailing_zeros() as usize] += 1;
+                m &= m - 1;
+            }
+        }
         self.source.collect_batch(&self.docs, &mut self.scratch);
         self.total += n as u64;
         self.docs.clear();
@@ -199,12 +216,14 @@ impl Collector for Facets {
             today: packed::day_offset(self.today),
             total: 0,
             packed: packed_column(reader),
+            themes: u64_column(reader, "themes"),
             source: OrdCounts::open(reader, "source")?,
             region_other: OrdCounts::open(reader, "region")?,
             kind: [0; 16],
             region: [0; 32],
             status: [0; 3],
             method: [0; 6],
+            topic: [0; 13],
             docs: Vec::with_capacity(BATCH),
             scratch: vec![0; BATCH],
         })
@@ -273,8 +292,15 @@ impl SegmentCollector for FacetsSegment {
             .filter(|(_, n)| *n > 0)
             .map(|(m, n)| ((*m).to_owned(), n))
             .collect();
+        let topic = snodo_model::topics::THEMES
+            .iter()
+            .zip(self.topic)
+            .filter(|(_, n)| *n > 0)
+            .map(|(t, n)| (t.code.to_owned(), n))
+            .collect();
         Ok(FacetCounts {
             method,
+            topic,
             total: self.total,
             kind,
             source: self.source.harvest()?,

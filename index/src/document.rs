@@ -39,6 +39,8 @@ pub struct Display {
     pub image_url: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub methods: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub themes: Vec<String>,
     /// Exact times, where the source gives them (meetings).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_time: Option<DateTime<FixedOffset>>,
@@ -138,6 +140,14 @@ pub fn to_document(f: &Fields, r: &Record) -> Result<TantivyDocument, serde_json
     for m in &methods {
         doc.add_text(f.method, m);
     }
+    let mut themes = 0u64;
+    for t in &r.themes {
+        if let Some(i) = snodo_model::topics::THEMES.iter().position(|x| x.code == t) {
+            doc.add_text(f.topic, t);
+            themes |= 1 << i;
+        }
+    }
+    doc.add_u64(f.themes, themes);
     doc.add_i64(f.start_day, start_day(r.start_date));
     doc.add_i64(f.end_day, end_day(r.end_date));
     let published = r.published_at.map(|t| day(t.date_naive()));
@@ -233,6 +243,7 @@ pub fn to_document(f: &Fields, r: &Record) -> Result<TantivyDocument, serde_json
         scope_name: r.territory.scope_name.clone(),
         image_url: r.image_url.clone(),
         methods: r.methods.clone(),
+        themes: r.themes.clone(),
         same_as: r.same_as.clone(),
         start_time: r.start_time,
         end_time: r.end_time,

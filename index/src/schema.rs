@@ -107,6 +107,10 @@ pub struct Fields {
     pub place: Field,
     /// How people take part ([`snodo_model::METHODS`]).
     pub method: Field,
+    /// National topics (theme codes), for the filter.
+    pub topic: Field,
+    /// The same as a bitmask (bit i = `THEMES[i]`), the value the topic facet reads per match.
+    pub themes: Field,
     /// Days (`num_days_from_ce`) with sentinels: start missing = `i64::MIN`, end missing = `i64::MAX`.
     pub start_day: Field,
     pub end_day: Field,
@@ -198,6 +202,8 @@ pub fn build_schema() -> (Schema, Fields) {
     let region = b.add_text_field("region", keyword(true));
     let place = b.add_text_field("place", keyword(false));
     let method = b.add_text_field("method", keyword(false));
+    let topic = b.add_text_field("topic", keyword(false));
+    let themes = b.add_u64_field("themes", NumericOptions::default().set_fast());
     let day = NumericOptions::default().set_fast();
     let start_day = b.add_i64_field("start_day", day.clone());
     let end_day = b.add_i64_field("end_day", day.clone());
@@ -224,6 +230,8 @@ pub fn build_schema() -> (Schema, Fields) {
         region,
         place,
         method,
+        topic,
+        themes,
         start_day,
         end_day,
         newest_day,

@@ -47,6 +47,8 @@ pub struct SearchRequest {
     pub scope: Scope,
     /// A way of taking part ([`snodo_model::METHODS`]).
     pub method: Option<String>,
+    /// A national topic (a [`snodo_model::topics::THEMES`] code).
+    pub topic: Option<String>,
     /// Only records whose period overlaps these days, both included (a missing start means
     /// "already started", a missing end "still running", as for the status).
     pub period: Option<(NaiveDate, NaiveDate)>,
@@ -131,6 +133,8 @@ pub struct SearchHit {
     pub scope_name: Option<String>,
     pub image_url: Option<String>,
     pub methods: Vec<String>,
+    /// National topics (theme codes).
+    pub themes: Vec<String>,
     /// Exact start and end, where the source gives them (meetings), with their UTC offset.
     pub start_time: Option<DateTime<FixedOffset>>,
     pub end_time: Option<DateTime<FixedOffset>>,
@@ -155,6 +159,8 @@ pub struct Facets {
     pub source: BTreeMap<String, u64>,
     /// Ways of taking part; a record counts once for each it offers.
     pub method: BTreeMap<String, u64>,
+    /// National topics (theme codes); a record counts once for each of its topics.
+    pub topic: BTreeMap<String, u64>,
 }
 
 /// A filter clause: must match, adds nothing to the score.
@@ -315,6 +321,9 @@ pub(crate) fn run(
     if let Some(method) = &req.method {
         clauses.push(term_filter(fields.method, method));
     }
+    if let Some(topic) = &req.topic {
+        clauses.push(term_filter(fields.topic, topic));
+    }
     if let Some((from, to)) = req.period {
         use Bound::{Included, Unbounded};
         clauses.push(filter(range(
@@ -421,6 +430,7 @@ pub(crate) fn run(
             region: counts.region,
             source: counts.source,
             method: counts.method,
+            topic: counts.topic,
         },
         above,
     })
@@ -516,6 +526,7 @@ fn hit(
         scope_name,
         image_url: d.image_url,
         methods: d.methods,
+        themes: d.themes,
         same_as: d.same_as,
         start_time: d.start_time,
         end_time: d.end_time,

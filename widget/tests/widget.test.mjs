@@ -251,6 +251,7 @@ test('keyboard only: field, filters, more results, links; focus always visible',
   assert.match(f.id, /status$/);
   await page.keyboard.press('Escape');
   await page.keyboard.press('Tab'); // region
+  await page.keyboard.press('Tab'); // topic
   await page.keyboard.press('Tab'); // method
   f = await focused();
   assert.match(f.id, /method$/);
@@ -261,7 +262,7 @@ test('keyboard only: field, filters, more results, links; focus always visible',
   // clear the query with the keyboard, then page through with "more results"
   await page.keyboard.press('Shift+Tab'); await page.keyboard.press('Shift+Tab'); await page.keyboard.press('Shift+Tab');
   await page.keyboard.press('Shift+Tab'); await page.keyboard.press('Shift+Tab'); await page.keyboard.press('Shift+Tab');
-  await page.keyboard.press('Shift+Tab');
+  await page.keyboard.press('Shift+Tab'); await page.keyboard.press('Shift+Tab');
   f = await focused();
   assert.equal(f.tag, 'INPUT');
   await page.keyboard.press('Control+A');
@@ -272,7 +273,7 @@ test('keyboard only: field, filters, more results, links; focus always visible',
   // tabbing would drop the focus to <body>. Wait until the widget has been idle for a moment.
   await settle(page);
   // Tab through to the first result link
-  for (let i = 0; i < 8; i++) await page.keyboard.press('Tab');
+  for (let i = 0; i < 9; i++) await page.keyboard.press('Tab');
   f = await focused();
   assert.equal(f.tag, 'A', JSON.stringify(f));
   assert.equal(f.outline, 'solid');

@@ -49,6 +49,10 @@ pub struct SearchQueryDoc {
     /// A way of taking part: proposals, budgets, surveys, meetings, debates, consultation
     #[param(schema_with = schema::method)]
     method: Option<String>,
+    /// A national topic, one of the 13 DCAT-AP data themes: AGRI, ECON, EDUC, ENER, ENVI, GOVE,
+    /// HEAL, INTR, JUST, REGI, SOCI, TECH, TRAN
+    #[param(schema_with = schema::topic)]
+    topic: Option<String>,
     /// Records open on this day (YYYY-MM-DD): started on or before it, not ended before it
     #[param(schema_with = schema::date)]
     open_on: Option<String>,
@@ -111,6 +115,10 @@ pub struct FeedQueryDoc {
     /// A way of taking part: proposals, budgets, surveys, meetings, debates, consultation
     #[param(schema_with = schema::method)]
     method: Option<String>,
+    /// A national topic, one of the 13 DCAT-AP data themes: AGRI, ECON, EDUC, ENER, ENVI, GOVE,
+    /// HEAL, INTR, JUST, REGI, SOCI, TECH, TRAN
+    #[param(schema_with = schema::topic)]
+    topic: Option<String>,
     /// Records open on this day (YYYY-MM-DD): started on or before it, not ended before it
     #[param(schema_with = schema::date)]
     open_on: Option<String>,
@@ -295,6 +303,11 @@ pub mod schema {
         text().max_length(Some(100)).into()
     }
 
+    pub fn topic() -> RefOr<Schema> {
+        let codes: Vec<&str> = snodo_model::topics::THEMES.iter().map(|t| t.code).collect();
+        one_of_words(&codes)
+    }
+
     pub fn scope() -> RefOr<Schema> {
         one_of_words(&["local", "all"])
     }
@@ -354,6 +367,25 @@ pub struct SearchResponse {
     pub above: Option<AboveResponse>,
 }
 
+/// A national topic: its DCAT-AP code and labels.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TopicItem {
+    /// AGRI, ECON, EDUC, ENER, ENVI, GOVE, HEAL, INTR, JUST, REGI, SOCI, TECH or TRAN
+    pub code: String,
+    pub it: String,
+    pub en: String,
+}
+
+impl TopicItem {
+    fn of(code: &str) -> Option<TopicItem> {
+        snodo_model::topics::theme(code).map(|t| TopicItem {
+            code: t.code.to_owned(),
+            it: t.it.to_owned(),
+            en: t.en.to_owned(),
+        })
+    }
+}
+
 /// Matches of the places above a searched place, by level.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AboveResponse {
@@ -406,6 +438,8 @@ pub struct SearchItem {
     pub image_url: Option<String>,
     /// How people take part: proposals, meetings, surveys, budgets, debates…
     pub methods: Vec<String>,
+    /// National topics (the 13 DCAT-AP data themes), with their labels.
+    pub topics: Vec<TopicItem>,
     /// The same thing published on other sources (likely duplicates, shown once as this item);
     /// each is a record at `/api/v1/records/{id}`.
     pub also_on: Vec<AlsoOn>,
@@ -431,6 +465,8 @@ pub struct FacetsResponse {
     /// Ways of taking part (proposals, budgets, surveys, meetings, debates, consultation); a
     /// record counts once for each it offers.
     pub method: BTreeMap<String, u64>,
+    /// National topics by code; a record counts once for each of its topics.
+    pub topic: BTreeMap<String, u64>,
 }
 
 impl SearchResponse {
@@ -473,6 +509,7 @@ impl SearchResponse {
                     .and_then(territory::province)
                     .map(|p| p.name.to_owned()),
                 province: h.province,
+                topics: h.themes.iter().filter_map(|c| TopicItem::of(c)).collect(),
                 id: h.id,
                 kind: h.kind.as_str().to_owned(),
                 title: h.title,
@@ -506,6 +543,7 @@ impl SearchResponse {
                 region: r.facets.region,
                 source: r.facets.source,
                 method: r.facets.method,
+                topic: r.facets.topic,
             },
             above: r.above.map(|a| AboveResponse {
                 total: a.total,

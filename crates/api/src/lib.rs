@@ -752,7 +752,7 @@ Open data: `/api/v1/export.csv`, `/api/v1/export.jsonl`, `/feeds/open.atom` and 
         contact(name = "Snodo maintainers", url = "https://github.com/snodo/snodo")),
     servers((url = "/", description = "This hub")),
     paths(search, record, sources, runs, trigger_harvest, export_csv, export_jsonl, feed_open, feed_meetings, status),
-    components(schemas(SearchResponse, SearchItem, FacetsResponse, AboveResponse, RecordResponse, SourceResponse, RunResponse, RunsResponse, error::Problem)),
+    components(schemas(SearchResponse, SearchItem, FacetsResponse, AboveResponse, TopicItem, RecordResponse, SourceResponse, RunResponse, RunsResponse, error::Problem)),
     modifiers(&BearerAuth, &CommonAnswers),
     tags((name = "search"), (name = "records"), (name = "sources"), (name = "open data"), (name = "operations"))
 )]
@@ -992,7 +992,7 @@ async fn home(
     match params.and_then(|p| search_request(&p).map(|r| (p, r))) {
         Ok((p, mut req)) => {
             let filtered = [
-                "q", "kind", "status", "region", "province", "comune", "place", "method",
+                "q", "kind", "status", "region", "province", "comune", "place", "method", "topic",
                 "open_on", "from", "to", "source",
             ]
             .iter()

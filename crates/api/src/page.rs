@@ -259,6 +259,14 @@ fn method_label(lang: Lang, m: &str) -> Cow<'_, str> {
     Cow::Borrowed(l)
 }
 
+/// The national topics as select options, labelled in the page's language.
+fn topic_values(lang: Lang) -> Vec<(String, String)> {
+    snodo_model::topics::THEMES
+        .iter()
+        .map(|t| (t.code.to_owned(), lang.t(t.it, t.en).to_owned()))
+        .collect()
+}
+
 /// Short names of the regions, for the map's tiles.
 fn region_short(code: &str) -> &'static str {
     match code {
@@ -554,6 +562,17 @@ fn search_form(out: &mut String, v: &HomeView<'_>) {
     );
 
     body.clear();
+    options(
+        &mut body,
+        lang,
+        &topic_values(lang),
+        p("topic"),
+        facets.map(|f| &f.topic),
+        true,
+    );
+    select(out, "f-topic", "topic", lang.t("Tema", "Topic"), &body);
+
+    body.clear();
     let methods: Vec<(String, String)> = snodo_model::METHODS
         .iter()
         .map(|m| ((*m).to_owned(), method_label(lang, m).into_owned()))
@@ -833,7 +852,7 @@ fn results(out: &mut String, v: &HomeView<'_>, r: &SearchResults) {
         );
         let keep: Vec<(&str, &str)> = [
             "q", "kind", "status", "region", "province", "comune", "place", "scope", "method",
-            "open_on", "from", "to", "source", "sort", "limit",
+            "topic", "open_on", "from", "to", "source", "sort", "limit",
         ]
         .iter()
         .map(|k| (*k, param(v.params, k)))
@@ -1219,6 +1238,9 @@ pub fn render_embed_with(lang: Lang, base_url: &str, params: &[(String, String)]
     options(&mut body, lang, &kinds, p("kind"), None, true);
     select(&mut out, "e-kind", "kind", lang.t("Tipo", "Type"), &body);
     body.clear();
+    options(&mut body, lang, &topic_values(lang), p("topic"), None, true);
+    select(&mut out, "e-topic", "topic", lang.t("Tema", "Topic"), &body);
+    body.clear();
     let methods: Vec<(String, String)> = snodo_model::METHODS
         .iter()
         .map(|m| ((*m).to_owned(), method_label(lang, m).into_owned()))
@@ -1272,7 +1294,8 @@ pub fn render_embed_with(lang: Lang, base_url: &str, params: &[(String, String)]
         let _ = write!(attrs, " lang=\"{}\"", esc(wlang));
     }
     for k in [
-        "region", "province", "comune", "place", "scope", "kind", "status", "method", "source",
+        "region", "province", "comune", "place", "scope", "kind", "status", "topic", "method",
+        "source",
     ] {
         if !p(k).is_empty() {
             let _ = write!(attrs, " {k}=\"{}\"", esc(p(k)));
@@ -1347,6 +1370,7 @@ mod tests {
             end_date: NaiveDate::from_ymd_opt(2026, 12, 31),
             region: Some("16".into()),
             province: None,
+            themes: vec![],
             comune: Some("072006".into()),
             scope_name: Some(EVIL.into()),
             image_url: None,

@@ -99,8 +99,8 @@ fn truncate(s: &str) -> String {
 }
 
 pub const SEARCH_PARAMS: &[&str] = &[
-    "q", "kind", "status", "region", "province", "comune", "place", "scope", "method", "open_on",
-    "from", "to", "source", "sort", "limit", "offset", "lang",
+    "q", "kind", "status", "region", "province", "comune", "place", "scope", "method", "topic",
+    "open_on", "from", "to", "source", "sort", "limit", "offset", "lang",
 ];
 
 /// Builds the index request from `/api/v1/search` parameters.
@@ -162,6 +162,26 @@ pub fn search_request(p: &Params) -> Result<SearchRequest, ApiError> {
             ))
         }
     };
+    let topic = match p.get("topic") {
+        None => None,
+        Some(t) => match snodo_model::topics::theme(t) {
+            Some(theme) => Some(theme.code.to_owned()),
+            None => {
+                let all: Vec<String> = snodo_model::topics::THEMES
+                    .iter()
+                    .map(|t| format!("{} ({})", t.code, t.it))
+                    .collect();
+                return Err(ApiError::bad(
+                    "topic",
+                    format!(
+                        "unknown topic `{}`; expected one of {}",
+                        truncate(t),
+                        all.join(", ")
+                    ),
+                ));
+            }
+        },
+    };
     let period = period(p)?;
     let source = match p.get("source") {
         Some(s) if !snodo_model::record::is_valid_source_id(s) => {
@@ -194,6 +214,7 @@ pub fn search_request(p: &Params) -> Result<SearchRequest, ApiError> {
         place,
         scope,
         method,
+        topic,
         period,
         source,
         sort,

@@ -61,6 +61,7 @@ pub async fn run(
             schedule: "0 0 3 * * *".into(),
             enabled: true,
             territory: snodo_model::territory::from_code(territory)?,
+            topic_rules: Vec::new(),
             params: toml_table(),
         });
         fakes.push(fake);

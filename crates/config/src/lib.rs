@@ -173,6 +173,9 @@ pub struct Source {
     pub schedule: String,
     pub enabled: bool,
     pub territory: Territory,
+    /// The operator's additions to the topic keywords (`[sources.topics]`: a name, or the
+    /// beginning of a word, → a theme code).
+    pub topic_rules: Vec<snodo_model::topics::TopicRule>,
     /// Connector-specific keys, checked by the connector's typed params.
     pub params: toml::Table,
 }
@@ -235,6 +238,7 @@ const SOURCE_KEYS: &[&str] = &[
     "schedule",
     "enabled",
     "territory",
+    "topics",
 ];
 
 impl Config {
@@ -471,6 +475,36 @@ fn source_from_table(
             Territory::default()
         }
     };
+    let mut topic_rules = Vec::new();
+    match t.remove("topics") {
+        None => {}
+        Some(toml::Value::Table(rules)) => {
+            for (keyword, code) in rules {
+                let rule = code
+                    .as_str()
+                    .and_then(|c| snodo_model::topics::TopicRule::new(&keyword, c));
+                match rule {
+                    Some(r) => topic_rules.push(r),
+                    None => {
+                        let codes: Vec<&str> = snodo_model::topics::THEMES
+                            .iter()
+                            .map(|t| t.code)
+                            .collect();
+                        problems.push(format!(
+                            "{}: `{keyword}` = {code} is not a theme code; expected one of {}",
+                            label("topics"),
+                            codes.join(", ")
+                        ));
+                    }
+                }
+            }
+        }
+        Some(other) => problems.push(format!(
+            "{}: expected a table of name = \"THEME\" (e.g. [sources.topics] \"Mobilità dolce\" = \"TRAN\"), found {}",
+            label("topics"),
+            other.type_str()
+        )),
+    }
     if let Some(k) = &kind {
         match kinds.iter().find(|c| c.kind == k) {
             None => {
@@ -506,6 +540,7 @@ fn source_from_table(
         schedule,
         enabled,
         territory,
+        topic_rules,
         params: t,
     })
 }
@@ -805,6 +840,20 @@ territory = "99"
         let e = parse("[server]\ncors_allowed_origins = [\"https://open.gov.it/\", \"*\", \"https://ok.it\"]\n").unwrap_err().to_string();
         assert!(e.contains("`https://open.gov.it/` is not an origin"), "{e}");
         assert!(!e.contains("ok.it`"), "{e}");
+    }
+
+    #[test]
+    fn topic_rules_are_read_per_source_and_checked() {
+        let src =
+            "[[sources]]\nid = \"a\"\nname = \"A\"\nkind = \"decidim\"\nurl = \"https://a.it\"\n";
+        let c = parse(&format!("{src}[sources.topics]\n\"Cammini\" = \"TRAN\"\n")).unwrap();
+        assert_eq!(c.sources[0].topic_rules.len(), 1);
+        assert_eq!(c.sources[0].topic_rules[0].theme, "TRAN");
+        let e = parse(&format!("{src}[sources.topics]\n\"Cammini\" = \"WALK\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("sources[0] (`a`).topics: `Cammini`"), "{e}");
+        assert!(e.contains("AGRI, ECON"), "{e}");
     }
 
     /// The one-line embed works on any site with the configuration Snodo ships.

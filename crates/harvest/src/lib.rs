@@ -243,7 +243,11 @@ impl Harvester {
         match result {
             Ok(out) => {
                 report.warnings = out.warnings;
-                let records = out.records;
+                let mut records = out.records;
+                // The national topics, by the built-in keywords and this source's own rules.
+                for r in &mut records {
+                    r.themes = snodo_model::topics::classify(r, &entry.config.topic_rules);
+                }
                 // Records that failed to normalise are still upstream: a run with failures is
                 // partial, so it never marks them (or anything) gone.
                 let complete = out.complete && out.failed == 0;

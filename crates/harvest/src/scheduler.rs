@@ -133,6 +133,7 @@ mod tests {
             schedule: schedule.into(),
             enabled: true,
             territory: Default::default(),
+            topic_rules: Vec::new(),
             params: Default::default(),
         });
         let store = Arc::new(Store::open_in_memory().unwrap());

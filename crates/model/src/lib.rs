@@ -8,6 +8,7 @@ pub mod record;
 pub mod status;
 pub mod territory;
 pub mod text;
+pub mod topics;
 
 pub use record::{
     Activity, Kind, LocalizedHtml, LocalizedText, MeetingDetails, MeetingMode, ParentRef,

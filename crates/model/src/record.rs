@@ -335,6 +335,10 @@ pub struct Record {
     /// `pages`, `accountability`, `sortitions`… (from component types), sorted and unique.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub methods: Vec<String>,
+    /// National topics ([`crate::topics::THEMES`] codes), from `topics` (or the title) by the
+    /// harvester's rules.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub themes: Vec<String>,
     #[serde(default)]
     pub activity: Activity,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -461,6 +465,7 @@ impl Record {
             group: LocalizedText::new(),
             topics: Vec::new(),
             methods: Vec::new(),
+            themes: Vec::new(),
             activity: Activity::default(),
             image_url: None,
             same_as: Vec::new(),
