@@ -658,3 +658,51 @@ mod router_tests {
         assert_eq!(app.oneshot(chunked).await.unwrap().status().as_u16(), 400);
     }
 }
+
+/// The guard's timeout over a real connection: a slow handler answers 503 problem+json with
+/// `Retry-After`, not a hung or reset connection.
+#[cfg(test)]
+mod timeout_over_http {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn a_slow_request_gets_a_503_problem_that_says_to_retry() {
+        let guard = Guard::new(Limits {
+            request_timeout: Duration::from_millis(200),
+            ..Limits::default()
+        });
+        let app = axum::Router::new()
+            .route(
+                "/slow",
+                axum::routing::get(|| async {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    "late"
+                }),
+            )
+            .layer(axum::middleware::from_fn_with_state(guard, protect));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+        conn.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = String::new();
+        tokio::time::timeout(Duration::from_secs(4), conn.read_to_string(&mut answer))
+            .await
+            .expect("answered before the handler finished")
+            .unwrap();
+        let lower = answer.to_ascii_lowercase();
+        assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+        assert!(
+            lower.contains("content-type: application/problem+json"),
+            "{answer}"
+        );
+        assert!(lower.contains("retry-after: 5"), "{answer}");
+        assert!(
+            answer.contains("took longer than 1 s; try again or narrow the query"),
+            "{answer}"
+        );
+    }
+}
