@@ -231,7 +231,7 @@ async fn near_me_by_comune_province_region_or_name_with_what_concerns_it_from_ab
     // The feeds take the same filters: one subscription for "my comune".
     let atom = get("/feeds/open.atom?place=Bologna&scope=all").await;
     assert_eq!(atom.status, 200, "{}", atom.text);
-    let ics = get("/feeds/meetings.ics?province=BO").await;
+    let ics = get("/feeds/meetings.ics?province=BO&topic=REGI").await;
     assert_eq!(ics.status, 200, "{}", ics.text);
     assert!(ics.text.starts_with("BEGIN:VCALENDAR"));
     drop(server);

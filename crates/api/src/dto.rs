@@ -171,6 +171,9 @@ pub struct MeetingsFeedQueryDoc {
     /// With a place: `local` (default) or `all` (with the places above it)
     #[param(schema_with = schema::scope)]
     scope: Option<String>,
+    /// A national topic (DCAT-AP data theme code)
+    #[param(schema_with = schema::topic)]
+    topic: Option<String>,
     /// A source id
     #[param(schema_with = schema::source)]
     source: Option<String>,

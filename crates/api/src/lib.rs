@@ -527,8 +527,8 @@ async fn feed_meetings(
     let p = Params::parse(
         raw.as_deref(),
         &[
-            "q", "kind", "region", "province", "comune", "place", "scope", "source", "limit",
-            "lang",
+            "q", "kind", "region", "province", "comune", "place", "scope", "topic", "source",
+            "limit", "lang",
         ],
     )?;
     match p.get("kind") {
