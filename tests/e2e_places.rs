@@ -194,6 +194,7 @@ async fn near_me_by_comune_province_region_or_name_with_what_concerns_it_from_ab
         ("comune=037006&region=16", "region", "Bologna"),
         ("method=voting", "method", "budgets"),
         ("topic=MOBILITY", "topic", "TRAN (Trasporti)"),
+        ("place=40033", "place", "postal code (CAP)"),
         ("open_on=2027-02-30", "open_on", "YYYY-MM-DD"),
     ] {
         let a = get(&format!("/api/v1/search?{q}")).await;

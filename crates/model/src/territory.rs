@@ -429,6 +429,10 @@ pub enum PlaceError {
         name: String,
         candidates: Vec<String>,
     },
+    /// A postal code (CAP): no openly licensed list maps them to comuni (Poste Italiane publishes
+    /// none, and the community lists say their CAP data has no clear licence), so Snodo ships none.
+    #[error("`{0}` looks like a postal code (CAP), which Snodo cannot resolve: no openly licensed list of postal codes exists; give the comune's name or its 6-digit ISTAT code")]
+    PostalCode(String),
     /// Nothing has this name or code; the nearest names, if any are close.
     #[error("no comune, province or region is called `{name}`{}", suggest(nearest))]
     Unknown { name: String, nearest: Vec<String> },
@@ -464,6 +468,9 @@ pub fn resolve_place(text: &str) -> Result<Territory, PlaceError> {
             national: true,
             ..Territory::default()
         });
+    }
+    if text.len() == 5 && text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(PlaceError::PostalCode(text.to_owned()));
     }
     if text.bytes().all(|b| b.is_ascii_digit()) {
         let found = match text.len() {
