@@ -73,7 +73,24 @@ fn record(i: usize, rng: &mut Lcg) -> Record {
     );
     r.summary.insert_plain("it", &rng.words(25));
     r.description.insert_plain("it", &rng.words(250));
-    r.territory.region = (i % 4 != 0).then(|| format!("{:02}", 1 + i % 20));
+    // A quarter national, a quarter regional, half in a comune (with its province and region).
+    let comuni = snodo_model::territory::comuni();
+    match i % 4 {
+        0 => r.territory.national = true,
+        1 => r.territory.region = Some(format!("{:02}", 1 + i % 20)),
+        _ => {
+            r.territory = snodo_model::territory::from_code(comuni[(i * 7) % comuni.len()].code)
+                .unwrap_or_default()
+        }
+    }
+    r.methods = [
+        ["proposals", "meetings"],
+        ["budgets", "surveys"],
+        ["debates", "meetings"],
+    ][i % 3]
+        .map(str::to_owned)
+        .to_vec();
+    r.themes = vec![snodo_model::topics::THEMES[i % 13].code.to_owned()];
     let base = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap_or_default();
     r.start_date = Some(base + chrono::Days::new((rng.next() % 900) as u64));
     if i % 5 != 0 {
@@ -157,6 +174,37 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 kind: Some(Kind::Assembly),
                 sort: Sort::Newest,
                 ..req(None)
+            },
+        ),
+        (
+            "word + comune (local, counts above)",
+            SearchRequest {
+                place: snodo_model::territory::resolve_place("Bologna").ok(),
+                ..req(Some("verde "))
+            },
+        ),
+        (
+            "word + province, scope all",
+            SearchRequest {
+                place: snodo_model::territory::resolve_place("BO").ok(),
+                scope: snodo_index::Scope::All,
+                ..req(Some("verde "))
+            },
+        ),
+        (
+            "region (counts national above)",
+            SearchRequest {
+                place: snodo_model::territory::resolve_place("08").ok(),
+                ..req(None)
+            },
+        ),
+        (
+            "word + topic + method + open on a day",
+            SearchRequest {
+                topic: Some("ENVI".into()),
+                method: Some("budgets".into()),
+                period: NaiveDate::from_ymd_opt(2025, 3, 1).map(|d| (d, d)),
+                ..req(Some("acqua "))
             },
         ),
     ] {
