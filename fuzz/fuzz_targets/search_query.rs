@@ -8,7 +8,9 @@ use std::sync::LazyLock;
 
 use chrono::NaiveDate;
 use libfuzzer_sys::fuzz_target;
-use snodo_index::{Index, IndexChange, IndexError, SearchRequest, Sort, MAX_LIMIT, MAX_OFFSET};
+use snodo_index::{
+    Index, IndexChange, IndexError, Scope, SearchRequest, Sort, MAX_LIMIT, MAX_OFFSET,
+};
 use snodo_model::{Kind, LocalizedText, Record, RecordId, Status};
 
 fn record(kind: Kind, id: &str, title: &str, desc: &str, start: &str, end: &str) -> Record {
@@ -107,6 +109,25 @@ fuzz_target!(|data: &[u8]| {
             2 => Some("en".into()),
             _ => Some("de".into()),
         },
+        // Near me: a place at each level, both scopes, a method, a topic and a period.
+        place: match at(0) >> 5 {
+            1 => snodo_model::territory::resolve_place("037006").ok(),
+            2 => snodo_model::territory::resolve_place("BO").ok(),
+            3 => snodo_model::territory::resolve_place("08").ok(),
+            4 => snodo_model::territory::resolve_place("IT").ok(),
+            _ => None,
+        },
+        scope: if at(0) & 0x10 != 0 {
+            Scope::All
+        } else {
+            Scope::Local
+        },
+        method: (at(2) & 0x40 != 0).then(|| "proposals".to_owned()),
+        topic: (at(2) & 0x20 != 0).then(|| "GOVE".to_owned()),
+        period: (at(3) & 0x20 != 0).then(|| {
+            let d = NaiveDate::from_ymd_opt(2025, 1, 1).unwrap();
+            (d, d + chrono::Days::new(u64::from(at(3) & 0x1f) * 30))
+        }),
     };
     let today = NaiveDate::from_ymd_opt(2026, 5, 10).unwrap();
     match INDEX.search(&req, today) {
