@@ -97,22 +97,30 @@ pub fn id_hash(id: &str) -> u64 {
     h.finish()
 }
 
-/// The `place` terms of a territory (see [`Fields::place`]).
+/// The `place` term of the records that concern the whole country.
+pub(crate) const NATIONAL_TERM: &str = "at:it";
+
+/// The places a territory lies within, finest first, with their level, as `place` terms:
+/// `c:{comune}`, `p:{province}`, `r:{region}`.
+pub(crate) fn within_terms(t: &snodo_model::Territory) -> Vec<(&'static str, String)> {
+    [
+        ("comune", "c", &t.comune),
+        ("province", "p", &t.province),
+        ("region", "r", &t.region),
+    ]
+    .into_iter()
+    .filter_map(|(level, prefix, code)| code.as_ref().map(|c| (level, format!("{prefix}:{c}"))))
+    .collect()
+}
+
+/// The `place` terms of a territory (see [`Fields::place`]): every place it lies within, and
+/// `at:` its finest one (or [`NATIONAL_TERM`]).
 pub fn place_terms(t: &snodo_model::Territory) -> Vec<String> {
-    let mut terms = Vec::new();
-    if let Some(c) = &t.comune {
-        terms.push(format!("c:{c}"));
-    }
-    if let Some(p) = &t.province {
-        terms.push(format!("p:{p}"));
-    }
-    if let Some(r) = &t.region {
-        terms.push(format!("r:{r}"));
-    }
+    let mut terms: Vec<String> = within_terms(t).into_iter().map(|(_, term)| term).collect();
     if let Some(finest) = terms.first() {
         terms.push(format!("at:{finest}"));
     } else if t.national {
-        terms.push("at:it".to_owned());
+        terms.push(NATIONAL_TERM.to_owned());
     }
     terms
 }

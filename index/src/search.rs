@@ -16,7 +16,7 @@ use tantivy::snippet::SnippetGenerator;
 use tantivy::{Searcher, TantivyDocument, Term};
 
 use crate::collect::{Facets as FacetCollector, TopK};
-use crate::document::{day, Display};
+use crate::document::{day, within_terms, Display, NATIONAL_TERM};
 use crate::error::{engine, IndexError};
 use crate::schema::{Fields, LangGroup};
 
@@ -438,30 +438,23 @@ pub(crate) fn run(
 
 /// The `place` term of the records of a place itself (see `Fields::place`).
 fn local_term(t: &Territory) -> String {
-    match (&t.comune, &t.province, &t.region) {
-        (Some(c), _, _) => format!("c:{c}"),
-        (None, Some(p), _) => format!("p:{p}"),
-        (None, None, Some(r)) => format!("r:{r}"),
-        (None, None, None) => "at:it".to_owned(),
-    }
+    within_terms(t)
+        .into_iter()
+        .next()
+        .map_or_else(|| NATIONAL_TERM.to_owned(), |(_, term)| term)
 }
 
 /// The `place` terms of the records of the places above a place, by level: a comune's
 /// province, its region, Italy.
 fn above_terms(t: &Territory) -> Vec<(&'static str, String)> {
-    let mut out = Vec::new();
-    if t.comune.is_some() {
-        if let Some(p) = &t.province {
-            out.push(("province", format!("at:p:{p}")));
-        }
-    }
-    if t.comune.is_some() || t.province.is_some() {
-        if let Some(r) = &t.region {
-            out.push(("region", format!("at:r:{r}")));
-        }
-    }
-    if t.comune.is_some() || t.province.is_some() || t.region.is_some() {
-        out.push(("national", "at:it".to_owned()));
+    let within = within_terms(t);
+    let mut out: Vec<(&'static str, String)> = within
+        .iter()
+        .skip(1)
+        .map(|(level, term)| (*level, format!("at:{term}")))
+        .collect();
+    if !within.is_empty() {
+        out.push(("national", NATIONAL_TERM.to_owned()));
     }
     out
 }
