@@ -128,6 +128,7 @@ fuzz_target!(|data: &[u8]| {
             let d = NaiveDate::from_ymd_opt(2025, 1, 1).unwrap();
             (d, d + chrono::Days::new(u64::from(at(3) & 0x1f) * 30))
         }),
+        place_facets: at(2) & 0x10 != 0,
     };
     let today = NaiveDate::from_ymd_opt(2026, 5, 10).unwrap();
     match INDEX.search(&req, today) {

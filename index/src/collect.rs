@@ -21,6 +21,8 @@ pub struct FacetCounts {
     pub status: BTreeMap<String, u64>,
     pub method: BTreeMap<String, u64>,
     pub topic: BTreeMap<String, u64>,
+    pub province: BTreeMap<String, u64>,
+    pub comune: BTreeMap<String, u64>,
 }
 
 impl FacetCounts {
@@ -33,6 +35,8 @@ impl FacetCounts {
             (&mut self.status, other.status),
             (&mut self.method, other.method),
             (&mut self.topic, other.topic),
+            (&mut self.province, other.province),
+            (&mut self.comune, other.comune),
         ] {
             for (k, v) in theirs {
                 *mine.entry(k).or_default() += v;
@@ -46,6 +50,8 @@ impl FacetCounts {
 /// [`BATCH`] matches, which lets the column decoders work without a dynamic call per value.
 pub struct Facets {
     pub today: i64,
+    /// Also count by province and comune (two more columns read per match).
+    pub places: bool,
 }
 
 /// Matches buffered before their columns are read.
@@ -153,6 +159,8 @@ pub struct FacetsSegment {
     source: OrdCounts,
     /// Only read for a region that is not an ISTAT code.
     region_other: OrdCounts,
+    /// Province and comune, when asked for.
+    places: Option<(OrdCounts, OrdCounts)>,
     kind: [u64; 16],
     region: [u64; 32],
     status: [u64; 3],
@@ -198,6 +206,12 @@ impl FacetsSegment {
             }
         }
         self.source.collect_batch(&self.docs, &mut self.scratch);
+        if let Some((province, comune)) = &mut self.places {
+            for &doc in &self.docs {
+                province.collect(doc);
+                comune.collect(doc);
+            }
+        }
         self.total += n as u64;
         self.docs.clear();
     }
@@ -219,6 +233,14 @@ impl Collector for Facets {
             themes: u64_column(reader, "themes"),
             source: OrdCounts::open(reader, "source")?,
             region_other: OrdCounts::open(reader, "region")?,
+            places: if self.places {
+                Some((
+                    OrdCounts::open(reader, "province")?,
+                    OrdCounts::open(reader, "comune")?,
+                ))
+            } else {
+                None
+            },
             kind: [0; 16],
             region: [0; 32],
             status: [0; 3],
@@ -298,9 +320,15 @@ impl SegmentCollector for FacetsSegment {
             .filter(|(_, n)| *n > 0)
             .map(|(t, n)| (t.code.to_owned(), n))
             .collect();
+        let (province, comune) = match self.places {
+            Some((p, c)) => (p.harvest()?, c.harvest()?),
+            None => Default::default(),
+        };
         Ok(FacetCounts {
             method,
             topic,
+            province,
+            comune,
             total: self.total,
             kind,
             source: self.source.harvest()?,

@@ -141,6 +141,12 @@ pub fn to_document(f: &Fields, r: &Record) -> Result<TantivyDocument, serde_json
     if let Some(region) = &r.territory.region {
         doc.add_text(f.region, region);
     }
+    if let Some(p) = &r.territory.province {
+        doc.add_text(f.province, p);
+    }
+    if let Some(c) = &r.territory.comune {
+        doc.add_text(f.comune, c);
+    }
     for term in place_terms(&r.territory) {
         doc.add_text(f.place, term);
     }

@@ -17,7 +17,7 @@ use tantivy::tokenizer::{
 use crate::stem::{CachedStemmer, StemLanguage};
 
 /// Version of the schema and analysis. Stored next to the index in [`VERSION_FILE`].
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// Name of the file, inside each index generation directory, that holds [`SCHEMA_VERSION`].
 pub const VERSION_FILE: &str = "snodo-index-version";
@@ -105,6 +105,9 @@ pub struct Fields {
     /// every level it lies within, and `at:…` for its finest level (`at:c:…`, `at:p:…`,
     /// `at:r:…`, `at:it` for national), so "records above this place" is a term too.
     pub place: Field,
+    /// The record's province and comune codes (fast string columns), for the map's counts.
+    pub province: Field,
+    pub comune: Field,
     /// How people take part ([`snodo_model::METHODS`]).
     pub method: Field,
     /// National topics (theme codes), for the filter.
@@ -201,6 +204,8 @@ pub fn build_schema() -> (Schema, Fields) {
     let source = b.add_text_field("source", keyword(true));
     let region = b.add_text_field("region", keyword(true));
     let place = b.add_text_field("place", keyword(false));
+    let province = b.add_text_field("province", keyword(true));
+    let comune = b.add_text_field("comune", keyword(true));
     let method = b.add_text_field("method", keyword(false));
     let topic = b.add_text_field("topic", keyword(false));
     let themes = b.add_u64_field("themes", NumericOptions::default().set_fast());
@@ -229,6 +234,8 @@ pub fn build_schema() -> (Schema, Fields) {
         source,
         region,
         place,
+        province,
+        comune,
         method,
         topic,
         themes,

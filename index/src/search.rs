@@ -58,6 +58,9 @@ pub struct SearchRequest {
     pub offset: usize,
     /// Preferred locale of the returned texts.
     pub lang: Option<String>,
+    /// Also count matches by province and by comune ([`Facets::province`], [`Facets::comune`]):
+    /// what a map needs, and only a map, so it is asked for.
+    pub place_facets: bool,
 }
 
 /// How far a place search reaches.
@@ -161,6 +164,11 @@ pub struct Facets {
     pub method: BTreeMap<String, u64>,
     /// National topics (theme codes); a record counts once for each of its topics.
     pub topic: BTreeMap<String, u64>,
+    /// With [`SearchRequest::place_facets`]: matches by province (UTS code), records of its
+    /// comuni included; empty otherwise.
+    pub province: BTreeMap<String, u64>,
+    /// With [`SearchRequest::place_facets`]: matches by comune (ISTAT code).
+    pub comune: BTreeMap<String, u64>,
 }
 
 /// A filter clause: must match, adds nothing to the score.
@@ -375,7 +383,10 @@ pub(crate) fn run(
     }
     let query = BooleanQuery::new(clauses);
 
-    let facets_collector = FacetCollector { today: today_day };
+    let facets_collector = FacetCollector {
+        today: today_day,
+        places: req.place_facets,
+    };
     let limit = req.limit.min(MAX_LIMIT);
     let (top, counts) = if limit == 0 || req.offset > MAX_OFFSET {
         let counts = searcher.search(&query, &facets_collector).map_err(engine)?;
@@ -431,6 +442,8 @@ pub(crate) fn run(
             source: counts.source,
             method: counts.method,
             topic: counts.topic,
+            province: counts.province,
+            comune: counts.comune,
         },
         above,
     })

@@ -1083,6 +1083,39 @@ fn a_place_search_lists_its_own_records_and_counts_those_above() {
 }
 
 #[test]
+fn place_facets_count_by_province_and_comune_only_when_asked() {
+    let idx = place_fixture();
+    let mut r = SearchRequest {
+        limit: 0,
+        ..Default::default()
+    };
+    let plain = idx.search(&r, today()).unwrap();
+    assert!(plain.facets.province.is_empty() && plain.facets.comune.is_empty());
+    r.place_facets = true;
+    let f = idx.search(&r, today()).unwrap().facets;
+    let counts = |m: &std::collections::BTreeMap<String, u64>| -> Vec<(String, u64)> {
+        m.iter().map(|(k, v)| (k.clone(), *v)).collect()
+    };
+    // the metropolitan city of Bologna holds its own record and those of two of its comuni
+    assert_eq!(
+        counts(&f.province),
+        [("237".to_owned(), 3), ("272".to_owned(), 1)]
+    );
+    assert_eq!(
+        counts(&f.comune),
+        [
+            ("037006".to_owned(), 1),
+            ("037011".to_owned(), 1),
+            ("072006".to_owned(), 1)
+        ]
+    );
+    // they follow the other filters
+    r.region = Some("16".into());
+    let f = idx.search(&r, today()).unwrap().facets;
+    assert_eq!(counts(&f.province), [("272".to_owned(), 1)]);
+}
+
+#[test]
 fn methods_filter_and_are_counted() {
     let mut budget = rec("m", Kind::Process, "1", "Bilancio");
     budget.methods = vec!["budgets".into(), "pages".into()];

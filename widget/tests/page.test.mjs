@@ -110,7 +110,15 @@ test('harvested XSS payloads are inert on the server-rendered page', realOnly, a
   assert.equal(dialogs.length, before, dialogs.join());
 });
 
-test('enhanced by the widget in page mode; URL kept in sync; map tiles filter by region', { skip: !canRun }, async () => {
+/** An open record the demo places in a comune: the province and comune the map tests click. */
+async function openPlace() {
+  const r = await (await fetch(`${target.base}/api/v1/search?status=open&limit=100`)).json();
+  const it = r.items.find((i) => i.comune && i.province);
+  assert.ok(it, 'the demo has an open record in a comune');
+  return it;
+}
+
+test('enhanced by the widget in page mode; URL kept in sync; a province on the map filters, then its comuni', realOnly, async () => {
   const page = await open('/');
   await widgetCount(page);
   assert.deepEqual(page.errors, []);
@@ -120,48 +128,69 @@ test('enhanced by the widget in page mode; URL kept in sync; map tiles filter by
   await w.getByRole('searchbox').fill(data.word);
   await page.waitForFunction((q) => new URL(location.href).searchParams.get('q') === q, data.word);
   await page.waitForFunction((q) => document.querySelector('snodo-search').shadowRoot.querySelector('.cnt').textContent.includes(q), data.word);
-  // the cartogram: 20 links with accessible names; the darker tile is the busiest region
-  const tiles = page.locator('svg.tiles a');
-  assert.equal(await tiles.count(), 20);
-  const label = await tiles.nth(0).getAttribute('aria-label');
-  assert.match(label, /: \d+ process/);
-  const region = data.region;
-  const tile = page.locator(`svg.tiles a[href*="region=${region}&"]`);
-  await tile.click();
-  await page.waitForURL((u) => u.searchParams.get('region') === region && u.searchParams.get('status') === 'open');
+  // the map: one link per province (ISTAT boundaries), each with an accessible name
+  const provinces = page.locator('svg.geo a');
+  assert.equal(await provinces.count(), 107);
+  assert.match(await provinces.nth(0).getAttribute('aria-label'), /: \d+ process/);
+  const it = await openPlace();
+  const shape = page.locator(`svg.geo a[href="/?province=${it.province}&status=open"]`);
+  assert.match(await shape.getAttribute('aria-label'), /: [1-9]\d* process/);
+  // the busiest province is the darkest
+  assert.match(await shape.locator('path').getAttribute('class'), /^s[1-5]$/);
+  await shape.click();
+  await page.waitForURL((u) => u.searchParams.get('province') === it.province && u.searchParams.get('status') === 'open');
   await widgetCount(page);
-  const sel = await page.evaluate(() => {
-    const r = document.querySelector('snodo-search').shadowRoot;
-    return [r.querySelector('select[name=region]').value, r.querySelector('select[name=status]').value];
-  });
-  assert.deepEqual(sel, [region, 'open']);
+  // the widget searches that province; every result lies in it
+  const shown = await page.evaluate(() => document.querySelector('snodo-search').shadowRoot.querySelector('.cnt').textContent);
+  const api = await (await fetch(`${target.base}/api/v1/search?province=${it.province}&status=open&limit=100`)).json();
+  assert.ok(api.total >= 1 && shown.includes(String(api.total)), `${shown} / ${api.total}`);
+  assert.ok(api.items.every((i) => i.province === it.province), JSON.stringify(api.items.map((i) => i.province)));
+  // now the map shows the comuni of its region; the one with the record is a link
+  assert.match(await page.locator('#map-h').textContent(), /comuni/);
+  const comune = page.locator(`svg.geo a[href="/?comune=${it.comune}&status=open"]`);
+  await page.screenshot({ path: screenshotPath('page-map-region.png'), clip: await page.locator('section.map').boundingBox() });
+  await comune.click();
+  await page.waitForURL((u) => u.searchParams.get('comune') === it.comune);
+  await widgetCount(page);
+  assert.equal(await page.locator(`svg.geo a[href="/?comune=${it.comune}&status=open"] path.sel`).count(), 1);
+  // and back to Italy
+  await page.getByRole('link', { name: 'Tutta Italia, per provincia' }).click();
+  await page.waitForURL((u) => !u.searchParams.has('comune'));
+  assert.equal(await page.locator('svg.geo a').count(), 107);
   await page.done();
 });
 
-test('keyboard: skip link, the widget, the map tiles', { skip: !canRun }, async () => {
+test('keyboard: skip link, the widget, the map', { skip: !canRun }, async () => {
   const page = await open('/');
   await widgetCount(page);
   await page.keyboard.press('Tab');
   const skip = await page.evaluate(() => document.activeElement.textContent);
   assert.equal(skip, 'Vai al contenuto');
   await page.keyboard.press('Enter');
-  // Tab until a map tile has focus
+  // Tab until a province of the map has focus
   let found = false;
   for (let i = 0; i < 80 && !found; i++) {
     await page.keyboard.press('Tab');
-    found = await page.evaluate(() => document.activeElement?.closest?.('svg.tiles') != null);
+    found = await page.evaluate(() => document.activeElement?.closest?.('svg.geo') != null);
   }
-  assert.ok(found, 'map tiles are reachable with Tab');
+  assert.ok(found, 'the map is reachable with Tab');
+  // the focused province is visibly marked
+  const stroke = await page.evaluate(() => getComputedStyle(document.activeElement.querySelector('path')).stroke);
+  assert.equal(stroke, 'rgb(255, 153, 0)');
   await page.screenshot({ path: screenshotPath('page-map-focus.png'), clip: await page.locator('section.map').boundingBox() });
   const href = await page.evaluate(() => document.activeElement.getAttribute('href'));
+  assert.match(href, /^\/\?province=\d{3}&status=open$/);
   await page.keyboard.press('Enter');
   await page.waitForURL((u) => u.href.endsWith(href));
   await page.done();
 });
 
-test('axe-core: zero violations on /, /en/, /embed, /en/embed and a results page', { skip: !canRun }, async () => {
+test('axe-core: zero violations on /, /en/, /embed, /en/embed, results pages and the map of a region', { skip: !canRun }, async () => {
   const paths = ['/', '/en/', '/embed', '/en/embed'];
-  if (TARGET === 'real') paths.push(`/?q=${data.word}`, '/en/?status=open');
+  if (TARGET === 'real') {
+    const it = await openPlace();
+    paths.push(`/?q=${data.word}`, '/en/?status=open', `/?province=${it.province}&status=open`, `/en/?comune=${it.comune}`);
+  }
   for (const path of paths) {
     for (const widget of [true, false]) {
       const page = await open(path, { widget });

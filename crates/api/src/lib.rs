@@ -12,6 +12,7 @@ pub mod error;
 pub mod export;
 pub mod ics;
 pub mod limits;
+pub mod map;
 pub mod page;
 pub mod params;
 
@@ -989,8 +990,10 @@ async fn home(
     let params = Params::parse(raw.as_deref(), SEARCH_PARAMS);
     let pairs = params.as_ref().map(Params::pairs).unwrap_or_default();
     let mut results = None;
+    let mut focus = None;
     match params.and_then(|p| search_request(&p).map(|r| (p, r))) {
         Ok((p, mut req)) => {
+            focus = req.place.clone();
             let filtered = [
                 "q", "kind", "status", "region", "province", "comune", "place", "method", "topic",
                 "open_on", "from", "to", "source",
@@ -1022,8 +1025,23 @@ async fn home(
         let open = run_search(
             &state,
             SearchRequest {
-                limit: 1,
+                limit: 0,
                 status: Some(snodo_model::Status::Open),
+                place_facets: true,
+                ..SearchRequest::default()
+            },
+            today,
+        )
+        .await?;
+        let national = run_search(
+            &state,
+            SearchRequest {
+                limit: 0,
+                status: Some(snodo_model::Status::Open),
+                place: Some(snodo_model::Territory {
+                    national: true,
+                    ..Default::default()
+                }),
                 ..SearchRequest::default()
             },
             today,
@@ -1031,9 +1049,17 @@ async fn home(
         .await?;
         let store = state.store.clone();
         let sources = tokio::task::spawn_blocking(move || store.sources()).await??;
-        Ok::<_, ApiError>((all.facets.status, open.facets.region, sources))
+        let facets = open.facets;
+        let map = page::MapCounts {
+            region: facets.region,
+            province: facets.province,
+            comune: facets.comune,
+            national: national.total,
+            focus,
+        };
+        Ok::<_, ApiError>((all.facets.status, map, sources))
     };
-    let (status_counts, open_by_region, sources) = match overview.await {
+    let (status_counts, map, sources) = match overview.await {
         Ok(v) => v,
         Err(e) => {
             return e.into_response();
@@ -1044,7 +1070,7 @@ async fn home(
         params: &pairs,
         results: results.as_ref(),
         status_counts: &status_counts,
-        open_by_region: &open_by_region,
+        map: &map,
         sources: &sources,
         error: error.as_deref(),
     });

@@ -23,6 +23,8 @@ use snodo_model::territory::region_name;
 use snodo_model::{Kind, Status};
 use snodo_store::SourceStatus;
 
+use crate::map;
+
 /// The page's style sheet.
 pub const PAGE_CSS: &str = include_str!("../assets/page.css");
 
@@ -83,8 +85,8 @@ pub struct HomeView<'a> {
     pub results: Option<&'a SearchResults>,
     /// Over all live records: open / upcoming / closed.
     pub status_counts: &'a BTreeMap<String, u64>,
-    /// Open records per 2-digit ISTAT region code.
-    pub open_by_region: &'a BTreeMap<String, u64>,
+    /// Open records by place, and the place the page is filtered by, for the map.
+    pub map: &'a MapCounts,
     pub sources: &'a [SourceStatus],
     /// A user-facing error for a bad query, shown in the form.
     pub error: Option<&'a str>,
@@ -267,7 +269,7 @@ fn topic_values(lang: Lang) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Short names of the regions, for the map's tiles.
+/// Short names of the regions, for result cards.
 fn region_short(code: &str) -> &'static str {
     match code {
         "02" => "Valle d'Aosta",
@@ -276,47 +278,17 @@ fn region_short(code: &str) -> &'static str {
     }
 }
 
-/// Tile-grid cartogram of the 20 regions: (code, abbreviation, column, row), roughly where each
-/// region lies on a map of Italy.
-const TILES: [(&str, &str, u32, u32); 20] = [
-    ("02", "VDA", 0, 0),
-    ("04", "TAA", 2, 0),
-    ("01", "PIE", 0, 1),
-    ("03", "LOM", 1, 1),
-    ("05", "VEN", 2, 1),
-    ("06", "FVG", 3, 1),
-    ("07", "LIG", 0, 2),
-    ("08", "EMR", 1, 2),
-    ("11", "MAR", 2, 2),
-    ("09", "TOS", 1, 3),
-    ("10", "UMB", 2, 3),
-    ("13", "ABR", 3, 3),
-    ("12", "LAZ", 2, 4),
-    ("14", "MOL", 3, 4),
-    ("16", "PUG", 4, 4),
-    ("20", "SAR", 0, 5),
-    ("15", "CAM", 3, 5),
-    ("17", "BAS", 4, 5),
-    ("18", "CAL", 4, 6),
-    ("19", "SIC", 3, 7),
-];
-
-/// Fill colours, lightest (no open process) to darkest, and whether the label is white.
-const SHADES: [(&str, bool); 6] = [
-    ("#eceff1", false),
-    ("#cce0f5", false),
-    ("#99c2eb", false),
-    ("#66a3e0", false),
-    ("#0066cc", true),
-    ("#003d7a", true),
-];
+/// Shades of the map, lightest (no open process) to darkest: the `s0`…`s5` and `sw0`…`sw5`
+/// classes of the style sheet.
+const SHADES: usize = 6;
 
 fn shade(count: u64, max: u64) -> usize {
     if count == 0 || max == 0 {
         0
     } else {
-        // 1..=5 in proportion to the busiest region, which gets the darkest
-        (count.saturating_mul(5).div_ceil(max)).clamp(1, 5) as usize
+        // 1..=5 in proportion to the busiest place, which gets the darkest
+        let top = SHADES as u64 - 1;
+        (count.saturating_mul(top).div_ceil(max)).clamp(1, top) as usize
     }
 }
 
@@ -921,71 +893,186 @@ fn counts(out: &mut String, v: &HomeView<'_>) {
     out.push_str("</ul>\n");
 }
 
+/// Open records by place, for the map.
+#[derive(Debug, Default)]
+pub struct MapCounts {
+    /// By 2-digit ISTAT region code.
+    pub region: BTreeMap<String, u64>,
+    /// By province UTS code (records of its comuni included).
+    pub province: BTreeMap<String, u64>,
+    /// By comune ISTAT code.
+    pub comune: BTreeMap<String, u64>,
+    /// Those that concern the whole country.
+    pub national: u64,
+    /// The place the page is filtered by, if any: the map shows the comuni of its region.
+    pub focus: Option<snodo_model::Territory>,
+}
+
+fn open_label(lang: Lang, name: &str, n: u64) -> String {
+    format!(
+        "{name}: {}",
+        plural(
+            lang,
+            n,
+            "processo aperto",
+            "processi aperti",
+            "open process",
+            "open processes"
+        )
+    )
+}
+
+/// One shape: a link with an accessible name when it leads somewhere, else an inert path.
+fn shape(out: &mut String, d: &str, class: &str, link: Option<(&str, &str)>) {
+    match link {
+        Some((href, label)) => {
+            let _ = writeln!(
+                out,
+                "<a href=\"{}\" aria-label=\"{label}\"><title>{label}</title><path class=\"{class}\" d=\"{d}\"/></a>",
+                esc(href),
+                label = esc(label),
+            );
+        }
+        None => {
+            let _ = writeln!(out, "<path class=\"{class}\" d=\"{d}\"/>");
+        }
+    }
+}
+
+/// A choropleth from ISTAT boundaries: Italy by province, or, when the page is filtered by a
+/// place, the comuni of its region. Every shaded place is a link that filters the page; the same
+/// numbers follow as tables, for those who do not use the picture.
 fn map(out: &mut String, v: &HomeView<'_>) {
     let lang = v.lang;
-    let max = v.open_by_region.values().copied().max().unwrap_or(0);
-    let (size, gap, pad) = (64u32, 6u32, 4u32);
-    let cols = TILES.iter().map(|t| t.2).max().unwrap_or(0) + 1;
-    let rows = TILES.iter().map(|t| t.3).max().unwrap_or(0) + 1;
-    let (w, h) = (
-        pad * 2 + cols * (size + gap) - gap,
-        pad * 2 + rows * (size + gap) - gap,
-    );
-    let _ = writeln!(
-        out,
-        "<section class=\"map\" aria-labelledby=\"map-h\">\n<h2 id=\"map-h\">{}</h2>\n<p id=\"map-note\" class=\"note\">{}</p>",
-        lang.t("Processi aperti per regione", "Open processes by region"),
-        lang.t(
-            "Cartogramma a tessere: ogni regione è un quadrato della stessa dimensione, disposto più o meno dove si trova sulla carta d'Italia. Più è scuro, più processi sono aperti. Scegli una regione per vederli.",
-            "Tile cartogram: each region is a square of the same size, placed roughly where it lies on the map of Italy. The darker, the more processes are open. Choose a region to see them."
-        )
-    );
-    let _ = writeln!(
-        out,
-        "<svg class=\"tiles\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" role=\"group\" aria-labelledby=\"map-h\" aria-describedby=\"map-note\" focusable=\"false\">"
-    );
-    // the tiles are the links; their labels are drawn above them, outside the links and hidden
-    // from assistive technology (the link's name says it all), and let clicks through
-    let mut labels = String::new();
-    for (code, abbr, col, row) in TILES {
-        let n = v.open_by_region.get(code).copied().unwrap_or(0);
-        let (fill, light) = SHADES[shade(n, max)];
-        let x = pad + col * (size + gap);
-        let y = pad + row * (size + gap);
-        let name = region_short(code);
-        let label = format!(
-            "{name}: {}",
-            plural(
-                lang,
-                n,
-                "processo aperto",
-                "processi aperti",
-                "open process",
-                "open processes"
+    let m = v.map;
+    let focus_region = m.focus.as_ref().and_then(|t| t.region.as_deref());
+    let zoom = focus_region.and_then(|r| Some((r, region_name(r)?, map::comuni(r)?)));
+    let heading = match &zoom {
+        Some((_, name, _)) => format!(
+            "{} {name}",
+            lang.t("Processi aperti nei comuni:", "Open processes by comune:")
+        ),
+        None => lang
+            .t(
+                "Processi aperti per provincia",
+                "Open processes by province",
             )
-        );
-        let link = href(lang.home(), &[("region", code), ("status", "open")]);
-        let _ = writeln!(
+            .to_owned(),
+    };
+    let note = match zoom {
+        Some(_) => lang.t(
+            "Più è scuro, più processi sono aperti. I comuni con processi aperti sono collegamenti: sceglili per vederli.",
+            "The darker, the more processes are open. Comuni with open processes are links: choose one to see them.",
+        ),
+        None => lang.t(
+            "Più è scuro, più processi sono aperti. Scegli una provincia per vederne i processi e i comuni.",
+            "The darker, the more processes are open. Choose a province to see its processes and its comuni.",
+        ),
+    };
+    let _ = writeln!(
+        out,
+        "<section class=\"map\" aria-labelledby=\"map-h\">\n<h2 id=\"map-h\">{}</h2>\n<p id=\"map-note\" class=\"note\">{note}</p>",
+        esc(&heading)
+    );
+    // what no shape can show: the national ones, and in a region those of the region as a whole
+    let _ = write!(out, "<ul class=\"wide\">");
+    if let Some((code, name, _)) = &zoom {
+        let _ = write!(
             out,
-            "<a href=\"{link}\" aria-label=\"{label}\"><title>{label}</title>\
-             <rect x=\"{x}\" y=\"{y}\" width=\"{size}\" height=\"{size}\" rx=\"8\" fill=\"{fill}\"/></a>",
-            link = esc(&link),
-            label = esc(&label),
+            "<li><a href=\"{}\">{}</a></li>",
+            esc(&href(lang.home(), &[("status", "open")])),
+            lang.t(
+                "← Tutta Italia, per provincia",
+                "← All of Italy, by province"
+            ),
         );
-        let _ = writeln!(
-            labels,
-            "<text x=\"{tx}\" y=\"{ty1}\" class=\"ab{cls}\" text-anchor=\"middle\">{abbr}</text>\
-             <text x=\"{tx}\" y=\"{ty2}\" class=\"n{cls}\" text-anchor=\"middle\">{n}</text>",
-            tx = x + size / 2,
-            ty1 = y + 26,
-            ty2 = y + 50,
-            cls = if light { " lt" } else { "" },
+        let n = m.region.get(*code).copied().unwrap_or(0);
+        let _ = write!(
+            out,
+            "<li><a href=\"{}\">{}</a></li>",
+            esc(&href(lang.home(), &[("region", code), ("status", "open")])),
+            esc(&open_label(
+                lang,
+                &format!("{} {name}", lang.t("Tutta la regione", "All of")),
+                n
+            )),
         );
     }
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<g class=\"lbl\" aria-hidden=\"true\">\n{labels}</g>\n"
+        "<li><a href=\"{}\">{}</a></li></ul>",
+        esc(&href(lang.home(), &[("place", "IT"), ("status", "open")])),
+        esc(&open_label(
+            lang,
+            lang.t("Nazionali, per tutta Italia", "National, for all of Italy"),
+            m.national
+        )),
     );
+    let (shapes, rows): (map::Shapes, Vec<(String, String, u64)>) = match &zoom {
+        Some((code, _, shapes)) => {
+            let rows = snodo_model::territory::comuni()
+                .iter()
+                .filter(|c| c.region == *code)
+                .map(|c| {
+                    (
+                        c.code.to_owned(),
+                        c.name.to_owned(),
+                        m.comune.get(c.code).copied().unwrap_or(0),
+                    )
+                })
+                .collect();
+            (*shapes, rows)
+        }
+        None => {
+            let rows = snodo_model::territory::provinces()
+                .iter()
+                .map(|p| {
+                    (
+                        p.code.to_owned(),
+                        p.name.to_owned(),
+                        m.province.get(p.code).copied().unwrap_or(0),
+                    )
+                })
+                .collect();
+            (map::provinces(), rows)
+        }
+    };
+    let by_code: BTreeMap<&str, (&str, u64)> = rows
+        .iter()
+        .map(|(c, name, n)| (c.as_str(), (name.as_str(), *n)))
+        .collect();
+    let max = rows.iter().map(|r| r.2).max().unwrap_or(0);
+    let _ = writeln!(
+        out,
+        "<svg class=\"geo\" viewBox=\"0 0 {} {}\" role=\"group\" aria-labelledby=\"map-h\" aria-describedby=\"map-note\">",
+        shapes.width, shapes.height
+    );
+    let focus_comune = m.focus.as_ref().and_then(|t| t.comune.as_deref());
+    let focus_province = m.focus.as_ref().and_then(|t| t.province.as_deref());
+    for (code, d) in shapes.iter() {
+        let (name, n) = by_code.get(code).copied().unwrap_or(("", 0));
+        let mut class = format!("s{}", shade(n, max));
+        let selected = if zoom.is_some() {
+            focus_comune == Some(code)
+                || (focus_comune.is_none()
+                    && focus_province.is_some()
+                    && snodo_model::territory::comune(code).map(|c| c.province) == focus_province)
+        } else {
+            false
+        };
+        if selected {
+            class.push_str(" sel");
+        }
+        let label = open_label(lang, name, n);
+        let link = if zoom.is_some() {
+            // a comune without open processes, or one the ISTAT list no longer has, leads nowhere
+            (n > 0 && !name.is_empty())
+                .then(|| href(lang.home(), &[("comune", code), ("status", "open")]))
+        } else {
+            Some(href(lang.home(), &[("province", code), ("status", "open")]))
+        };
+        shape(out, d, &class, link.as_deref().map(|h| (h, label.as_str())));
+    }
     out.push_str("</svg>\n");
     // legend
     let _ = write!(
@@ -993,34 +1080,100 @@ fn map(out: &mut String, v: &HomeView<'_>) {
         "<p class=\"legend\"><span class=\"lg-l\">{}</span>",
         lang.t("Meno", "Fewer")
     );
-    for (i, _) in SHADES.iter().enumerate() {
+    for i in 0..SHADES {
         let _ = write!(out, "<span class=\"sw sw{i}\" aria-hidden=\"true\"></span>");
     }
     let _ = writeln!(
         out,
-        "<span class=\"lg-r\">{}</span></p>",
-        lang.t("Più processi aperti", "More open processes")
+        "<span class=\"lg-r\">{}</span></p>\n<p class=\"note\">{} {}</p>",
+        lang.t("Più processi aperti", "More open processes"),
+        lang.t("Confini:", "Boundaries:"),
+        map::ATTRIBUTION,
     );
-    // the same data as a table
+    // the same data as tables
     let _ = writeln!(
         out,
-        "<details class=\"tbl\"><summary>{}</summary>\n<table><caption class=\"vh\">{}</caption>\
-         <thead><tr><th scope=\"col\">{}</th><th scope=\"col\" class=\"num\">{}</th></tr></thead><tbody>",
+        "<details class=\"tbl\"><summary>{}</summary>",
         lang.t("I dati della mappa in tabella", "The map's data as a table"),
-        lang.t("Processi aperti per regione", "Open processes by region"),
-        lang.t("Regione", "Region"),
-        lang.t("Processi aperti", "Open processes"),
     );
-    for code in (1..=20).map(|i| format!("{i:02}")) {
-        let n = v.open_by_region.get(&code).copied().unwrap_or(0);
+    let table_head = |out: &mut String, caption: &str, place: &str| {
         let _ = writeln!(
             out,
-            "<tr><th scope=\"row\"><a href=\"{}\">{}</a></th><td class=\"num\">{n}</td></tr>",
-            esc(&href(lang.home(), &[("region", &code), ("status", "open")])),
-            esc(region_name(&code).unwrap_or(&code))
+            "<table><caption>{}</caption><thead><tr><th scope=\"col\">{}</th><th scope=\"col\" class=\"num\">{}</th></tr></thead><tbody>",
+            esc(caption),
+            place,
+            lang.t("Processi aperti", "Open processes"),
         );
+    };
+    match &zoom {
+        Some((_, name, _)) => {
+            table_head(
+                out,
+                &format!(
+                    "{} {name}",
+                    lang.t("Comuni con processi aperti:", "Comuni with open processes:")
+                ),
+                lang.t("Comune", "Comune"),
+            );
+            let mut open: Vec<&(String, String, u64)> = rows.iter().filter(|r| r.2 > 0).collect();
+            open.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.1.cmp(&b.1)));
+            for (code, name, n) in open {
+                let _ = writeln!(
+                    out,
+                    "<tr><th scope=\"row\"><a href=\"{}\">{}</a></th><td class=\"num\">{n}</td></tr>",
+                    esc(&href(lang.home(), &[("comune", code), ("status", "open")])),
+                    esc(name)
+                );
+            }
+            let none = rows.iter().filter(|r| r.2 == 0).count();
+            let _ = writeln!(
+                out,
+                "</tbody></table>\n<p class=\"note\">{}</p>",
+                match lang {
+                    Lang::It =>
+                        format!("Altri {none} comuni della regione non hanno processi aperti."),
+                    Lang::En => format!("{none} other comuni of the region have no open process."),
+                }
+            );
+        }
+        None => {
+            table_head(
+                out,
+                lang.t("Processi aperti per regione", "Open processes by region"),
+                lang.t("Regione", "Region"),
+            );
+            for code in (1..=20).map(|i| format!("{i:02}")) {
+                let n = m.region.get(&code).copied().unwrap_or(0);
+                let _ = writeln!(
+                    out,
+                    "<tr><th scope=\"row\"><a href=\"{}\">{}</a></th><td class=\"num\">{n}</td></tr>",
+                    esc(&href(lang.home(), &[("region", &code), ("status", "open")])),
+                    esc(region_name(&code).unwrap_or(&code))
+                );
+            }
+            out.push_str("</tbody></table>\n");
+            table_head(
+                out,
+                lang.t(
+                    "Processi aperti per provincia",
+                    "Open processes by province",
+                ),
+                lang.t("Provincia", "Province"),
+            );
+            let mut sorted: Vec<&(String, String, u64)> = rows.iter().collect();
+            sorted.sort_by(|a, b| a.1.cmp(&b.1));
+            for (code, name, n) in sorted {
+                let _ = writeln!(
+                    out,
+                    "<tr><th scope=\"row\"><a href=\"{}\">{}</a></th><td class=\"num\">{n}</td></tr>",
+                    esc(&href(lang.home(), &[("province", code), ("status", "open")])),
+                    esc(name)
+                );
+            }
+            out.push_str("</tbody></table>\n");
+        }
     }
-    out.push_str("</tbody></table></details>\n</section>\n");
+    out.push_str("</details>\n</section>\n");
 }
 
 fn sources_table(out: &mut String, v: &HomeView<'_>) {
@@ -1418,7 +1571,7 @@ mod tests {
         params: Vec<(String, String)>,
         results: SearchResults,
         status: BTreeMap<String, u64>,
-        regions: BTreeMap<String, u64>,
+        map: MapCounts,
         sources: Vec<SourceStatus>,
     }
 
@@ -1436,7 +1589,13 @@ mod tests {
                 ("closed".into(), 1),
             ]
             .into(),
-            regions: [("16".to_string(), 4u64), ("03".into(), 1)].into(),
+            map: MapCounts {
+                region: [("16".to_string(), 5u64), ("03".into(), 1)].into(),
+                province: [("272".to_string(), 4u64), ("215".into(), 1)].into(),
+                comune: [("072006".to_string(), 3u64), ("072004".into(), 1)].into(),
+                national: 14,
+                focus: None,
+            },
             sources: vec![source(EVIL)],
         }
     }
@@ -1447,7 +1606,7 @@ mod tests {
             params: &f.params,
             results: with_results.then_some(&f.results),
             status_counts: &f.status,
-            open_by_region: &f.regions,
+            map: &f.map,
             sources: &f.sources,
             error,
         })
@@ -1492,8 +1651,7 @@ mod tests {
         "mark",
         "nav",
         "svg",
-        "rect",
-        "text",
+        "path",
         "details",
         "summary",
         "table",
@@ -1506,7 +1664,6 @@ mod tests {
         "footer",
         "pre",
         "code",
-        "g",
     ];
 
     /// No harvested or user string reaches the page as markup: every tag is one of ours, no tag
@@ -1588,18 +1745,28 @@ mod tests {
         assert!(html.contains("<strong>7</strong> <span>aperti</span>"));
         assert!(html.contains("<strong>2</strong> <span>in arrivo</span>"));
         assert!(html.contains("<strong>1</strong> <span>concluso</span>"));
-        // the cartogram: 20 linked tiles, each with an accessible name, and the table fallback
-        assert_eq!(html.matches("<rect ").count(), 20);
+        // the map: 107 linked provinces, each with an accessible name, shaded by its count
+        assert_eq!(html.matches("<path ").count(), 107);
+        // (each in the map and in the table)
+        assert_eq!(html.matches("<a href=\"/?province=").count(), 2 * 107);
         assert!(html.contains(
-            "href=\"/?region=16&amp;status=open\" aria-label=\"Puglia: 4 processi aperti\""
+            "<a href=\"/?province=272&amp;status=open\" aria-label=\"Bari: 4 processi aperti\"><title>Bari: 4 processi aperti</title><path class=\"s5\" d=\"M"
         ));
-        assert!(html.contains("aria-label=\"Lombardia: 1 processo aperto\""));
-        assert!(html.contains("aria-label=\"Molise: 0 processi aperti\""));
-        assert!(html.contains("Cartogramma"));
+        assert!(html.contains("aria-label=\"Milano: 1 processo aperto\"><title>Milano: 1 processo aperto</title><path class=\"s2\""));
+        assert!(html.contains("aria-label=\"Isernia: 0 processi aperti\"><title>Isernia: 0 processi aperti</title><path class=\"s0\""));
+        // what no province shows: the national ones
+        assert!(html.contains("<a href=\"/?place=IT&amp;status=open\">Nazionali, per tutta Italia: 14 processi aperti</a>"));
+        assert!(html.contains("Confini: ISTAT, Openpolis (CC BY 4.0)"));
+        // and the tables: by region and by province
         assert_eq!(
             html.matches("<tr><th scope=\"row\"><a href=\"/?region=")
                 .count(),
             20
+        );
+        assert_eq!(
+            html.matches("<tr><th scope=\"row\"><a href=\"/?province=")
+                .count(),
+            107
         );
         // the sources, with their last successful harvest; a non-http URL is not linked
         assert!(
@@ -1668,12 +1835,29 @@ mod tests {
         assert_eq!(shade(1, 1), 5);
         assert_eq!(shade(4, 4), 5);
         assert!(shade(6, 10) > shade(3, 10));
-        // every region has a tile, once
-        let mut codes: Vec<&str> = TILES.iter().map(|t| t.0).collect();
-        codes.sort_unstable();
-        codes.dedup();
-        assert_eq!(codes.len(), 20);
-        assert!(codes.iter().all(|c| region_name(c).is_some()));
+    }
+
+    #[test]
+    fn a_page_filtered_by_a_place_maps_the_comuni_of_its_region() {
+        let mut f = fixture("");
+        f.map.focus = Some(snodo_model::territory::from_code("072006").unwrap());
+        let html = home(&f, Lang::En, false, None);
+        assert!(html.contains("Open processes by comune: Puglia"));
+        let shapes = crate::map::comuni("16").unwrap().iter().count();
+        assert!(shapes > 250, "{shapes}");
+        assert_eq!(html.matches("<path ").count(), shapes);
+        // only comuni with open processes lead somewhere; the one asked for is marked
+        assert_eq!(html.matches("<a href=\"/en/?comune=").count(), 2 + 2);
+        assert!(html.contains("<a href=\"/en/?comune=072006&amp;status=open\" aria-label=\"Bari: 3 open processes\"><title>Bari: 3 open processes</title><path class=\"s5 sel\""));
+        assert!(html.contains("<a href=\"/en/?status=open\">← All of Italy, by province</a>"));
+        assert!(html.contains(
+            "<a href=\"/en/?region=16&amp;status=open\">All of Puglia: 5 open processes</a>"
+        ));
+        assert!(html.contains(&format!(
+            "{} other comuni of the region have no open process.",
+            257 - 2
+        )));
+        assert_inert(&html);
     }
 
     #[test]

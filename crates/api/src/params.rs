@@ -221,6 +221,7 @@ pub fn search_request(p: &Params) -> Result<SearchRequest, ApiError> {
         limit,
         offset,
         lang,
+        place_facets: false,
     })
 }
 
