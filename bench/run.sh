@@ -58,6 +58,11 @@ for n in "${sizes[@]}"; do
     wrk -t2 -c64 -d"${duration}s" --latency -s "$dir/mix.lua" http://127.0.0.1:18080 | grep -v '^status 200' | head -40
     grep -E 'VmHWM|VmRSS' "/proc/$pid/status"
     echo '```'
+    if [ "$cache" = 0 ]; then
+      # "Near me": place, topic, method and date filters, one keep-alive client, cache off.
+      echo; echo "#### near-me searches over HTTP, $n records, one client, search_cache_entries = 0"; echo
+      "$bench" http --addr 127.0.0.1:18080 --reps "$reps" --out "$dir/http-near-me.json"
+    fi
     kill "$pid"; wait "$pid" || true
   done
 done

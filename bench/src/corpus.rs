@@ -267,6 +267,16 @@ static PLACES: LazyLock<Vec<Place>> = LazyLock::new(|| {
         .collect()
 });
 
+/// The corpus's comuni that resolved to an ISTAT code, with their names: the places of the "near
+/// me" queries.
+pub fn placed_comuni() -> Vec<(&'static str, Territory)> {
+    PLACES
+        .iter()
+        .filter(|p| p.territory.comune.is_some())
+        .map(|p| (p.name, p.territory.clone()))
+        .collect()
+}
+
 /// How many of the comuni were resolved to an ISTAT comune code (a check for tests).
 pub fn resolved_comuni() -> (usize, usize) {
     let ok = PLACES
@@ -521,6 +531,8 @@ pub fn record(seed: u64, i: u64) -> Record {
         }
         _ => Vec::new(),
     };
+    // national topics as the harvester sets them, from the area
+    r.themes = snodo_model::topics::classify(&r, &[]);
     r
 }
 

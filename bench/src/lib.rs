@@ -11,6 +11,7 @@
 
 pub mod corpus;
 pub mod engines;
+pub mod http;
 pub mod queries;
 
 use std::collections::BTreeMap;

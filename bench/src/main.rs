@@ -7,6 +7,8 @@
 //! snodo-bench report FILE.json...           markdown tables with ratios (first file = Snodo)
 //! snodo-bench prefill --records N --data-dir DIR    store + index for `snodo serve`
 //! snodo-bench wrk-lua --records N --out FILE.lua    the query mix as a wrk script
+//! snodo-bench http --addr 127.0.0.1:18080 [--reps 5] [--out FILE.json]
+//!                 latency per class of the "near me" queries against a running `snodo serve`
 //! ```
 
 use std::collections::HashMap;
@@ -14,6 +16,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use snodo_bench::engines::{self, Engine};
+use snodo_bench::http::{self, urlencode};
 use snodo_bench::{markdown, peak_rss_kib, queries, reset_peak_rss, run, Report};
 
 struct Args {
@@ -91,7 +94,19 @@ fn main() -> Result<()> {
             std::fs::write(out, wrk_lua(seed, n))?;
             Ok(())
         }
-        other => bail!("unknown command `{other}`; expected run, report, prefill or wrk-lua"),
+        "http" => {
+            let addr = args.get("addr").unwrap_or("127.0.0.1:18080");
+            let reps = args.num("reps", 5)? as usize;
+            let qs = http::near_me_queries();
+            eprintln!("{} near-me queries, {reps} timed runs each", qs.len());
+            let rows = http::measure(addr, &qs, reps)?;
+            if let Some(out) = args.get("out") {
+                std::fs::write(out, serde_json::to_string_pretty(&rows)?)?;
+            }
+            print!("{}", http::markdown(&rows));
+            Ok(())
+        }
+        other => bail!("unknown command `{other}`; expected run, report, prefill, wrk-lua or http"),
     }
 }
 
@@ -186,18 +201,4 @@ fn wrk_lua(seed: u64, n: u64) -> String {
          request = function()\n  counter = counter % #paths + 1\n  return wrk.format(\"GET\", paths[counter])\nend\n",
         paths.join("\n")
     )
-}
-
-fn urlencode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            b => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }

@@ -575,10 +575,27 @@ pub fn build_meeting(
         title: parent.title.clone(),
         url: parent.url.clone(),
     });
-    r.territory = parent.territory.clone();
+    r.territory = meeting_place(parent, r.meeting.as_ref());
     r.promoter = parent.promoter.clone();
     r.validate()?;
     Ok(Some(r))
+}
+
+/// Where a meeting is: the comune its address (or its venue's name) gives, when that lies within
+/// its space's territory, else the space's territory.
+fn meeting_place(parent: &Record, details: Option<&snodo_model::MeetingDetails>) -> Territory {
+    let within = &parent.territory;
+    details
+        .into_iter()
+        .flat_map(|d| {
+            d.address
+                .as_deref()
+                .into_iter()
+                .chain(d.location.iter().map(|(_, x)| x))
+        })
+        .find_map(|text| snodo_model::territory::match_address(text, within))
+        .filter(|t| t.comune.is_some() && t.comune != within.comune)
+        .unwrap_or_else(|| within.clone())
 }
 
 #[cfg(test)]
@@ -888,9 +905,47 @@ mod tests {
         assert_eq!(p.id.to_string(), "er:process:7");
         assert_eq!(p.title.get("it"), Some("Bilancio"));
         assert_eq!(r.territory.comune.as_deref(), Some("037006"), "inherited");
+        assert_eq!(r.territory, parent.territory);
         assert_eq!(r.promoter, promoter);
         assert!(!serde_json::to_string(&r).unwrap().contains("Giulia"));
         assert!(w.is_empty(), "{w:?}");
+    }
+
+    #[test]
+    fn a_meeting_address_places_it_in_its_comune_within_the_space() {
+        let territory = snodo_model::territory::from_code("08").unwrap();
+        let promoter = LocalizedText::single("it", "Regione Emilia-Romagna");
+        let src = ctx(&territory, &promoter);
+        let mut parent = parent_process(&src);
+        parent.territory = territory.clone();
+        let place = |address: &str, location: &str| {
+            let m = meeting(json!({
+                "id": "7", "title": tr(&[("it", "Assemblea")]),
+                "startTime": "2029-01-15T09:00:00Z",
+                "address": address, "location": tr(&[("it", location)]),
+            }));
+            build_meeting(&src, &parent, "13", &m, &mut vec![])
+                .unwrap()
+                .unwrap()
+                .territory
+        };
+        let t = place("Via Porrettana 360, 40033 Casalecchio di Reno (BO)", "");
+        assert_eq!(
+            (
+                t.comune.as_deref(),
+                t.province.as_deref(),
+                t.region.as_deref()
+            ),
+            (Some("037011"), Some("237"), Some("08"))
+        );
+        // the venue's name when the address says nothing
+        let t = place("", "Sala consiliare del Comune di Forlì");
+        assert_eq!(t.comune, None, "not a whole part: {t:?}");
+        let t = place("", "Comune di Forlì");
+        assert_eq!(t.comune.as_deref(), Some("040012"));
+        // an address elsewhere, or none, leaves the space's territory
+        assert_eq!(place("Via Sparano 1, 70121 Bari", ""), territory);
+        assert_eq!(place("Via Roma 1", ""), territory);
     }
 
     #[test]

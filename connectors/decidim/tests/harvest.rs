@@ -888,7 +888,17 @@ async fn meetings_are_harvested_on_every_version_without_people() {
         let parent = m.parent.as_ref().unwrap();
         assert_eq!(parent.id.to_string(), "partecipa:process:4");
         assert!(parent.title.get("it").is_some());
-        assert!(m.territory.national, "inherited from the process");
+        // a national process's meeting is where its address says: Rome
+        assert_eq!(
+            (m.territory.comune.as_deref(), m.territory.region.as_deref()),
+            (Some("058091"), Some("12")),
+            "placed by its address"
+        );
+        let online = ms.iter().find(|r| r.id.upstream_id == "423").unwrap();
+        assert!(
+            online.territory.national,
+            "no address: inherited from the process"
+        );
         let en = ms.iter().find(|r| r.id.upstream_id == "423").unwrap();
         assert_eq!(en.default_locale, "en");
         assert_eq!(en.title.get("en"), Some("Open Government Week: online Q&A"));

@@ -352,6 +352,92 @@ pub fn match_name(name: &str, within: Option<&str>) -> Option<Territory> {
     }
 }
 
+/// The comune a postal address names (`Via Roma 1, 40033 Casalecchio di Reno (BO)`,
+/// `Piazza del Grano 1 - Bolzano/Bozen`), if it lies within `within`, the territory of what the
+/// address belongs to (a meeting's process): an address only ever makes a place finer, never moves
+/// it elsewhere. The comune must be a whole part of the address between commas or dashes, after
+/// its postal code and province sigla are set aside, so the street in `Via Roma` is never Rome;
+/// a sigla, when given, must agree and picks among homonyms.
+pub fn match_address(address: &str, within: &Territory) -> Option<Territory> {
+    let t = &*TABLES;
+    let region = within.region.as_deref();
+    // the town comes last in Italian addresses: try the parts from the end
+    let parts: Vec<&str> = address
+        .split([',', ';', '\n', '–', '—'])
+        .flat_map(|p| p.split(" - "))
+        .map(str::trim)
+        .collect();
+    for &part in parts.iter().rev() {
+        let (name, sigla) = address_part(part);
+        if name.is_empty() {
+            continue;
+        }
+        let found = match sigla {
+            Some(sigla) => {
+                let folded = fold_for_matching(name);
+                let key = COMUNE_PREFIXES
+                    .iter()
+                    .find_map(|p| folded.strip_prefix(p))
+                    .map_or(folded.as_str(), str::trim);
+                let in_province: Vec<&Comune> = t
+                    .comuni_by_name
+                    .get(key)
+                    .into_iter()
+                    .flatten()
+                    .map(|&i| &t.comuni[i])
+                    .filter(|c| province(c.province).is_some_and(|p| p.sigla == sigla))
+                    .collect();
+                match in_province.as_slice() {
+                    [c] => Some(comune_territory(c)),
+                    _ => None,
+                }
+            }
+            None => match_name(name, region),
+        };
+        let Some(found) = found.filter(|f| f.comune.is_some()) else {
+            continue;
+        };
+        let inside = match (&within.comune, &within.province, &within.region) {
+            (Some(c), _, _) => found.comune.as_ref() == Some(c),
+            (None, Some(p), _) => found.province.as_ref() == Some(p),
+            (None, None, Some(r)) => found.region.as_ref() == Some(r),
+            (None, None, None) => true,
+        };
+        return inside.then_some(found);
+    }
+    None
+}
+
+/// One part of an address without its postal code and province sigla: `40033 Casalecchio di
+/// Reno (BO)` → (`Casalecchio di Reno`, `BO`).
+fn address_part(part: &str) -> (&str, Option<&'static str>) {
+    let mut s = part.trim();
+    // a leading or trailing CAP
+    let is_cap = |w: &str| w.len() == 5 && w.bytes().all(|b| b.is_ascii_digit());
+    if let Some((first, rest)) = s.split_once(char::is_whitespace) {
+        if is_cap(first) {
+            s = rest.trim();
+        }
+    }
+    if let Some((rest, last)) = s.rsplit_once(char::is_whitespace) {
+        if is_cap(last) {
+            s = rest.trim();
+        }
+    }
+    // a trailing sigla, bare or in parentheses: `Bologna BO`, `Bologna (BO)`
+    let mut sigla = None;
+    if let Some((rest, last)) = s.rsplit_once(char::is_whitespace) {
+        let code = last.trim_start_matches('(').trim_end_matches(')');
+        if code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase()) {
+            if let Some(p) = provinces().iter().find(|p| p.sigla == code) {
+                sigla = Some(p.sigla);
+                s = rest.trim();
+            }
+        }
+    }
+    (s, sigla)
+}
+
 fn match_one(name: &str, within: Option<&str>) -> Option<Territory> {
     let t = &*TABLES;
     let folded = fold_for_matching(name);
@@ -584,6 +670,68 @@ fn province_territory(p: &Province) -> Territory {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addresses_name_the_comune_within_the_place_they_belong_to() {
+        let at = |code: &str| resolve_place(code).unwrap();
+        let comune = |a: &str, within: &Territory| match_address(a, within).and_then(|t| t.comune);
+        let emilia = at("08");
+        for a in [
+            "Via Roma 1, 40033 Casalecchio di Reno (BO)",
+            "Via Roma 1, 40033 Casalecchio di Reno BO, Italia",
+            "Casa della Conoscenza, via Porrettana 360 - Casalecchio di Reno",
+            "Comune di Casalecchio di Reno",
+            "Piazza del Popolo 1\n40033 Casalecchio di Reno",
+        ] {
+            assert_eq!(comune(a, &emilia).as_deref(), Some("037011"), "{a}");
+        }
+        // the metropolitan city holds it; the Italian or German name, in either order
+        assert_eq!(
+            comune("Via Nazionale 2, Casalecchio di Reno", &at("237")).as_deref(),
+            Some("037011")
+        );
+        assert_eq!(
+            comune("Rennweg 10, 39012 Meran", &at("04")).as_deref(),
+            Some("021051")
+        );
+        assert_eq!(
+            comune("Piazza del Grano - Merano/Meran", &Territory::default()).as_deref(),
+            Some("021051")
+        );
+        // a sigla picks among homonyms; without one, a homonym gives nothing
+        assert_eq!(
+            comune("Piazza Municipio, 73030 Castro (LE)", &Territory::default()).as_deref(),
+            Some("075096")
+        );
+        assert_eq!(
+            comune("Piazza Municipio, Castro", &Territory::default()),
+            None
+        );
+        assert_eq!(
+            comune("Piazza Municipio, Castro (MI)", &Territory::default()),
+            None
+        );
+        // a street named after a town is not the town; nor is a bare CAP, a region or Italy
+        for a in [
+            "Via Roma 1",
+            "Viale Bologna 12",
+            "40033",
+            "Emilia-Romagna",
+            "Italia",
+            "",
+            "online",
+        ] {
+            assert_eq!(comune(a, &Territory::default()), None, "{a}");
+        }
+        // never outside what it belongs to: a Bologna process meeting in Modena stays Bologna's
+        assert_eq!(comune("Piazza Grande, 41121 Modena", &at("237")), None);
+        assert_eq!(comune("Piazza Grande, 41121 Modena", &at("037006")), None);
+        assert_eq!(
+            comune("Piazza Maggiore 6, 40124 Bologna", &at("037006")).as_deref(),
+            Some("037006")
+        );
+        assert_eq!(comune("Via Sparano, Bari", &emilia), None);
+    }
 
     #[test]
     fn tables_load() {
