@@ -225,6 +225,39 @@ async fn near_me_by_comune_province_region_or_name_with_what_concerns_it_from_ab
     assert!(page.text.contains("scope=all"), "{}", page.text);
     let en = get("/en/?place=Meran").await;
     assert_eq!(en.status, 200);
+    // … and the map of the comuni of its region, where Merano is marked
+    assert!(
+        en.text
+            .contains("Open processes by comune: Trentino-Alto Adige"),
+        "{}",
+        en.text
+    );
+    assert_eq!(en.text.matches(" sel\"").count(), 1, "{}", en.text);
+
+    // The search says which place it understood.
+    let meran = get("/api/v1/search?place=Meran&limit=1").await.json();
+    assert_eq!(
+        meran["place"],
+        serde_json::json!({"level": "comune", "code": "021051", "name": "Merano/Meran",
+            "sigla": "BZ", "province": "021", "region": "04"})
+    );
+    let bo = get("/api/v1/search?province=BO&limit=1").await.json();
+    assert_eq!(
+        (bo["place"]["level"].as_str(), bo["place"]["code"].as_str()),
+        (Some("province"), Some("237"))
+    );
+    assert!(get("/api/v1/search?q=bilancio&limit=1").await.json()["place"].is_null());
+    // The embed page turns a place, submitted without JavaScript, into the attribute of its level.
+    let embed = get("/embed?place=Casalecchio+di+Reno&topic=TRAN&method=budgets").await;
+    assert_eq!(embed.status, 200);
+    assert!(
+        embed.text.contains("&lt;snodo-search comune=&quot;037011&quot; topic=&quot;TRAN&quot; method=&quot;budgets&quot;&gt;"),
+        "{}",
+        embed.text
+    );
+    assert!(embed
+        .text
+        .contains("id=\"e-place\" name=\"place\" value=\"037011\""));
     let bad = get("/?place=Castro").await;
     assert_eq!(bad.status, 400);
     assert!(bad.text.contains("Castro (LE, Puglia"), "{}", bad.text);

@@ -527,14 +527,49 @@ function embedBuilder() {
   const copy = document.getElementById('snodo-embed-copy');
   const done = document.getElementById('snodo-embed-copied');
   const esc = (s) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
+  const base = form.dataset.base || ORIGIN;
+  // The place as typed is resolved by the API to the attribute of its level (comune="037011"),
+  // so the snippet does not depend on spelling; its hint says what was understood, or why not.
+  const placeInput = form.elements.place;
+  const hint = document.getElementById(placeInput?.getAttribute('aria-describedby') || '');
+  const hintText = hint?.textContent || '';
+  let resolved = { typed: '', attr: null };
+  let asked = 0;
+  const resolvePlace = async () => {
+    const typed = String(placeInput?.value || '').trim();
+    const mine = ++asked;
+    if (!typed) { resolved = { typed, attr: null }; if (hint) hint.textContent = hintText; update(); return; }
+    let attr = null; let say = hintText;
+    try {
+      const r = await fetch(`${base}/api/v1/search?limit=1&place=${encodeURIComponent(typed)}`);
+      const body = await r.json();
+      if (r.ok && body.place) {
+        const p = body.place;
+        attr = p.level === 'national' ? ['place', 'IT'] : [p.level, p.code];
+        say = `${p.name}${p.sigla && p.level === 'comune' ? ` (${p.sigla})` : ''}: ${attr[0]}="${attr[1]}"`;
+      } else if (body && typeof body.detail === 'string') {
+        say = body.detail;
+      }
+    } catch { /* offline: the place stays as typed */ }
+    if (mine !== asked) return;
+    resolved = { typed, attr };
+    if (hint) hint.textContent = say;
+    update();
+  };
+  let timer;
+  placeInput?.addEventListener('input', () => { clearTimeout(timer); timer = setTimeout(resolvePlace, 250); });
   const update = () => {
     const attrs = [];
     for (const name of ['lang', 'region', 'province', 'comune', 'place', 'scope', 'kind', 'status', 'topic', 'method', 'source', 'limit', 'placeholder']) {
       const v = String(form.elements[name]?.value || '').trim();
+      if (name === 'place' && v && resolved.typed === v && resolved.attr) {
+        attrs.push(resolved.attr);
+        continue;
+      }
       if (v && !(name === 'lang' && v === 'it')) attrs.push([name, v]);
     }
     if (form.elements.compact?.checked) attrs.push(['compact', '']);
-    code.textContent = `<script type="module" src="${form.dataset.base || ORIGIN}/widget.js"></script>\n<snodo-search${attrs.map(([k, v]) => (v ? ` ${k}="${esc(v)}"` : ` ${k}`)).join('')}></snodo-search>`;
+    code.textContent = `<script type="module" src="${base}/widget.js"></script>\n<snodo-search${attrs.map(([k, v]) => (v ? ` ${k}="${esc(v)}"` : ` ${k}`)).join('')}></snodo-search>`;
     if (preview) {
       for (const a of [...preview.attributes]) if (a.name !== 'id' && a.name !== 'api') preview.removeAttribute(a.name);
       for (const [k, v] of attrs) preview.setAttribute(k, v);
@@ -551,6 +586,7 @@ function embedBuilder() {
     });
   }
   update();
+  if (placeInput?.value) resolvePlace();
 }
 if (typeof document !== 'undefined') {
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', embedBuilder);

@@ -223,6 +223,20 @@ test('embed page: filters build the snippet; the preview follows', { skip: !canR
   await page.waitForFunction(() => /result/.test(document.querySelector('#snodo-embed-preview').shadowRoot.querySelector('.cnt').textContent));
   assert.equal(await prev.getByRole('searchbox').getAttribute('placeholder'), 'Cerca "qui" <b>');
   assert.equal(await page.locator('#snodo-embed-copy').isVisible(), true);
+  // a place as typed becomes the attribute of its level; the hint says what was understood
+  // (the API resolves it: the real server only)
+  if (TARGET === 'real') {
+    const place = form.getByLabel('Comune o provincia');
+    await place.fill('Meran');
+    await page.waitForFunction(() => document.querySelector('#snodo-embed-code').textContent.includes('comune="021051"'));
+    assert.match(await page.locator('#e-place-h').textContent(), /Merano\/Meran \(BZ\): comune="021051"/);
+    assert.equal(await prev.getAttribute('comune'), '021051');
+    await place.fill('Castro');
+    await page.waitForFunction(() => /Castro \(LE, Puglia/.test(document.querySelector('#e-place-h').textContent));
+    assert.match(await code.textContent(), / place="Castro"/);
+    await place.fill('');
+    await page.waitForFunction(() => !/place=|comune=/.test(document.querySelector('#snodo-embed-code').textContent));
+  }
   await page.screenshot({ path: screenshotPath('page-embed-it.png'), fullPage: true });
   await page.done();
 });

@@ -368,6 +368,71 @@ pub struct SearchResponse {
     /// matches concern the places containing it — its province, its region, Italy — and are
     /// left out of `items` (ask again with `scope=all` to list them too). Null otherwise.
     pub above: Option<AboveResponse>,
+    /// The place searched (`comune`, `province`, `region` or `place`), as Snodo understood it:
+    /// `place=Meran` is the comune 021051. Null without a place.
+    pub place: Option<PlaceResponse>,
+}
+
+/// A place resolved to one ISTAT entity.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlaceResponse {
+    /// `comune`, `province`, `region` or `national`
+    pub level: String,
+    /// At that level: a 6-digit comune code, a 3-digit UTS province code, a 2-digit region code,
+    /// or `IT`.
+    pub code: String,
+    /// Its name as ISTAT writes it, every official language included (`Merano/Meran`).
+    pub name: String,
+    /// The province's sigla (`BO`), for a comune or a province.
+    pub sigla: Option<String>,
+    /// The 3-digit UTS code of the comune's province.
+    pub province: Option<String>,
+    /// The 2-digit code of its region.
+    pub region: Option<String>,
+}
+
+impl PlaceResponse {
+    pub fn of(t: &snodo_model::Territory) -> Option<PlaceResponse> {
+        let sigla = |code: &str| territory::province(code).map(|p| p.sigla.to_owned());
+        if let Some(c) = t.comune.as_deref().and_then(territory::comune) {
+            return Some(PlaceResponse {
+                level: "comune".into(),
+                code: c.code.into(),
+                name: c.official.into(),
+                sigla: sigla(c.province),
+                province: Some(c.province.into()),
+                region: Some(c.region.into()),
+            });
+        }
+        if let Some(p) = t.province.as_deref().and_then(territory::province) {
+            return Some(PlaceResponse {
+                level: "province".into(),
+                code: p.code.into(),
+                name: p.name.into(),
+                sigla: Some(p.sigla.into()),
+                province: None,
+                region: Some(p.region.into()),
+            });
+        }
+        if let Some(code) = t.region.as_deref() {
+            return Some(PlaceResponse {
+                level: "region".into(),
+                code: code.into(),
+                name: territory::region_name(code)?.into(),
+                sigla: None,
+                province: None,
+                region: None,
+            });
+        }
+        t.national.then(|| PlaceResponse {
+            level: "national".into(),
+            code: "IT".into(),
+            name: "Italia".into(),
+            sigla: None,
+            province: None,
+            region: None,
+        })
+    }
 }
 
 /// A national topic: its DCAT-AP code and labels.
@@ -554,6 +619,7 @@ impl SearchResponse {
                 region: a.region,
                 national: a.national,
             }),
+            place: None,
         }
     }
 }

@@ -342,8 +342,10 @@ async fn search(
         return Ok(cache::answer_response(&headers, &answer, 30));
     }
     metrics::counter!("snodo_search_cache_total", "outcome" => "miss").increment(1);
+    let place = req.place.as_ref().and_then(dto::PlaceResponse::of);
     let results = run_search(&state, req, valid_for.1).await?;
-    let body = SearchResponse::from_results(results, limit, offset, |id| state.source_name(id));
+    let mut body = SearchResponse::from_results(results, limit, offset, |id| state.source_name(id));
+    body.place = place;
     let answer = Arc::new(cache::answer_of(&body)?);
     state.answers.put(valid_for, key, answer.clone());
     Ok(cache::answer_response(&headers, &answer, 30))
@@ -753,7 +755,7 @@ Open data: `/api/v1/export.csv`, `/api/v1/export.jsonl`, `/feeds/open.atom` and 
         contact(name = "Snodo maintainers", url = "https://github.com/snodo/snodo")),
     servers((url = "/", description = "This hub")),
     paths(search, record, sources, runs, trigger_harvest, export_csv, export_jsonl, feed_open, feed_meetings, status),
-    components(schemas(SearchResponse, SearchItem, FacetsResponse, AboveResponse, TopicItem, RecordResponse, SourceResponse, RunResponse, RunsResponse, error::Problem)),
+    components(schemas(SearchResponse, SearchItem, FacetsResponse, AboveResponse, PlaceResponse, TopicItem, RecordResponse, SourceResponse, RunResponse, RunsResponse, error::Problem)),
     modifiers(&BearerAuth, &CommonAnswers),
     tags((name = "search"), (name = "records"), (name = "sources"), (name = "open data"), (name = "operations"))
 )]
@@ -1082,17 +1084,53 @@ async fn home(
     (code, Html(html)).into_response()
 }
 
-async fn embed_it(State(state): State<AppState>) -> Html<String> {
-    Html(page::render_embed(
-        page::Lang::It,
-        state.public_url.as_deref().unwrap_or(""),
-    ))
+async fn embed_it(state: State<AppState>, raw: RawQuery) -> Html<String> {
+    embed(state, raw, page::Lang::It)
 }
 
-async fn embed_en(State(state): State<AppState>) -> Html<String> {
-    Html(page::render_embed(
-        page::Lang::En,
+async fn embed_en(state: State<AppState>, raw: RawQuery) -> Html<String> {
+    embed(state, raw, page::Lang::En)
+}
+
+/// The embed page, its form filled from the query string when it was submitted without
+/// JavaScript. A `place` that resolves becomes the attribute of its level (`comune="037011"`), so
+/// the snippet never depends on how a name is spelt.
+fn embed(State(state): State<AppState>, RawQuery(raw): RawQuery, lang: page::Lang) -> Html<String> {
+    const KEYS: &[&str] = &[
+        "lang",
+        "region",
+        "province",
+        "comune",
+        "place",
+        "scope",
+        "kind",
+        "status",
+        "topic",
+        "method",
+        "source",
+        "limit",
+        "placeholder",
+        "compact",
+    ];
+    let mut params: Vec<(String, String)> =
+        url::form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
+            .filter(|(k, v)| KEYS.contains(&k.as_ref()) && !v.trim().is_empty())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+    if let Some(i) = params.iter().position(|(k, _)| k == "place") {
+        if let Some(p) = snodo_model::territory::resolve_place(&params[i].1)
+            .ok()
+            .as_ref()
+            .and_then(dto::PlaceResponse::of)
+            .filter(|p| p.level != "national")
+        {
+            params[i] = (p.level, p.code);
+        }
+    }
+    Html(page::render_embed_with(
+        lang,
         state.public_url.as_deref().unwrap_or(""),
+        &params,
     ))
 }
 

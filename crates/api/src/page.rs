@@ -529,7 +529,12 @@ fn search_form(out: &mut String, v: &HomeView<'_>) {
         out,
         "<div><label for=\"f-place\">{}</label><input id=\"f-place\" name=\"place\" value=\"{}\" maxlength=\"100\" placeholder=\"{}\"></div>",
         lang.t("Comune o provincia", "Comune or province"),
-        esc(p("place")),
+        // a place resolved on the server comes back as its code
+        esc(["place", "comune", "province"]
+            .into_iter()
+            .map(p)
+            .find(|v| !v.is_empty())
+            .unwrap_or("")),
         lang.t("Es. Casalecchio di Reno", "E.g. Merano"),
     );
 
@@ -1375,9 +1380,14 @@ pub fn render_embed_with(lang: Lang, base_url: &str, params: &[(String, String)]
     );
     let _ = writeln!(
         out,
-        "<div><label for=\"e-place\">{}</label><input id=\"e-place\" name=\"place\" value=\"{}\" maxlength=\"100\" aria-describedby=\"e-place-h\"><p id=\"e-place-h\" class=\"hint\">{}</p></div>",
+        "<div><label for=\"e-place\">{}</label><input id=\"e-place\" name=\"place\" value=\"{}\" maxlength=\"100\" aria-describedby=\"e-place-h\"><p id=\"e-place-h\" class=\"hint\" aria-live=\"polite\">{}</p></div>",
         lang.t("Comune o provincia", "Comune or province"),
-        esc(p("place")),
+        // a place resolved on the server comes back as its code
+        esc(["place", "comune", "province"]
+            .into_iter()
+            .map(p)
+            .find(|v| !v.is_empty())
+            .unwrap_or("")),
         lang.t(
             "Nome o codice ISTAT, es. Casalecchio di Reno, 037011, BO; vuoto per tutta Italia.",
             "Name or ISTAT code, e.g. Casalecchio di Reno, 037011, BO; empty for all of Italy."
