@@ -204,8 +204,10 @@ async fn etag_revalidation_gets_304_on_search_and_records() {
     let url = server.url("/api/v1/search?limit=5");
     let first = http.get(&url).await;
     assert_eq!(first.status, 200);
+    // weak: this client accepts gzip, and a compressed answer's validator is weak
     let tag = header(&first, "etag").to_owned();
-    assert!(tag.starts_with('"') && tag.ends_with('"'), "{tag}");
+    assert!(tag.starts_with("W/\"") && tag.ends_with('"'), "{tag}");
+    let tag = tag.trim_start_matches("W/").to_owned();
     assert!(header(&first, "cache-control").contains("max-age="));
 
     for validator in [tag.clone(), format!("W/{tag}"), format!("\"nope\", {tag}")] {
@@ -652,6 +654,71 @@ async fn the_public_surface_answers_every_origin_unless_restricted_and_admin_non
                 .map(|v| v.to_str().unwrap().to_owned());
             assert_eq!(got, allowed.then(|| origin.to_owned()), "{origin} {path}");
             assert!(header(&a, "vary").contains("origin"), "{origin} {path}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_answers_are_compressed_for_clients_that_accept_it() {
+    let env = Env::new("");
+    let server = env.serve();
+    let _http = Http::new(); // installs the TLS provider every client needs
+                             // a client that does not decompress, to see the bytes on the wire
+    let raw = reqwest::Client::builder().no_gzip().build().unwrap();
+    for path in [
+        "/",
+        "/en/embed",
+        "/widget.js",
+        "/api/v1/search?q=bilancio",
+        "/api/v1/openapi.json",
+        "/feeds/open.atom",
+    ] {
+        let plain = raw.get(server.url(path)).send().await.unwrap();
+        assert_eq!(plain.status(), 200, "{path}");
+        assert!(plain.headers().get("content-encoding").is_none(), "{path}");
+        let plain_len = plain.bytes().await.unwrap().len();
+        let gz = raw
+            .get(server.url(path))
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(gz.status(), 200, "{path}");
+        assert_eq!(gz.headers()["content-encoding"], "gzip", "{path}");
+        let vary: Vec<String> = gz
+            .headers()
+            .get_all("vary")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_ascii_lowercase())
+            .collect();
+        assert!(
+            vary.iter().any(|v| v.contains("accept-encoding")),
+            "{path}: {vary:?}"
+        );
+        let etag = gz
+            .headers()
+            .get("etag")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let body = gz.bytes().await.unwrap();
+        assert_eq!(&body[..2], &[0x1f, 0x8b], "{path}: gzip magic");
+        if plain_len > 4096 {
+            assert!(
+                body.len() * 2 < plain_len,
+                "{path}: {} of {plain_len}",
+                body.len()
+            );
+        }
+        // a compressed answer's validator is weak, and still revalidates
+        if let Some(tag) = etag {
+            assert!(tag.starts_with("W/\""), "{path}: {tag}");
+            let again = raw
+                .get(server.url(path))
+                .header("accept-encoding", "gzip")
+                .header("if-none-match", &tag)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(again.status(), 304, "{path}");
         }
     }
 }

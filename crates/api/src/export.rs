@@ -7,6 +7,7 @@
 //! CSV cells that a spreadsheet would run as a formula are prefixed with `'`, and Atom text is
 //! XML-escaped with only http(s) links.
 
+use futures_util::StreamExt as _;
 use std::collections::HashMap;
 
 use axum::body::{Body, Bytes};
@@ -245,9 +246,13 @@ pub fn stream(
             }
         }
     });
-    let body = Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    }));
+    // fused: the compression layer polls once more after the end
+    let body = Body::from_stream(
+        futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        })
+        .fuse(),
+    );
     let (ctype, name) = match format {
         Format::Csv => (
             "text/csv; charset=utf-8; header=present",

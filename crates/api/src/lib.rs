@@ -175,7 +175,29 @@ pub fn router(state: AppState) -> Router {
         .layer(cors)
         .layer(middleware::from_fn(same_origin_admin))
         .layer(middleware::from_fn_with_state(csp, common_headers))
+        // gzip for every text answer a client accepts it for (pages, JSON, feeds, exports as
+        // they stream, widget.js); validators of compressed answers become weak
+        .layer(tower_http::compression::CompressionLayer::new())
+        .layer(middleware::from_fn(weak_etag_when_encoded))
         .with_state(state)
+}
+
+/// A compressed answer's bytes are not the identity answer's, so its `ETag` may only be weak
+/// (RFC 9110 §8.8.1); `If-None-Match` compares weakly, so revalidation works either way.
+async fn weak_etag_when_encoded(req: axum::extract::Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    if resp.headers().contains_key(header::CONTENT_ENCODING) {
+        let weak = resp
+            .headers()
+            .get(header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .filter(|t| !t.starts_with("W/"))
+            .and_then(|t| HeaderValue::from_str(&format!("W/{t}")).ok());
+        if let Some(w) = weak {
+            resp.headers_mut().insert(header::ETAG, w);
+        }
+    }
+    resp
 }
 
 /// Whether a path belongs to the operators: never readable from another site's pages.
