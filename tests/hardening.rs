@@ -722,3 +722,43 @@ async fn text_answers_are_compressed_for_clients_that_accept_it() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browsers_get_a_page_for_an_unknown_address_and_api_clients_a_problem() {
+    let env = Env::new("");
+    let server = env.serve();
+    let http = Http::new();
+    let browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+    let page = |path: &'static str| {
+        http.send(
+            http.client()
+                .get(server.url(path))
+                .header("accept", browser),
+        )
+    };
+    let it = page("/pagina-che-non-esiste").await;
+    assert_eq!(it.status, 404);
+    assert!(
+        it.content_type.starts_with("text/html"),
+        "{}",
+        it.content_type
+    );
+    assert!(it.text.contains("<html lang=\"it\">"));
+    assert!(it.text.contains("<h1>Pagina non trovata</h1>"));
+    assert!(it.text.contains("href=\"/\""));
+    let en = page("/en/no-such-page").await;
+    assert_eq!(en.status, 404);
+    assert!(en.text.contains("<html lang=\"en\">") && en.text.contains("<h1>Page not found</h1>"));
+    // the API stays problem+json, whatever the client accepts, and so does a client without Accept
+    for a in [
+        page("/api/v1/nothing").await,
+        http.get(&server.url("/pagina-che-non-esiste")).await,
+    ] {
+        assert_eq!(a.status, 404);
+        assert!(
+            a.content_type.starts_with("application/problem+json"),
+            "{}",
+            a.content_type
+        );
+    }
+}

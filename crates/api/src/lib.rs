@@ -314,12 +314,37 @@ async fn common_headers(
     resp
 }
 
-async fn not_found() -> Response {
+/// A browser asking for an unknown page gets a page that says so in its language and leads
+/// back; API clients (anything that does not ask for HTML first, and every `/api/` path) get a
+/// problem.
+async fn not_found(uri: axum::http::Uri, headers: HeaderMap) -> Response {
+    let path = uri.path();
+    if !path.starts_with("/api/") && wants_html(&headers) {
+        let lang = if path == "/en" || path.starts_with("/en/") {
+            page::Lang::En
+        } else {
+            page::Lang::It
+        };
+        return (StatusCode::NOT_FOUND, Html(page::render_not_found(lang))).into_response();
+    }
     problem_response(
         StatusCode::NOT_FOUND,
         Some("No such page or endpoint; see /api/v1/openapi.json".into()),
         None,
     )
+}
+
+/// Whether the client prefers HTML, as browsers navigating to a page do (`Accept: text/html,…`).
+fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|a| a.split(',').next())
+        .is_some_and(|first| {
+            let media = first.split(';').next().unwrap_or("").trim();
+            media.eq_ignore_ascii_case("text/html")
+                || media.eq_ignore_ascii_case("application/xhtml+xml")
+        })
 }
 
 /// Runs a search off the async threads and times it.

@@ -1302,6 +1302,39 @@ pub fn render_home(v: &HomeView<'_>) -> String {
     out
 }
 
+/// The page a browser gets for an unknown address: what happened and the ways on.
+pub fn render_not_found(lang: Lang) -> String {
+    let mut out = String::with_capacity(8 * 1024);
+    head(
+        &mut out,
+        lang,
+        lang.t("Pagina non trovata · Snodo", "Page not found · Snodo"),
+        lang.t("Questa pagina non esiste.", "This page does not exist."),
+        lang.other().home(),
+    );
+    let _ = writeln!(
+        out,
+        "<main id=\"main\" class=\"wrap\">\n<h1>{}</h1>\n<p class=\"lead\">{}</p>\n\
+         <ul><li><a href=\"{home}\">{}</a></li><li><a href=\"{embed}\">{}</a></li>\
+         <li><a href=\"/api/v1/openapi.json\">{}</a></li></ul>\n</main>",
+        lang.t("Pagina non trovata", "Page not found"),
+        lang.t(
+            "L'indirizzo non corrisponde a nessuna pagina di Snodo: forse è stato scritto male, o la pagina è stata spostata.",
+            "The address matches no page of Snodo: it may be mistyped, or the page has moved.",
+        ),
+        lang.t(
+            "Cerca tra i processi partecipativi",
+            "Search participatory processes"
+        ),
+        lang.t("Incorpora la ricerca nel tuo sito", "Embed the search in your site"),
+        lang.t("L'API aperta", "The open API"),
+        home = lang.home(),
+        embed = lang.embed(),
+    );
+    foot(&mut out, lang);
+    out
+}
+
 /// The "embed this search" page. `base_url` is the hub's public URL (`https://…`, no trailing
 /// slash needed); when empty, the page's script fills in the origin it was loaded from.
 pub fn render_embed(lang: Lang, base_url: &str) -> String {
