@@ -30,22 +30,22 @@ pub const NEAR_ME_CLASSES: &[&str] = &[
     "topic",
     "method",
     "open_on (date)",
-    "text + province + topic + method + open",
+    "text + province + topic + open",
 ];
 
 /// The "near me" queries for the corpus: the corpus's comuni, their provinces and regions, its
 /// topics and methods, with and without words, 20 results with facets and snippets each.
 pub fn near_me_queries() -> Vec<HttpQuery> {
     let places = corpus::placed_comuni();
-    let words = [
-        "bilancio",
-        "ciclabili",
-        "verde",
-        "scuola",
-        "piazza",
-        "giovani",
+    // a word and the topic it belongs to, so the combined query is one a citizen would ask
+    let pairs = [
+        ("bilancio", "ECON"),
+        ("ciclabili", "TRAN"),
+        ("verde", "ENVI"),
+        ("scuola", "EDUC"),
+        ("giovani", "SOCI"),
+        ("piazza", "REGI"),
     ];
-    let topics = ["TRAN", "ENVI", "EDUC", "SOCI", "GOVE", "ECON"];
     let methods = ["proposals", "budgets", "surveys", "meetings", "debates"];
     let mut v = Vec::new();
     let q = |class: &'static str, query: String| HttpQuery {
@@ -56,8 +56,7 @@ pub fn near_me_queries() -> Vec<HttpQuery> {
         let (Some(c), Some(p), Some(r)) = (&t.comune, &t.province, &t.region) else {
             continue;
         };
-        let w = words[i % words.len()];
-        let topic = topics[i % topics.len()];
+        let (w, topic) = pairs[i % pairs.len()];
         let method = methods[i % methods.len()];
         v.push(q(NEAR_ME_CLASSES[0], format!("q={w}")));
         v.push(q(NEAR_ME_CLASSES[1], format!("comune={c}")));
@@ -75,7 +74,7 @@ pub fn near_me_queries() -> Vec<HttpQuery> {
         ));
         v.push(q(
             NEAR_ME_CLASSES[10],
-            format!("q={w}&province={p}&topic={topic}&method={method}&status=open"),
+            format!("q={w}&province={p}&topic={topic}&status=open"),
         ));
     }
     v

@@ -1061,16 +1061,16 @@ async fn home(
         }
         Err(e) => error = Some(e.to_string()),
     }
+    // the counts, the map and the sources, searched side by side
     let overview = async {
         let all = run_search(
             &state,
             SearchRequest {
-                limit: 1,
+                limit: 0,
                 ..SearchRequest::default()
             },
             today,
-        )
-        .await?;
+        );
         let open = run_search(
             &state,
             SearchRequest {
@@ -1080,8 +1080,7 @@ async fn home(
                 ..SearchRequest::default()
             },
             today,
-        )
-        .await?;
+        );
         let national = run_search(
             &state,
             SearchRequest {
@@ -1094,10 +1093,12 @@ async fn home(
                 ..SearchRequest::default()
             },
             today,
-        )
-        .await?;
+        );
         let store = state.store.clone();
-        let sources = tokio::task::spawn_blocking(move || store.sources()).await??;
+        let sources = async {
+            Ok::<_, ApiError>(tokio::task::spawn_blocking(move || store.sources()).await??)
+        };
+        let (all, open, national, sources) = tokio::try_join!(all, open, national, sources)?;
         let facets = open.facets;
         let map = page::MapCounts {
             region: facets.region,
