@@ -364,7 +364,7 @@ fn column_or(reader: &SegmentReader, field: &str, default: i64) -> Arc<dyn Colum
 /// the current `k`-th best is dropped before the other columns are read. With relevance order
 /// that is most matches of a common word, which are scored but never read from any column.
 ///
-/// - relevance: score, then newest;
+/// - relevance: score, then newest; without words, [`TopKSegment::timely`];
 /// - newest: the later of start date and publication date, then score;
 /// - closing: end date ascending (no end date last), then score.
 pub struct TopK {
@@ -374,6 +374,9 @@ pub struct TopK {
     /// Relevance of a text search is multiplied by the status boost (see [`status_boost`]), as
     /// of this day; `None` ranks by text alone.
     pub boost_today: Option<i64>,
+    /// With relevance order and no words there is no relevance: what one can take part in comes
+    /// first, as of this day (see [`TopKSegment::timely`]).
+    pub timely_today: Option<i64>,
 }
 
 /// The largest [`status_boost`].
@@ -433,7 +436,10 @@ pub struct TopKSegment {
     segment: SegmentOrdinal,
     /// Today as a [`packed::day_offset`], when relevance is boosted by status.
     boost_today: Option<u64>,
+    /// Today as a [`packed::day_offset`], for the order of a search without words.
+    timely_today: Option<u64>,
     packed: Arc<dyn ColumnValues<u64>>,
+    start: Arc<dyn ColumnValues<i64>>,
     newest: Arc<dyn ColumnValues<i64>>,
     end: Arc<dyn ColumnValues<i64>>,
     tie: Arc<dyn ColumnValues<u64>>,
@@ -449,7 +455,20 @@ impl TopKSegment {
         }
     }
 
+    /// The key of a search without words: open records first, closing soonest (no end date
+    /// last); then upcoming ones, starting soonest; then closed ones, most recent first.
+    fn timely(&self, doc: DocId, today: u64) -> (f64, f64) {
+        match packed::status(self.packed.get_val(doc), today) {
+            Status::Open => (3.0, -(self.end.get_val(doc) as f64)),
+            Status::Upcoming => (2.0, -(self.start.get_val(doc) as f64)),
+            Status::Closed => (1.0, self.newest.get_val(doc) as f64),
+        }
+    }
+
     fn primary(&self, doc: DocId, score: f64) -> f64 {
+        if let (Sort::Relevance, Some(today)) = (self.sort, self.timely_today) {
+            return self.timely(doc, today).0;
+        }
         match self.sort {
             Sort::Relevance => match self.boost_today {
                 Some(today) => {
@@ -465,6 +484,9 @@ impl TopKSegment {
     }
 
     fn secondary(&self, doc: DocId, score: f64) -> f64 {
+        if let (Sort::Relevance, Some(today)) = (self.sort, self.timely_today) {
+            return self.timely(doc, today).1;
+        }
         match self.sort {
             Sort::Relevance => self.newest.get_val(doc) as f64,
             Sort::Newest | Sort::Closing => score,
@@ -490,7 +512,9 @@ impl Collector for TopK {
             k: self.offset.saturating_add(self.limit),
             segment,
             boost_today: self.boost_today.map(packed::day_offset),
+            timely_today: self.timely_today.map(packed::day_offset),
             packed: packed_column(reader),
+            start: column_or(reader, "start_day", i64::MIN),
             newest: column_or(reader, "newest_day", i64::MIN),
             end: column_or(reader, "end_day", i64::MAX),
             tie,

@@ -92,8 +92,9 @@ pub struct Above {
 /// Result order.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Sort {
-    /// Best match first (BM25, multiplied by 1.15 for open records and 1.05 for upcoming ones);
-    /// ties, and searches without text, newest first.
+    /// Best match first (BM25, multiplied by 1.15 for open records and 1.05 for upcoming ones),
+    /// ties newest first. Without words: open records first, closing soonest; then upcoming ones,
+    /// starting soonest; then closed ones, most recent first.
     #[default]
     Relevance,
     /// Most recently started or published first.
@@ -397,6 +398,7 @@ pub(crate) fn run(
             limit,
             offset: req.offset,
             boost_today: has_text.then_some(today_day),
+            timely_today: (!has_text).then_some(today_day),
         };
         searcher
             .search(&query, &(top, facets_collector))

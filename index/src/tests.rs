@@ -333,6 +333,45 @@ fn dated(id: &str, start: Option<&str>, end: Option<&str>) -> Record {
 }
 
 #[test]
+fn without_words_what_one_can_take_part_in_comes_first() {
+    let idx = index_with(&[
+        dated("closed-old", Some("2020-01-01"), Some("2020-02-01")),
+        dated("upcoming-late", Some("2030-01-01"), Some("2030-02-01")),
+        dated("open-no-end", Some("2026-01-01"), None),
+        dated("closed-recent", Some("2026-01-01"), Some("2026-05-01")),
+        dated("open-later", Some("2026-04-01"), Some("2026-09-30")),
+        dated("upcoming-soon", Some("2026-05-20"), Some("2026-06-20")),
+        dated("open-soon", Some("2025-01-01"), Some("2026-05-12")),
+    ]);
+    let all = SearchRequest {
+        limit: 100,
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(&idx, &all),
+        [
+            "s:process:open-soon",
+            "s:process:open-later",
+            "s:process:open-no-end",
+            "s:process:upcoming-soon",
+            "s:process:upcoming-late",
+            "s:process:closed-recent",
+            "s:process:closed-old"
+        ]
+    );
+    // paging keeps the order
+    let second = SearchRequest {
+        limit: 2,
+        offset: 2,
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(&idx, &second),
+        ["s:process:open-no-end", "s:process:upcoming-soon"]
+    );
+}
+
+#[test]
 fn status_filter_and_facet_equal_the_model_for_every_date_combination() {
     let days = [
         None,

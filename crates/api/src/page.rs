@@ -212,14 +212,17 @@ fn date(lang: Lang, d: NaiveDate) -> String {
     )
 }
 
+/// An instant as people in Italy read it (Europe/Rome, summer time included); the machine
+/// readable attribute stays in UTC.
 fn datetime(lang: Lang, t: DateTime<Utc>) -> String {
+    let local = t.with_timezone(&chrono_tz::Europe::Rome);
     format!(
-        "<time datetime=\"{}\">{} {} {}, {} UTC</time>",
+        "<time datetime=\"{}\">{} {} {}, {}</time>",
         t.format("%Y-%m-%dT%H:%M:%SZ"),
-        t.day(),
-        month(lang, t.month()),
-        t.year(),
-        t.format("%H:%M")
+        local.day(),
+        month(lang, local.month()),
+        local.year(),
+        local.format("%H:%M")
     )
 }
 
@@ -1812,9 +1815,7 @@ mod tests {
             107
         );
         // the sources, with their last successful harvest; a non-http URL is not linked
-        assert!(
-            html.contains("<time datetime=\"2026-11-22T09:15:00Z\">22 nov 2026, 09:15 UTC</time>")
-        );
+        assert!(html.contains("<time datetime=\"2026-11-22T09:15:00Z\">22 nov 2026, 10:15</time>"));
         assert_inert(&html);
     }
 
