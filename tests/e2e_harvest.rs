@@ -236,8 +236,34 @@ async fn admin_trigger_and_recovery_after_sigkill_mid_harvest() {
         .map(|r| r["outcome"].as_str().unwrap())
         .collect();
     assert_eq!(outcomes, ["success", "abandoned", "success"]);
+    let _ = http.get(&server.url("/no-such-thing")).await;
     let metrics = http.get(&server.url("/metrics")).await.text;
-    assert!(metrics.contains("snodo_records{"), "{metrics}");
+    // every family says what it counts
+    let types: Vec<&str> = metrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+        .collect();
+    assert!(types.len() >= 10, "{metrics}");
+    for name in &types {
+        assert!(
+            metrics.contains(&format!("# HELP {name} ")),
+            "no HELP for {name}:\n{metrics}"
+        );
+    }
+    for family in [
+        "snodo_source_records{",
+        "snodo_harvest_requests_total{",
+        "snodo_harvest_last_success_timestamp_seconds{source=\"p\"}",
+        // incoming requests by route template, and unknown paths as one route
+        "snodo_http_requests_total{route=\"/api/v1/search\",method=\"GET\",status=\"200\"}",
+        "snodo_http_requests_total{route=\"/api/v1/sources/{id}/runs\",method=\"GET\",status=\"200\"}",
+        "snodo_http_requests_total{route=\"unmatched\",method=\"GET\",status=\"404\"}",
+        "snodo_http_request_duration_seconds_bucket{route=\"/api/v1/search\",le=",
+        "snodo_index_lag_changes 0",
+    ] {
+        assert!(metrics.contains(family), "{family}:\n{metrics}");
+    }
     assert!(server.terminate().success());
 }
 

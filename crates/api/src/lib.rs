@@ -166,6 +166,7 @@ pub fn router(state: AppState) -> Router {
         // (one SQLite read and an empty search) and still under the size limits and timeout.
         .route("/status", get(status))
         .method_not_allowed_fallback(method_not_allowed)
+        .route_layer(middleware::from_fn(tag_route))
         .layer(axum::extract::DefaultBodyLimit::max(
             state.limits.max_body_bytes,
         ))
@@ -179,6 +180,7 @@ pub fn router(state: AppState) -> Router {
         // they stream, widget.js); validators of compressed answers become weak
         .layer(tower_http::compression::CompressionLayer::new())
         .layer(middleware::from_fn(weak_etag_when_encoded))
+        .layer(middleware::from_fn(count_requests))
         .with_state(state)
 }
 
@@ -985,21 +987,114 @@ async fn status(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics_text(State(state): State<AppState>) -> Response {
-    match &state.render_metrics {
-        Some(render) => (
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-            )],
-            render(),
-        )
-            .into_response(),
-        None => problem_response(
+    let Some(render) = &state.render_metrics else {
+        return problem_response(
             StatusCode::NOT_FOUND,
             Some("metrics are not enabled in this process".into()),
             None,
-        ),
+        );
+    };
+    // how far the index is behind the store, as of this scrape
+    let store = state.store.clone();
+    if let Ok(Ok(max)) = tokio::task::spawn_blocking(move || store.max_seq()).await {
+        let applied = state.index.last_applied_seq();
+        metrics::gauge!("snodo_index_lag_changes").set(max.saturating_sub(applied) as f64);
+        metrics::gauge!("snodo_index_applied_seq").set(applied as f64);
     }
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        render(),
+    )
+        .into_response()
+}
+
+/// Describes the API's metrics (`# HELP` lines); call once after installing a recorder.
+pub fn describe_metrics() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_counter!(
+        "snodo_http_requests_total",
+        "Requests answered, by route (the path template; `unmatched` for unknown paths and requests refused before routing), method and status"
+    );
+    describe_histogram!(
+        "snodo_http_request_duration_seconds",
+        Unit::Seconds,
+        "Time to answer a request, up to its headers (streamed bodies excluded), by route"
+    );
+    describe_counter!(
+        "snodo_http_rate_limited_total",
+        "Requests refused with 429 because their client went over its budget"
+    );
+    describe_counter!(
+        "snodo_http_timeouts_total",
+        "Requests whose handler ran out of time (answered 503)"
+    );
+    describe_histogram!(
+        "snodo_search_duration_seconds",
+        Unit::Seconds,
+        "Time the index took to answer a search (API, page and feeds)"
+    );
+    describe_counter!(
+        "snodo_search_cache_total",
+        "Searches answered from memory (outcome=hit) or by the index (outcome=miss)"
+    );
+    describe_counter!(
+        "snodo_exports_total",
+        "CSV and JSONL exports served to the end"
+    );
+    describe_counter!("snodo_feed_meetings_total", "Calendars of meetings served");
+    describe_gauge!(
+        "snodo_index_lag_changes",
+        "Changes committed to the store that the search index has not applied yet"
+    );
+    describe_gauge!(
+        "snodo_index_applied_seq",
+        "Sequence number of the last store change the search index applied"
+    );
+}
+
+/// Hands the route template a request matched to [`count_requests`], which sits outside routing.
+async fn tag_route(req: axum::extract::Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .cloned();
+    let mut resp = next.run(req).await;
+    if let Some(r) = route {
+        resp.extensions_mut().insert(r);
+    }
+    resp
+}
+
+/// Counts and times every answer by route, method and status: refusals by the guard and unknown
+/// paths included (as `unmatched`), so a flood of 404s or 413s shows too.
+async fn count_requests(req: axum::extract::Request, next: Next) -> Response {
+    let method: &'static str = match *req.method() {
+        axum::http::Method::GET => "GET",
+        axum::http::Method::HEAD => "HEAD",
+        axum::http::Method::POST => "POST",
+        axum::http::Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    };
+    let started = Instant::now();
+    let resp = next.run(req).await;
+    let route = resp
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    metrics::histogram!("snodo_http_request_duration_seconds", "route" => route.clone())
+        .record(started.elapsed().as_secs_f64());
+    metrics::counter!(
+        "snodo_http_requests_total",
+        "route" => route,
+        "method" => method,
+        "status" => resp.status().as_u16().to_string()
+    )
+    .increment(1);
+    resp
 }
 
 async fn widget_js() -> Response {

@@ -53,6 +53,8 @@ fn metrics_renderer() -> Option<Arc<dyn Fn() -> String + Send + Sync>> {
             )
             .ok()?;
         let handle = builder.install_recorder().ok()?;
+        snodo_api::describe_metrics();
+        snodo_harvest::describe_metrics();
         let upkeep = handle.clone();
         std::thread::spawn(move || loop {
             std::thread::sleep(Duration::from_secs(5));

@@ -348,7 +348,7 @@ impl HttpClient {
             })
             .notify(|e: &HttpError, wait: Duration| {
                 self.retries.fetch_add(1, Ordering::Relaxed);
-                metrics::counter!("snodo_http_retries_total", "source" => self.source.to_string()).increment(1);
+                metrics::counter!("snodo_harvest_retries_total", "source" => self.source.to_string()).increment(1);
                 tracing::warn!(source = %self.source, error = %e, wait_ms = wait.as_millis() as u64, "retrying");
             })
             .await
@@ -441,7 +441,7 @@ impl HttpClient {
                 .map(|s| s.to_string())
                 .unwrap_or_else(|| "error".into()),
         };
-        metrics::counter!("snodo_http_requests_total", "source" => self.source.to_string(), "status" => status_label)
+        metrics::counter!("snodo_harvest_requests_total", "source" => self.source.to_string(), "status" => status_label)
             .increment(1);
         if let Err(HttpError::Status {
             retry_after: Some(wait),
@@ -937,6 +937,18 @@ fn classify(url: &str, e: &reqwest::Error, timeout: Duration) -> HttpError {
             cause,
         }
     }
+}
+
+/// Describes this module's metrics (`# HELP` lines); call once after installing a recorder.
+pub fn describe_metrics() {
+    metrics::describe_counter!(
+        "snodo_harvest_requests_total",
+        "Requests sent to harvested platforms, by source and answer status (or `error`)"
+    );
+    metrics::describe_counter!(
+        "snodo_harvest_retries_total",
+        "Requests to harvested platforms that were retried after a transient failure, by source"
+    );
 }
 
 #[cfg(test)]

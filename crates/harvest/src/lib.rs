@@ -356,18 +356,57 @@ fn record_metrics(r: &RunReport) {
     metrics::counter!("snodo_harvest_records_total", "source" => src.clone(), "change" => "gone")
         .increment(r.counts.gone);
     if r.succeeded() {
-        metrics::gauge!("snodo_last_success_timestamp_seconds", "source" => src)
+        metrics::gauge!("snodo_harvest_last_success_timestamp_seconds", "source" => src)
             .set(Utc::now().timestamp() as f64);
     }
 }
 
-/// Sets `snodo_records{source, kind}` from the store's live records.
+/// Describes the harvester's metrics (`# HELP` lines); call once after installing a recorder.
+pub fn describe_metrics() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_counter!(
+        "snodo_harvest_runs_total",
+        "Harvest runs finished, by source and outcome (success, partial, failed, abandoned…)"
+    );
+    describe_histogram!(
+        "snodo_harvest_duration_seconds",
+        Unit::Seconds,
+        "Duration of a harvest run, by source"
+    );
+    describe_counter!(
+        "snodo_harvest_records_total",
+        "Records a harvest added, changed or found gone, by source and change"
+    );
+    describe_gauge!(
+        "snodo_harvest_last_success_timestamp_seconds",
+        Unit::Seconds,
+        "Unix time of the source's last successful harvest (0: never); alert on its age"
+    );
+    describe_gauge!(
+        "snodo_source_records",
+        "Live records in the store, by source and kind"
+    );
+    describe_gauge!("snodo_index_documents", "Documents in the search index");
+    snodo_connector::http::describe_metrics();
+}
+
+/// Sets `snodo_source_records{source, kind}` from the store's live records, and every configured
+/// source's last success (0 when it never succeeded, so a source failing since its first run
+/// shows in an alert on the age too).
 pub async fn publish_record_gauges(store: &Arc<Store>) {
     let store = store.clone();
-    match blocking(move || store.record_counts_by_kind()).await {
-        Ok(Ok(rows)) => {
+    match blocking(move || Ok::<_, StoreError>((store.record_counts_by_kind()?, store.sources()?)))
+        .await
+    {
+        Ok(Ok((rows, sources))) => {
             for (source, kind, n) in rows {
-                metrics::gauge!("snodo_records", "source" => source, "kind" => kind).set(n as f64);
+                metrics::gauge!("snodo_source_records", "source" => source, "kind" => kind)
+                    .set(n as f64);
+            }
+            for s in sources.into_iter().filter(|s| s.configured) {
+                let at = s.last_success_at.map_or(0, |t| t.timestamp());
+                metrics::gauge!("snodo_harvest_last_success_timestamp_seconds", "source" => s.id)
+                    .set(at as f64);
             }
         }
         Ok(Err(e)) => tracing::warn!(error = %e, "cannot count records for metrics"),
