@@ -253,7 +253,8 @@ async fn exports_and_feed_carry_every_record_with_attribution_and_no_active_mark
     let jsonl = http.get(&server.url("/api/v1/export.jsonl")).await;
     assert_eq!(jsonl.status, 200);
     assert!(jsonl.content_type.starts_with("application/jsonl"));
-    assert!(header(&jsonl, "link").contains("creativecommons.org/licenses/by/4.0"));
+    // the source's licence is not configured: nothing claims one
+    assert!(jsonl.headers.get("link").is_none());
     let lines: Vec<Value> = jsonl
         .text
         .lines()
@@ -262,11 +263,12 @@ async fn exports_and_feed_carry_every_record_with_attribution_and_no_active_mark
     assert_eq!(lines.len() as u64, total);
     for v in &lines {
         assert_inert(v);
-        assert_eq!(v["licence"], "CC BY 4.0");
+        assert_eq!(v["licence"], "unknown");
+        assert_eq!(v["licence_url"], "");
         assert_eq!(v["source"], "hostile");
         assert!(v["attribution"]
             .as_str()
-            .is_some_and(|a| a.contains("hostile platform")));
+            .is_some_and(|a| a.starts_with("hostile platform; licence not stated by the source")));
     }
     assert_text_inert("JSON Lines export", &jsonl.text);
 
@@ -344,6 +346,75 @@ async fn exports_and_feed_carry_every_record_with_attribution_and_no_active_mark
         for absent in ["9005@", "9006@", "non deve comparire"] {
             assert!(!unfolded.contains(absent), "{absent} in {unfolded}");
         }
+        assert!(
+            unfolded.contains("licence not stated by the source"),
+            "{unfolded}"
+        );
+        assert!(!unfolded.contains("CC BY"), "{unfolded}");
+    }
+    // No export or feed claims CC BY (or any licence) for a source whose licence is unknown.
+    for (what, text) in [
+        ("JSONL", &jsonl.text),
+        ("CSV", &csv.text),
+        ("Atom", &atom.text),
+    ] {
+        assert!(!text.contains("CC BY"), "{what}: {text}");
+        assert!(text.contains("licence not stated by the source"), "{what}");
+    }
+    let search = http.get(&server.url("/api/v1/search?limit=1")).await.json();
+    assert_eq!(search["items"][0]["licence"], "unknown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configured_licence_and_attribution_reach_every_output() {
+    let name = Dataset::sample_names()
+        .iter()
+        .find(|n| Dataset::sample(n).is_some_and(|d| !d.flags.leak_private))
+        .expect("a bundled sample");
+    let fake = FakeDecidim::start(
+        Version::V0_27,
+        Dataset::sample(name).unwrap(),
+        Faults::default(),
+    )
+    .await
+    .expect("fake platform");
+    let source = format!(
+        "{}\nlicence = \"CC-BY-SA-4.0\"\nattribution = \"Regione di prova – ufficio partecipazione\"\n",
+        source_toml("lic", &fake.url(), None).trim_end()
+    );
+    let env = Env::with_server("rate_limit_per_minute = 0", &source);
+    let out = env.run(&["harvest", "lic"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let server = env.serve();
+    let http = Http::new();
+    let want = "Regione di prova – ufficio partecipazione, CC BY-SA 4.0 (https://creativecommons.org/licenses/by-sa/4.0/)";
+    let search = http.get(&server.url("/api/v1/search?limit=5")).await.json();
+    let first = &search["items"][0];
+    assert_eq!(
+        (first["licence"].as_str(), first["attribution"].as_str()),
+        (Some("CC-BY-SA-4.0"), Some(want))
+    );
+    let id = first["id"].as_str().unwrap().to_owned();
+    let record = http
+        .get(&server.url(&format!("/api/v1/records/{id}")))
+        .await
+        .json();
+    assert_eq!(record["licence"], "CC-BY-SA-4.0");
+    let jsonl = http.get(&server.url("/api/v1/export.jsonl")).await.text;
+    for line in jsonl.lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(
+            (v["licence"].as_str(), v["attribution"].as_str()),
+            (Some("CC-BY-SA-4.0"), Some(want))
+        );
+    }
+    let csv = http.get(&server.url("/api/v1/export.csv")).await.text;
+    assert!(csv.contains(&format!(
+        "\"CC-BY-SA-4.0\",\"https://creativecommons.org/licenses/by-sa/4.0/\",\"{want}\""
+    )));
+    let atom = http.get(&server.url("/feeds/open.atom")).await.text;
+    if atom.contains("<entry>") {
+        assert!(atom.contains(&format!("<rights>{want}</rights>")), "{atom}");
     }
 }
 

@@ -481,6 +481,11 @@ pub struct SearchItem {
     pub url: String,
     pub source: String,
     pub source_name: Option<String>,
+    /// The licence of the source's texts as the operator configured it: an SPDX id, or `unknown`
+    /// (then reuse the texts only as the source allows).
+    pub licence: String,
+    /// How to credit the source, with its licence.
+    pub attribution: String,
     /// upcoming, open or closed (computed today).
     pub status: String,
     pub start_date: Option<NaiveDate>,
@@ -543,12 +548,15 @@ impl SearchResponse {
         limit: usize,
         offset: usize,
         source_name: impl Fn(&str) -> Option<String>,
+        credit: impl Fn(&str) -> crate::credit::SourceCredit,
     ) -> Self {
         let items = r
             .items
             .into_iter()
             .map(|h| SearchItem {
                 source_name: source_name(&h.source),
+                licence: credit(&h.source).licence_id().to_owned(),
+                attribution: credit(&h.source).attribution(),
                 also_on: h
                     .same_as
                     .into_iter()
@@ -635,6 +643,10 @@ pub struct RecordResponse {
     pub kind: String,
     pub source: String,
     pub source_name: Option<String>,
+    /// The licence of the source's texts: an SPDX id, or `unknown`.
+    pub licence: String,
+    /// How to credit the source, with its licence.
+    pub attribution: String,
     pub status: String,
     pub region_name: Option<String>,
     pub first_seen: DateTime<Utc>,
@@ -645,12 +657,19 @@ pub struct RecordResponse {
 }
 
 impl RecordResponse {
-    pub fn new(s: StoredRecord, source_name: Option<String>, today: NaiveDate) -> Self {
+    pub fn new(
+        s: StoredRecord,
+        source_name: Option<String>,
+        credit: &crate::credit::SourceCredit,
+        today: NaiveDate,
+    ) -> Self {
         let r = &s.record;
         RecordResponse {
             kind: r.id.kind.as_str().to_owned(),
             source: r.id.source.clone(),
             source_name,
+            licence: credit.licence_id().to_owned(),
+            attribution: credit.attribution(),
             status: Status::from_dates(r.start_date, r.end_date, today)
                 .as_str()
                 .to_owned(),

@@ -1,6 +1,7 @@
-//! Open data: the whole catalogue of live records as CSV and JSON Lines under CC BY 4.0, with the
-//! attribution of each record's source, streamed from the store a chunk at a time (never the whole
-//! catalogue in memory); and an Atom feed of open processes with the search filters.
+//! Open data: the whole catalogue of live records as CSV and JSON Lines, each record with its
+//! source's licence and attribution as the operator configured them (Snodo asserts no licence over
+//! others' texts; what it writes itself is CC0), streamed from the store a chunk at a time (never
+//! the whole catalogue in memory); and an Atom feed of open processes with the search filters.
 //!
 //! Everything written is plain text escaped for its format: no harvested markup is ever active
 //! (the sanitised `description_html` is left out of exports, the plain `description` is kept),
@@ -8,7 +9,6 @@
 //! XML-escaped with only http(s) links.
 
 use futures_util::StreamExt as _;
-use std::collections::HashMap;
 
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -21,11 +21,9 @@ use std::sync::Arc;
 
 use crate::error::ApiError;
 
-pub const LICENCE: &str = "CC BY 4.0";
-pub const LICENCE_URL: &str = "https://creativecommons.org/licenses/by/4.0/";
-
-/// Source id → (name, platform URL), for attribution.
-pub type SourceNames = HashMap<String, (String, String)>;
+/// Source id → credit and licence.
+pub use crate::credit::Credits as SourceNames;
+use crate::credit::SourceCredit;
 
 /// Export formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +56,7 @@ pub const CSV_COLUMNS: &[&str] = &[
     "image_url",
     "updated_at",
     "licence",
+    "licence_url",
     "attribution",
 ];
 
@@ -94,22 +93,9 @@ pub fn csv_header() -> String {
     csv_row(CSV_COLUMNS)
 }
 
-fn attribution(source: &str, names: &SourceNames) -> (String, String, String) {
-    let (name, url) = names
-        .get(source)
-        .cloned()
-        .unwrap_or_else(|| (source.to_owned(), String::new()));
-    let text = if url.is_empty() {
-        format!("{name}, via Snodo ({LICENCE})")
-    } else {
-        format!("{name} ({url}), via Snodo ({LICENCE})")
-    };
-    (name, url, text)
-}
-
 /// One record as a CSV line, texts in `lang` (or the record's default locale).
 pub fn csv_line(r: &Record, names: &SourceNames, lang: Option<&str>, today: NaiveDate) -> String {
-    let (source_name, source_url, attr) = attribution(&r.id.source, names);
+    let credit = crate::credit::of(names, &r.id.source);
     let pick = |t: &snodo_model::LocalizedText| {
         t.pick(lang, &r.default_locale)
             .map(|(_, s)| s.to_owned())
@@ -132,8 +118,8 @@ pub fn csv_line(r: &Record, names: &SourceNames, lang: Option<&str>, today: Naiv
     let cells = [
         r.id.to_string(),
         r.id.source.clone(),
-        source_name,
-        source_url,
+        credit.name.clone(),
+        credit.url.clone(),
         r.id.kind.as_str().to_owned(),
         Status::from_dates(r.start_date, r.end_date, today)
             .as_str()
@@ -158,8 +144,9 @@ pub fn csv_line(r: &Record, names: &SourceNames, lang: Option<&str>, today: Naiv
         r.methods.join("; "),
         r.image_url.clone().unwrap_or_default(),
         r.updated_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
-        LICENCE.to_owned(),
-        attr,
+        credit.licence_id().to_owned(),
+        credit.licence_url().to_owned(),
+        credit.attribution(),
     ];
     let refs: Vec<&str> = cells.iter().map(String::as_str).collect();
     csv_row(&refs)
@@ -168,7 +155,7 @@ pub fn csv_line(r: &Record, names: &SourceNames, lang: Option<&str>, today: Naiv
 /// One record as a JSON line: every field but the rich-text HTML, plus status, source name and
 /// attribution.
 pub fn jsonl_line(r: &Record, names: &SourceNames, today: NaiveDate) -> Result<String, ApiError> {
-    let (source_name, source_url, attr) = attribution(&r.id.source, names);
+    let credit = crate::credit::of(names, &r.id.source);
     let mut v = serde_json::to_value(r)
         .map_err(|e| ApiError::Internal(format!("encoding record {}: {e}", r.id)))?;
     if let Some(o) = v.as_object_mut() {
@@ -181,11 +168,11 @@ pub fn jsonl_line(r: &Record, names: &SourceNames, today: NaiveDate) -> Result<S
                 .as_str()
                 .into(),
         );
-        o.insert("source_name".into(), source_name.into());
-        o.insert("source_url".into(), source_url.into());
-        o.insert("licence".into(), LICENCE.into());
-        o.insert("licence_url".into(), LICENCE_URL.into());
-        o.insert("attribution".into(), attr.into());
+        o.insert("source_name".into(), credit.name.clone().into());
+        o.insert("source_url".into(), credit.url.clone().into());
+        o.insert("licence".into(), credit.licence_id().into());
+        o.insert("licence_url".into(), credit.licence_url().into());
+        o.insert("attribution".into(), credit.attribution().into());
     }
     let mut line = serde_json::to_string(&v)
         .map_err(|e| ApiError::Internal(format!("encoding record {}: {e}", r.id)))?;
@@ -266,9 +253,6 @@ pub fn stream(
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
-    if let Ok(v) = HeaderValue::from_str(&format!("<{LICENCE_URL}>; rel=\"license\"")) {
-        h.insert(header::LINK, v);
-    }
     h.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=300"),
@@ -295,7 +279,7 @@ fn http_url(u: &str) -> Option<&str> {
 pub fn atom(
     results: &SearchResults,
     self_href: &str,
-    source_name: impl Fn(&str) -> Option<String>,
+    credit: impl Fn(&str) -> SourceCredit,
 ) -> String {
     let date_time = |d: NaiveDate| format!("{d}T00:00:00Z");
     let updated = results
@@ -321,12 +305,15 @@ pub fn atom(
         xml(self_href)
     ));
     out.push_str(&format!("  <updated>{updated}</updated>\n"));
+    let meta = snodo_model::licence::METADATA;
     out.push_str(&format!(
-        "  <rights>{LICENCE} ({LICENCE_URL}); each entry credits its source</rights>\n"
+        "  <rights>Titles and summaries belong to each entry's source, under the licence its rights say; the rest of this feed: {} ({})</rights>\n",
+        meta.name, meta.url
     ));
     out.push_str("  <generator>Snodo</generator>\n");
     for h in &results.items {
-        let source = source_name(&h.source).unwrap_or_else(|| h.source.clone());
+        let credit = credit(&h.source);
+        let source = credit.name.clone();
         out.push_str("  <entry>\n");
         out.push_str(&format!("    <id>tag:snodo,2025:{}</id>\n", xml(&h.id)));
         out.push_str(&format!(
@@ -368,8 +355,8 @@ pub fn atom(
             xml(summary.trim())
         ));
         out.push_str(&format!(
-            "    <rights>{} — {LICENCE}</rights>\n",
-            xml(&source)
+            "    <rights>{}</rights>\n",
+            xml(&credit.attribution())
         ));
         out.push_str("  </entry>\n");
     }
@@ -439,7 +426,12 @@ mod tests {
         );
         assert!(line.contains(",\"'-1, or @SUM(A1)\","), "{line}");
         assert!(line.ends_with("\r\n"));
-        assert!(line.contains("\"CC BY 4.0\""));
+        // a source nobody configured: no licence is claimed for it
+        assert!(
+            line.contains("\"unknown\",\"\",\"evil; licence not stated by the source"),
+            "{line}"
+        );
+        assert!(!line.contains("CC BY"), "{line}");
         assert_eq!(csv_header().matches(',').count(), CSV_COLUMNS.len() - 1);
     }
 
@@ -448,18 +440,41 @@ mod tests {
         let mut names = SourceNames::new();
         names.insert(
             "evil".into(),
-            ("Evil platform".into(), "https://evil.example".into()),
+            SourceCredit {
+                name: "Evil platform".into(),
+                url: "https://evil.example".into(),
+                licence: snodo_model::licence::by_spdx("CC-BY-SA-4.0"),
+                credit: "Comune di Evil".into(),
+            },
         );
         let line = jsonl_line(&hostile(), &names, today_in_italy()).unwrap();
         assert!(line.ends_with('\n') && !line.trim_end().contains('\n'));
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
-        assert_eq!(v["licence"], "CC BY 4.0");
+        assert_eq!(v["licence"], "CC-BY-SA-4.0");
+        assert_eq!(
+            v["licence_url"],
+            "https://creativecommons.org/licenses/by-sa/4.0/"
+        );
         assert_eq!(v["source_name"], "Evil platform");
-        assert!(v["attribution"]
-            .as_str()
-            .unwrap()
-            .contains("https://evil.example"));
+        assert_eq!(v["source_url"], "https://evil.example");
+        assert_eq!(
+            v["attribution"],
+            "Comune di Evil, CC BY-SA 4.0 (https://creativecommons.org/licenses/by-sa/4.0/)"
+        );
         assert!(v.get("description_html").is_none());
+        // the same source with its licence unknown claims none
+        names.get_mut("evil").unwrap().licence = None;
+        let v: serde_json::Value =
+            serde_json::from_str(&jsonl_line(&hostile(), &names, today_in_italy()).unwrap())
+                .unwrap();
+        assert_eq!(
+            (v["licence"].as_str(), v["licence_url"].as_str()),
+            (Some("unknown"), Some(""))
+        );
+        assert_eq!(
+            v["attribution"],
+            "Comune di Evil; licence not stated by the source: reuse only as https://evil.example allows"
+        );
     }
 
     #[test]

@@ -174,7 +174,7 @@ pub struct FeedContext<'a> {
     /// Host part of every UID (the hub's public host).
     pub host: &'a str,
     pub lang: Option<&'a str>,
-    /// Source id → (name, platform URL), for attribution.
+    /// Source id → credit and licence.
     pub names: &'a crate::export::SourceNames,
 }
 
@@ -208,20 +208,17 @@ pub fn meeting_event(
             description.push_str(&format!("\n\n{label}: {title} ({})", p.url));
         }
     }
-    let (name, url) = ctx
-        .names
-        .get(&r.id.source)
-        .cloned()
-        .unwrap_or_else(|| (r.id.source.clone(), String::new()));
-    let source = if url.is_empty() {
-        name.clone()
-    } else {
-        format!("{name}, {url}")
-    };
+    let credit = crate::credit::of(ctx.names, &r.id.source);
+    let name = credit.name.clone();
     let label = if english { "Source" } else { "Fonte" };
+    let at = if credit.url.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", credit.url)
+    };
     description.push_str(&format!(
-        "\n\n{label}: {source}. Via Snodo ({}).",
-        crate::export::LICENCE
+        "\n\n{label}: {name}{at}. {}.",
+        credit.attribution()
     ));
     let details = r.meeting.as_ref();
     let mut place: Vec<String> = Vec::new();
@@ -373,7 +370,12 @@ mod tests {
         let mut names = crate::export::SourceNames::new();
         names.insert(
             "partecipa".into(),
-            ("ParteciPa".into(), "https://partecipa.gov.it".into()),
+            crate::credit::SourceCredit {
+                name: "ParteciPa".into(),
+                url: "https://partecipa.gov.it".into(),
+                licence: snodo_model::licence::by_spdx("CC-BY-4.0"),
+                credit: "Dipartimento della funzione pubblica".into(),
+            },
         );
         let ctx = FeedContext {
             host: "snodo.example",
@@ -396,7 +398,7 @@ mod tests {
         );
         assert!(e
             .description
-            .contains("Fonte: ParteciPa, https://partecipa.gov.it"));
+            .contains("Fonte: ParteciPa (https://partecipa.gov.it). Dipartimento della funzione pubblica, CC BY 4.0 (https://creativecommons.org/licenses/by/4.0/)."), "{}", e.description);
         assert_eq!(e.categories, vec!["ParteciPa", "hybrid"]);
         let en = FeedContext {
             lang: Some("en"),

@@ -7,6 +7,7 @@
 //! that the binary implements.
 
 pub mod cache;
+pub mod credit;
 pub mod dto;
 pub mod error;
 pub mod export;
@@ -59,8 +60,13 @@ pub enum TriggerError {
 pub struct SourceMeta {
     pub id: String,
     pub name: String,
+    pub url: String,
     pub schedule: String,
     pub enabled: bool,
+    /// The licence of the platform's texts; `None` when unknown.
+    pub licence: Option<&'static snodo_model::licence::Licence>,
+    /// How the platform asks to be credited; the name when `None`.
+    pub attribution: Option<String>,
 }
 
 /// Renders the Prometheus text exposition.
@@ -105,7 +111,20 @@ impl AppState {
         }
     }
 
-    fn source_name(&self, id: &str) -> Option<String> {
+    /// The credit and licence of a configured source (an unknown one otherwise).
+    pub fn source_credit(&self, id: &str) -> credit::SourceCredit {
+        match self.sources.iter().find(|s| s.id == id) {
+            Some(s) => credit::SourceCredit {
+                name: s.name.clone(),
+                url: s.url.clone(),
+                licence: s.licence,
+                credit: s.attribution.clone().unwrap_or_else(|| s.name.clone()),
+            },
+            None => credit::SourceCredit::unknown(id),
+        }
+    }
+
+    pub fn source_name(&self, id: &str) -> Option<String> {
         self.sources
             .iter()
             .find(|s| s.id == id)
@@ -393,7 +412,13 @@ async fn search(
     metrics::counter!("snodo_search_cache_total", "outcome" => "miss").increment(1);
     let place = req.place.as_ref().and_then(dto::PlaceResponse::of);
     let results = run_search(&state, req, valid_for.1).await?;
-    let mut body = SearchResponse::from_results(results, limit, offset, |id| state.source_name(id));
+    let mut body = SearchResponse::from_results(
+        results,
+        limit,
+        offset,
+        |id| state.source_name(id),
+        |id| state.source_credit(id),
+    );
     body.place = place;
     let answer = Arc::new(cache::answer_of(&body)?);
     state.answers.put(valid_for, key, answer.clone());
@@ -442,22 +467,36 @@ async fn record(
             ))
         })?;
     let source_name = state.source_name(&stored.record.id.source);
+    let stored_source = stored.record.id.source.clone();
     cache::json_cached(
         &headers,
-        &RecordResponse::new(stored, source_name, today_in_italy()),
+        &RecordResponse::new(
+            stored,
+            source_name,
+            &state.source_credit(&stored_source),
+            today_in_italy(),
+        ),
         60,
     )
 }
 
-/// Source id → (name, platform URL) for export attribution.
-async fn source_names(state: &AppState) -> Result<export::SourceNames, ApiError> {
+/// Every source's credit and licence, for exports and feeds: the configured ones as configured,
+/// those only in the store (no longer configured) by their stored name, licence unknown.
+async fn source_credits(state: &AppState) -> Result<credit::Credits, ApiError> {
     let store = state.store.clone();
     let rows = tokio::task::spawn_blocking(move || store.sources()).await??;
     Ok(rows
         .into_iter()
         .map(|s| {
-            let name = state.source_name(&s.id).unwrap_or(s.name);
-            (s.id, (name, s.url))
+            let mut c = state.source_credit(&s.id);
+            if !state.sources.iter().any(|m| m.id == s.id) {
+                c.name = s.name.clone();
+                c.credit = s.name;
+            }
+            if c.url.is_empty() {
+                c.url = s.url;
+            }
+            (s.id, c)
         })
         .collect())
 }
@@ -465,9 +504,8 @@ async fn source_names(state: &AppState) -> Result<export::SourceNames, ApiError>
 #[utoipa::path(get, path = "/api/v1/export.csv", tag = "open data",
     params(LangQueryDoc),
     responses(
-        (status = 200, description = "Every live record, one CSV row each (RFC 4180, UTF-8 with BOM, header row), under CC BY 4.0: the `source_name`, `source_url` and `attribution` columns credit each record's source. Streamed.",
-            content_type = "text/csv", body = String,
-            headers(("Link" = String, description = "`<https://creativecommons.org/licenses/by/4.0/>; rel=\"license\"`"))),
+        (status = 200, description = "Every live record, one CSV row each (RFC 4180, UTF-8 with BOM, header row). Each row carries its source's licence as configured (`licence`: an SPDX id, or `unknown` when the source states none, `licence_url`) and how to credit it (`attribution`, `source_name`, `source_url`); Snodo's own columns (ids, codes, status, topics) are CC0 1.0. Streamed.",
+            content_type = "text/csv", body = String),
         (status = 400, description = "A parameter is invalid; `parameter` names it", body = error::Problem, content_type = "application/problem+json"),
     ))]
 async fn export_csv(
@@ -476,7 +514,7 @@ async fn export_csv(
 ) -> Result<Response, ApiError> {
     let p = Params::parse(raw.as_deref(), &["lang"])?;
     let lang = p.get("lang").map(params::lang_code).transpose()?;
-    let names = source_names(&state).await?;
+    let names = source_credits(&state).await?;
     Ok(export::stream(
         state.store.clone(),
         names,
@@ -487,9 +525,8 @@ async fn export_csv(
 
 #[utoipa::path(get, path = "/api/v1/export.jsonl", tag = "open data",
     responses(
-        (status = 200, description = "Every live record as one JSON object per line (all locales, plain-text fields, computed `status`), under CC BY 4.0 with `source_name`, `source_url`, `licence` and `attribution` on each line. Streamed.",
-            content_type = "application/jsonl", body = String,
-            headers(("Link" = String, description = "`<https://creativecommons.org/licenses/by/4.0/>; rel=\"license\"`"))),
+        (status = 200, description = "Every live record as one JSON object per line (all locales, plain-text fields, computed `status`), each with its source's `licence` (SPDX id or `unknown`), `licence_url`, `attribution`, `source_name` and `source_url`; Snodo's own fields are CC0 1.0. Streamed.",
+            content_type = "application/jsonl", body = String),
         (status = 400, description = "A parameter is invalid; `parameter` names it", body = error::Problem, content_type = "application/problem+json"),
     ))]
 async fn export_jsonl(
@@ -497,7 +534,7 @@ async fn export_jsonl(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     Params::parse(raw.as_deref(), &[])?;
-    let names = source_names(&state).await?;
+    let names = source_credits(&state).await?;
     Ok(export::stream(
         state.store.clone(),
         names,
@@ -547,7 +584,7 @@ async fn feed_open(
         Some(q) => format!("{base}/feeds/open.atom?{q}"),
         None => format!("{base}/feeds/open.atom"),
     };
-    let body = export::atom(&results, &self_href, |id| state.source_name(id));
+    let body = export::atom(&results, &self_href, |id| state.source_credit(id));
     Ok(export::bytes_cached(
         &headers,
         "application/atom+xml; charset=utf-8",
@@ -564,7 +601,7 @@ const MEETINGS_FEED_LIMIT: usize = 100;
 #[utoipa::path(get, path = "/feeds/meetings.ics", tag = "open data",
     params(MeetingsFeedQueryDoc, ("If-None-Match" = Option<String>, Header, description = "An `ETag` from an earlier answer; a match gets 304 without a body")),
     responses(
-        (status = 200, description = "iCalendar (RFC 5545) of upcoming meetings (not yet ended), soonest first, with the search filters that apply: one VEVENT each with UID, DTSTAMP, DTSTART/DTEND in UTC, SUMMARY, DESCRIPTION (plain text, with the space it belongs to and its source), LOCATION and URL (the meeting's page on its platform). CC BY 4.0, crediting each source. Cacheable for 300 s.",
+        (status = 200, description = "iCalendar (RFC 5545) of upcoming meetings (not yet ended), soonest first, with the search filters that apply: one VEVENT each with UID, DTSTAMP, DTSTART/DTEND in UTC, SUMMARY, DESCRIPTION (plain text, with the space it belongs to and its source), LOCATION and URL (the meeting's page on its platform). Each event credits its source with the source's licence (or says it is not stated). Cacheable for 300 s.",
             content_type = "text/calendar", body = String,
             headers(("ETag" = String, description = "Strong validator of this answer"),
                     ("Cache-Control" = String, description = "`public, max-age=300`"))),
@@ -636,7 +673,7 @@ async fn feed_meetings(
         };
         key(a).cmp(&key(b))
     });
-    let names = source_names(&state).await?;
+    let names = source_credits(&state).await?;
     let host = state
         .public_url
         .as_deref()
@@ -668,12 +705,12 @@ async fn feed_meetings(
     let (name, description) = if lang == Some("en") {
         (
             "Snodo: upcoming participation meetings",
-            "Upcoming meetings of public participation processes on Italian platforms, CC BY 4.0; each event credits its source.",
+            "Upcoming meetings of public participation processes on Italian platforms; each event credits its source and its licence.",
         )
     } else {
         (
             "Snodo: prossimi incontri di partecipazione",
-            "Prossimi incontri dei processi partecipativi sulle piattaforme italiane, CC BY 4.0; ogni evento cita la sua fonte.",
+            "Prossimi incontri dei processi partecipativi sulle piattaforme italiane; ogni evento cita la sua fonte e la sua licenza.",
         )
     };
     let body = ics::calendar(name, description, &events);
@@ -799,7 +836,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 Conventions (ModI): version in the path (`/api/v1`); errors as `application/problem+json` (RFC 9457); RFC 3339 dates; ISO 639-1 language codes; `/status` answers problem+json.\n\n\
 Rate limits: every answer but `/status` (left for health checks) carries `X-RateLimit-Limit` (requests a client may make in a burst), `X-RateLimit-Remaining` and `X-RateLimit-Reset` (seconds until the full burst is available again); over the limit the answer is 429 with `Retry-After` in seconds. Limits apply per client address.\n\n\
 Caching: search, record and feed answers carry `ETag` and `Cache-Control`; send `If-None-Match` to get 304 when nothing changed.\n\n\
-Open data: `/api/v1/export.csv`, `/api/v1/export.jsonl`, `/feeds/open.atom` and `/feeds/meetings.ics` (iCalendar of upcoming meetings) are under CC BY 4.0; credit each record's source as given in its `attribution`.",
+Open data: `/api/v1/export.csv`, `/api/v1/export.jsonl`, `/feeds/open.atom` and `/feeds/meetings.ics` (iCalendar of upcoming meetings) carry each record's source licence as the operator configured it (`licence`: SPDX id, or `unknown`: then reuse only as the source allows) and its `attribution`; what Snodo writes itself (ids, territory codes, status, topics, methods) is CC0 1.0.",
         license(name = "AGPL-3.0-or-later", identifier = "AGPL-3.0-or-later"),
         contact(name = "Snodo maintainers", url = "https://github.com/snodo/snodo")),
     servers((url = "/", description = "This hub")),

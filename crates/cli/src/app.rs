@@ -183,8 +183,11 @@ impl App {
                 .map(|s| SourceMeta {
                     id: s.id.clone(),
                     name: s.name.clone(),
+                    url: s.url.clone(),
                     schedule: s.schedule.clone(),
                     enabled: s.enabled,
+                    licence: s.licence,
+                    attribution: s.attribution.clone(),
                 })
                 .collect(),
         );

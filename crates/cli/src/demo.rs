@@ -62,6 +62,9 @@ pub async fn run(
             enabled: true,
             territory: snodo_model::territory::from_code(territory)?,
             topic_rules: Vec::new(),
+            // sample data: nobody has established a licence, and the demo says so
+            licence: None,
+            attribution: None,
             params: toml_table(),
         });
         fakes.push(fake);

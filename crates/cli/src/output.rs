@@ -293,13 +293,13 @@ pub async fn search(app: &App, qs: &[(&str, String)], json: bool) -> anyhow::Res
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     if json {
         let state = app.api_state(None);
-        let body = snodo_api::dto::SearchResponse::from_results(results, limit, offset, |id| {
-            state
-                .sources
-                .iter()
-                .find(|s| s.id == id)
-                .map(|s| s.name.clone())
-        });
+        let body = snodo_api::dto::SearchResponse::from_results(
+            results,
+            limit,
+            offset,
+            |id| state.source_name(id),
+            |id| state.source_credit(id),
+        );
         println!("{}", serde_json::to_string_pretty(&body)?);
         return Ok(ExitCode::SUCCESS);
     }

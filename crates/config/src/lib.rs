@@ -176,6 +176,11 @@ pub struct Source {
     /// The operator's additions to the topic keywords (`[sources.topics]`: a name, or the
     /// beginning of a word, → a theme code).
     pub topic_rules: Vec<snodo_model::topics::TopicRule>,
+    /// The licence the platform publishes its texts under (`licence = "CC-BY-4.0"`); `None` when
+    /// it is `"unknown"` or not given: then nothing Snodo publishes claims one.
+    pub licence: Option<&'static snodo_model::licence::Licence>,
+    /// How the platform asks to be credited (`attribution = "…"`); the source's name otherwise.
+    pub attribution: Option<String>,
     /// Connector-specific keys, checked by the connector's typed params.
     pub params: toml::Table,
 }
@@ -239,6 +244,8 @@ const SOURCE_KEYS: &[&str] = &[
     "enabled",
     "territory",
     "topics",
+    "licence",
+    "attribution",
 ];
 
 impl Config {
@@ -434,6 +441,10 @@ fn source_from_table(
     let schedule = take_str(&mut t, "schedule", false, &mut problems)
         .unwrap_or_else(|| default_schedule.to_owned());
     let territory_code = take_str(&mut t, "territory", false, &mut problems);
+    let licence_id = take_str(&mut t, "licence", false, &mut problems);
+    let attribution = take_str(&mut t, "attribution", false, &mut problems)
+        .map(|a| a.trim().to_owned())
+        .filter(|a| !a.is_empty());
     let enabled = match t.remove("enabled") {
         None => true,
         Some(toml::Value::Boolean(b)) => b,
@@ -474,6 +485,22 @@ fn source_from_table(
             problems.push(format!("{}: {e}", label("territory")));
             Territory::default()
         }
+    };
+    let licence = match licence_id.as_deref().map(str::trim) {
+        None => None,
+        Some(l) if l.eq_ignore_ascii_case(snodo_model::licence::UNKNOWN) => None,
+        Some(l) => match snodo_model::licence::by_spdx(l) {
+            Some(known) => Some(known),
+            None => {
+                let known: Vec<&str> = snodo_model::licence::KNOWN.iter().map(|k| k.spdx).collect();
+                problems.push(format!(
+                    "{}: `{l}` is not a licence Snodo knows; use its SPDX id, one of {}, or \"unknown\"",
+                    label("licence"),
+                    known.join(", ")
+                ));
+                None
+            }
+        },
     };
     let mut topic_rules = Vec::new();
     match t.remove("topics") {
@@ -541,6 +568,8 @@ fn source_from_table(
         enabled,
         territory,
         topic_rules,
+        licence,
+        attribution,
         params: t,
     })
 }
@@ -840,6 +869,31 @@ territory = "99"
         let e = parse("[server]\ncors_allowed_origins = [\"https://open.gov.it/\", \"*\", \"https://ok.it\"]\n").unwrap_err().to_string();
         assert!(e.contains("`https://open.gov.it/` is not an origin"), "{e}");
         assert!(!e.contains("ok.it`"), "{e}");
+    }
+
+    #[test]
+    fn licences_are_spdx_ids_or_unknown() {
+        let src = |extra: &str| {
+            format!("[[sources]]\nid = \"a\"\nname = \"A\"\nkind = \"decidim\"\nurl = \"https://a.it\"\n{extra}")
+        };
+        let c = parse(&src(
+            "licence = \"cc-by-4.0\"\nattribution = \"Comune di A\"\n",
+        ))
+        .unwrap();
+        assert_eq!(c.sources[0].licence.map(|l| l.spdx), Some("CC-BY-4.0"));
+        assert_eq!(c.sources[0].attribution.as_deref(), Some("Comune di A"));
+        for unknown in ["", "licence = \"unknown\"\n"] {
+            let c = parse(&src(unknown)).unwrap();
+            assert_eq!(c.sources[0].licence, None);
+        }
+        let e = parse(&src("licence = \"GPL-3.0\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`GPL-3.0` is not a licence Snodo knows"), "{e}");
+        assert!(e.contains("CC0-1.0") && e.contains("\"unknown\""), "{e}");
+        // the shipped configuration claims no licence it has not checked
+        let shipped = parse(include_str!("../../../config/snodo.toml")).unwrap();
+        assert!(shipped.sources.iter().all(|s| s.licence.is_none()));
     }
 
     #[test]

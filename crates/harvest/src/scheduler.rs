@@ -134,6 +134,8 @@ mod tests {
             enabled: true,
             territory: Default::default(),
             topic_rules: Vec::new(),
+            licence: None,
+            attribution: None,
             params: Default::default(),
         });
         let store = Arc::new(Store::open_in_memory().unwrap());

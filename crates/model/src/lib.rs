@@ -4,6 +4,7 @@
 //! status computed from dates). It does no I/O: no HTTP, no database, no index, no async runtime —
 //! connectors, store, index and API all build on it, so it must stay cheap to depend on.
 
+pub mod licence;
 pub mod record;
 pub mod status;
 pub mod territory;
