@@ -305,13 +305,18 @@ impl Harvester {
             warnings: report.warnings.clone(),
             requests: report.requests,
         };
+        // Indexed before the run is recorded as ended: whoever sees it end (the console, `snodo
+        // harvest` asking a server) finds its records searchable.
+        let indexed = if report.succeeded() {
+            self.indexer.catch_up().await.map(drop)
+        } else {
+            Ok(())
+        };
         let store = self.store.clone();
         blocking(move || store.finish_run(run_id, &finish)).await??;
         record_metrics(&report);
         publish_record_gauges(&self.store).await;
-        if report.succeeded() {
-            self.indexer.catch_up().await?;
-        }
+        indexed?;
         match &report.error {
             None => tracing::info!(
                 source = id,
