@@ -32,6 +32,7 @@ data_dir = "$work/data"
 [server]
 listen = "127.0.0.1:$up_port"
 trusted_proxies = ["127.0.0.1", "::1"]
+admin_token = "check-nginx-token"
 
 [log]
 level = "warn"
@@ -102,6 +103,12 @@ echo "   X-Forwarded-For changes nothing, nginx decides on the connection's addr
 code=$(c -o /dev/null -w '%{http_code}' -H 'X-Forwarded-For: 203.0.113.9' "$https/metrics")
 [ "$code" = 200 ] || fail "/metrics from loopback answered $code"
 c "$https/metrics" | grep -q '^# HELP snodo_http_requests_total' || fail "metrics without HELP"
+
+echo "== the operators' console through nginx: the browser's login prompt, then the table"
+code=$(c -o /dev/null -w '%{http_code}' "$https/admin")
+[ "$code" = 401 ] || fail "/admin without the token answered $code (want 401 from snodo)"
+c -u operatore:check-nginx-token "$https/en/admin" | grep -q '<h1>Snodo console</h1>' \
+  || fail "/en/admin with the token does not show the console"
 
 echo "== oversized requests stop at nginx"
 code=$(c -o /dev/null -w '%{http_code}' -X POST --data-binary @<(head -c 20000 /dev/zero) "$https/api/v1/sources/x/harvest")

@@ -63,6 +63,9 @@ ${widgetHtml}
   };
 }
 
+/** The admin token the real demo runs with, for the console's tests. */
+export const ADMIN_TOKEN = 'widget-test-token';
+
 /** Starts the server under test; `corsOrigin` restricts cross-origin reads to that origin (the
  * shipped default, with no restriction, when it is null). */
 export async function startTarget(corsOrigin = null) {
@@ -76,7 +79,8 @@ export async function startTarget(corsOrigin = null) {
   const args = ['demo', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir];
   if (corsOrigin) args.push('--cors-allow-origin', corsOrigin);
   const child = spawn(SNODO_BIN, args, {
-    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, SNODO_ADMIN_TOKEN: ADMIN_TOKEN, RUST_LOG: process.env.RUST_LOG || 'warn' },
   });
   let log = '';
   const base = await new Promise((resolve, reject) => {
@@ -118,7 +122,7 @@ export async function launchBrowser() {
 
 /** Runs axe-core on the page (shadow roots included) and returns the violations. */
 export async function axe(page, context) {
-  // evaluated through the DevTools protocol: works under the page's CSP and with JavaScript disabled
+  // evaluated through the DevTools protocol: works under the page's CSP (axe needs JavaScript on)
   if (!(await page.evaluate(() => typeof window.axe !== 'undefined'))) await page.evaluate(AXE_SOURCE);
   return page.evaluate(async (ctx) => {
     const r = await window.axe.run(ctx || document, { resultTypes: ['violations'] });

@@ -7,6 +7,7 @@
 //! that the binary implements.
 
 pub mod cache;
+pub mod console;
 pub mod credit;
 pub mod dto;
 pub mod error;
@@ -88,6 +89,8 @@ pub struct AppState {
     /// An operator's restriction of the origins that may read the public API from a browser;
     /// `None` lets every origin read it (see [`cors_layer`]).
     pub cors_allowed_origins: Option<Vec<String>>,
+    /// Serve the console's table read-only at `/status/sources`.
+    pub public_status_page: bool,
     /// Rate limits, size limits, timeouts and trusted proxies (`[server]`).
     pub limits: Limits,
     /// Recent search answers (`[server] search_cache_entries`).
@@ -106,6 +109,7 @@ impl AppState {
             running: None,
             public_url: None,
             cors_allowed_origins: None,
+            public_status_page: false,
             limits: Limits::default(),
             answers: Arc::new(cache::AnswerCache::new(DEFAULT_SEARCH_CACHE_ENTRIES)),
         }
@@ -172,6 +176,12 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/embed", get(embed_it))
         .route("/en/embed", get(embed_en))
+        .route("/admin", get(console_it))
+        .route("/en/admin", get(console_en))
+        .route("/admin/sources/{id}", get(console_source_it))
+        .route("/en/admin/sources/{id}", get(console_source_en))
+        .route("/admin/sources/{id}/harvest", post(console_harvest))
+        .route("/status/sources", get(status_sources))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             guard.clone(),
@@ -224,6 +234,7 @@ async fn weak_etag_when_encoded(req: axum::extract::Request, next: Next) -> Resp
 /// Whether a path belongs to the operators: never readable from another site's pages.
 fn is_admin_path(path: &str) -> bool {
     path.starts_with("/admin")
+        || path.starts_with("/en/admin")
         || (path.starts_with("/api/v1/sources/")
             && path.trim_end_matches('/').ends_with("/harvest"))
 }
@@ -818,6 +829,270 @@ async fn trigger_harvest(
         Err(e @ TriggerError::AlreadyRunning(_)) => Err(ApiError::Conflict(e.to_string())),
         Err(e @ TriggerError::Disabled(_)) => Err(ApiError::Conflict(e.to_string())),
     }
+}
+
+/// Refuses anyone but an operator, who gives the admin token as the password of HTTP Basic
+/// authentication (what a browser asks for by itself; any user name) or as a bearer token.
+fn console_refusal(state: &AppState, headers: &HeaderMap) -> Option<Response> {
+    let Some(expected) = state.admin_token.as_deref() else {
+        return Some(problem_response(
+            StatusCode::NOT_FOUND,
+            Some("the console is off: no admin token is configured ([server] admin_token or SNODO_ADMIN_TOKEN)".into()),
+            None,
+        ));
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            if let Some(b) = v.strip_prefix("Bearer ") {
+                return Some(b.trim().to_owned());
+            }
+            let raw = v.strip_prefix("Basic ")?;
+            use base64::Engine as _;
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(raw.trim())
+                .ok()?;
+            let text = String::from_utf8(decoded).ok()?;
+            text.split_once(':').map(|(_, pass)| pass.to_owned())
+        });
+    match given {
+        Some(t) if constant_time_eq(t.as_bytes(), expected.as_bytes()) => None,
+        other => {
+            let mut r = problem_response(
+                StatusCode::UNAUTHORIZED,
+                Some(if other.is_some() {
+                    "the admin token is not valid".into()
+                } else {
+                    "the console needs the admin token: give it as the password (any user name)"
+                        .into()
+                }),
+                None,
+            );
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"Snodo console\", charset=\"UTF-8\""),
+            );
+            Some(r)
+        }
+    }
+}
+
+/// Every source with its runs of the last 30 days, records by kind and whether it runs now.
+async fn console_rows(state: &AppState) -> Result<Vec<console::SourceRow>, ApiError> {
+    let store = state.store.clone();
+    let (statuses, kinds, runs) = tokio::task::spawn_blocking(move || {
+        let statuses = store.sources()?;
+        let kinds = store.record_counts_by_kind()?;
+        let since = chrono::Utc::now() - chrono::Duration::days(30);
+        let mut runs = std::collections::HashMap::new();
+        for s in &statuses {
+            let (list, _) = store.runs(&s.id, 500, 0)?;
+            let recent: Vec<_> = list.into_iter().filter(|r| r.started_at >= since).collect();
+            runs.insert(s.id.clone(), recent);
+        }
+        Ok::<_, snodo_store::StoreError>((statuses, kinds, runs))
+    })
+    .await??;
+    let mut runs = runs;
+    Ok(statuses
+        .into_iter()
+        .filter(|s| s.configured || s.records > 0)
+        .map(|status| {
+            let meta = state.sources.iter().find(|m| m.id == status.id);
+            let by_kind = kinds
+                .iter()
+                .filter(|(src, _, _)| *src == status.id)
+                .map(|(_, k, n)| (k.clone(), *n))
+                .collect();
+            console::SourceRow {
+                enabled: status.configured && meta.is_none_or(|m| m.enabled),
+                running: state.running.as_ref().is_some_and(|f| f(&status.id)),
+                by_kind,
+                runs: runs.remove(&status.id).unwrap_or_default(),
+                status,
+            }
+        })
+        .collect())
+}
+
+async fn console_it(state: State<AppState>, headers: HeaderMap, raw: RawQuery) -> Response {
+    console_page(state, headers, raw, page::Lang::It).await
+}
+
+async fn console_en(state: State<AppState>, headers: HeaderMap, raw: RawQuery) -> Response {
+    console_page(state, headers, raw, page::Lang::En).await
+}
+
+async fn console_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    lang: page::Lang,
+) -> Response {
+    if let Some(r) = console_refusal(&state, &headers) {
+        return r;
+    }
+    let notice: Option<String> =
+        url::form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
+            .find(|(k, _)| k == "notice")
+            .map(|(_, v)| snodo_model::text::truncate_words(&v, 300));
+    console_answer(&state, lang, true, notice.as_deref()).await
+}
+
+/// The console's table, read-only, for everyone: only when the operator turned it on.
+async fn status_sources(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if !state.public_status_page {
+        return not_found(axum::http::Uri::from_static("/status/sources"), headers).await;
+    }
+    console_answer(&state, page::Lang::It, false, None).await
+}
+
+async fn console_answer(
+    state: &AppState,
+    lang: page::Lang,
+    operator: bool,
+    notice: Option<&str>,
+) -> Response {
+    let rows = match console_rows(state).await {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    let store = state.store.clone();
+    let max = tokio::task::spawn_blocking(move || store.max_seq())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or(0);
+    let html = console::render_console(&console::ConsoleView {
+        lang,
+        rows: &rows,
+        index_documents: state.index.num_docs(),
+        index_lag: max.saturating_sub(state.index.last_applied_seq()),
+        operator,
+        notice,
+        now: chrono::Utc::now(),
+    });
+    let mut resp = Html(html).into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+async fn console_source_it(
+    state: State<AppState>,
+    headers: HeaderMap,
+    id: ApiPath<String>,
+) -> Response {
+    console_source(state, headers, id, page::Lang::It).await
+}
+
+async fn console_source_en(
+    state: State<AppState>,
+    headers: HeaderMap,
+    id: ApiPath<String>,
+) -> Response {
+    console_source(state, headers, id, page::Lang::En).await
+}
+
+async fn console_source(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<String>,
+    lang: page::Lang,
+) -> Response {
+    if let Some(r) = console_refusal(&state, &headers) {
+        return r;
+    }
+    let rows = match console_rows(&state).await {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    let Some(row) = rows.into_iter().find(|r| r.status.id == id) else {
+        return ApiError::NotFound(format!("no source `{id}`")).into_response();
+    };
+    let store = state.store.clone();
+    let sid = id.clone();
+    let runs = match tokio::task::spawn_blocking(move || store.runs(&sid, 50, 0)).await {
+        Ok(Ok((runs, _))) => runs,
+        Ok(Err(e)) => return ApiError::from(e).into_response(),
+        Err(e) => return ApiError::Internal(e.to_string()).into_response(),
+    };
+    let mut resp = Html(console::render_source(lang, &row, &runs)).into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// Whether a browser sent this form from a page of this same site: `Origin` (or, without it,
+/// `Sec-Fetch-Site`) must say so, so that another site cannot make an operator's browser press
+/// the button. Clients that send neither (curl with the token) are not browsers.
+fn same_site_form(headers: &HeaderMap) -> bool {
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        let origin_host = origin.split_once("://").map(|(_, h)| h);
+        return origin_host.is_some() && origin_host == host;
+    }
+    match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        Some(site) => site == "same-origin",
+        None => true,
+    }
+}
+
+/// "Harvest now" from the console: starts the run and goes back to the console, which says so.
+async fn console_harvest(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    if let Some(r) = console_refusal(&state, &headers) {
+        return r;
+    }
+    if !same_site_form(&headers) {
+        return ApiError::Forbidden(
+            "this form can only be sent from the console's own pages".into(),
+        )
+        .into_response();
+    }
+    let lang = if url::form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
+        .any(|(k, v)| k == "lang" && v == "en")
+    {
+        page::Lang::En
+    } else {
+        page::Lang::It
+    };
+    let notice = match state.trigger.as_ref().map(|t| t.trigger(&id)) {
+        None => lang
+            .t(
+                "Questo processo non raccoglie: avvia `snodo serve` con le fonti configurate.",
+                "This process does not harvest: run `snodo serve` with the sources configured.",
+            )
+            .to_owned(),
+        Some(Ok(())) => match lang {
+            page::Lang::It => format!("Raccolta di `{id}` avviata."),
+            page::Lang::En => format!("Harvest of `{id}` started."),
+        },
+        Some(Err(e)) => match lang {
+            page::Lang::It => format!("Raccolta di `{id}` non avviata: {e}"),
+            page::Lang::En => format!("Harvest of `{id}` not started: {e}"),
+        },
+    };
+    let back = page::href(
+        match lang {
+            page::Lang::It => "/admin",
+            page::Lang::En => "/en/admin",
+        },
+        &[("notice", &notice)],
+    );
+    (
+        StatusCode::SEE_OTHER,
+        [(
+            header::LOCATION,
+            HeaderValue::from_str(&back).unwrap_or(HeaderValue::from_static("/admin")),
+        )],
+    )
+        .into_response()
 }
 
 /// Compares secrets without leaking their common prefix through timing.

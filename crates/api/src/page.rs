@@ -60,7 +60,7 @@ impl Lang {
         }
     }
 
-    fn other(self) -> Lang {
+    pub(crate) fn other(self) -> Lang {
         match self {
             Lang::It => Lang::En,
             Lang::En => Lang::It,
@@ -68,7 +68,7 @@ impl Lang {
     }
 
     /// Picks the Italian or the English text.
-    fn t(self, it: &'static str, en: &'static str) -> &'static str {
+    pub(crate) fn t(self, it: &'static str, en: &'static str) -> &'static str {
         match self {
             Lang::It => it,
             Lang::En => en,
@@ -93,7 +93,7 @@ pub struct HomeView<'a> {
 }
 
 /// Escapes `& < > " '`: safe in element content and in quoted attribute values alike.
-fn esc(s: &str) -> Cow<'_, str> {
+pub(crate) fn esc(s: &str) -> Cow<'_, str> {
     html_escape::encode_quoted_attribute(s)
 }
 
@@ -172,7 +172,7 @@ fn param<'a>(params: &'a [(String, String)], key: &str) -> &'a str {
 }
 
 /// `path?k=v&…` from the non-empty pairs, percent-encoded.
-fn href(path: &str, pairs: &[(&str, &str)]) -> String {
+pub(crate) fn href(path: &str, pairs: &[(&str, &str)]) -> String {
     let mut ser = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in pairs {
         if !v.is_empty() {
@@ -214,7 +214,7 @@ fn date(lang: Lang, d: NaiveDate) -> String {
 
 /// An instant as people in Italy read it (Europe/Rome, summer time included); the machine
 /// readable attribute stays in UTC.
-fn datetime(lang: Lang, t: DateTime<Utc>) -> String {
+pub(crate) fn datetime(lang: Lang, t: DateTime<Utc>) -> String {
     let local = t.with_timezone(&chrono_tz::Europe::Rome);
     format!(
         "<time datetime=\"{}\">{} {} {}, {}</time>",
@@ -237,6 +237,29 @@ fn kind_label(lang: Lang, k: Kind) -> &'static str {
         Kind::Proposal => lang.t("Proposta", "Proposal"),
         Kind::Experience => lang.t("Esperienza", "Experience"),
     }
+}
+
+/// "3 incontri" / "1 meeting": a count of records of one kind, in words; an unknown kind as given.
+pub(crate) fn kind_count(lang: Lang, kind: &str, n: u64) -> String {
+    let Ok(k) = kind.parse::<Kind>() else {
+        return format!("{n} {}", esc(kind));
+    };
+    let (it1, itn, en1, enn) = match k {
+        Kind::Process => ("processo", "processi", "process", "processes"),
+        Kind::Assembly => ("assemblea", "assemblee", "assembly", "assemblies"),
+        Kind::Consultation => (
+            "consultazione",
+            "consultazioni",
+            "consultation",
+            "consultations",
+        ),
+        Kind::Conference => ("conferenza", "conferenze", "conference", "conferences"),
+        Kind::Initiative => ("iniziativa", "iniziative", "initiative", "initiatives"),
+        Kind::Meeting => ("incontro", "incontri", "meeting", "meetings"),
+        Kind::Proposal => ("proposta", "proposte", "proposal", "proposals"),
+        Kind::Experience => ("esperienza", "esperienze", "experience", "experiences"),
+    };
+    plural(lang, n, it1, itn, en1, enn)
 }
 
 fn status_label(lang: Lang, s: Status) -> &'static str {
@@ -295,7 +318,7 @@ fn shade(count: u64, max: u64) -> usize {
     }
 }
 
-fn plural(lang: Lang, n: u64, it1: &str, itn: &str, en1: &str, enn: &str) -> String {
+pub(crate) fn plural(lang: Lang, n: u64, it1: &str, itn: &str, en1: &str, enn: &str) -> String {
     let word = match (lang, n == 1) {
         (Lang::It, true) => it1,
         (Lang::It, false) => itn,
@@ -305,7 +328,16 @@ fn plural(lang: Lang, n: u64, it1: &str, itn: &str, en1: &str, enn: &str) -> Str
     format!("{n} {word}")
 }
 
-fn head(out: &mut String, lang: Lang, title: &str, description: &str, alternate: &str) {
+/// The document's head and the site header; `widget` loads widget.js, which the console (no
+/// script at all) does without.
+pub(crate) fn head(
+    out: &mut String,
+    lang: Lang,
+    title: &str,
+    description: &str,
+    alternate: &str,
+    widget: bool,
+) {
     let _ = writeln!(
         out,
         "<!doctype html>\n<html lang=\"{code}\">\n<head>\n<meta charset=\"utf-8\">\n\
@@ -313,7 +345,7 @@ fn head(out: &mut String, lang: Lang, title: &str, description: &str, alternate:
          <link rel=\"icon\" href=\"data:,\">\n\
          <title>{title}</title>\n<meta name=\"description\" content=\"{description}\">\n\
          <link rel=\"alternate\" hreflang=\"{other}\" href=\"{alternate}\">\n\
-         <style>{css}</style>\n<script type=\"module\" src=\"/widget.js\"></script>\n</head>\n<body>\n\
+         <style>{css}</style>\n{script}</head>\n<body>\n\
          <a class=\"skip\" href=\"#main\">{skip}</a>",
         code = lang.code(),
         title = esc(title),
@@ -321,6 +353,11 @@ fn head(out: &mut String, lang: Lang, title: &str, description: &str, alternate:
         other = lang.other().code(),
         alternate = esc(alternate),
         css = PAGE_CSS,
+        script = if widget {
+            "<script type=\"module\" src=\"/widget.js\"></script>\n"
+        } else {
+            ""
+        },
         skip = lang.t("Vai al contenuto", "Skip to content"),
     );
     let other = lang.other();
@@ -346,7 +383,7 @@ fn head(out: &mut String, lang: Lang, title: &str, description: &str, alternate:
     );
 }
 
-fn foot(out: &mut String, lang: Lang) {
+pub(crate) fn foot(out: &mut String, lang: Lang) {
     let _ = writeln!(
         out,
         "<footer class=\"ft\"><div class=\"wrap\">\n<ul>\
@@ -1271,6 +1308,7 @@ pub fn render_home(v: &HomeView<'_>) -> String {
             "Search participatory processes, consultations and public assemblies from all over Italy.",
         ),
         &alternate,
+        true,
     );
     let _ = writeln!(
         out,
@@ -1314,6 +1352,7 @@ pub fn render_not_found(lang: Lang) -> String {
         lang.t("Pagina non trovata · Snodo", "Page not found · Snodo"),
         lang.t("Questa pagina non esiste.", "This page does not exist."),
         lang.other().home(),
+        true,
     );
     let _ = writeln!(
         out,
@@ -1363,6 +1402,7 @@ pub fn render_embed_with(lang: Lang, base_url: &str, params: &[(String, String)]
             "Add the search of Italy's participatory processes to any site with two lines of code.",
         ),
         lang.other().embed(),
+        true,
     );
     let _ = writeln!(
         out,

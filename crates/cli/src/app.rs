@@ -194,6 +194,7 @@ impl App {
         state.admin_token = self.config.admin_token().map(str::to_owned);
         state.public_url = self.config.server.public_url.clone();
         state.cors_allowed_origins = self.config.server.cors_allowed_origins.clone();
+        state.public_status_page = self.config.server.public_status_page;
         let srv = &self.config.server;
         state.limits = snodo_api::Limits {
             rate_limit_per_minute: srv.rate_limit_per_minute,

@@ -45,6 +45,10 @@ pub async fn run(
     config.harvest.min_delay_ms = 0;
     config.harvest.jitter_secs = 0;
     config.server.cors_allowed_origins = (!cors.is_empty()).then_some(cors);
+    // the console at /admin, with the token the environment gives (as `serve` reads it)
+    config.server.admin_token = std::env::var("SNODO_ADMIN_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty());
     for (id, name, dataset, version, territory) in DEMO_SOURCES {
         let data = Dataset::sample(dataset)
             .with_context(|| format!("the bundled sample `{dataset}` is missing"))?;

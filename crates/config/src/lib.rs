@@ -83,6 +83,11 @@ pub struct Server {
     /// the index changes. 0 turns the cache off.
     #[serde(default = "default_search_cache_entries")]
     pub search_cache_entries: usize,
+    /// Publishes the console's table of sources (health, last success, last error, records,
+    /// next run), read-only, at `/status/sources`. Off by default; the console itself, at
+    /// `/admin`, always needs the admin token.
+    #[serde(default)]
+    pub public_status_page: bool,
 }
 
 /// Whether `s` is an IP address or a CIDR network (`10.0.0.0/8`, `fd00::/8`).
@@ -684,6 +689,7 @@ fn default_server() -> Server {
         max_uri_bytes: default_max_uri_bytes(),
         max_body_bytes: default_max_body_bytes(),
         search_cache_entries: default_search_cache_entries(),
+        public_status_page: false,
     }
 }
 fn default_harvest() -> Harvest {
