@@ -185,6 +185,19 @@ test('keyboard: skip link, the widget, the map', { skip: !canRun }, async () => 
   await page.done();
 });
 
+test('the accessibility statement: linked from every page\'s footer, in both languages, axe-clean', { skip: !canRun }, async () => {
+  for (const [home, name, heading] of [['/', 'Dichiarazione di accessibilità', 'Dichiarazione di accessibilità'], ['/en/', 'Accessibility statement', 'Accessibility statement']]) {
+    const page = await open(home, { widget: false });
+    await page.locator('footer').getByRole('link', { name }).click();
+    await page.waitForURL(/\/(accessibilita|en\/accessibility)$/);
+    assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), heading);
+    assert.equal(await page.locator('script').count(), 0);
+    const v = await axe(page);
+    assert.equal(v.length, 0, `${page.url()}:\n${fmtViolations(v)}`);
+    await page.done();
+  }
+});
+
 test('axe-core: zero violations on /, /en/, /embed, /en/embed, results pages and the map of a region', { skip: !canRun }, async () => {
   const paths = ['/', '/en/', '/embed', '/en/embed'];
   if (TARGET === 'real') {

@@ -91,6 +91,8 @@ pub struct AppState {
     pub cors_allowed_origins: Option<Vec<String>>,
     /// Serve the console's table read-only at `/status/sources`.
     pub public_status_page: bool,
+    /// The operator's accessibility statement and contact, for `/accessibilita`.
+    pub accessibility: page::Accessibility,
     /// Rate limits, size limits, timeouts and trusted proxies (`[server]`).
     pub limits: Limits,
     /// Recent search answers (`[server] search_cache_entries`).
@@ -110,6 +112,7 @@ impl AppState {
             public_url: None,
             cors_allowed_origins: None,
             public_status_page: false,
+            accessibility: page::Accessibility::default(),
             limits: Limits::default(),
             answers: Arc::new(cache::AnswerCache::new(DEFAULT_SEARCH_CACHE_ENTRIES)),
         }
@@ -176,6 +179,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/embed", get(embed_it))
         .route("/en/embed", get(embed_en))
+        .route("/accessibilita", get(accessibility_it))
+        .route("/en/accessibility", get(accessibility_en))
         .route("/admin", get(console_it))
         .route("/en/admin", get(console_en))
         .route("/admin/sources/{id}", get(console_source_it))
@@ -829,6 +834,23 @@ async fn trigger_harvest(
         Err(e @ TriggerError::AlreadyRunning(_)) => Err(ApiError::Conflict(e.to_string())),
         Err(e @ TriggerError::Disabled(_)) => Err(ApiError::Conflict(e.to_string())),
     }
+}
+
+async fn accessibility_it(State(state): State<AppState>) -> Response {
+    accessibility_page(&state, page::Lang::It)
+}
+
+async fn accessibility_en(State(state): State<AppState>) -> Response {
+    accessibility_page(&state, page::Lang::En)
+}
+
+fn accessibility_page(state: &AppState, lang: page::Lang) -> Response {
+    let mut resp = Html(page::render_accessibility(lang, &state.accessibility)).into_response();
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    resp
 }
 
 /// Refuses anyone but an operator, who gives the admin token as the password of HTTP Basic

@@ -60,6 +60,13 @@ impl Lang {
         }
     }
 
+    pub fn accessibility(self) -> &'static str {
+        match self {
+            Lang::It => "/accessibilita",
+            Lang::En => "/en/accessibility",
+        }
+    }
+
     pub(crate) fn other(self) -> Lang {
         match self {
             Lang::It => Lang::En,
@@ -392,8 +399,11 @@ pub(crate) fn foot(out: &mut String, lang: Lang) {
          <li><a href=\"/api/v1/sources\">{src_l}</a></li>\
          <li><a href=\"{atom}\" type=\"application/atom+xml\">{atom_l}</a></li>\
          <li><a href=\"{ics}\" type=\"text/calendar\">{ics_l}</a></li>\
-         <li><a href=\"/status\">{status_l}</a></li></ul>\n<p>{note}</p>\n</div></footer>\n</body>\n</html>",
+         <li><a href=\"/status\">{status_l}</a></li>\
+         <li><a href=\"{a11y}\">{a11y_l}</a></li></ul>\n<p>{note}</p>\n</div></footer>\n</body>\n</html>",
         embed = lang.embed(),
+        a11y = lang.accessibility(),
+        a11y_l = lang.t("Dichiarazione di accessibilità", "Accessibility statement"),
         embed_l = lang.t("Incorpora questa ricerca nel tuo sito", "Embed this search in your site"),
         api_l = lang.t("API aperta (OpenAPI)", "Open API (OpenAPI)"),
         src_l = lang.t("Fonti in formato JSON", "Sources as JSON"),
@@ -1377,6 +1387,126 @@ pub fn render_not_found(lang: Lang) -> String {
     out
 }
 
+/// What an operator publishes about the accessibility of its Snodo (`[server]` settings).
+#[derive(Debug, Clone, Default)]
+pub struct Accessibility {
+    /// The statement the operator published through AgID's form (Legge 4/2004 requires one
+    /// per site of a public administration).
+    pub statement_url: Option<String>,
+    /// Where to report a barrier: an e-mail address or a web address.
+    pub contact: Option<String>,
+}
+
+/// The accessibility page: the standard the software is built to, how that is checked, what is
+/// known not to meet it, and how to report a barrier; the operator's official statement when
+/// configured.
+pub fn render_accessibility(lang: Lang, a11y: &Accessibility) -> String {
+    let mut out = String::with_capacity(12 * 1024);
+    head(
+        &mut out,
+        lang,
+        lang.t(
+            "Dichiarazione di accessibilità · Snodo",
+            "Accessibility statement · Snodo",
+        ),
+        lang.t(
+            "L'accessibilità di Snodo: lo standard, le verifiche, i limiti noti e come segnalare un problema.",
+            "Snodo's accessibility: the standard, the checks, known limits and how to report a problem.",
+        ),
+        lang.other().accessibility(),
+        false,
+    );
+    let official = match &a11y.statement_url {
+        Some(url) => format!(
+            "<p>{} <a href=\"{}\">{}</a>.</p>",
+            lang.t(
+                "La dichiarazione ufficiale di questo sito, compilata con il modulo di AgID, è pubblicata qui:",
+                "This site's official statement, filled in with AgID's form, is published here:",
+            ),
+            esc(url),
+            lang.t("dichiarazione di accessibilità (AgID)", "accessibility statement (AgID)"),
+        ),
+        None => format!(
+            "<p>{}</p>",
+            lang.t(
+                "Chi gestisce questo sito non ha ancora indicato la propria dichiarazione ufficiale, compilata con il modulo di AgID.",
+                "Whoever runs this site has not yet linked its official statement, filled in with AgID's form.",
+            )
+        ),
+    };
+    let contact = match a11y.contact.as_deref() {
+        Some(c) if c.contains('@') && !c.contains("://") => {
+            format!("<a href=\"mailto:{}\">{}</a>", esc(c), esc(c))
+        }
+        Some(c) => format!("<a href=\"{}\">{}</a>", esc(c), esc(c)),
+        None => lang
+            .t(
+                "i contatti indicati da chi gestisce il sito",
+                "the contacts given by whoever runs the site",
+            )
+            .to_owned(),
+    };
+    let _ = writeln!(
+        out,
+        "<main id=\"main\" class=\"wrap prose\">\n<h1>{h1}</h1>\n<p class=\"lead\">{lead}</p>\n{official}\n\
+         <h2>{std_h}</h2>\n<p>{std}</p>\n\
+         <h2>{how_h}</h2>\n<ul><li>{how1}</li><li>{how2}</li><li>{how3}</li><li>{how4}</li></ul>\n\
+         <h2>{lim_h}</h2>\n<ul><li>{lim1}</li><li>{lim2}</li><li>{lim3}</li></ul>\n\
+         <h2>{fb_h}</h2>\n<p>{fb} {contact}. {fb2}</p>\n</main>",
+        h1 = lang.t("Dichiarazione di accessibilità", "Accessibility statement"),
+        lead = lang.t(
+            "Snodo vuole che chiunque possa trovare i processi partecipativi a cui prendere parte, con qualunque dispositivo e tecnologia assistiva.",
+            "Snodo wants everyone to find the participatory processes they can take part in, with any device and assistive technology.",
+        ),
+        std_h = lang.t("Lo standard", "The standard"),
+        std = lang.t(
+            "Le pagine, il widget e la console sono progettati per le Linee guida sull'accessibilità degli strumenti informatici di AgID (Legge 9 gennaio 2004, n. 4), che rimandano alla norma EN 301 549 e alle WCAG 2.1 livello AA.",
+            "The pages, the widget and the console are built to AgID's guidelines on the accessibility of IT tools (Italian Law 4 of 9 January 2004), which refer to EN 301 549 and WCAG 2.1 level AA.",
+        ),
+        how_h = lang.t("Come lo verifichiamo", "How we check"),
+        how1 = lang.t(
+            "A ogni modifica, un browser vero (Chromium) apre ogni pagina in italiano e in inglese e la controlla con axe-core: nessuna violazione è ammessa.",
+            "On every change, a real browser (Chromium) opens every page in Italian and English and checks it with axe-core: no violation is allowed.",
+        ),
+        how2 = lang.t(
+            "Le stesse prove usano solo la tastiera: cercare, filtrare, sfogliare i risultati, usare la mappa e, nella console, avviare una raccolta.",
+            "The same tests use the keyboard only: searching, filtering, paging through results, using the map and, in the console, starting a harvest.",
+        ),
+        how3 = lang.t(
+            "Le pagine funzionano anche senza JavaScript; la mappa ha sempre un'alternativa in tabella.",
+            "The pages work without JavaScript too; the map always has a table as its text alternative.",
+        ),
+        how4 = lang.t(
+            "Le verifiche automatiche non trovano tutti i problemi: non è stata ancora fatta una valutazione manuale completa da esperti esterni.",
+            "Automated checks do not find every problem: a full manual evaluation by outside experts has not been made yet.",
+        ),
+        lim_h = lang.t("Limiti noti", "Known limits"),
+        lim1 = lang.t(
+            "Titoli e descrizioni vengono dalle piattaforme di origine così come le pubblicano: testi lunghi, sigle non sciolte o lingue non dichiarate restano come sono. Ogni risultato rimanda alla pagina originale.",
+            "Titles and descriptions come from the platforms of origin as they publish them: long texts, unexplained acronyms or undeclared languages stay as they are. Every result links to the original page.",
+        ),
+        lim2 = lang.t(
+            "Documenti allegati (per esempio PDF) stanno sulle piattaforme di origine e non sono verificati da Snodo.",
+            "Attached documents (PDFs, say) live on the platforms of origin and are not checked by Snodo.",
+        ),
+        lim3 = lang.t(
+            "Sui siti che incorporano il widget, l'accessibilità della pagina intorno dipende da chi la gestisce.",
+            "On sites that embed the widget, the accessibility of the surrounding page is up to whoever runs it.",
+        ),
+        fb_h = lang.t("Segnalare un problema", "Reporting a problem"),
+        fb = lang.t(
+            "Se qualcosa non è accessibile, scrivi a",
+            "If something is not accessible, write to",
+        ),
+        fb2 = lang.t(
+            "Se la risposta non arriva entro 30 giorni o non è soddisfacente, puoi rivolgerti al Difensore civico per il digitale presso AgID.",
+            "If no answer comes within 30 days, or it does not satisfy you, you can turn to the Digital Ombudsman at AgID.",
+        ),
+    );
+    foot(&mut out, lang);
+    out
+}
+
 /// The "embed this search" page. `base_url` is the hub's public URL (`https://…`, no trailing
 /// slash needed); when empty, the page's script fills in the origin it was loaded from.
 pub fn render_embed(lang: Lang, base_url: &str) -> String {
@@ -1982,5 +2112,24 @@ mod tests {
         std::fs::write(dir.join("home-en.html"), home(&f, Lang::En, false, None)).unwrap();
         std::fs::write(dir.join("embed-it.html"), render_embed(Lang::It, "")).unwrap();
         std::fs::write(dir.join("embed-en.html"), render_embed(Lang::En, "")).unwrap();
+    }
+
+    #[test]
+    fn the_accessibility_page_links_the_official_statement_and_escapes_what_it_is_given() {
+        let html = render_accessibility(
+            Lang::It,
+            &Accessibility {
+                statement_url: Some("https://form.agid.gov.it/view/abc?x=1&y=\"2\"".into()),
+                contact: Some("accessibilita@comune.example.it".into()),
+            },
+        );
+        assert!(html.contains("href=\"https://form.agid.gov.it/view/abc?x=1&amp;y=&quot;2&quot;\""));
+        assert!(html.contains("href=\"mailto:accessibilita@comune.example.it\""));
+        assert!(html.contains("WCAG 2.1"));
+        assert!(!html.contains("<script"), "the statement needs no script");
+        let en = render_accessibility(Lang::En, &Accessibility::default());
+        assert!(en.contains("has not yet linked its official statement"));
+        assert!(en.contains("the contacts given by whoever runs the site"));
+        assert!(en.contains("hreflang=\"it\" href=\"/accessibilita\""));
     }
 }

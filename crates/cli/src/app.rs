@@ -195,6 +195,10 @@ impl App {
         state.public_url = self.config.server.public_url.clone();
         state.cors_allowed_origins = self.config.server.cors_allowed_origins.clone();
         state.public_status_page = self.config.server.public_status_page;
+        state.accessibility = snodo_api::page::Accessibility {
+            statement_url: self.config.server.accessibility_statement_url.clone(),
+            contact: self.config.server.accessibility_contact.clone(),
+        };
         let srv = &self.config.server;
         state.limits = snodo_api::Limits {
             rate_limit_per_minute: srv.rate_limit_per_minute,

@@ -88,6 +88,27 @@ pub struct Server {
     /// `/admin`, always needs the admin token.
     #[serde(default)]
     pub public_status_page: bool,
+    /// The site's official accessibility statement, published through AgID's form
+    /// (`https://form.agid.gov.it/view/…`); linked from `/accessibilita`.
+    #[serde(default)]
+    pub accessibility_statement_url: Option<String>,
+    /// Where visitors report an accessibility barrier: an e-mail address or an http(s) address.
+    #[serde(default)]
+    pub accessibility_contact: Option<String>,
+}
+
+fn is_web_address(s: &str) -> bool {
+    url::Url::parse(s).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+}
+
+fn is_email_address(s: &str) -> bool {
+    s.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty()
+            && domain.contains('.')
+            && !s
+                .chars()
+                .any(|c| c.is_whitespace() || "<>\"',;:/".contains(c))
+    })
 }
 
 /// Whether `s` is an IP address or a CIDR network (`10.0.0.0/8`, `fd00::/8`).
@@ -306,6 +327,16 @@ impl Config {
             }
         }
         let srv = &raw.server;
+        if let Some(u) = &srv.accessibility_statement_url {
+            if !is_web_address(u) {
+                problems.push(format!("server.accessibility_statement_url: `{u}` is not a web address like \"https://form.agid.gov.it/view/…\""));
+            }
+        }
+        if let Some(c) = &srv.accessibility_contact {
+            if !is_web_address(c) && !is_email_address(c) {
+                problems.push(format!("server.accessibility_contact: `{c}` is neither an e-mail address nor a web address"));
+            }
+        }
         if srv.rate_limit_per_minute > 0 && srv.rate_limit_burst == 0 {
             problems.push("server.rate_limit_burst: must be at least 1 when server.rate_limit_per_minute is set (0 turns rate limiting off)".into());
         }
@@ -690,6 +721,8 @@ fn default_server() -> Server {
         max_body_bytes: default_max_body_bytes(),
         search_cache_entries: default_search_cache_entries(),
         public_status_page: false,
+        accessibility_statement_url: None,
+        accessibility_contact: None,
     }
 }
 fn default_harvest() -> Harvest {
@@ -868,6 +901,22 @@ territory = "99"
         assert!(all.contains("server.max_uri_bytes"), "{all}");
         assert!(all.contains("server.max_body_bytes"), "{all}");
         assert!(all.contains("server.search_cache_entries"), "{all}");
+    }
+
+    #[test]
+    fn accessibility_addresses_are_checked() {
+        let e = parse("[server]\naccessibility_statement_url = \"form.agid.gov.it\"\naccessibility_contact = \"javascript:alert(1)\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("server.accessibility_statement_url"), "{e}");
+        assert!(e.contains("server.accessibility_contact"), "{e}");
+        for ok in [
+            "accessibilita@comune.example.it",
+            "https://example.it/contatti",
+        ] {
+            let c = parse(&format!("[server]\naccessibility_contact = \"{ok}\"\n")).unwrap();
+            assert_eq!(c.server.accessibility_contact.as_deref(), Some(ok));
+        }
     }
 
     #[test]
