@@ -795,6 +795,69 @@ async fn text_answers_are_compressed_for_clients_that_accept_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_s_typeface_is_served_by_snodo_itself_cached_and_not_recompressed() {
+    let env = Env::new("");
+    let server = env.serve();
+    let _http = Http::new();
+    let raw = reqwest::Client::builder().no_gzip().build().unwrap();
+    let page = raw
+        .get(server.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let fonts: Vec<&str> = page
+        .split("url(")
+        .skip(1)
+        .filter_map(|s| s.split_once(')').map(|(u, _)| u))
+        .filter(|u| u.ends_with(".woff2"))
+        .collect();
+    assert_eq!(fonts.len(), 6, "400, 600 and 700 in latin and latin-ext");
+    for url in fonts {
+        assert!(
+            url.starts_with("/fonts/"),
+            "served by snodo, never a font server: {url}"
+        );
+        let r = raw
+            .get(server.url(url))
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{url}");
+        assert_eq!(r.headers()["content-type"], "font/woff2");
+        assert!(
+            r.headers().get("content-encoding").is_none(),
+            "{url}: woff2 is compressed already"
+        );
+        assert!(r.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable"));
+        let body = r.bytes().await.unwrap();
+        assert_eq!(&body[..4], b"wOF2", "{url}");
+    }
+    let missing = raw
+        .get(server.url("/fonts/titillium-web-5.3.0/../../etc/passwd"))
+        .send()
+        .await
+        .unwrap();
+    assert!(missing.status().is_client_error());
+    let missing = raw
+        .get(server.url("/fonts/titillium-web-5.3.0/comic-sans.woff2"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    assert_eq!(
+        missing.headers()["content-type"],
+        "application/problem+json"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browsers_get_a_page_for_an_unknown_address_and_api_clients_a_problem() {
     let env = Env::new("");
     let server = env.serve();

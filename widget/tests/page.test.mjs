@@ -185,13 +185,19 @@ test('keyboard: skip link, the widget, the map', { skip: !canRun }, async () => 
   await page.done();
 });
 
-test('the accessibility statement: linked from every page\'s footer, in both languages, axe-clean', { skip: !canRun }, async () => {
+test('the accessibility statement: linked from every page\'s footer, in both languages, axe-clean, in the shipped typeface', { skip: !canRun }, async () => {
   for (const [home, name, heading] of [['/', 'Dichiarazione di accessibilità', 'Dichiarazione di accessibilità'], ['/en/', 'Accessibility statement', 'Accessibility statement']]) {
     const page = await open(home, { widget: false });
     await page.locator('footer').getByRole('link', { name }).click();
     await page.waitForURL(/\/(accessibilita|en\/accessibility)$/);
     assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), heading);
     assert.equal(await page.locator('script').count(), 0);
+    // the typeface the CSS names is the one the browser draws with, served by Snodo itself
+    const loaded = await page.evaluate(async () => {
+      await document.fonts.ready;
+      return [...document.fonts].filter((f) => f.family.replace(/"/g, '') === 'Titillium Web' && f.status === 'loaded').map((f) => f.weight);
+    });
+    assert.ok(loaded.includes('400') && loaded.includes('700'), `loaded weights: ${loaded}`);
     const v = await axe(page);
     assert.equal(v.length, 0, `${page.url()}:\n${fmtViolations(v)}`);
     await page.done();

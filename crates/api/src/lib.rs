@@ -21,6 +21,7 @@ pub mod params;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate as _};
 
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -171,6 +172,7 @@ pub fn router(state: AppState) -> Router {
     let pages = Router::new()
         .route("/metrics", get(metrics_text))
         .route("/widget.js", get(widget_js))
+        .route("/fonts/titillium-web-5.3.0/{file}", get(font))
         .route("/", get(home_it))
         .route("/en/", get(home_en))
         .route(
@@ -212,7 +214,11 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(csp, common_headers))
         // gzip for every text answer a client accepts it for (pages, JSON, feeds, exports as
         // they stream, widget.js); validators of compressed answers become weak
-        .layer(tower_http::compression::CompressionLayer::new())
+        .layer(
+            // woff2 is compressed already
+            tower_http::compression::CompressionLayer::new()
+                .compress_when(DefaultPredicate::new().and(NotForContentType::const_new("font/"))),
+        )
         .layer(middleware::from_fn(weak_etag_when_encoded))
         .layer(middleware::from_fn(count_requests))
         .with_state(state)
@@ -1429,6 +1435,52 @@ async fn count_requests(req: axum::extract::Request, next: Next) -> Response {
     )
     .increment(1);
     resp
+}
+
+/// The page's typeface, shipped with the binary (`assets/fonts/README.md`). The version is in
+/// the path, so a year of caching is safe.
+const FONTS: [(&str, &[u8]); 6] = [
+    (
+        "titillium-web-latin-400-normal.woff2",
+        include_bytes!("../assets/fonts/titillium-web-latin-400-normal.woff2"),
+    ),
+    (
+        "titillium-web-latin-600-normal.woff2",
+        include_bytes!("../assets/fonts/titillium-web-latin-600-normal.woff2"),
+    ),
+    (
+        "titillium-web-latin-700-normal.woff2",
+        include_bytes!("../assets/fonts/titillium-web-latin-700-normal.woff2"),
+    ),
+    (
+        "titillium-web-latin-ext-400-normal.woff2",
+        include_bytes!("../assets/fonts/titillium-web-latin-ext-400-normal.woff2"),
+    ),
+    (
+        "titillium-web-latin-ext-600-normal.woff2",
+        include_bytes!("../assets/fonts/titillium-web-latin-ext-600-normal.woff2"),
+    ),
+    (
+        "titillium-web-latin-ext-700-normal.woff2",
+        include_bytes!("../assets/fonts/titillium-web-latin-ext-700-normal.woff2"),
+    ),
+];
+
+async fn font(ApiPath(file): ApiPath<String>) -> Response {
+    let Some((_, bytes)) = FONTS.iter().find(|(name, _)| *name == file) else {
+        return ApiError::NotFound(format!("no font `{file}`")).into_response();
+    };
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("font/woff2")),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=31536000, immutable"),
+            ),
+        ],
+        *bytes,
+    )
+        .into_response()
 }
 
 async fn widget_js() -> Response {
