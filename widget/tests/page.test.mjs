@@ -264,7 +264,7 @@ test('screenshots of the pages', { skip: !canRun }, async () => {
   let page = await open('/');
   await widgetCount(page);
   await page.screenshot({ path: screenshotPath('page-home-it.png') });
-  await page.locator('div.cols').screenshot({ path: screenshotPath('page-map-sources-it.png') });
+  await page.locator('div.side').screenshot({ path: screenshotPath('page-map-it.png') });
   await page.done();
   page = await open('/en/?status=open');
   await widgetCount(page);

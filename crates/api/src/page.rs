@@ -1334,9 +1334,10 @@ pub fn render_home(v: &HomeView<'_>) -> String {
     );
     counts(&mut out, v);
     out.push_str("</div>\n");
+    // The map beside the results on wide screens: near the top, whatever the list's length.
     let _ = writeln!(
         out,
-        "<section class=\"search\" aria-labelledby=\"search-h\">\n<h2 id=\"search-h\" class=\"vh\">{}</h2>\n\
+        "<div class=\"lay\">\n<section class=\"search\" aria-labelledby=\"search-h\">\n<h2 id=\"search-h\" class=\"vh\">{}</h2>\n\
          <snodo-search mode=\"page\" lang=\"{}\" heading-level=\"3\">",
         lang.t("Ricerca", "Search"),
         lang.code()
@@ -1345,10 +1346,11 @@ pub fn render_home(v: &HomeView<'_>) -> String {
     if let Some(r) = v.results {
         results(&mut out, v, r);
     }
-    out.push_str("</snodo-search>\n</section>\n<div class=\"cols\">\n");
+    out.push_str("</snodo-search>\n</section>\n<div class=\"side\">\n");
     map(&mut out, v);
+    out.push_str("</div>\n</div>\n");
     sources_table(&mut out, v);
-    out.push_str("</div>\n</main>\n");
+    out.push_str("</main>\n");
     foot(&mut out, lang);
     out
 }
