@@ -36,6 +36,7 @@ const I18N = {
     alsoOn: 'anche su',
     partOf: 'Parte di',
     filters: 'Filtri',
+    place: 'Comune o provincia', placeEg: 'Es. Casalecchio di Reno',
     kind: 'Tipo', status: 'Stato', region: 'Regione', topic: 'Tema', method: 'Come partecipare', source: 'Piattaforma', sort: 'Ordina per',
     any: 'Qualsiasi',
     methods: { proposals: 'Proposte', budgets: 'Bilancio partecipativo', surveys: 'Questionari', meetings: 'Incontri', debates: 'Dibattiti', consultation: 'Consultazione' },
@@ -76,6 +77,7 @@ const I18N = {
     alsoOn: 'also on',
     partOf: 'Part of',
     filters: 'Filters',
+    place: 'Comune or province', placeEg: 'E.g. Merano',
     kind: 'Type', status: 'Status', region: 'Region', topic: 'Topic', method: 'How to take part', source: 'Platform', sort: 'Sort by',
     any: 'Any',
     methods: { proposals: 'Proposals', budgets: 'Participatory budget', surveys: 'Surveys', meetings: 'Meetings', debates: 'Debates', consultation: 'Consultation' },
@@ -132,7 +134,7 @@ button{cursor:pointer;border-radius:var(--r);min-height:2.75rem;padding:.5rem 1.
 a:focus-visible{border-radius:2px}
 .flt{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,9rem),1fr));gap:.5rem var(--g);margin:.75rem 0 0;padding:0;border:0;min-width:0}
 .flt label{display:block;font-size:.875rem;font-weight:600;color:var(--m)}
-select{width:100%;min-height:2.5rem;padding:.375rem .5rem;border:1px solid var(--b);border-radius:var(--r);background:var(--bg)}
+select,.flt input{width:100%;min-height:2.5rem;padding:.375rem .5rem;border:1px solid var(--b);border-radius:var(--r);background:var(--bg)}
 .cnt{margin:0 0 .5rem;font-weight:600;min-height:1.5em}
 .err:empty{display:none}
 .err{border-left:4px solid var(--snodo-danger,#cc334d);background:#fdf2f4;padding:.75rem 1rem;margin:0 0 var(--g);border-radius:var(--r)}
@@ -292,17 +294,28 @@ export class SnodoSearch extends HTMLElement {
       placeholder: this.getAttribute('placeholder') || t.placeholder, input: () => this._typed(),
     });
     this._q.value = this._st.q;
-    const form = h('form', { role: 'search', 'aria-label': t.label, submit: (e) => { e.preventDefault(); this._st.q = this._q.value; this._run(); } },
+    const form = h('form', { role: 'search', 'aria-label': t.label, submit: (e) => { e.preventDefault(); this._st.q = this._q.value; this._takePlace(); this._run(); } },
       h('label', { class: 'lbl', for: `${id}q` }, t.label),
       h('div', { class: 'bar' }, this._q, h('button', { type: 'submit', class: 'go' }, t.search)));
 
     this._sel = {};
+    this._placeIn = null;
     if (!this._compact) {
       const flt = h('fieldset', { class: 'flt' }, h('legend', { class: 'vh' }, t.filters));
       for (const f of [...FILTERS, 'sort']) {
         const sel = h('select', { id: `${id}${f}`, name: f, change: () => { this._st[f] = sel.value; this._run(); } });
         this._sel[f] = sel;
         flt.append(h('div', null, h('label', { for: sel.id }, t[f]), sel));
+        // "near me": a place typed by name or code, unless the embedding site fixed one
+        if (f === 'region' && !['comune', 'province', 'place'].some((a) => this.hasAttribute(a))) {
+          const inp = h('input', {
+            id: `${id}place`, name: 'place', maxlength: '100', autocomplete: 'off', placeholder: t.placeEg,
+            change: () => { if (this._takePlace()) this._run(); },
+          });
+          inp.value = this._st.place || this._st.comune || this._st.province || '';
+          this._placeIn = inp;
+          flt.append(h('div', null, h('label', { for: inp.id }, t.place), inp));
+        }
       }
       form.append(flt);
       this._fillSelects();
@@ -324,6 +337,21 @@ export class SnodoSearch extends HTMLElement {
     this._wrap = wrap;
     root.replaceChildren(...(adopt ? [] : [h('style', null, CSS)]), wrap);
     if (!this._compact && !this._sources) this._loadSources();
+  }
+
+  /** The typed place replaces one chosen on the map; true when it changed. */
+  _takePlace() {
+    const inp = this._placeIn;
+    if (!inp) return false;
+    const v = inp.value.trim();
+    const st = this._st;
+    const cur = st.place || st.comune || st.province || '';
+    if (v === cur || (v && v === this._placeShown)) return false;
+    this._placeShown = '';
+    st.place = v;
+    st.comune = '';
+    st.province = '';
+    return true;
   }
 
   _typed() {
@@ -414,6 +442,14 @@ export class SnodoSearch extends HTMLElement {
     }
     if (!data || !Array.isArray(data.items)) return this._fail(t.server);
     this._done();
+    // a place chosen on the map arrives as a code: show its name instead
+    const pl = data.place;
+    const inp = this._placeIn;
+    if (inp && pl && typeof pl.name === 'string' && this.shadowRoot.activeElement !== inp
+      && inp.value.trim() === (this._st.comune || this._st.province)) {
+      this._placeShown = pl.level === 'province' && pl.sigla ? `${pl.name} (${pl.sigla})` : pl.name;
+      inp.value = this._placeShown;
+    }
     this._err.replaceChildren();
     const total = Number(data.total) || 0;
     if (!append) { this._items = []; this._list.replaceChildren(); }

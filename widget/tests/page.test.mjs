@@ -118,7 +118,7 @@ async function openPlace() {
   return it;
 }
 
-test('enhanced by the widget in page mode; URL kept in sync; a province on the map filters, then its comuni', realOnly, async () => {
+test('enhanced by the widget in page mode; URL kept in sync; a province on the map filters, then its comuni; a place typed by name', realOnly, async () => {
   const page = await open('/');
   await widgetCount(page);
   assert.deepEqual(page.errors, []);
@@ -145,6 +145,11 @@ test('enhanced by the widget in page mode; URL kept in sync; a province on the m
   const api = await (await fetch(`${target.base}/api/v1/search?province=${it.province}&status=open&limit=100`)).json();
   assert.ok(api.total >= 1 && shown.includes(String(api.total)), `${shown} / ${api.total}`);
   assert.ok(api.items.every((i) => i.province === it.province), JSON.stringify(api.items.map((i) => i.province)));
+  // the place field names the province chosen on the map, not its code
+  const placeField = w.getByRole('textbox', { name: 'Comune o provincia' });
+  const prov = api.place;
+  assert.equal(prov.level, 'province');
+  await page.waitForFunction((v) => document.querySelector('snodo-search').shadowRoot.querySelector('input[name=place]').value === v, `${prov.name} (${prov.sigla})`);
   // now the map shows the comuni of its region; the one with the record is a link
   assert.match(await page.locator('#map-h').textContent(), /comuni/);
   const comune = page.locator(`svg.geo a[href="/?comune=${it.comune}&status=open"]`);
@@ -157,6 +162,15 @@ test('enhanced by the widget in page mode; URL kept in sync; a province on the m
   await page.getByRole('link', { name: 'Tutta Italia, per provincia' }).click();
   await page.waitForURL((u) => !u.searchParams.has('comune'));
   assert.equal(await page.locator('svg.geo a').count(), 107);
+  // "near me" typed by name: the comune's own records, and the address says so
+  const com = (await (await fetch(`${target.base}/api/v1/search?limit=1&comune=${it.comune}`)).json()).place;
+  await widgetCount(page);
+  await placeField.fill(com.name);
+  await placeField.press('Enter');
+  await page.waitForURL((u) => u.searchParams.get('place') === com.name && !u.searchParams.has('province'));
+  const near = await (await fetch(`${target.base}/api/v1/search${new URL(page.url()).search}&limit=1`)).json();
+  assert.equal(near.place.code, it.comune);
+  await page.waitForFunction((n) => document.querySelector('snodo-search').shadowRoot.querySelector('.cnt').textContent.startsWith(n), near.total === 1 ? '1 risultato' : `${near.total} risultati`);
   await page.done();
 });
 

@@ -251,6 +251,11 @@ test('keyboard only: field, filters, more results, links; focus always visible',
   assert.match(f.id, /status$/);
   await page.keyboard.press('Escape');
   await page.keyboard.press('Tab'); // region
+  await page.keyboard.press('Tab'); // place
+  f = await focused();
+  assert.equal(f.tag, 'INPUT');
+  assert.match(f.id, /place$/);
+  assert.equal(f.outline, 'solid');
   await page.keyboard.press('Tab'); // topic
   await page.keyboard.press('Tab'); // method
   f = await focused();
@@ -262,9 +267,10 @@ test('keyboard only: field, filters, more results, links; focus always visible',
   // clear the query with the keyboard, then page through with "more results"
   await page.keyboard.press('Shift+Tab'); await page.keyboard.press('Shift+Tab'); await page.keyboard.press('Shift+Tab');
   await page.keyboard.press('Shift+Tab'); await page.keyboard.press('Shift+Tab'); await page.keyboard.press('Shift+Tab');
-  await page.keyboard.press('Shift+Tab'); await page.keyboard.press('Shift+Tab');
+  await page.keyboard.press('Shift+Tab'); await page.keyboard.press('Shift+Tab'); await page.keyboard.press('Shift+Tab');
   f = await focused();
   assert.equal(f.tag, 'INPUT');
+  assert.match(f.id, /q$/);
   await page.keyboard.press('Control+A');
   await page.keyboard.press('Backspace');
   await page.keyboard.press('Enter');
@@ -273,7 +279,7 @@ test('keyboard only: field, filters, more results, links; focus always visible',
   // tabbing would drop the focus to <body>. Wait until the widget has been idle for a moment.
   await settle(page);
   // Tab through to the first result link
-  for (let i = 0; i < 9; i++) await page.keyboard.press('Tab');
+  for (let i = 0; i < 10; i++) await page.keyboard.press('Tab');
   f = await focused();
   assert.equal(f.tag, 'A', JSON.stringify(f));
   assert.equal(f.outline, 'solid');
