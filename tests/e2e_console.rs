@@ -117,10 +117,7 @@ async fn the_console_shows_every_source_and_starts_harvests_from_its_own_pages_o
         .unwrap();
     assert_eq!(started.status(), 303);
     let back = started.headers()["location"].to_str().unwrap().to_owned();
-    assert!(
-        back.starts_with("/en/admin?notice=Harvest+of+%60good%60+started"),
-        "{back}"
-    );
+    assert!(back == "/en/admin?harvest=started&source=good", "{back}");
     let shown = http
         .send(
             http.client()
@@ -131,6 +128,26 @@ async fn the_console_shows_every_source_and_starts_harvests_from_its_own_pages_o
     assert!(shown
         .text
         .contains("<p class=\"notice\" role=\"status\">Harvest of `good` started.</p>"));
+    // a link cannot make the console say words of its own
+    for forged in [
+        "/en/admin?notice=Send+your+token+to+evil%40example.org",
+        "/en/admin?harvest=Send+your+token&source=good",
+        "/en/admin?harvest=started&source=%3Cb%3Eevil",
+    ] {
+        let page = http
+            .send(
+                http.client()
+                    .get(server.url(forged))
+                    .basic_auth("x", Some(TOKEN)),
+            )
+            .await;
+        assert_eq!(page.status, 200, "{forged}");
+        assert!(!page.text.contains("class=\"notice\""), "{forged}");
+        assert!(
+            !page.text.contains("evil") && !page.text.contains("Send your token"),
+            "{forged}"
+        );
+    }
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let runs = http

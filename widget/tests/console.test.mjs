@@ -69,7 +69,7 @@ test('every source in one table; keyboard: "harvest now" starts a run and the co
   assert.ok(found, 'the buttons are reachable with Tab');
   const name = await page.evaluate(() => document.activeElement.getAttribute('aria-label'));
   assert.match(name, /^Raccogli ora .+/);
-  await Promise.all([page.waitForURL(/\/admin\?notice=/), page.keyboard.press('Enter')]);
+  await Promise.all([page.waitForURL(/\/admin\?harvest=started&source=/), page.keyboard.press('Enter')]);
   const notice = await page.locator('.notice').textContent();
   assert.match(notice, /^Raccolta di `[a-z-]+` avviata\.$/);
   // the source's page lists its runs, newest first

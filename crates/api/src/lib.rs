@@ -961,10 +961,18 @@ async fn console_page(
     if let Some(r) = console_refusal(&state, &headers) {
         return r;
     }
-    let notice: Option<String> =
+    let q: Vec<(String, String)> =
         url::form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
-            .find(|(k, _)| k == "notice")
-            .map(|(_, v)| snodo_model::text::truncate_words(&v, 300));
+            .into_owned()
+            .collect();
+    let get = |key: &str| q.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    // Only known outcomes of known sources: a link cannot put words of its own in the console.
+    let notice = match (get("harvest"), get("source")) {
+        (Some(outcome), Some(id)) if state.sources.iter().any(|m| m.id == id) => {
+            harvest_notice(lang, outcome, id)
+        }
+        _ => None,
+    };
     console_answer(&state, lang, true, notice.as_deref()).await
 }
 
@@ -1067,6 +1075,36 @@ fn same_site_form(headers: &HeaderMap) -> bool {
     }
 }
 
+/// What the console says after "harvest now", from the outcome's code.
+fn harvest_notice(lang: page::Lang, outcome: &str, id: &str) -> Option<String> {
+    use page::Lang::{En, It};
+    Some(match (outcome, lang) {
+        ("started", It) => format!("Raccolta di `{id}` avviata."),
+        ("started", En) => format!("Harvest of `{id}` started."),
+        ("running", It) => format!("Raccolta di `{id}` non avviata: è già in corso."),
+        ("running", En) => format!("Harvest of `{id}` not started: it is already running."),
+        ("disabled", It) => {
+            format!("Raccolta di `{id}` non avviata: la fonte è disattivata nella configurazione.")
+        }
+        ("disabled", En) => {
+            format!("Harvest of `{id}` not started: the source is disabled in the configuration.")
+        }
+        ("unknown", It) => {
+            format!("Raccolta di `{id}` non avviata: questo processo non conosce la fonte.")
+        }
+        ("unknown", En) => {
+            format!("Harvest of `{id}` not started: this process does not know the source.")
+        }
+        ("off", It) => {
+            "Questo processo non raccoglie: avvia `snodo serve` con le fonti configurate.".into()
+        }
+        ("off", En) => {
+            "This process does not harvest: run `snodo serve` with the sources configured.".into()
+        }
+        _ => return None,
+    })
+}
+
 /// "Harvest now" from the console: starts the run and goes back to the console, which says so.
 async fn console_harvest(
     State(state): State<AppState>,
@@ -1090,28 +1128,19 @@ async fn console_harvest(
     } else {
         page::Lang::It
     };
-    let notice = match state.trigger.as_ref().map(|t| t.trigger(&id)) {
-        None => lang
-            .t(
-                "Questo processo non raccoglie: avvia `snodo serve` con le fonti configurate.",
-                "This process does not harvest: run `snodo serve` with the sources configured.",
-            )
-            .to_owned(),
-        Some(Ok(())) => match lang {
-            page::Lang::It => format!("Raccolta di `{id}` avviata."),
-            page::Lang::En => format!("Harvest of `{id}` started."),
-        },
-        Some(Err(e)) => match lang {
-            page::Lang::It => format!("Raccolta di `{id}` non avviata: {e}"),
-            page::Lang::En => format!("Harvest of `{id}` not started: {e}"),
-        },
+    let outcome = match state.trigger.as_ref().map(|t| t.trigger(&id)) {
+        None => "off",
+        Some(Ok(())) => "started",
+        Some(Err(TriggerError::AlreadyRunning(_))) => "running",
+        Some(Err(TriggerError::Disabled(_))) => "disabled",
+        Some(Err(TriggerError::UnknownSource(_))) => "unknown",
     };
     let back = page::href(
         match lang {
             page::Lang::It => "/admin",
             page::Lang::En => "/en/admin",
         },
-        &[("notice", &notice)],
+        &[("harvest", outcome), ("source", &id)],
     );
     (
         StatusCode::SEE_OTHER,

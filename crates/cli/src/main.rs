@@ -2,6 +2,7 @@
 //! wires harvester, scheduler and API together. Errors reach the user here, with `anyhow` context.
 
 mod app;
+#[cfg(feature = "demo")]
 mod demo;
 mod output;
 mod remote;
@@ -171,7 +172,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             cors_allow_origin,
         } => {
             app::init_logging(cli.log_format.unwrap_or_default(), "info");
-            demo::run(listen, data_dir, cors_allow_origin).await
+            #[cfg(feature = "demo")]
+            return demo::run(listen, data_dir, cors_allow_origin).await;
+            #[cfg(not(feature = "demo"))]
+            {
+                let _ = (listen, data_dir, cors_allow_origin);
+                anyhow::bail!(
+                    "this build of snodo has no demo (built with --no-default-features); \
+                     build it with `cargo build --release -p snodo-cli` to get `snodo demo`"
+                )
+            }
         }
         cmd => {
             let cfg = app::load_config(&cli.config)?;
