@@ -278,27 +278,29 @@ pub fn render_console(v: &ConsoleView<'_>) -> String {
     if let Some(n) = v.notice {
         let _ = writeln!(out, "<p class=\"notice\" role=\"status\">{}</p>", esc(n));
     }
-    let _ = writeln!(
-        out,
-        "<table><caption class=\"vh\">{}</caption><thead><tr>\
-         <th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th>\
-         <th scope=\"col\" class=\"num\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th>{}</tr></thead><tbody>",
+    let mut cols = vec![
+        (lang.t("Fonte", "Source"), false),
+        (lang.t("Stato", "State"), false),
+        (
+            lang.t("Ultima raccolta riuscita", "Last successful harvest"),
+            false,
+        ),
+        (lang.t("Ultimo errore", "Last error"), false),
+        (lang.t("Record", "Records"), true),
+        (lang.t("Ultimi 30 giorni", "Last 30 days"), false),
+        (lang.t("Prossima raccolta", "Next harvest"), false),
+    ];
+    if v.operator {
+        cols.push((lang.t("Azioni", "Actions"), false));
+    }
+    table_open(
+        &mut out,
         lang.t(
             "Le fonti, quelle in errore per prime",
-            "The sources, failing ones first"
+            "The sources, failing ones first",
         ),
-        lang.t("Fonte", "Source"),
-        lang.t("Stato", "State"),
-        lang.t("Ultima raccolta riuscita", "Last successful harvest"),
-        lang.t("Ultimo errore", "Last error"),
-        lang.t("Record", "Records"),
-        lang.t("Ultimi 30 giorni", "Last 30 days"),
-        lang.t("Prossima raccolta", "Next harvest"),
-        if v.operator {
-            format!("<th scope=\"col\">{}</th>", lang.t("Azioni", "Actions"))
-        } else {
-            String::new()
-        },
+        true,
+        &cols,
     );
     for row in rows {
         let s = &row.status;
@@ -392,6 +394,25 @@ pub fn render_console(v: &ConsoleView<'_>) -> String {
     out
 }
 
+/// A table's caption and header row; `(label, numeric)` per column, numbers aligned right.
+fn table_open(out: &mut String, caption: &str, hidden_caption: bool, cols: &[(&str, bool)]) {
+    let _ = write!(
+        out,
+        "<table><caption{}>{}</caption><thead><tr>",
+        if hidden_caption { " class=\"vh\"" } else { "" },
+        esc(caption)
+    );
+    for (label, numeric) in cols {
+        let _ = write!(
+            out,
+            "<th scope=\"col\"{}>{}</th>",
+            if *numeric { " class=\"num\"" } else { "" },
+            esc(label)
+        );
+    }
+    out.push_str("</tr></thead><tbody>\n");
+}
+
 /// A source's page: its runs, newest first, each with its counts, requests, error and warnings.
 pub fn render_source(lang: Lang, row: &SourceRow, runs: &[RunRecord]) -> String {
     let s = &row.status;
@@ -422,22 +443,24 @@ pub fn render_source(lang: Lang, row: &SourceRow, runs: &[RunRecord]) -> String 
         esc(&s.url),
         plural(lang, s.records, "record", "record", "record", "records"),
     );
-    let _ = writeln!(
-        out,
-        "<table><caption>{}</caption><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th>\
-         <th scope=\"col\" class=\"num\">{}</th><th scope=\"col\" class=\"num\">{}</th><th scope=\"col\" class=\"num\">{}</th>\
-         <th scope=\"col\" class=\"num\">{}</th><th scope=\"col\" class=\"num\">{}</th><th scope=\"col\" class=\"num\">{}</th>\
-         <th scope=\"col\">{}</th></tr></thead><tbody>",
-        lang.t("Le ultime raccolte, dalla più recente", "The latest harvests, newest first"),
-        lang.t("Iniziata", "Started"),
-        lang.t("Esito", "Outcome"),
-        lang.t("Durata (s)", "Duration (s)"),
-        lang.t("Visti", "Seen"),
-        lang.t("Nuovi", "Added"),
-        lang.t("Cambiati", "Changed"),
-        lang.t("Spariti", "Gone"),
-        lang.t("Richieste", "Requests"),
-        lang.t("Errore e avvisi", "Error and warnings"),
+    table_open(
+        &mut out,
+        lang.t(
+            "Le ultime raccolte, dalla più recente",
+            "The latest harvests, newest first",
+        ),
+        false,
+        &[
+            (lang.t("Iniziata", "Started"), false),
+            (lang.t("Esito", "Outcome"), false),
+            (lang.t("Durata (s)", "Duration (s)"), true),
+            (lang.t("Visti", "Seen"), true),
+            (lang.t("Nuovi", "Added"), true),
+            (lang.t("Cambiati", "Changed"), true),
+            (lang.t("Spariti", "Gone"), true),
+            (lang.t("Richieste", "Requests"), true),
+            (lang.t("Errore e avvisi", "Error and warnings"), false),
+        ],
     );
     for r in runs {
         let mut notes = String::new();
