@@ -184,3 +184,94 @@ promoter = ".ente-che-non-esiste"
         "warnings missing in /api/v1/sources: {text}"
     );
 }
+
+const WP_HOME: &str = r#"<!doctype html><html lang="it"><head><title>Consultazioni</title>
+<link rel="alternate" type="application/rss+xml" title="Consultazioni &raquo; Feed" href="/consultazioni/feed/">
+<link rel="https://api.w.org/" href="/wp-json/">
+</head><body><h1>Consultazioni pubbliche</h1></body></html>"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn check_of_a_source_that_yields_nothing_says_what_the_site_offers_and_what_to_configure() {
+    // A WordPress site whose feed is not where the configuration guessed it.
+    let site = FakeSite::start().await;
+    site.set("/", FakePage::html(WP_HOME));
+    site.set(
+        "/consultazioni/feed/",
+        FakePage::new("application/rss+xml", RSS),
+    );
+    site.set(
+        "/wp-json/",
+        FakePage::json(r#"{"name":"Consultazioni","namespaces":["oembed/1.0","wp/v2"]}"#),
+    );
+    let env = Env::new(&feed_source("guess", &site.url("/feed")));
+    let out = env.run(&["check", "guess"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}\n{}", stderr(&out));
+    assert!(
+        text.contains("No records: what the site offers instead."),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("{} → 404", site.url("/feed"))),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("{} → 200 text/html", site.url("/"))),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "feed      {} (Consultazioni » Feed)",
+            site.url("/consultazioni/feed/")
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("wordpress {}", site.url("/wp-json/"))),
+        "{text}"
+    );
+    assert!(text.contains("/api → 404"), "{text}");
+    // the suggested block, pasted into the configuration, yields the records
+    let block = text
+        .split("Suggested configuration (check it with `snodo check` again):\n\n")
+        .nth(1)
+        .expect("a suggestion")
+        .to_owned();
+    assert!(block.contains("kind = \"feed\""), "{block}");
+    let fixed = Env::new(&format!("{block}territory = \"IT\"\n"));
+    let out = fixed.run(&["check", "guess"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains(": 2 records"), "{}", stdout(&out));
+
+    // A Decidim site configured as a feed: its GraphQL API comes first, in JSON too.
+    let decidim = FakeSite::start().await;
+    decidim.set(
+        "/processes",
+        FakePage::html("<html><body>Processi</body></html>"),
+    );
+    decidim.on_post("/api", |body| {
+        if body.contains("decidim") && body.contains("version") {
+            (200, r#"{"data":{"decidim":{"version":"0.27.5"}}}"#.into())
+        } else {
+            (200, r#"{"errors":[{"message":"unexpected"}]}"#.into())
+        }
+    });
+    let env = Env::new(&feed_source("wrong-kind", &decidim.url("/processes")));
+    let out = env.run(&["check", "wrong-kind", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["discovery"]["findings"][0]["kind"], "decidim", "{v:#}");
+    assert_eq!(
+        v["discovery"]["findings"][0]["note"],
+        "Decidim GraphQL API at /api (0.27.5)"
+    );
+    let suggestion = v["suggestion"].as_str().unwrap();
+    assert!(suggestion.contains("kind = \"decidim\""), "{suggestion}");
+    assert!(
+        suggestion.contains(&format!(
+            "url = \"{}\"",
+            decidim.url("").trim_end_matches('/')
+        )),
+        "{suggestion}"
+    );
+}

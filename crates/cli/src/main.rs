@@ -251,7 +251,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     )
                     .await
                     .map_err(|e| anyhow::anyhow!(e))?;
-                    output::print_check(&report, json)?;
+                    let discovery = if report.records.is_empty() {
+                        let d = snodo_harvest::registry::discover_source(&cfg, &source)
+                            .await
+                            .map_err(|e| anyhow::anyhow!(e))?;
+                        let name = cfg
+                            .sources
+                            .iter()
+                            .find(|s| s.id == source)
+                            .map_or(source.as_str(), |s| s.name.as_str());
+                        let suggestion = d.suggestion(&source, name).unwrap_or_default();
+                        Some((d, suggestion))
+                    } else {
+                        None
+                    };
+                    output::print_check(
+                        &report,
+                        discovery.as_ref().map(|(d, s)| (d, s.clone())),
+                        json,
+                    )?;
                     Ok(if report.ok() {
                         ExitCode::SUCCESS
                     } else {

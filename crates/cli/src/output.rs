@@ -151,9 +151,19 @@ fn human(s: i64) -> String {
     }
 }
 
-pub fn print_check(r: &snodo_harvest::registry::CheckReport, json: bool) -> anyhow::Result<()> {
+/// `discovery`: what the site offers, asked when the check yielded no records.
+pub fn print_check(
+    r: &snodo_harvest::registry::CheckReport,
+    discovery: Option<(&snodo_harvest::discover::Discovery, String)>,
+    json: bool,
+) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(r)?);
+        let mut v = serde_json::to_value(r)?;
+        if let Some((d, suggestion)) = &discovery {
+            v["discovery"] = serde_json::to_value(d)?;
+            v["suggestion"] = serde_json::Value::String(suggestion.clone());
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
     println!(
@@ -200,6 +210,34 @@ pub fn print_check(r: &snodo_harvest::registry::CheckReport, json: bool) -> anyh
     }
     if r.failed > 0 {
         println!("{} items could not be normalised", r.failed);
+    }
+    if let Some((d, suggestion)) = discovery {
+        println!("\nNo records: what the site offers instead.");
+        println!("  {} → {}", d.page.url, d.page.answer);
+        for p in &d.probes {
+            println!("  {} → {}", p.url, p.answer);
+        }
+        if d.findings.is_empty() {
+            println!("\nNothing harvestable found: no feed or API announced, none at the usual addresses.");
+            println!(
+                "An `html` source with CSS selectors may still work (config/examples/html.toml)."
+            );
+        } else {
+            println!("\nFound:");
+            for f in &d.findings {
+                let note = if f.note.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", f.note)
+                };
+                println!("  {:<9} {}{note}", f.kind, f.url);
+            }
+        }
+        if !suggestion.is_empty() {
+            println!(
+                "\nSuggested configuration (check it with `snodo check` again):\n\n{suggestion}"
+            );
+        }
     }
     Ok(())
 }

@@ -597,9 +597,9 @@ fn source_from_table(
         id: id.unwrap_or_default(),
         name: name.unwrap_or_default(),
         kind: kind.unwrap_or_default(),
-        url: url
-            .map(|u| u.trim_end_matches('/').to_owned())
-            .unwrap_or_default(),
+        // as given: `/feed/` and `/feed` may be different resources (the Decidim and CONSUL
+        // connectors take a base URL and trim it themselves)
+        url: url.unwrap_or_default(),
         schedule,
         enabled,
         territory,
@@ -795,7 +795,7 @@ mod tests {
     fn a_minimal_config_gets_defaults() {
         let c = parse("[[sources]]\nid = \"a\"\nname = \"A\"\nkind = \"decidim\"\nurl = \"https://a.it/\"\nterritory = \"16\"\npage_size = 20\n").unwrap();
         assert_eq!(c.storage.data_dir, PathBuf::from("data"));
-        assert_eq!(c.sources[0].url, "https://a.it");
+        assert_eq!(c.sources[0].url, "https://a.it/", "kept as given");
         assert_eq!(c.sources[0].schedule, DEFAULT_SCHEDULE);
         assert_eq!(c.sources[0].territory.region.as_deref(), Some("16"));
         assert_eq!(

@@ -5,6 +5,7 @@
 //! per-run records and metrics), the connector registry, the scheduler, and the single indexer
 //! task. It never parses upstream formats (connectors do) and never serves HTTP (the API does).
 
+pub mod discover;
 pub mod indexer;
 pub mod registry;
 pub mod scheduler;

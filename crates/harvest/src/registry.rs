@@ -132,6 +132,22 @@ impl CheckReport {
     }
 }
 
+/// What the site of source `id` offers to harvest: for a check that yielded nothing.
+pub async fn discover_source(
+    config: &snodo_config::Config,
+    id: &str,
+) -> Result<crate::discover::Discovery, String> {
+    let source = config
+        .sources
+        .iter()
+        .find(|s| s.id == id)
+        .ok_or_else(|| format!("unknown source `{id}`"))?;
+    let http = HttpClient::new(http_settings(&config.harvest))
+        .map_err(|e| e.to_string())?
+        .for_run(id);
+    Ok(crate::discover::discover(&http, &source.url).await)
+}
+
 /// Dry run of one configured source for `snodo check`: builds its connector, fetches at most
 /// about `limit` items (connectors stop after one list page where they can; the last run's
 /// checkpoint is not used, so every page is really fetched), validates what came back, and
