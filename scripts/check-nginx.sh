@@ -98,6 +98,15 @@ x=$(c -D - -o /dev/null "$https/widget.js" | tr -d '\r' | awk -F': ' 'tolower($1
 cc=$(c -D - -o /dev/null "$https/widget.js" | tr -d '\r' | awk -F': ' 'tolower($1)=="cache-control"{print $2}')
 [[ "$cc" == *max-age=* ]] || fail "widget.js has no caching header: '$cc'"
 
+echo "== the pinned widget (/embed's snippet) cached by nginx, immutable"
+pinned=$(c "$https/embed" | grep -o 'data-src="[^"]*"' | sed 's/data-src="//; s/"$//')
+[[ "$pinned" == /widget/*.js ]] || fail "no pinned widget address on /embed: '$pinned'"
+c -o /dev/null "$https$pinned"
+h=$(c -D - -o /dev/null "$https$pinned" | tr -d '\r')
+x=$(awk -F': ' 'tolower($1)=="x-cache"{print $2}' <<<"$h")
+[ "$x" = HIT ] || fail "$pinned second request X-Cache '$x' (want HIT)"
+grep -qi '^cache-control: .*immutable' <<<"$h" || fail "$pinned is not immutable"
+
 echo "== /metrics for the monitoring network (allowed by nginx from loopback; a claimed"
 echo "   X-Forwarded-For changes nothing, nginx decides on the connection's address)"
 code=$(c -o /dev/null -w '%{http_code}' -H 'X-Forwarded-For: 203.0.113.9' "$https/metrics")

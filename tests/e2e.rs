@@ -231,6 +231,22 @@ async fn harvest_three_platforms_then_search_over_http() {
     let widget = http.get(&server.url("/widget.js")).await;
     assert_eq!(widget.status, 200);
     assert!(widget.content_type.starts_with("text/javascript"));
+    // The /embed snippet's pinned version: the same bytes, cached for good; an unknown one is a 404.
+    let embed = http.get(&server.url("/embed")).await.text;
+    let pinned = embed
+        .split("data-src=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the embed page names the pinned widget");
+    let p = http.get(&server.url(pinned)).await;
+    assert_eq!((p.status, p.text.as_str()), (200, widget.text.as_str()));
+    let cache = p.headers.get("cache-control").unwrap().to_str().unwrap();
+    assert!(cache.contains("immutable"), "{cache}");
+    let unknown = http.get(&server.url("/widget/0123456789abcdef.js")).await;
+    assert_eq!(
+        (unknown.status, unknown.content_type.as_str()),
+        (404, "application/problem+json")
+    );
 
     // The terminal search uses the same engine.
     let out = env.run(&["search", &word]);

@@ -564,6 +564,9 @@ function embedBuilder() {
   const done = document.getElementById('snodo-embed-copied');
   const esc = (s) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
   const base = form.dataset.base || ORIGIN;
+  // The version pinned by the page (absolute once the hub's address is known).
+  const pinned = form.dataset.src || '';
+  const src = pinned.startsWith('/') ? `${base}${pinned}` : pinned || `${base}/widget.js`;
   // The place as typed is resolved by the API to the attribute of its level (comune="037011"),
   // so the snippet does not depend on spelling; its hint says what was understood, or why not.
   const placeInput = form.elements.place;
@@ -605,7 +608,7 @@ function embedBuilder() {
       if (v && !(name === 'lang' && v === 'it')) attrs.push([name, v]);
     }
     if (form.elements.compact?.checked) attrs.push(['compact', '']);
-    code.textContent = `<script type="module" src="${base}/widget.js"></script>\n<snodo-search${attrs.map(([k, v]) => (v ? ` ${k}="${esc(v)}"` : ` ${k}`)).join('')}></snodo-search>`;
+    code.textContent = `<script type="module" src="${src}"${form.dataset.integrity ? ` integrity="${form.dataset.integrity}"` : ''}></script>\n<snodo-search${attrs.map(([k, v]) => (v ? ` ${k}="${esc(v)}"` : ` ${k}`)).join('')}></snodo-search>`;
     if (preview) {
       for (const a of [...preview.attributes]) if (a.name !== 'id' && a.name !== 'api') preview.removeAttribute(a.name);
       for (const [k, v] of attrs) preview.setAttribute(k, v);

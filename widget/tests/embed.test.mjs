@@ -50,6 +50,41 @@ test('the shipped defaults: a site nobody allow-listed shows results', { skip: !
   }
 });
 
+test('the snippet copied from /embed works verbatim on another site, pinned by its integrity hash; a script that differs is refused', { skip: !real && 'needs the real server' }, async () => {
+  const target = await startTarget();
+  try {
+    const [host] = hosts;
+    let page = await br.browser.newPage();
+    await page.goto(`${target.base}/embed`);
+    await page.waitForFunction(() => document.querySelector('#snodo-embed-copy')?.hidden === false);
+    const snippet = await page.locator('#snodo-embed-code').textContent();
+    await page.close();
+    const [, src, integrity] = snippet.match(/^<script type="module" src="([^"]+)" integrity="(sha384-[^"]+)"><\/script>\n<snodo-search><\/snodo-search>$/);
+    // the pinned address serves the same bytes as /widget.js, for a year
+    const pinned = await fetch(src);
+    assert.equal(pinned.status, 200);
+    assert.match(pinned.headers.get('cache-control'), /immutable/);
+    assert.equal(await pinned.text(), await (await fetch(`${target.base}/widget.js`)).text());
+    page = await br.browser.newPage();
+    await page.goto(host.page('pinned.html', { snippet }));
+    const { count, error } = await shown(page);
+    assert.equal(error, '');
+    assert.match(count, /^\d+ risultat/);
+    await page.close();
+    // the same snippet with another hash: the browser does not run the script
+    const wrong = integrity.slice(0, -6) + (integrity.endsWith('AAAAA=') ? 'BBBBB=' : 'AAAAA=');
+    page = await br.browser.newPage();
+    const console = [];
+    page.on('console', (m) => console.push(m.text()));
+    await page.goto(host.page('tampered.html', { snippet: snippet.replace(integrity, wrong) }), { waitUntil: 'networkidle' });
+    assert.equal(await page.evaluate(() => customElements.get('snodo-search') === undefined), true);
+    assert.ok(console.some((m) => /integrity/i.test(m)), console.join('\n'));
+    await page.close();
+  } finally {
+    await target.stop();
+  }
+});
+
 test('with a restriction: the listed site works, another is refused by the browser', { skip: !real && 'needs the real server' }, async () => {
   const [listed, other] = hosts;
   const target = await startTarget(listed.origin);

@@ -46,16 +46,16 @@ export async function startHost() {
   return {
     origin,
     /** Publishes a host page that embeds the widget with `widgetHtml`; returns its URL. */
-    page(name, { script, widgetHtml, lang = 'it', title = 'Comune di Esempio' }) {
+    page(name, { script, widgetHtml, snippet, lang = 'it', title = 'Comune di Esempio' }) {
       pages.set(`/${name}`, `<!doctype html>
 <html lang="${lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title}</title>
 <style>body{margin:0;font-family:Georgia,serif;background:#fff;color:#222} header{background:#17324d;color:#fff;padding:1rem 2rem}
 main{max-width:60rem;margin:0 auto;padding:1rem 2rem} h1{margin:0;font-size:1.5rem}
 /* hostile host CSS that must not leak into the widget */ input,button,select{all:unset} li{color:red!important}</style>
-<script type="module" src="${script}"></script></head>
+${snippet ? '' : `<script type="module" src="${script}"></script>`}</head>
 <body><header><h1>${title}</h1></header><main><h2>${lang === 'en' ? 'Participate' : 'Partecipa'}</h2>
-${widgetHtml}
+${snippet || widgetHtml}
 </main></body></html>`);
       return `${origin}/${name}`;
     },

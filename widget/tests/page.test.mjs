@@ -242,7 +242,7 @@ test('embed page: filters build the snippet; the preview follows', { skip: !canR
   await page.waitForFunction(() => document.querySelector('#snodo-embed-preview')?.shadowRoot?.querySelector('.cnt')?.textContent);
   const code = page.locator('#snodo-embed-code');
   const form = page.locator('#snodo-embed-form');
-  assert.match(await code.textContent(), new RegExp(`^<script type="module" src="${target.base}/widget.js"></script>\\n<snodo-search></snodo-search>$`));
+  assert.match(await code.textContent(), new RegExp(`^<script type="module" src="${target.base}/widget/[0-9a-f]{32}\\.js" integrity="sha384-[A-Za-z0-9+/]{64}"></script>\\n<snodo-search></snodo-search>$`));
   await form.getByLabel('Regione').selectOption(data.region);
   await form.getByLabel('Stato').selectOption('open');
   await form.getByLabel('Lingua').selectOption('en');

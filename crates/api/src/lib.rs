@@ -17,6 +17,7 @@ pub mod limits;
 pub mod map;
 pub mod page;
 pub mod params;
+pub mod widget;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -140,8 +141,6 @@ impl AppState {
     }
 }
 
-const WIDGET_JS: &str = include_str!("../../../widget/widget.js");
-
 /// The whole application.
 ///
 /// Every route gets the size limits, the handler timeout, the panic guard and the security
@@ -172,6 +171,7 @@ pub fn router(state: AppState) -> Router {
     let pages = Router::new()
         .route("/metrics", get(metrics_text))
         .route("/widget.js", get(widget_js))
+        .route("/widget/{file}", get(widget_pinned))
         .route("/fonts/titillium-web-5.3.0/{file}", get(font))
         .route("/", get(home_it))
         .route("/en/", get(home_en))
@@ -1512,19 +1512,34 @@ async fn font(ApiPath(file): ApiPath<String>) -> Response {
         .into_response()
 }
 
+/// The current script, for embeds that follow upgrades.
 async fn widget_js() -> Response {
+    script_response(widget::current().body, "public, max-age=300")
+}
+
+/// One exact version, for embeds pinned by an integrity hash: it never changes, so it is cached
+/// for a year.
+async fn widget_pinned(ApiPath(file): ApiPath<String>) -> Response {
+    match widget::find(&file) {
+        Some(script) => script_response(script.body, "public, max-age=31536000, immutable"),
+        None => ApiError::NotFound(format!(
+            "no widget version `{file}`; the current one is /widget/{}",
+            widget::current().file
+        ))
+        .into_response(),
+    }
+}
+
+fn script_response(body: &'static str, cache: &'static str) -> Response {
     (
         [
             (
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("text/javascript; charset=utf-8"),
             ),
-            (
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=300"),
-            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
         ],
-        WIDGET_JS,
+        body,
     )
         .into_response()
 }

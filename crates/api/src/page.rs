@@ -1521,6 +1521,9 @@ pub fn render_embed(lang: Lang, base_url: &str) -> String {
 pub fn render_embed_with(lang: Lang, base_url: &str, params: &[(String, String)]) -> String {
     let p = |k| param(params, k);
     let base = base_url.trim().trim_end_matches('/');
+    // Pinned by content with an integrity hash: the page embedding us runs exactly the script
+    // its editor saw here, whatever happens to the hub's address later.
+    let script = crate::widget::current();
     let mut out = String::with_capacity(16 * 1024);
     head(
         &mut out,
@@ -1549,10 +1552,12 @@ pub fn render_embed_with(lang: Lang, base_url: &str, params: &[(String, String)]
     let _ = write!(
         out,
         "<div class=\"cols\">\n<section aria-labelledby=\"opt-h\">\n<h2 id=\"opt-h\">{}</h2>\n\
-         <form id=\"snodo-embed-form\" class=\"sf embed\" method=\"get\" action=\"{}\" data-base=\"{}\">\n<div class=\"flt\">",
+         <form id=\"snodo-embed-form\" class=\"sf embed\" method=\"get\" action=\"{}\" data-base=\"{}\" data-src=\"{}\" data-integrity=\"{}\">\n<div class=\"flt\">",
         lang.t("1. Scegli cosa cercare", "1. Choose what to search"),
         lang.embed(),
-        esc(base)
+        esc(base),
+        esc(&script.url(base)),
+        esc(&script.integrity),
     );
     let mut body = String::new();
     let wlang = match p("lang") {
@@ -1682,7 +1687,9 @@ pub fn render_embed_with(lang: Lang, base_url: &str, params: &[(String, String)]
         attrs.push_str(" compact");
     }
     let snippet = format!(
-        "<script type=\"module\" src=\"{base}/widget.js\"></script>\n<snodo-search{attrs}></snodo-search>"
+        "<script type=\"module\" src=\"{}\" integrity=\"{}\"></script>\n<snodo-search{attrs}></snodo-search>",
+        script.url(base),
+        script.integrity
     );
     let _ = writeln!(
         out,
@@ -1690,7 +1697,7 @@ pub fn render_embed_with(lang: Lang, base_url: &str, params: &[(String, String)]
          <pre class=\"code\"><code id=\"snodo-embed-code\">{}</code></pre>\n\
          <p><button type=\"button\" id=\"snodo-embed-copy\" class=\"go\" hidden>{}</button> \
          <span id=\"snodo-embed-copied\" role=\"status\" data-msg=\"{}\"></span></p>\n\
-         <p class=\"hint\">{}</p>\n</section>\n</div>",
+         <p class=\"hint\">{}</p>\n<p class=\"hint\">{}</p>\n</section>\n</div>",
         lang.t("2. Copia il codice nella tua pagina", "2. Copy the code into your page"),
         lang.t(
             "Incolla queste due righe dove vuoi che compaia la ricerca. Nessun'altra installazione è necessaria.",
@@ -1703,6 +1710,14 @@ pub fn render_embed_with(lang: Lang, base_url: &str, params: &[(String, String)]
             "Colori e caratteri si adattano al tuo sito con le proprietà CSS --snodo-primary, --snodo-font, --snodo-text, --snodo-bg, --snodo-radius e --snodo-focus, impostate sull'elemento snodo-search.",
             "Colours and fonts follow your site through the CSS properties --snodo-primary, --snodo-font, --snodo-text, --snodo-bg, --snodo-radius and --snodo-focus, set on the snodo-search element."
         ),
+        esc(&format!(
+            "{} src=\"{base}/widget.js\" {}",
+            lang.t(
+                "Il codice fissa questa versione del widget con il suo hash (integrity): il browser la esegue solo se è identica a quella che vedi qui, e resta disponibile anche dopo gli aggiornamenti di Snodo. Per ricevere gli aggiornamenti senza cambiare il codice, usa invece",
+                "The code pins this version of the widget by its hash (integrity): the browser runs it only if it is exactly the one you see here, and it stays available after Snodo is upgraded. To get upgrades without changing the code, use"
+            ),
+            lang.t("senza integrity.", "without integrity instead.")
+        )),
     );
     // live preview (the widget itself; shown once the script has loaded)
     let _ = writeln!(
@@ -2081,9 +2096,12 @@ mod tests {
         let html = render_embed(Lang::It, "https://snodo.example.it/");
         assert!(html.contains("id=\"snodo-embed-form\""));
         assert!(html.contains("data-base=\"https://snodo.example.it\""));
-        assert!(html.contains(
-            "&lt;script type=&quot;module&quot; src=&quot;https://snodo.example.it/widget.js&quot;&gt;&lt;/script&gt;\n&lt;snodo-search&gt;&lt;/snodo-search&gt;"
-        ));
+        let script = crate::widget::current();
+        assert!(html.contains(&format!(
+            "&lt;script type=&quot;module&quot; src=&quot;https://snodo.example.it/widget/{}&quot; integrity=&quot;{}&quot;&gt;&lt;/script&gt;\n&lt;snodo-search&gt;&lt;/snodo-search&gt;",
+            script.file, script.integrity
+        )));
+        assert!(html.contains("src=&quot;https://snodo.example.it/widget.js&quot; senza integrity"));
         let params = vec![
             ("region".to_string(), "16".to_string()),
             ("status".into(), "open".into()),

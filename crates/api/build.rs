@@ -1,0 +1,29 @@
+//! Embeds every earlier release of the widget's script (`widget/releases/*.js`), so an embed
+//! pinned to one by its integrity hash keeps working after Snodo is upgraded.
+
+use std::{env, fs, path::PathBuf};
+
+fn main() {
+    let dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap()).join("../../widget/releases");
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "js"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    let mut out = String::from("&[\n");
+    for f in &files {
+        let path = fs::canonicalize(f).unwrap();
+        out.push_str(&format!(
+            "    include_str!({:?}),\n",
+            path.display().to_string()
+        ));
+    }
+    out.push(']');
+    let dest = PathBuf::from(env::var("OUT_DIR").unwrap()).join("widget_releases.rs");
+    fs::write(dest, out).unwrap();
+}
