@@ -419,6 +419,122 @@ async fn a_configured_licence_and_attribution_reach_every_output() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_open_data_catalogue_gives_each_source_its_own_licence_and_claims_none_unknown() {
+    let names: Vec<&str> = Dataset::sample_names()
+        .iter()
+        .copied()
+        .filter(|n| Dataset::sample(n).is_some_and(|d| !d.flags.leak_private))
+        .take(2)
+        .collect();
+    let mut fakes = Vec::new();
+    for n in &names {
+        fakes.push(
+            FakeDecidim::start(
+                Version::V0_27,
+                Dataset::sample(n).unwrap(),
+                Faults::default(),
+            )
+            .await
+            .expect("fake platform"),
+        );
+    }
+    let sources = format!(
+        "{}\nlicence = \"CC-BY-SA-4.0\"\n\n{}\n[catalog]\npublisher_name = \"Regione di prova\"\npublisher_id = \"r_prova\"\ncontact_email = \"opendata@regione.prova.it\"\n",
+        source_toml("lic", &fakes[0].url(), None).trim_end(),
+        source_toml("nolic", &fakes[1].url(), None),
+    );
+    let base = "https://hub.example.it";
+    let env = Env::with_server(
+        &format!("rate_limit_per_minute = 0\npublic_url = \"{base}\""),
+        &sources,
+    );
+    let out = env.run(&["harvest"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let server = env.serve();
+    let http = Http::new();
+
+    let ttl = http.get(&server.url("/catalog.ttl")).await;
+    assert_eq!(ttl.status, 200);
+    assert!(
+        ttl.content_type.starts_with("text/turtle"),
+        "{}",
+        ttl.content_type
+    );
+    assert!(ttl
+        .text
+        .contains("@prefix dcatapit: <http://dati.gov.it/onto/dcatapit#>"));
+    let json = http.get(&server.url("/catalog.jsonld")).await;
+    assert_eq!(json.content_type, "application/ld+json");
+    let graph = json.json()["@graph"].as_array().cloned().unwrap();
+    let node = |id: &str| {
+        graph
+            .iter()
+            .find(|n| n["@id"] == format!("{base}{id}"))
+            .unwrap_or_else(|| panic!("no {id} in the catalogue"))
+            .clone()
+    };
+    let first = |n: &Value, p: &str| {
+        n[p][0]["@id"]
+            .as_str()
+            .or(n[p][0]["@value"].as_str())
+            .map(str::to_owned)
+    };
+    const LICENSE: &str = "http://purl.org/dc/terms/license";
+    const LICENCES: &str = "https://w3id.org/italia/controlled-vocabulary/licences/";
+    let ds = node("/catalog/dataset/lic");
+    assert_eq!(
+        first(&ds, "http://purl.org/dc/terms/identifier").as_deref(),
+        Some("r_prova:snodo-lic")
+    );
+    for f in ["csv", "jsonl", "atom", "ics"] {
+        let lic = first(&node(&format!("/catalog/dataset/lic/{f}")), LICENSE);
+        assert_eq!(lic, Some(format!("{LICENCES}A31_CCBYSA40")), "{f}");
+        let unknown = first(&node(&format!("/catalog/dataset/nolic/{f}")), LICENSE);
+        assert_eq!(unknown, Some(format!("{LICENCES}C11_Unknown")), "{f}");
+    }
+    let csv = node("/catalog/dataset/nolic/csv");
+    assert_eq!(
+        first(&csv, "http://www.w3.org/ns/dcat#accessURL").as_deref(),
+        Some(format!("{base}/api/v1/export.csv?source=nolic").as_str())
+    );
+    // The distribution it names holds that source's records only.
+    let export = http
+        .get(&server.url("/api/v1/export.jsonl?source=nolic"))
+        .await
+        .text;
+    assert!(!export.is_empty());
+    for line in export.lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(
+            (v["source"].as_str(), v["licence"].as_str()),
+            (Some("nolic"), Some("unknown"))
+        );
+    }
+    let bad = http
+        .get(&server.url("/api/v1/export.csv?source=Not%20An%20Id"))
+        .await;
+    assert_eq!(
+        (bad.status, bad.json()["parameter"].as_str()),
+        (400, Some("source"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_publisher_there_is_no_catalogue_and_the_answer_says_what_to_configure() {
+    let env = Env::with_server("rate_limit_per_minute = 0", "");
+    let server = env.serve();
+    let a = Http::new().get(&server.url("/catalog.ttl")).await;
+    assert_eq!(
+        (a.status, a.content_type.as_str()),
+        (404, "application/problem+json")
+    );
+    assert!(a.json()["detail"]
+        .as_str()
+        .unwrap()
+        .contains("[catalog] publisher_name"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversize_and_malformed_requests_get_4xx_problems_never_5xx() {
     let env = Env::with_server("rate_limit_per_minute = 0", "");
     let server = env.serve();

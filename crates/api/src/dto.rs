@@ -198,7 +198,7 @@ pub struct PageQueryDoc {
     offset: Option<u32>,
 }
 
-/// `lang` alone (`/api/v1/export.csv`).
+/// `lang` and `source` (`/api/v1/export.csv`).
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
@@ -206,6 +206,19 @@ pub struct LangQueryDoc {
     /// Preferred locale of the texts (ISO 639-1), falling back to each record's default
     #[param(schema_with = schema::lang)]
     lang: Option<String>,
+    /// Only the records of this source (its id, `[a-z0-9-]+`); an unknown id exports nothing
+    #[param(pattern = "^[a-z0-9-]+$")]
+    source: Option<String>,
+}
+
+/// `source` alone (`/api/v1/export.jsonl`).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct SourceQueryDoc {
+    /// Only the records of this source (its id, `[a-z0-9-]+`); an unknown id exports nothing
+    #[param(pattern = "^[a-z0-9-]+$")]
+    source: Option<String>,
 }
 
 /// Parameter schemas that say exactly what [`crate::params`] accepts.

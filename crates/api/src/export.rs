@@ -188,6 +188,7 @@ pub fn stream(
     names: SourceNames,
     format: Format,
     lang: Option<String>,
+    source: Option<String>,
 ) -> Response {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(16);
     tokio::task::spawn_blocking(move || {
@@ -199,6 +200,9 @@ pub fn stream(
         }
         let mut gone = false;
         let result = store.live_records(&mut |r| {
+            if source.as_deref().is_some_and(|s| s != r.id.source) {
+                return Ok(());
+            }
             match format {
                 Format::Csv => buf.push_str(&csv_line(&r, &names, lang.as_deref(), today)),
                 Format::Jsonl => match jsonl_line(&r, &names, today) {

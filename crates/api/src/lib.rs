@@ -7,6 +7,7 @@
 //! that the binary implements.
 
 pub mod cache;
+pub mod catalog;
 pub mod console;
 pub mod credit;
 pub mod dto;
@@ -70,6 +71,8 @@ pub struct SourceMeta {
     pub licence: Option<&'static snodo_model::licence::Licence>,
     /// How the platform asks to be credited; the name when `None`.
     pub attribution: Option<String>,
+    /// The time between two scheduled harvests (for the catalogue's update frequency).
+    pub update_every: Option<chrono::Duration>,
 }
 
 /// Renders the Prometheus text exposition.
@@ -99,6 +102,8 @@ pub struct AppState {
     pub limits: Limits,
     /// Recent search answers (`[server] search_cache_entries`).
     pub answers: Arc<cache::AnswerCache>,
+    /// Who publishes the DCAT-AP_IT catalogue (`[catalog]`); none is served without it.
+    pub catalog: Option<catalog::Publisher>,
 }
 
 impl AppState {
@@ -117,6 +122,7 @@ impl AppState {
             accessibility: page::Accessibility::default(),
             limits: Limits::default(),
             answers: Arc::new(cache::AnswerCache::new(DEFAULT_SEARCH_CACHE_ENTRIES)),
+            catalog: None,
         }
     }
 
@@ -172,6 +178,8 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics_text))
         .route("/widget.js", get(widget_js))
         .route("/widget/{file}", get(widget_pinned))
+        .route("/catalog.ttl", get(catalog_ttl))
+        .route("/catalog.jsonld", get(catalog_jsonld))
         .route("/fonts/titillium-web-5.3.0/{file}", get(font))
         .route("/", get(home_it))
         .route("/en/", get(home_en))
@@ -534,18 +542,21 @@ async fn export_csv(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let p = Params::parse(raw.as_deref(), &["lang"])?;
+    let p = Params::parse(raw.as_deref(), &["lang", "source"])?;
     let lang = p.get("lang").map(params::lang_code).transpose()?;
+    let source = params::source_id(&p)?;
     let names = source_credits(&state).await?;
     Ok(export::stream(
         state.store.clone(),
         names,
         export::Format::Csv,
         lang,
+        source,
     ))
 }
 
 #[utoipa::path(get, path = "/api/v1/export.jsonl", tag = "open data",
+    params(SourceQueryDoc),
     responses(
         (status = 200, description = "Every live record as one JSON object per line (all locales, plain-text fields, computed `status`), each with its source's `licence` (SPDX id or `unknown`), `licence_url`, `attribution`, `source_name` and `source_url`; Snodo's own fields are CC0 1.0. Streamed.",
             content_type = "application/jsonl", body = String),
@@ -555,13 +566,15 @@ async fn export_jsonl(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    Params::parse(raw.as_deref(), &[])?;
+    let p = Params::parse(raw.as_deref(), &["source"])?;
+    let source = params::source_id(&p)?;
     let names = source_credits(&state).await?;
     Ok(export::stream(
         state.store.clone(),
         names,
         export::Format::Jsonl,
         None,
+        source,
     ))
 }
 
@@ -1510,6 +1523,91 @@ async fn font(ApiPath(file): ApiPath<String>) -> Response {
         *bytes,
     )
         .into_response()
+}
+
+async fn catalog_ttl(
+    state: State<AppState>,
+    raw: RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    catalog_answer(
+        state,
+        raw,
+        headers,
+        "text/turtle; charset=utf-8",
+        catalog::turtle,
+    )
+    .await
+}
+
+async fn catalog_jsonld(
+    state: State<AppState>,
+    raw: RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    catalog_answer(state, raw, headers, "application/ld+json", catalog::jsonld).await
+}
+
+/// The DCAT-AP_IT catalogue: the whole hub and each configured source as datasets.
+async fn catalog_answer(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    content_type: &'static str,
+    write: fn(&[oxrdf::Triple]) -> std::io::Result<Vec<u8>>,
+) -> Result<Response, ApiError> {
+    Params::parse(raw.as_deref(), &[])?;
+    // A configured catalogue always has the public address (the configuration requires it);
+    // `snodo demo`'s is named after the address it was asked at.
+    let base = state.public_url.clone().or_else(|| {
+        headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .filter(|h| {
+                h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+            })
+            .map(|h| format!("http://{h}"))
+    });
+    let (Some(publisher), Some(base)) = (state.catalog.clone(), base) else {
+        return Err(ApiError::NotFound(
+            "this hub publishes no DCAT-AP_IT catalogue: its operator has not named the publishing administration ([catalog] publisher_name, publisher_id, contact_email, and [server] public_url)".into(),
+        ));
+    };
+    let store = state.store.clone();
+    let stored = tokio::task::spawn_blocking(move || store.sources()).await??;
+    let entries: Vec<catalog::SourceEntry> = state
+        .sources
+        .iter()
+        .filter(|m| m.enabled)
+        .map(|m| {
+            let st = stored.iter().find(|s| s.id == m.id);
+            catalog::SourceEntry {
+                id: m.id.clone(),
+                name: m.name.clone(),
+                url: m.url.clone(),
+                licence: m.licence,
+                update_every: m.update_every,
+                last_success: st.and_then(|s| s.last_success_at),
+                records: st.map_or(0, |s| s.records),
+            }
+        })
+        .collect();
+    let base = base.trim_end_matches('/').to_owned();
+    let graph = catalog::build(&base, &publisher, &entries, today_in_italy())
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let body = write(&graph).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            ),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 /// The current script, for embeds that follow upgrades.

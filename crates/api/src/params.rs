@@ -103,6 +103,16 @@ pub const SEARCH_PARAMS: &[&str] = &[
     "open_on", "from", "to", "source", "sort", "limit", "offset", "lang",
 ];
 
+/// The `source` parameter: a well-formed source id, or none.
+pub fn source_id(p: &Params) -> Result<Option<String>, ApiError> {
+    match p.get("source") {
+        Some(s) if !snodo_model::record::is_valid_source_id(s) => {
+            Err(ApiError::bad("source", "a source id matches [a-z0-9-]+"))
+        }
+        other => Ok(other.map(str::to_owned)),
+    }
+}
+
 /// Builds the index request from `/api/v1/search` parameters.
 pub fn search_request(p: &Params) -> Result<SearchRequest, ApiError> {
     let q = match p.get("q") {
@@ -183,12 +193,7 @@ pub fn search_request(p: &Params) -> Result<SearchRequest, ApiError> {
         },
     };
     let period = period(p)?;
-    let source = match p.get("source") {
-        Some(s) if !snodo_model::record::is_valid_source_id(s) => {
-            return Err(ApiError::bad("source", "a source id matches [a-z0-9-]+"))
-        }
-        other => other.map(str::to_owned),
-    };
+    let source = source_id(p)?;
     let sort = match p.get("sort") {
         None | Some("relevance") => Sort::Relevance,
         Some("newest") => Sort::Newest,

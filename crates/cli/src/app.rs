@@ -188,9 +188,19 @@ impl App {
                     enabled: s.enabled,
                     licence: s.licence,
                     attribution: s.attribution.clone(),
+                    update_every: s.period(),
                 })
                 .collect(),
         );
+        state.catalog = self
+            .config
+            .catalog
+            .as_ref()
+            .map(|c| snodo_api::catalog::Publisher {
+                name: c.publisher_name.clone(),
+                id: c.publisher_id.clone(),
+                email: c.contact_email.clone(),
+            });
         state.admin_token = self.config.admin_token().map(str::to_owned);
         state.public_url = self.config.server.public_url.clone();
         state.cors_allowed_origins = self.config.server.cors_allowed_origins.clone();

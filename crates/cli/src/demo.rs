@@ -49,6 +49,12 @@ pub async fn run(
     config.server.admin_token = std::env::var("SNODO_ADMIN_TOKEN")
         .ok()
         .filter(|t| !t.is_empty());
+    // a sample publisher, so the demo shows the DCAT-AP_IT catalogue too
+    config.catalog = Some(snodo_config::Catalog {
+        publisher_name: "Snodo (demo)".into(),
+        publisher_id: "snodo_demo".into(),
+        contact_email: "demo@example.invalid".into(),
+    });
     for (id, name, dataset, version, territory) in DEMO_SOURCES {
         let data = Dataset::sample(dataset)
             .with_context(|| format!("the bundled sample `{dataset}` is missing"))?;

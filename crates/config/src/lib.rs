@@ -33,7 +33,22 @@ pub struct Config {
     pub server: Server,
     pub harvest: Harvest,
     pub log: Log,
+    /// Who publishes the DCAT-AP_IT catalogue (`/catalog.ttl`); none is published without it.
+    pub catalog: Option<Catalog>,
     pub sources: Vec<Source>,
+}
+
+/// The administration that publishes the hub's open-data catalogue, as dati.gov.it requires it:
+/// DCAT-AP_IT names every publisher by its IPA code and wants a contact e-mail.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Catalog {
+    /// The administration's name (`"Dipartimento della Funzione Pubblica"`).
+    pub publisher_name: String,
+    /// Its code in the Indice dei domicili digitali della PA (IPA), e.g. `"dfp"`.
+    pub publisher_id: String,
+    /// Where questions about the data go.
+    pub contact_email: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -218,6 +233,13 @@ impl Source {
             cron::Schedule::from_str(DEFAULT_SCHEDULE).expect("the default schedule is valid")
         })
     }
+
+    /// The shortest time between the next few scheduled runs: how often the source's data may
+    /// change, as the open-data catalogue states it.
+    pub fn period(&self) -> Option<chrono::Duration> {
+        let next: Vec<_> = self.cron().upcoming(chrono::Utc).take(8).collect();
+        next.windows(2).map(|w| w[1] - w[0]).min()
+    }
 }
 
 /// A connector kind the caller knows, with the check of its specific keys.
@@ -257,6 +279,8 @@ struct RawConfig {
     harvest: Harvest,
     #[serde(default = "default_log")]
     log: Log,
+    #[serde(default)]
+    catalog: Option<Catalog>,
     #[serde(default)]
     sources: Vec<toml::Table>,
 }
@@ -337,6 +361,30 @@ impl Config {
                 problems.push(format!("server.accessibility_contact: `{c}` is neither an e-mail address nor a web address"));
             }
         }
+        if let Some(c) = &raw.catalog {
+            if c.publisher_name.trim().is_empty() {
+                problems.push(
+                    "catalog.publisher_name: the publishing administration's name is empty".into(),
+                );
+            }
+            if c.publisher_id.is_empty()
+                || !c
+                    .publisher_id
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-')
+            {
+                problems.push(format!("catalog.publisher_id: `{}` is not an IPA code like \"dfp\" or \"r_emiro\" (letters, digits, _ and -)", c.publisher_id));
+            }
+            if !is_email_address(&c.contact_email) {
+                problems.push(format!(
+                    "catalog.contact_email: `{}` is not an e-mail address",
+                    c.contact_email
+                ));
+            }
+            if srv.public_url.as_deref().is_none_or(|u| !is_web_address(u)) {
+                problems.push("catalog: the catalogue names every dataset by an address under the hub's own, so it needs server.public_url (\"https://hub.example.it\")".into());
+            }
+        }
         if srv.rate_limit_per_minute > 0 && srv.rate_limit_burst == 0 {
             problems.push("server.rate_limit_burst: must be at least 1 when server.rate_limit_per_minute is set (0 turns rate limiting off)".into());
         }
@@ -383,6 +431,7 @@ impl Config {
             server: raw.server,
             harvest: raw.harvest,
             log: raw.log,
+            catalog: raw.catalog,
             sources,
         })
     }
@@ -430,6 +479,7 @@ impl Config {
             server: default_server(),
             harvest: default_harvest(),
             log: default_log(),
+            catalog: None,
             sources: Vec::new(),
         }
     }
@@ -905,6 +955,19 @@ territory = "99"
 
     #[test]
     fn accessibility_addresses_are_checked() {
+        let e = parse("[catalog]\npublisher_name = \" \"\npublisher_id = \"d f p\"\ncontact_email = \"nobody\"\n")
+            .unwrap_err()
+            .to_string();
+        for key in [
+            "catalog.publisher_name",
+            "catalog.publisher_id",
+            "catalog.contact_email",
+            "server.public_url",
+        ] {
+            assert!(e.contains(key), "{key}: {e}");
+        }
+        let c = parse("[server]\npublic_url = \"https://hub.example.it\"\n[catalog]\npublisher_name = \"Dipartimento della Funzione Pubblica\"\npublisher_id = \"dfp\"\ncontact_email = \"opendata@example.it\"\n").unwrap();
+        assert_eq!(c.catalog.map(|c| c.publisher_id), Some("dfp".to_string()));
         let e = parse("[server]\naccessibility_statement_url = \"form.agid.gov.it\"\naccessibility_contact = \"javascript:alert(1)\"\n")
             .unwrap_err()
             .to_string();
