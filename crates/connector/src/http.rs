@@ -558,64 +558,25 @@ pub const ROBOTS_AGENT: &str = "snodo";
 /// RFC 9309 lets crawlers stop reading a `robots.txt` after 500 KiB.
 const ROBOTS_MAX_BYTES: usize = 500 * 1024;
 
-/// The `robots.txt` rules that apply to Snodo on one host.
+/// The `robots.txt` of one host, as it applies to Snodo. Matching is Google's reference
+/// implementation of RFC 9309 (the `robotstxt` crate, a port with no dependencies): the groups
+/// naming the agent, else `*`; the longest matching rule wins, `allow` on a tie; `*` and `$`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Robots {
-    /// `(allow, pattern)`; the longest matching pattern wins, `allow` on a tie.
-    rules: Vec<(bool, String)>,
+    /// The file's text; `None` when there is none (everything allowed).
+    body: Option<String>,
+    agent: String,
     /// The file could not be read (5xx, unreachable): RFC 9309 says assume everything disallowed.
     unavailable: Option<String>,
 }
 
 impl Robots {
-    /// Parses a `robots.txt` for `agent` (RFC 9309): the groups naming the agent, else the `*`
-    /// groups. Unknown lines are ignored; a hostile file can only disallow.
+    /// The rules of `text` for `agent` (a product token such as `snodo`). Unknown lines are
+    /// ignored; a hostile file can only disallow.
     pub fn parse(text: &str, agent: &str) -> Robots {
-        let agent = agent.to_ascii_lowercase();
-        let mut mine: Vec<(bool, String)> = Vec::new();
-        let mut star: Vec<(bool, String)> = Vec::new();
-        let (mut found_mine, mut in_agents) = (false, false);
-        let (mut cur_mine, mut cur_star) = (false, false);
-        for line in text.lines() {
-            let line = line.split('#').next().unwrap_or("").trim();
-            let Some((key, value)) = line.split_once(':') else {
-                continue;
-            };
-            let key = key.trim().to_ascii_lowercase();
-            let value = value.trim();
-            match key.as_str() {
-                "user-agent" => {
-                    if !in_agents {
-                        cur_mine = false;
-                        cur_star = false;
-                        in_agents = true;
-                    }
-                    let v = value.to_ascii_lowercase();
-                    if v == "*" {
-                        cur_star = true;
-                    } else if !v.is_empty() && agent.starts_with(&v) {
-                        cur_mine = true;
-                        found_mine = true;
-                    }
-                }
-                "allow" | "disallow" => {
-                    in_agents = false;
-                    if value.is_empty() {
-                        continue;
-                    }
-                    let rule = (key == "allow", value.to_owned());
-                    if cur_mine {
-                        mine.push(rule.clone());
-                    }
-                    if cur_star {
-                        star.push(rule);
-                    }
-                }
-                _ => in_agents = false,
-            }
-        }
         Robots {
-            rules: if found_mine { mine } else { star },
+            body: Some(text.to_owned()),
+            agent: agent.to_owned(),
             unavailable: None,
         }
     }
@@ -623,7 +584,8 @@ impl Robots {
     /// Rules saying nothing is allowed because the file could not be read.
     pub fn unavailable(why: String) -> Robots {
         Robots {
-            rules: Vec::new(),
+            body: None,
+            agent: String::new(),
             unavailable: Some(why),
         }
     }
@@ -633,45 +595,16 @@ impl Robots {
         if self.unavailable.is_some() {
             return false;
         }
-        let mut best: Option<(usize, bool)> = None;
-        for (allow, pattern) in &self.rules {
-            if robots_match(pattern, path) {
-                let len = pattern.len();
-                best = match best {
-                    Some((l, a)) if l > len || (l == len && a) => Some((l, a)),
-                    _ => Some((len, *allow)),
-                };
-            }
-        }
-        best.map(|(_, a)| a).unwrap_or(true)
+        let Some(body) = &self.body else {
+            return true;
+        };
+        // The matcher takes a URL and looks only at its path, parameters and query.
+        robotstxt::DefaultMatcher::default().one_agent_allowed_by_robots(
+            body,
+            &self.agent,
+            &format!("http://robots.invalid{path}"),
+        )
     }
-}
-
-/// `robots.txt` pattern matching: a prefix match where `*` matches any run and a final `$`
-/// anchors at the end.
-fn robots_match(pattern: &str, path: &str) -> bool {
-    let (pattern, anchored) = match pattern.strip_suffix('$') {
-        Some(p) => (p, true),
-        None => (pattern, false),
-    };
-    let parts: Vec<&str> = pattern.split('*').collect();
-    let mut pos = 0usize;
-    for (i, part) in parts.iter().enumerate() {
-        if i == 0 {
-            if !path.starts_with(part) {
-                return false;
-            }
-            pos = part.len();
-        } else if i == parts.len() - 1 && anchored {
-            return path.len() >= pos + part.len() && path.ends_with(part);
-        } else {
-            match path[pos..].find(part) {
-                Some(at) => pos += at + part.len(),
-                None => return false,
-            }
-        }
-    }
-    !anchored || pos == path.len() || pattern.ends_with('*')
 }
 
 impl HttpClient {

@@ -152,4 +152,23 @@ fn robots_parsing_edge_cases() {
     assert!(r.allows("/"));
     let r = Robots::parse("User-agent: *\nDisallow: /a*b$\n", "snodo");
     assert!(!r.allows("/a/x/b") && r.allows("/a/x/bc"));
+    // RFC 9309: the group naming the agent (case-insensitively) replaces `*`, and the groups
+    // naming it are merged; the longest match wins, allow on a tie.
+    let r = Robots::parse(
+        "User-agent: *\nDisallow: /\n\nUser-agent: SNODO\nDisallow: /private\n\nUser-agent: snodo\nAllow: /private/open\n",
+        "snodo",
+    );
+    assert!(r.allows("/processes"));
+    assert!(!r.allows("/private/x"));
+    assert!(r.allows("/private/open/1"));
+    let r = Robots::parse("User-agent: *\nDisallow: /page\nAllow: /page\n", "snodo");
+    assert!(r.allows("/page"), "allow wins a tie");
+    // Percent-encoded and literal forms of the same path are the same path.
+    let r = Robots::parse("User-agent: *\nDisallow: /partecipazione/%C3%A8\n", "snodo");
+    assert!(!r.allows("/partecipazione/%C3%A8/1"));
+    // The query is part of what is matched.
+    let r = Robots::parse("User-agent: *\nDisallow: /*?locale=\n", "snodo");
+    assert!(!r.allows("/processes?locale=en") && r.allows("/processes"));
+    assert!(!Robots::unavailable("503".into()).allows("/"));
+    assert!(Robots::default().allows("/"));
 }
