@@ -5,13 +5,15 @@
 #
 # Env: REPS (timed runs per query, default 5), WORK (default /tmp/snodo-bench), DURATION (wrk
 # seconds, default 30), SNODO_BIN (a prebuilt `snodo`, default target/release/snodo),
-# SKIP_PG=1 to leave PostgreSQL out. Results: $WORK/N/*.json and markdown on stdout.
+# SKIP_PG=1 to leave PostgreSQL out, CORPUS=realistic (default: text like real records) or
+# template (the first corpus). Results: $WORK/N/*.json and markdown on stdout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sizes=("${@:-100000}")
 reps=${REPS:-5}
 work=${WORK:-/tmp/snodo-bench}
 duration=${DURATION:-30}
+corpus=${CORPUS:-realistic}
 need=()
 command -v wrk >/dev/null || need+=(wrk)
 [ -n "${SKIP_PG:-}" ] || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
@@ -33,7 +35,7 @@ for n in "${sizes[@]}"; do
   files=()
   for e in "${engines[@]}"; do
     # One process per engine, so that peak RSS is the engine's own.
-    "$bench" run --records "$n" --engines "$e" --reps "$reps" --work "$dir" --out "$dir/$e.json" >/dev/null
+    "$bench" run --corpus "$corpus" --records "$n" --engines "$e" --reps "$reps" --work "$dir" --out "$dir/$e.json" >/dev/null
     files+=("$dir/$e.json")
   done
   "$bench" report "${files[@]}"
@@ -47,7 +49,10 @@ for n in "${sizes[@]}"; do
   echo; echo "#### snodo reindex, $n records"; echo '```'
   /usr/bin/time -f "wall %e s, peak RSS %M KiB" "$snodo" --config "$(config 1024)" reindex 2>&1 | tail -2
   echo '```'
-  "$bench" wrk-lua --records "$n" --out "$dir/mix.lua"
+  echo; echo "#### corpus statistics ($corpus, first 20,000 records)"; echo '```'
+  [ "$corpus" = realistic ] && "$bench" stats --records 20000
+  echo '```'
+  "$bench" wrk-lua --corpus "$corpus" --records "$n" --out "$dir/mix.lua"
   for cache in 1024 0; do
     "$snodo" --config "$(config $cache)" serve >"$dir/serve-$cache.log" 2>&1 &
     pid=$!
@@ -59,9 +64,12 @@ for n in "${sizes[@]}"; do
     grep -E 'VmHWM|VmRSS' "/proc/$pid/status"
     echo '```'
     if [ "$cache" = 0 ]; then
+      # The citizen query mix, 20 results with facets and snippets, one keep-alive client.
+      echo; echo "#### the query mix over HTTP, $n records, one client, search_cache_entries = 0"; echo
+      "$bench" http --corpus "$corpus" --mix citizen --records "$n" --addr 127.0.0.1:18080 --reps "$reps" --out "$dir/http-citizen.json"
       # "Near me": place, topic, method and date filters, one keep-alive client, cache off.
       echo; echo "#### near-me searches over HTTP, $n records, one client, search_cache_entries = 0"; echo
-      "$bench" http --addr 127.0.0.1:18080 --reps "$reps" --out "$dir/http-near-me.json"
+      "$bench" http --corpus "$corpus" --addr 127.0.0.1:18080 --reps "$reps" --out "$dir/http-near-me.json"
     fi
     kill "$pid"; wait "$pid" || true
   done

@@ -270,6 +270,13 @@ static PLACES: LazyLock<Vec<Place>> = LazyLock::new(|| {
 /// The corpus's comuni that resolved to an ISTAT code, with their names: the places of the "near
 /// me" queries.
 pub fn placed_comuni() -> Vec<(&'static str, Territory)> {
+    if profile() == Profile::Realistic {
+        return crate::realistic::PLATFORMS
+            .iter()
+            .filter(|p| p.territory.comune.is_some())
+            .filter_map(|p| Some((p.place_name?, p.territory.clone())))
+            .collect();
+    }
     PLACES
         .iter()
         .filter(|p| p.territory.comune.is_some())
@@ -320,8 +327,43 @@ enum Scope<'a> {
     National,
 }
 
-/// Record `i` of the corpus of `seed`.
+/// Which corpus the process benchmarks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// Template sentences over 45 topics and 85 comuni: the first corpus, kept for comparison.
+    Template,
+    /// Text that reads like real records ([`crate::realistic`]).
+    Realistic,
+}
+
+static PROFILE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Chooses the corpus for the whole process (before generating any record).
+pub fn set_profile(p: Profile) {
+    PROFILE.store(
+        p == Profile::Realistic,
+        std::sync::atomic::Ordering::Relaxed,
+    );
+}
+
+pub fn profile() -> Profile {
+    if PROFILE.load(std::sync::atomic::Ordering::Relaxed) {
+        Profile::Realistic
+    } else {
+        Profile::Template
+    }
+}
+
+/// Record `i` of the corpus of `seed`, in the chosen profile.
 pub fn record(seed: u64, i: u64) -> Record {
+    match profile() {
+        Profile::Template => template_record(seed, i),
+        Profile::Realistic => crate::realistic::record(seed, i),
+    }
+}
+
+/// Record `i` of the template corpus of `seed`.
+pub fn template_record(seed: u64, i: u64) -> Record {
     let mut rng = Rng::for_record(seed, i);
     let kind = pick_kind(&mut rng);
     let topic = rng.pick(TOPICS);
@@ -602,6 +644,12 @@ pub fn day(d: NaiveDate) -> i64 {
 
 /// Every source id the corpus can use (comuni platforms, regional platforms, the national one).
 pub fn all_sources() -> Vec<String> {
+    if profile() == Profile::Realistic {
+        return crate::realistic::PLATFORMS
+            .iter()
+            .map(|p| p.id.clone())
+            .collect();
+    }
     let mut v: Vec<String> = PLACES
         .iter()
         .map(|p| format!("{}-partecipa", p.slug))

@@ -80,6 +80,38 @@ pub fn near_me_queries() -> Vec<HttpQuery> {
     v
 }
 
+/// The citizen query mix ([`crate::queries::build`]) as API requests of `limit` results with
+/// facets and snippets, classed as the set is.
+pub fn citizen_queries(seed: u64, n: u64, limit: usize) -> Vec<HttpQuery> {
+    crate::queries::build(seed, n, usize::MAX)
+        .iter()
+        .map(|q| HttpQuery {
+            class: q.class.as_str(),
+            path: api_path(q, limit),
+        })
+        .collect()
+}
+
+/// The API request of one benchmark query.
+pub fn api_path(q: &crate::queries::BenchQuery, limit: usize) -> String {
+    let mut p = format!("/api/v1/search?limit={limit}&q={}", urlencode(&q.snodo_q()));
+    if let Some(k) = q.kind {
+        p.push_str(&format!("&kind={}", k.as_str()));
+    }
+    if let Some(s) = q.status {
+        p.push_str(&format!("&status={}", s.as_str()));
+    }
+    if let Some(r) = &q.region {
+        p.push_str(&format!("&region={r}"));
+    }
+    match q.order {
+        crate::queries::Order::Relevance => {}
+        crate::queries::Order::Newest => p.push_str("&sort=newest"),
+        crate::queries::Order::Closing => p.push_str("&sort=closing"),
+    }
+    p
+}
+
 /// Percent-encodes a query-string value.
 pub fn urlencode(s: &str) -> String {
     let mut out = String::new();
@@ -180,15 +212,19 @@ pub fn measure(addr: &str, queries: &[HttpQuery], reps: usize) -> Result<Vec<Cla
             if status != 200 {
                 bail!("{} answered {status}", q.path);
             }
-            let e = by_class.entry(q.class).or_default();
-            e.0.push(ms);
-            e.1 += bytes;
+            for class in [q.class, "all"] {
+                let e = by_class.entry(class).or_default();
+                e.0.push(ms);
+                e.1 += bytes;
+            }
         }
     }
     let order = |c: &str| {
         NEAR_ME_CLASSES
             .iter()
-            .position(|x| *x == c)
+            .copied()
+            .chain(crate::queries::Class::ALL.iter().map(|c| c.as_str()))
+            .position(|x| x == c)
             .unwrap_or(usize::MAX)
     };
     let mut out: Vec<ClassLatency> = by_class

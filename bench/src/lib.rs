@@ -13,6 +13,7 @@ pub mod corpus;
 pub mod engines;
 pub mod http;
 pub mod queries;
+pub mod realistic;
 
 use std::collections::BTreeMap;
 use std::time::Instant;

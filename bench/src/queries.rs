@@ -12,6 +12,8 @@ use crate::corpus::{self, Rng};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Class {
     Word,
+    /// A word of the long tail, found in a few dozen records.
+    Rare,
     TwoWords,
     ThreeWords,
     Phrase,
@@ -25,8 +27,9 @@ pub enum Class {
 }
 
 impl Class {
-    pub const ALL: [Class; 10] = [
+    pub const ALL: [Class; 11] = [
         Class::Word,
+        Class::Rare,
         Class::TwoWords,
         Class::ThreeWords,
         Class::Phrase,
@@ -41,6 +44,7 @@ impl Class {
     pub fn as_str(self) -> &'static str {
         match self {
             Class::Word => "word",
+            Class::Rare => "rare word",
             Class::TwoWords => "two words",
             Class::ThreeWords => "three words",
             Class::Phrase => "phrase",
@@ -258,6 +262,103 @@ fn typo(rng: &mut Rng, text: &str) -> String {
 pub fn build(seed: u64, n: u64, limit: usize) -> Vec<BenchQuery> {
     let mut rng = Rng::new(seed ^ 0x5155_4552_5953);
     let mut v = Vec::new();
+    if corpus::profile() == corpus::Profile::Realistic {
+        v = realistic(&mut rng, n);
+    } else {
+        template(&mut v, &mut rng);
+    }
+    labelled(&mut v, &mut rng, seed, n);
+    if limit < v.len() {
+        // Evenly over the list, so every class stays represented.
+        let step = v.len() as f64 / limit.max(1) as f64;
+        v = (0..limit)
+            .map(|k| v[((k as f64) * step) as usize].clone())
+            .collect();
+    }
+    v
+}
+
+/// The realistic corpus's citizen queries: common words, rare words (a few dozen hits), two and
+/// three words, phrases, unaccented forms, typos, prefixes being typed, English; every other one
+/// filtered by status, region or kind.
+fn realistic(rng: &mut Rng, n: u64) -> Vec<BenchQuery> {
+    use crate::realistic::{COLLOCATIONS, ITALIAN};
+    let words = &ITALIAN.words;
+    let head = |rng: &mut Rng, top: usize| words[rng.below(top)].clone();
+    let mut v = Vec::new();
+    for _ in 0..40 {
+        v.push(BenchQuery::new(Class::Word, head(rng, 60)));
+    }
+    // Rare: ranks whose expected number of records is 19–61 at this size (≈360 words per
+    // record, 85 % Italian, 53 % of the words drawn from the content vocabulary).
+    let tokens = 360.0 * 0.85 * 0.53;
+    let rare: Vec<usize> = (0..words.len())
+        .filter(|&r| {
+            let hits = n as f64 * tokens * ITALIAN.share(r);
+            (19.0..=61.0).contains(&hits)
+        })
+        .collect();
+    for _ in 0..40 {
+        if let Some(&r) = rare.get(rng.below(rare.len().max(1))) {
+            v.push(BenchQuery::new(Class::Rare, words[r].clone()));
+        }
+    }
+    for _ in 0..40 {
+        let t = format!("{} {}", head(rng, 200), head(rng, 2000));
+        v.push(BenchQuery::new(Class::TwoWords, t));
+    }
+    for _ in 0..20 {
+        let t = format!("{} {} {}", head(rng, 100), head(rng, 400), head(rng, 3000));
+        v.push(BenchQuery::new(Class::ThreeWords, t));
+    }
+    for c in COLLOCATIONS.iter().take(26) {
+        v.push(BenchQuery::new(Class::Phrase, format!("\"{c}\"")));
+    }
+    let accented: Vec<&String> = words
+        .iter()
+        .take(3000)
+        .filter(|w| w.chars().any(|c| "àèéìòù".contains(c)))
+        .collect();
+    for _ in 0..15 {
+        let w = accented[rng.below(accented.len())];
+        v.push(BenchQuery::new(Class::Accents, w.clone()));
+        v.push(BenchQuery::new(
+            Class::Accents,
+            snodo_model::text::fold_for_matching(w),
+        ));
+    }
+    for _ in 0..40 {
+        let w = head(rng, 3000);
+        let t = typo(rng, &w);
+        v.push(BenchQuery::new(Class::Typo, t));
+    }
+    for _ in 0..30 {
+        let w = head(rng, 500);
+        let keep: String = w.chars().take(2 + rng.below(4)).collect();
+        v.push(BenchQuery::new(Class::Prefix, keep));
+    }
+    for t in ENGLISH.iter().take(15) {
+        v.push(BenchQuery::new(Class::English, *t));
+    }
+    let kinds = [
+        Kind::Process,
+        Kind::Consultation,
+        Kind::Meeting,
+        Kind::Assembly,
+    ];
+    for (i, q) in v.iter_mut().enumerate() {
+        if i % 2 == 1 {
+            match (i / 2) % 3 {
+                0 => q.status = Some(Status::Open),
+                1 => q.region = Some(format!("{:02}", 1 + rng.below(20))),
+                _ => q.kind = Some(kinds[rng.below(kinds.len())]),
+            }
+        }
+    }
+    v
+}
+
+fn template(v: &mut Vec<BenchQuery>, rng: &mut Rng) {
     v.extend(WORDS.iter().map(|t| BenchQuery::new(Class::Word, *t)));
     v.extend(TWO.iter().map(|t| BenchQuery::new(Class::TwoWords, *t)));
     v.extend(THREE.iter().map(|t| BenchQuery::new(Class::ThreeWords, *t)));
@@ -292,8 +393,11 @@ pub fn build(seed: u64, n: u64, limit: usize) -> Vec<BenchQuery> {
         }
         v.push(q);
     }
-    // Labelled: a record's title, as typed, with a typo, or half typed; the record is expected
-    // in the top 3.
+}
+
+/// Labelled: a record's title, as typed, with a typo, or half typed; the record is expected in
+/// the top 3.
+fn labelled(v: &mut Vec<BenchQuery>, rng: &mut Rng, seed: u64, n: u64) {
     for j in 0..45 {
         let i = rng.next_u64() % n.max(1);
         let r = corpus::record(seed, i);
@@ -310,7 +414,7 @@ pub fn build(seed: u64, n: u64, limit: usize) -> Vec<BenchQuery> {
             .join(" ");
         let text = match j % 3 {
             0 => plain.clone(),
-            1 => typo(&mut rng, &plain),
+            1 => typo(rng, &plain),
             _ => {
                 // Cut the last word in half, as if still typing.
                 let mut words: Vec<&str> = plain.split(' ').collect();
@@ -332,12 +436,4 @@ pub fn build(seed: u64, n: u64, limit: usize) -> Vec<BenchQuery> {
         q.typing = j % 3 == 2;
         v.push(q);
     }
-    if limit < v.len() {
-        // Evenly over the list, so every class stays represented.
-        let step = v.len() as f64 / limit.max(1) as f64;
-        v = (0..limit)
-            .map(|k| v[((k as f64) * step) as usize].clone())
-            .collect();
-    }
-    v
 }

@@ -104,6 +104,15 @@ pub struct AppState {
     pub answers: Arc<cache::AnswerCache>,
     /// Who publishes the DCAT-AP_IT catalogue (`[catalog]`); none is served without it.
     pub catalog: Option<catalog::Publisher>,
+    /// Searches running at once. A search is CPU-bound: more of them than twice the cores only
+    /// adds threads, memory and tail latency, so the rest wait their turn, first come first
+    /// served (the request timeout still applies while they wait).
+    pub search_permits: Arc<tokio::sync::Semaphore>,
+}
+
+/// How many searches may run at once: twice the cores the process may use.
+pub fn default_search_concurrency() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get()) * 2
 }
 
 impl AppState {
@@ -123,6 +132,7 @@ impl AppState {
             limits: Limits::default(),
             answers: Arc::new(cache::AnswerCache::new(DEFAULT_SEARCH_CACHE_ENTRIES)),
             catalog: None,
+            search_permits: Arc::new(tokio::sync::Semaphore::new(default_search_concurrency())),
         }
     }
 
@@ -408,6 +418,11 @@ async fn run_search(
 ) -> Result<SearchResults, ApiError> {
     let index = state.index.clone();
     let started = Instant::now();
+    let _permit = state
+        .search_permits
+        .acquire()
+        .await
+        .map_err(|e| ApiError::Internal(format!("the search queue is closed: {e}")))?;
     let results = tokio::task::spawn_blocking(move || index.search(&req, today)).await??;
     metrics::histogram!("snodo_search_duration_seconds").record(started.elapsed().as_secs_f64());
     Ok(results)
