@@ -737,6 +737,73 @@ fn snippets_mark_matches_and_escape_everything_else() {
 }
 
 #[test]
+fn snippets_of_long_descriptions_find_words_far_in_and_prefer_a_fragment_with_all_of_them() {
+    // 6 KB of text: "parco" first appears after several windows; further on, a fragment
+    // with both words of the query.
+    let mut r = rec("x", Kind::Process, "1", "Titolo");
+    r.description.0.insert(
+        "it".into(),
+        format!(
+            "{} Il parco del quartiere. {} Il parco giochi rinnovato per le famiglie. {}",
+            "premessa lunga ".repeat(200),
+            "intermezzo ".repeat(60),
+            "coda ".repeat(100)
+        ),
+    );
+    let idx = index_with(&[r]);
+    let one = &idx.search(&req("parco "), today()).unwrap().items[0];
+    let s = one.snippet.as_deref().unwrap();
+    assert!(s.contains("<mark>parco</mark> del quartiere"), "{s}");
+    assert!(s.starts_with('…') && s.ends_with('…'), "{s}");
+    let two = &idx.search(&req("parco giochi "), today()).unwrap().items[0];
+    let s = two.snippet.as_deref().unwrap();
+    assert!(
+        s.contains("<mark>parco</mark> <mark>giochi</mark> rinnovato"),
+        "{s}"
+    );
+    // a word in no window: no snippet, however long the text
+    let none = &idx.search(&req("titolo "), today()).unwrap().items[0];
+    assert_eq!(none.snippet, None);
+}
+
+#[test]
+fn snippets_survive_stemmers_that_change_a_words_end_and_foldings_that_change_its_length() {
+    // English `community` is stemmed to `communiti`; German `Straße` folds to `strasse`.
+    let mut en = Record::new(
+        RecordId::new("x", Kind::Process, "en"),
+        "https://x.example.it/en",
+        "en",
+        LocalizedText::single("en", "Neighbourhood plan"),
+    );
+    en.description.insert_plain(
+        "en",
+        &format!(
+            "{} The community decides. {}",
+            "intro ".repeat(300),
+            "end ".repeat(50)
+        ),
+    );
+    let de = with_desc(
+        rec("x", Kind::Process, "de", "Piano"),
+        "it",
+        &format!(
+            "{} Lavori in Hauptstraße a Merano. {}",
+            "premessa ".repeat(300),
+            "fine ".repeat(50)
+        ),
+    );
+    let idx = index_with(&[en, de]);
+    let mut r = req("community ");
+    r.lang = Some("en".into());
+    let hit = &idx.search(&r, today()).unwrap().items[0];
+    let s = hit.snippet.as_deref().unwrap_or_default();
+    assert!(s.contains("<mark>community</mark> decides"), "{s}");
+    let hit = &idx.search(&req("hauptstraße "), today()).unwrap().items[0];
+    let s = hit.snippet.as_deref().unwrap_or_default();
+    assert!(s.contains("<mark>Hauptstraße</mark> a Merano"), "{s}");
+}
+
+#[test]
 fn snippets_come_from_the_summary_when_there_is_no_description_and_only_with_a_query() {
     let mut r = rec("x", Kind::Process, "1", "Titolo");
     r.summary

@@ -206,8 +206,9 @@ pub struct LangQueryDoc {
     /// Preferred locale of the texts (ISO 639-1), falling back to each record's default
     #[param(schema_with = schema::lang)]
     lang: Option<String>,
-    /// Only the records of this source (its id, `[a-z0-9-]+`); an unknown id exports nothing
-    #[param(pattern = "^[a-z0-9-]+$")]
+    /// Only the records of this source (its id, `[a-z0-9-]+`; empty means every source); an
+    /// unknown id exports nothing
+    #[param(schema_with = schema::source)]
     source: Option<String>,
 }
 
@@ -216,8 +217,9 @@ pub struct LangQueryDoc {
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 pub struct SourceQueryDoc {
-    /// Only the records of this source (its id, `[a-z0-9-]+`); an unknown id exports nothing
-    #[param(pattern = "^[a-z0-9-]+$")]
+    /// Only the records of this source (its id, `[a-z0-9-]+`; empty means every source); an
+    /// unknown id exports nothing
+    #[param(schema_with = schema::source)]
     source: Option<String>,
 }
 
