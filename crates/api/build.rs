@@ -4,7 +4,8 @@
 use std::{env, fs, path::PathBuf};
 
 fn main() {
-    let dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap()).join("../../widget/releases");
+    let dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+        .join("../../widget/releases");
     println!("cargo:rerun-if-changed={}", dir.display());
     let mut files: Vec<PathBuf> = fs::read_dir(&dir)
         .map(|entries| {
@@ -17,13 +18,15 @@ fn main() {
     files.sort();
     let mut out = String::from("&[\n");
     for f in &files {
-        let path = fs::canonicalize(f).unwrap();
+        let path =
+            fs::canonicalize(f).unwrap_or_else(|e| panic!("cannot resolve {}: {e}", f.display()));
         out.push_str(&format!(
             "    include_str!({:?}),\n",
             path.display().to_string()
         ));
     }
     out.push(']');
-    let dest = PathBuf::from(env::var("OUT_DIR").unwrap()).join("widget_releases.rs");
-    fs::write(dest, out).unwrap();
+    let dest =
+        PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("widget_releases.rs");
+    fs::write(&dest, out).unwrap_or_else(|e| panic!("cannot write {}: {e}", dest.display()));
 }

@@ -87,13 +87,22 @@ fn frequency(every: Option<chrono::Duration>) -> &'static str {
     }
 }
 
+#[derive(Default)]
 struct Graph {
     triples: Vec<Triple>,
+    /// What has been described already (a term's class, a label, a licence document), so that
+    /// each is stated once however many datasets link to it.
+    described: std::collections::HashSet<String>,
 }
 
 impl Graph {
     fn iri(s: &str) -> Result<NamedNode, CatalogError> {
         NamedNode::new(s).map_err(|e| CatalogError(s.to_owned(), e.to_string()))
+    }
+
+    /// True the first time `what` is asked about `node`.
+    fn first_time(&mut self, node: &NamedNode, what: &str) -> bool {
+        self.described.insert(format!("{} {what}", node.as_str()))
     }
 
     fn add(&mut self, s: &NamedNode, p: &str, o: impl Into<Term>) {
@@ -114,14 +123,8 @@ impl Graph {
     /// as DCAT-AP's range constraints want it stated in the data.
     fn term(&mut self, s: &NamedNode, p: &str, o: &str, class: &str) -> Result<(), CatalogError> {
         let node = Self::iri(o)?;
-        let class = NamedNode::new_unchecked(class);
-        let typed = self.triples.iter().any(|tr| {
-            matches!(&tr.subject, NamedOrBlankNode::NamedNode(n) if *n == node)
-                && tr.predicate.as_str() == RDF_TYPE
-                && tr.object == Term::NamedNode(class.clone())
-        });
-        if !typed {
-            self.add(&node, RDF_TYPE, class);
+        if self.first_time(&node, class) {
+            self.add(&node, RDF_TYPE, NamedNode::new_unchecked(class));
         }
         self.add(s, p, node);
         Ok(())
@@ -130,11 +133,7 @@ impl Graph {
     /// Labels a vocabulary term once (SKOS concepts need a `prefLabel`, schemes a `title`).
     fn label(&mut self, o: &str, p: &str, it: &str, en: &str) -> Result<(), CatalogError> {
         let node = Self::iri(o)?;
-        let labelled = self.triples.iter().any(|tr| {
-            matches!(&tr.subject, NamedOrBlankNode::NamedNode(n) if *n == node)
-                && tr.predicate.as_str() == p
-        });
-        if !labelled {
+        if self.first_time(&node, p) {
             self.text(&node, p, it, "it");
             self.text(&node, p, en, "en");
         }
@@ -182,9 +181,7 @@ pub fn build(
     sources: &[SourceEntry],
     today: NaiveDate,
 ) -> Result<Vec<Triple>, CatalogError> {
-    let mut g = Graph {
-        triples: Vec::new(),
-    };
+    let mut g = Graph::default();
     let catalog = Graph::iri(&format!("{base}/catalog"))?;
     let agent = Graph::iri(&format!("{base}/catalog/publisher"))?;
     let contact = Graph::iri(&format!("{base}/catalog/contact"))?;
@@ -313,17 +310,16 @@ pub fn build(
     }
     // Each subject's statements together, in the order the subjects first appear: one block per
     // resource in the Turtle file, one object per resource in JSON-LD.
-    let mut subjects: Vec<&NamedOrBlankNode> = Vec::new();
-    for tr in &g.triples {
-        if !subjects.contains(&&tr.subject) {
-            subjects.push(&tr.subject);
-        }
+    let mut blocks: Vec<Vec<Triple>> = Vec::new();
+    let mut block_of: std::collections::HashMap<NamedOrBlankNode, usize> = Default::default();
+    for tr in g.triples {
+        let i = *block_of.entry(tr.subject.clone()).or_insert_with(|| {
+            blocks.push(Vec::new());
+            blocks.len() - 1
+        });
+        blocks[i].push(tr);
     }
-    Ok(subjects
-        .iter()
-        .flat_map(|s| g.triples.iter().filter(move |tr| &tr.subject == *s))
-        .cloned()
-        .collect())
+    Ok(blocks.into_iter().flatten().collect())
 }
 
 struct Dataset<'a> {
@@ -505,10 +501,7 @@ fn licence_node(g: &mut Graph, licence: Option<&Licence>) -> Result<NamedNode, C
         ),
     };
     let node = Graph::iri(&iri)?;
-    if !g.triples.iter().any(|tr| {
-        matches!(&tr.subject, NamedOrBlankNode::NamedNode(n) if *n == node)
-            && tr.predicate.as_str() == RDF_TYPE
-    }) {
+    if g.first_time(&node, "licence document") {
         g.types(
             &node,
             &[&t(DCT, "LicenseDocument"), &t(DCATAPIT, "LicenseDocument")],
@@ -532,11 +525,7 @@ fn licence_node(g: &mut Graph, licence: Option<&Licence>) -> Result<NamedNode, C
 /// `licence` column each record carries.
 fn mixed_licence_node(g: &mut Graph, base: &str) -> Result<NamedNode, CatalogError> {
     let node = Graph::iri(&format!("{base}/catalog/licence/per-source"))?;
-    if !g
-        .triples
-        .iter()
-        .any(|tr| matches!(&tr.subject, NamedOrBlankNode::NamedNode(n) if *n == node))
-    {
+    if g.first_time(&node, "licence document") {
         g.types(
             &node,
             &[&t(DCT, "LicenseDocument"), &t(DCATAPIT, "LicenseDocument")],
