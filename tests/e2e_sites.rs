@@ -275,3 +275,129 @@ async fn check_of_a_source_that_yields_nothing_says_what_the_site_offers_and_wha
         "{suggestion}"
     );
 }
+
+/// The two processes of the Decidim 0.20 platform below, as its real `ParticipatoryProcess` type
+/// shapes them (Date as `YYYY-MM-DD`, DateTime with its offset, rich text as unescaped HTML).
+const PROCESSES_0_20: &str = r#"[
+  {"id": "7", "slug": "piazze-aperte",
+   "title": {"translations": [{"locale": "it", "text": "Piazze aperte nei quartieri"},
+                              {"locale": "en", "text": "Open squares in the neighbourhoods"}]},
+   "subtitle": {"translations": [{"locale": "it", "text": "Nuovi spazi pedonali"}]},
+   "shortDescription": {"translations": [{"locale": "it", "text": "<p>Proponi una piazza <b>per il tuo quartiere</b>.</p>"}]},
+   "description": {"translations": [{"locale": "it", "text": "<p>Le piazze scelte diventano pedonali.</p><script>alert(1)</script><img src=x onerror=alert(2)>"}]},
+   "startDate": "2099-03-01", "endDate": "2099-06-30",
+   "publishedAt": "2021-02-20T09:30:00+01:00", "updatedAt": "2021-03-02T18:05:12+01:00"},
+  {"id": "3", "slug": "regolamento-partecipazione",
+   "title": {"translations": [{"locale": "it", "text": "Regolamento sulla partecipazione"}]},
+   "subtitle": {"translations": []},
+   "shortDescription": {"translations": [{"locale": "it", "text": "Osservazioni al testo del regolamento."}]},
+   "description": {"translations": [{"locale": "it", "text": "<p>Il testo è stato approvato.</p>"}]},
+   "startDate": "2020-01-15", "endDate": "2020-02-28",
+   "publishedAt": "2020-01-10T12:00:00+01:00", "updatedAt": "2020-03-01T08:00:00+01:00"}
+]"#;
+
+/// A Decidim 0.20 platform as Milano Partecipa runs it: every query is validated against the
+/// schema transcribed from its real type definitions, and refused with graphql-ruby's errors when
+/// it asks for anything 0.20 lacks. The probe and the minimal process listing are answered.
+fn decidim_0_20(site: &FakeSite) {
+    const SDL: &str =
+        include_str!("../connectors/decidim/schemas/transcribed/decidim-0.20.0-partial.graphql");
+    site.on_post("/api", |body| {
+        let req: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+        let query = req["query"].as_str().unwrap_or("");
+        if let Err(errors) = snodo_fake_decidim::validate_sdl(SDL, "0.20", query) {
+            let errors: Vec<serde_json::Value> = errors
+                .iter()
+                .map(|m| serde_json::json!({ "message": m }))
+                .collect();
+            return (200, serde_json::json!({ "errors": errors }).to_string());
+        }
+        let data = match req["operationName"].as_str().unwrap_or("") {
+            "ProbeVersion" => r#"{"decidim": {"version": "0.20.0"}}"#.to_owned(),
+            "ProbeOrganizationName" => r#"{"organization": {"name": "Comune di Prova"}}"#.into(),
+            "ProcessesMinimal" => format!(r#"{{"participatoryProcesses": {PROCESSES_0_20}}}"#),
+            other => panic!("a query valid on 0.20 that the test does not answer: {other}"),
+        };
+        (200, format!(r#"{{"data": {data}}}"#))
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_decidim_0_20_platform_yields_its_processes_through_the_minimal_listing() {
+    let site = FakeSite::start().await;
+    decidim_0_20(&site);
+    let url = site.url("").trim_end_matches('/').to_owned();
+    let env = Env::new(&source_toml("comune-020", &url, Some("015146")));
+
+    let out = env.run(&["check", "comune-020", "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out))
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(&out), stderr(&out)));
+    assert_eq!(
+        report["records"].as_array().map(Vec::len),
+        Some(2),
+        "{report:#}"
+    );
+
+    let out = env.run(&["harvest"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let server = env.serve();
+    let http = Http::new();
+    let v = http
+        .get(&server.url("/api/v1/search?source=comune-020&limit=10"))
+        .await
+        .json();
+    assert_eq!(v["total"], 2, "{v:#}");
+    assert_inert(&v);
+    let items = v["items"].as_array().unwrap();
+    let open = items
+        .iter()
+        .find(|i| i["url"] == format!("{url}/processes/piazze-aperte"))
+        .unwrap_or_else(|| panic!("no record links to the process page: {v:#}"));
+    assert_eq!(open["kind"], "process");
+    assert_eq!(open["title"], "Piazze aperte nei quartieri", "{open:#}");
+    assert_eq!(open["start_date"], "2099-03-01", "{open:#}");
+    assert_eq!(open["end_date"], "2099-06-30", "{open:#}");
+    assert_eq!(open["comune_name"], "Milano", "{open:#}");
+    assert_eq!(open["status"], "upcoming", "{open:#}");
+    // both locales kept, no markup anywhere, the script's text never shown
+    let record = http
+        .get(&server.url(&format!("/api/v1/records/{}", open["id"].as_str().unwrap())))
+        .await;
+    assert_eq!(record.status, 200, "{}", record.text);
+    assert!(
+        record.text.contains("Open squares in the neighbourhoods"),
+        "{}",
+        record.text
+    );
+    let r = record.json();
+    assert_eq!(
+        r["description"]["it"], "Le piazze scelte diventano pedonali.",
+        "{r:#}"
+    );
+    assert_eq!(
+        r["description_html"]["it"],
+        "<p>Le piazze scelte diventano pedonali.</p>"
+    );
+    assert!(
+        !record.text.contains("alert(") && !record.text.contains("<script"),
+        "{r:#}"
+    );
+    // 0.20's DateTime carries its offset: kept as the same instant
+    assert_eq!(r["published_at"], "2021-02-20T08:30:00Z", "{r:#}");
+    assert_eq!(r["promoter"]["it"], "Comune di Prova", "{r:#}");
+    // the run is partial, not failed, and says what 0.20 lacks
+    let sources = http.get(&server.url("/api/v1/sources")).await.json();
+    let s = sources
+        .as_array()
+        .and_then(|a| a.iter().find(|s| s["id"] == "comune-020"))
+        .cloned()
+        .unwrap_or_else(|| panic!("{sources:#}"));
+    assert_eq!(s["health"], "degraded", "{s:#}");
+    assert_eq!(s["last_run"]["outcome"], "partial", "{s:#}");
+    let warnings = s["last_run"]["warnings"].to_string();
+    assert!(
+        warnings.contains("fallback query ProcessesMinimal")
+            && warnings.contains("Field 'categories' doesn't exist on type 'ParticipatoryProcess'"),
+        "{s:#}"
+    );
+}

@@ -228,3 +228,31 @@ fn the_meetings_query_asks_for_no_people_and_fits_each_version() {
         }
     }
 }
+
+/// Decidim 0.20 as Milano Partecipa runs it, from the real type definitions (see the header of
+/// the transcription): the probes and the minimal process listing are valid there, so a harvest
+/// of a 0.20 instance gets its processes through the listing's fallback, while the full listing
+/// and the 0.26-on probes are refused, which is what sends the connector down to the fallback.
+#[test]
+fn decidim_0_20_as_milano_runs_it_accepts_the_probe_and_the_minimal_listing() {
+    const FILE: &str = "decidim-0.20.0-partial.graphql";
+    let sdl = include_str!("../schemas/transcribed/decidim-0.20.0-partial.graphql");
+    for name in ["ProbeVersion", "ProbeOrganizationName", "ProcessesMinimal"] {
+        if let Err(e) = snodo_fake_decidim::validate_sdl(sdl, FILE, text(name)) {
+            panic!(
+                "{name} does not validate on Decidim 0.20:\n{}",
+                e.join("\n")
+            );
+        }
+    }
+    for name in [
+        "Processes",
+        "ProcessesTaxonomies",
+        "ProbeOrganizationNameTranslated",
+        "ProbeProcessTypes",
+    ] {
+        let e = snodo_fake_decidim::validate_sdl(sdl, FILE, text(name))
+            .expect_err(&format!("{name} must not validate on Decidim 0.20"));
+        assert!(e.iter().all(|l| !l.contains("not a valid schema")), "{e:?}");
+    }
+}

@@ -841,6 +841,20 @@ mod tests {
         assert!(c.source("partecipa").is_some());
     }
 
+    /// The other Italian platforms ship off, each after the evidence that it exists.
+    #[test]
+    fn the_italian_platforms_ship_disabled_with_their_evidence() {
+        let text = include_str!("../../../config/examples/italy.toml");
+        let italy = parse(text).unwrap();
+        assert!(italy.sources.len() >= 2);
+        for s in &italy.sources {
+            assert!(!s.enabled, "{} must ship disabled", s.id);
+            let at = text.find(&format!("id = \"{}\"", s.id)).unwrap();
+            let comment = text[..at].rsplit("[[sources]]").nth(1).unwrap_or("");
+            assert!(comment.contains("Evidence:"), "{} has no evidence", s.id);
+        }
+    }
+
     #[test]
     fn a_minimal_config_gets_defaults() {
         let c = parse("[[sources]]\nid = \"a\"\nname = \"A\"\nkind = \"decidim\"\nurl = \"https://a.it/\"\nterritory = \"16\"\npage_size = 20\n").unwrap();

@@ -60,6 +60,6 @@ mod version;
 
 pub use dataset::{Dataset, DatasetError, Flags};
 pub use exec::{execute, execute_with};
-pub use schema::{complexity, validate};
+pub use schema::{complexity, validate, validate_sdl};
 pub use server::{FakeDecidim, Faults, LoggedRequest};
 pub use version::{schema_sdl, UnknownVersion, Version};

@@ -123,10 +123,33 @@ pub(crate) fn operations(doc: &ExecutableDocument) -> impl Iterator<Item = &Node
 /// variables, and the maximum depth (15). It does not check complexity, which depends on the
 /// variables: see [`complexity`]. `Err` lists every problem, each with its line and column.
 pub fn validate(version: Version, query: &str) -> Result<(), Vec<String>> {
-    let info = schema_for(version, false);
+    check(
+        schema_for(version, false),
+        version.default_max_depth(),
+        query,
+    )
+}
+
+/// Validates a query like [`validate`], against any SDL: a schema transcribed from a Decidim
+/// release this crate does not serve (the maximum depth is 15 on every release). Unlike the
+/// served versions, the SDL itself must be valid: an `Err` then says what is wrong with it.
+pub fn validate_sdl(sdl: &str, file: &str, query: &str) -> Result<(), Vec<String>> {
+    let schema = Schema::parse_and_validate(sdl, file)
+        .map_err(|e| vec![format!("{file} is not a valid schema: {}", e.errors)])?;
+    let implementers = schema.implementers_map();
+    check(
+        &SchemaInfo {
+            schema,
+            implementers,
+        },
+        15,
+        query,
+    )
+}
+
+fn check(info: &SchemaInfo, max: u64, query: &str) -> Result<(), Vec<String>> {
     let doc = parse_query(info, query)
         .map_err(|errs| errs.iter().map(GqlError::to_line).collect::<Vec<_>>())?;
-    let max = version.default_max_depth();
     let problems: Vec<String> = operations(&doc)
         .filter_map(|op| analysis::check_depth(&doc, op, max).err())
         .map(|e| e.to_line())

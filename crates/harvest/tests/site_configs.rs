@@ -31,6 +31,7 @@ fn examples_and_shipped_sources_build() {
     assert_eq!(build_all("config/examples/html.toml"), 1);
     assert_eq!(build_all("config/examples/json.toml"), 3);
     assert_eq!(build_all("config/examples/consul.toml"), 1);
+    assert!(build_all("config/examples/italy.toml") >= 2);
     assert!(build_all("config/snodo.toml") >= 5);
 }
 
