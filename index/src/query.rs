@@ -20,10 +20,12 @@
 //! keeps the query's structure (`bilancio parte` → `bilancio (parte OR partecipativo OR …)`, all
 //! words still required) and is highlighted in snippets like any other word.
 
-use std::collections::{HashMap, HashSet};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::sync::LazyLock;
 
 use tantivy::query::{EmptyQuery, FuzzyTermQuery, Query, QueryParser, QueryParserError};
+use tantivy::termdict::TermMerger;
 use tantivy::{Searcher, Term};
 
 use crate::error::{engine, IndexError};
@@ -268,35 +270,150 @@ fn last_word(text: &str) -> Option<(std::ops::Range<usize>, String)> {
     (folded.chars().count() >= MIN_PREFIX_CHARS).then_some((start..trimmed.len(), folded))
 }
 
-/// Terms of the `words` field that start with `prefix`, most frequent first.
-fn completions(
+/// Terms of the `words` field that start with `prefix`, most frequent first (alphabetical among
+/// equals). The segments' term lists are merged in order, so each term's frequency is summed
+/// across segments as it passes, and only the few kept are copied: a two-letter prefix passes
+/// thousands of terms.
+pub(crate) fn completions(
     searcher: &Searcher,
     fields: &Fields,
+    common: Option<&CommonWords>,
     prefix: &str,
 ) -> Result<Vec<String>, IndexError> {
-    let mut freq: HashMap<String, u64> = HashMap::new();
-    for seg in searcher.segment_readers() {
-        let inverted = seg.inverted_index(fields.words).map_err(engine)?;
-        let mut stream = inverted
-            .terms()
-            .range()
-            .ge(prefix.as_bytes())
-            .into_stream()
-            .map_err(|e| engine(e.into()))?;
-        while stream.advance() {
-            let key = stream.key();
-            if !key.starts_with(prefix.as_bytes()) {
-                break;
-            }
-            if let Ok(term) = std::str::from_utf8(key) {
-                *freq.entry(term.to_owned()).or_default() += u64::from(stream.value().doc_freq);
-            }
+    let keep = max_completions(prefix.chars().count());
+    if let Some(found) = common.and_then(|c| c.complete(prefix, keep)) {
+        return Ok(found);
+    }
+    let inverted = searcher
+        .segment_readers()
+        .iter()
+        .map(|seg| seg.inverted_index(fields.words))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(engine)?;
+    let streams = inverted
+        .iter()
+        .map(|inv| inv.terms().range().ge(prefix.as_bytes()).into_stream())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| engine(e.into()))?;
+    // The worst kept on top: least frequent, then last alphabetically. Terms come in order, so
+    // one that ties the worst never displaces it.
+    let mut kept: BinaryHeap<(Reverse<u64>, Vec<u8>)> = BinaryHeap::with_capacity(keep + 1);
+    let mut merger = TermMerger::new(streams);
+    while merger.advance() {
+        let key = merger.key();
+        if !key.starts_with(prefix.as_bytes()) {
+            break;
+        }
+        let df: u64 = merger
+            .current_segment_ords_and_term_infos()
+            .map(|(_, info)| u64::from(info.doc_freq))
+            .sum();
+        if kept.len() < keep {
+            kept.push((Reverse(df), key.to_vec()));
+        } else if kept.peek().is_some_and(|(Reverse(worst), _)| df > *worst) {
+            kept.pop();
+            kept.push((Reverse(df), key.to_vec()));
         }
     }
-    let mut v: Vec<(String, u64)> = freq.into_iter().collect();
-    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    v.truncate(max_completions(prefix.chars().count()));
-    Ok(v.into_iter().map(|(t, _)| t).collect())
+    // Ascending (Reverse(df), key) is most frequent first, then alphabetical.
+    Ok(kept
+        .into_sorted_vec()
+        .into_iter()
+        .filter_map(|(_, k)| String::from_utf8(k).ok())
+        .collect())
+}
+
+/// Terms the table of common words holds at most: ≈2 MB, and enough that every prefix of two
+/// letters or more that users type finds its completions there.
+pub(crate) const COMMON_WORDS: usize = 65_536;
+
+/// The commonest words of one index generation, with their document frequencies, sorted: the
+/// word being typed is completed from here in microseconds instead of walking every term that
+/// starts like it. It holds *every* word at least as frequent as its rarest, so whenever it has
+/// as many completions of a prefix as are asked for, they are exactly the commonest of the whole
+/// index; otherwise (a long or rare prefix, few terms to walk) the term lists are walked.
+pub(crate) struct CommonWords {
+    words: Vec<(Box<str>, u64)>,
+}
+
+impl CommonWords {
+    /// Reads the `words` field's terms twice: once for how frequent they are, once to keep those
+    /// frequent enough for at most `cap` of them.
+    pub(crate) fn build(
+        searcher: &Searcher,
+        fields: &Fields,
+        cap: usize,
+    ) -> Result<CommonWords, IndexError> {
+        let inverted = searcher
+            .segment_readers()
+            .iter()
+            .map(|seg| seg.inverted_index(fields.words))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(engine)?;
+        let each = |visit: &mut dyn FnMut(&[u8], u64)| -> Result<(), IndexError> {
+            let streams = inverted
+                .iter()
+                .map(|inv| inv.terms().stream())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| engine(e.into()))?;
+            let mut merger = TermMerger::new(streams);
+            while merger.advance() {
+                let df = merger
+                    .current_segment_ords_and_term_infos()
+                    .map(|(_, info)| u64::from(info.doc_freq))
+                    .sum();
+                visit(merger.key(), df);
+            }
+            Ok(())
+        };
+        let mut by_df: HashMap<u64, usize> = HashMap::new();
+        each(&mut |_, df| *by_df.entry(df).or_default() += 1)?;
+        // The lowest frequency whose words, with all the more frequent ones, fit in `cap`.
+        let mut dfs: Vec<(u64, usize)> = by_df.into_iter().collect();
+        dfs.sort_unstable_by_key(|&(df, _)| Reverse(df));
+        let (mut kept, mut floor) = (0, u64::MAX);
+        for (df, n) in dfs {
+            if kept + n > cap {
+                break;
+            }
+            kept += n;
+            floor = df;
+        }
+        let mut words = Vec::with_capacity(kept);
+        each(&mut |key, df| {
+            if df >= floor {
+                if let Ok(w) = std::str::from_utf8(key) {
+                    words.push((w.into(), df));
+                }
+            }
+        })?;
+        Ok(CommonWords { words })
+    }
+
+    /// The `keep` commonest words starting with `prefix`, or `None` when the table has fewer.
+    fn complete(&self, prefix: &str, keep: usize) -> Option<Vec<String>> {
+        let from = self.words.partition_point(|(w, _)| &**w < prefix);
+        let matching = self.words[from..]
+            .iter()
+            .take_while(|(w, _)| w.starts_with(prefix));
+        let mut kept: BinaryHeap<(Reverse<u64>, &str)> = BinaryHeap::with_capacity(keep + 1);
+        let mut seen = 0;
+        for (w, df) in matching {
+            seen += 1;
+            if kept.len() < keep {
+                kept.push((Reverse(*df), w));
+            } else if kept.peek().is_some_and(|(Reverse(worst), _)| *df > *worst) {
+                kept.pop();
+                kept.push((Reverse(*df), w));
+            }
+        }
+        (seen >= keep).then(|| {
+            kept.into_sorted_vec()
+                .into_iter()
+                .map(|(_, w)| w.to_owned())
+                .collect()
+        })
+    }
 }
 
 /// The folded form of a plain word (letters only), or `None` for anything else.
@@ -416,6 +533,7 @@ fn correct_typos(
 pub(crate) fn parse(
     searcher: &Searcher,
     fields: &Fields,
+    common: Option<&CommonWords>,
     q: Option<&str>,
 ) -> Result<Option<Box<dyn Query>>, IndexError> {
     let Some(norm) = q.map(normalize).transpose()?.flatten() else {
@@ -432,7 +550,7 @@ pub(crate) fn parse(
         if let Some((range, _)) = last_word(&text) {
             let mut alternatives = vec![text[range.clone()].to_owned()];
             alternatives.extend(
-                completions(searcher, fields, &prefix)?
+                completions(searcher, fields, common, &prefix)?
                     .into_iter()
                     .filter(|c| *c != prefix),
             );

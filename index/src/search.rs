@@ -1,6 +1,6 @@
 //! Search requests and results: plain Rust types, and the search itself.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
@@ -231,7 +231,98 @@ struct Snippets<'a> {
     enough: usize,
     /// Lower case and ASCII folding, exactly as the fields' analyzers do, without tokenising or
     /// stemming: what makes the check for the query's terms cheap.
-    folder: tantivy::tokenizer::TextAnalyzer,
+    folder: Folder,
+}
+
+/// Folds texts as the fields' analyzers do (lower case, then ASCII folding), one pass per text:
+/// ASCII is folded inline, and each other character through tantivy's own filters once per
+/// search, so the result is the analyzers' to the byte.
+struct Folder {
+    analyzer: tantivy::tokenizer::TextAnalyzer,
+    non_ascii: HashMap<char, String>,
+}
+
+/// A folded text, and for each of its bytes the offset in the original text of the character it
+/// comes from: where a folded match is in the text as shown.
+struct Folded {
+    text: String,
+    origin: Vec<u32>,
+}
+
+impl Folder {
+    fn new() -> Folder {
+        Folder {
+            analyzer: folder(),
+            non_ascii: HashMap::new(),
+        }
+    }
+
+    fn fold(&mut self, text: &str) -> Folded {
+        let mut out = String::with_capacity(text.len());
+        let mut origin = Vec::with_capacity(text.len());
+        for (i, c) in text.char_indices() {
+            let at = u32::try_from(i).unwrap_or(u32::MAX);
+            if c.is_ascii() {
+                out.push(c.to_ascii_lowercase());
+                origin.push(at);
+                continue;
+            }
+            let analyzer = &mut self.analyzer;
+            let f = self.non_ascii.entry(c).or_insert_with(|| {
+                let mut buf = [0u8; 4];
+                let mut stream = analyzer.token_stream(c.encode_utf8(&mut buf));
+                let mut folded = String::new();
+                while let Some(t) = stream.next() {
+                    folded.push_str(&t.text);
+                }
+                folded
+            });
+            out.push_str(f);
+            origin.resize(origin.len() + f.len(), at);
+        }
+        Folded { text: out, origin }
+    }
+}
+
+/// Where a text mentions the query's terms: (offset in the text, which needle), in text order.
+fn mentions(folded: &Folded, needles: &[String]) -> Vec<(usize, usize)> {
+    let mut at: Vec<(usize, usize)> = needles
+        .iter()
+        .enumerate()
+        .flat_map(|(k, n)| {
+            folded
+                .text
+                .match_indices(n.as_str())
+                .map(move |(i, _)| (folded.origin[i] as usize, k))
+        })
+        .collect();
+    at.sort_unstable();
+    at
+}
+
+/// The offset where the densest stretch of mentions begins: the most different needles within
+/// one fragment's length, the earliest of equals.
+fn densest(at: &[(usize, usize)], needles: usize) -> usize {
+    let mut counts = vec![0u32; needles];
+    let (mut distinct, mut best, mut best_at, mut lo) = (0, 0, at[0].0, 0);
+    for &(offset, k) in at {
+        counts[k] += 1;
+        if counts[k] == 1 {
+            distinct += 1;
+        }
+        while offset - at[lo].0 > SNIPPET_CHARS {
+            let j = at[lo].1;
+            counts[j] -= 1;
+            if counts[j] == 0 {
+                distinct -= 1;
+            }
+            lo += 1;
+        }
+        if distinct > best {
+            (best, best_at) = (distinct, at[lo].0);
+        }
+    }
+    best_at
 }
 
 /// The analyzer chain up to the stemmer, over the whole text as one token.
@@ -274,6 +365,34 @@ fn window_end(text: &str, i: usize) -> usize {
     match text[i..].find(char::is_whitespace) {
         Some(at) => i + at,
         None => text.len(),
+    }
+}
+
+/// The best fragment of `text[start..end]`, if it shows any of the query's terms: (how many
+/// different words it highlights, `start`, the snippet).
+fn snippet_in(
+    g: &SnippetGenerator,
+    text: &str,
+    start: usize,
+    end: usize,
+) -> Option<(usize, usize, tantivy::snippet::Snippet)> {
+    let s = g.snippet(&text[start..end]);
+    (!s.is_empty()).then(|| (distinct_highlights(&s), start, s))
+}
+
+/// Where a window that must include `at` starts: after the last whitespace between `from` and
+/// `at`, so that it does not begin mid-word, or at `from` (on a char boundary) when there is none.
+fn window_start(text: &str, from: usize, at: usize) -> usize {
+    let mut from = from.min(at);
+    while !text.is_char_boundary(from) {
+        from -= 1;
+    }
+    match text
+        .get(from..at)
+        .and_then(|t| t.rfind(char::is_whitespace))
+    {
+        Some(i) => from + i,
+        None => from,
     }
 }
 
@@ -338,45 +457,48 @@ impl Snippets<'_> {
         let Some((g, needles)) = self.generators.get(&key) else {
             return Ok(None);
         };
-        let folder = &mut self.folder;
-        let mut mentions = |t: &str| {
-            let mut stream = folder.token_stream(t);
-            let mut folded = String::with_capacity(t.len());
-            while let Some(tok) = stream.next() {
-                folded.push_str(&tok.text);
-            }
-            needles.iter().any(|n| folded.contains(n.as_str()))
-        };
+        let found = mentions(&self.folder.fold(text), needles);
         // Most hits matched in their title or names only: their text is not analysed at all.
-        if !mentions(text) {
+        if found.is_empty() {
             return Ok(None);
         }
-        // (quality, offset of the window, snippet) of the best window so far
-        let mut best: Option<(usize, usize, tantivy::snippet::Snippet)> = None;
-        let mut start = 0;
-        loop {
-            let end = window_end(text, start + SNIPPET_WINDOW);
-            let window = &text[start..end];
-            let s = if start == 0 && end == text.len() || mentions(window) {
-                g.snippet(window)
-            } else {
-                tantivy::snippet::Snippet::empty()
-            };
-            if !s.is_empty() {
-                let quality = distinct_highlights(&s);
-                if best.as_ref().is_none_or(|(q, _, _)| quality > *q) {
-                    best = Some((quality, start, s));
+        let mentioned =
+            |from: usize, to: usize| found.iter().any(|(at, _)| (from..to).contains(at));
+        let best = if text.len() <= SNIPPET_WINDOW {
+            snippet_in(g, text, 0, text.len())
+        } else {
+            // Where the query's words come closest together: no other stretch shows more of
+            // them, so one fragment's worth of text around it is all that is analysed.
+            let dense = densest(&found, needles.len());
+            let start = window_start(text, dense.saturating_sub(SNIPPET_CHARS / 2), dense);
+            let end = window_end(text, dense + SNIPPET_CHARS + SNIPPET_CHARS / 2);
+            snippet_in(g, text, start, end).or_else(|| {
+                // A mention may be another word sharing a needle's letters (`comu` in
+                // `comunicare`): when that left nothing to show, the windows in order.
+                let mut best: Option<(usize, usize, tantivy::snippet::Snippet)> = None;
+                let mut start = 0;
+                loop {
+                    let end = window_end(text, start + SNIPPET_WINDOW);
+                    if mentioned(start, end) {
+                        if let Some(found) = snippet_in(g, text, start, end) {
+                            let good = found.0 >= self.enough;
+                            if best.as_ref().is_none_or(|(q, _, _)| found.0 > *q) {
+                                best = Some(found);
+                            }
+                            if good {
+                                break;
+                            }
+                        }
+                    }
+                    if end >= text.len() {
+                        break;
+                    }
+                    let next = window_end(text, end.saturating_sub(SNIPPET_OVERLAP));
+                    start = if next > start { next } else { end };
                 }
-                if quality >= self.enough {
-                    break;
-                }
-            }
-            if end >= text.len() {
-                break;
-            }
-            let next = window_end(text, end.saturating_sub(SNIPPET_OVERLAP));
-            start = if next > start { next } else { end };
-        }
+                best
+            })
+        };
         let Some((_, offset, s)) = best else {
             return Ok(None);
         };
@@ -433,11 +555,12 @@ fn render_snippet(
 pub(crate) fn run(
     searcher: &Searcher,
     fields: &Fields,
+    common: Option<&crate::query::CommonWords>,
     req: &SearchRequest,
     today: NaiveDate,
 ) -> Result<SearchResults, IndexError> {
     let today_day = day(today);
-    let text_query = crate::query::parse(searcher, fields, req.q.as_deref())?;
+    let text_query = crate::query::parse(searcher, fields, common, req.q.as_deref())?;
     let has_text = text_query.is_some();
     let main: Box<dyn Query> = match &text_query {
         Some(q) => q.box_clone(),
@@ -539,7 +662,7 @@ pub(crate) fn run(
         query: q,
         fields,
         generators: BTreeMap::new(),
-        folder: folder(),
+        folder: Folder::new(),
         enough: req
             .q
             .as_deref()
@@ -693,5 +816,57 @@ mod tests {
         assert_eq!(html, "a &lt;b&gt; <mark>bilancio</mark> &amp; c");
         let html = render_snippet(text, &text[2..], 2..text.len(), &[]);
         assert_eq!(html, "…&lt;b&gt; bilancio &amp; c");
+    }
+
+    /// One pass folds exactly as the analyzer chain does over the whole text, and every folded
+    /// byte points back to the character it came from.
+    #[test]
+    fn folding_matches_the_analyzers_and_maps_back() {
+        let text = "Città di ÉVORA: l'Ærø, Straße, İzmir, ŒUVRE — “naïve” café ½ ﬁne Ω";
+        let mut expected = String::new();
+        let mut analyzer = folder();
+        let mut stream = analyzer.token_stream(text);
+        while let Some(t) = stream.next() {
+            expected.push_str(&t.text);
+        }
+        let mut f = Folder::new();
+        let folded = f.fold(text);
+        assert_eq!(folded.text, expected);
+        assert_eq!(folded.origin.len(), folded.text.len());
+        let at = folded.text.find("strasse").unwrap();
+        assert_eq!(&text[folded.origin[at] as usize..][..4], "Stra");
+        let at = folded.text.find("naive").unwrap();
+        assert_eq!(&text[folded.origin[at] as usize..][..2], "na");
+        assert_eq!(f.fold("").text, "");
+    }
+
+    #[test]
+    fn the_densest_stretch_has_the_most_different_words() {
+        let needles = [
+            "bilanc".to_owned(),
+            "partecip".to_owned(),
+            "scuol".to_owned(),
+        ];
+        let mut text = "bilancio ".repeat(60);
+        let far = text.len();
+        text.push_str("una scuola e la partecipazione al bilancio della città");
+        let mut f = Folder::new();
+        let found = mentions(&f.fold(&text), &needles);
+        assert_eq!(found.len(), 63);
+        let dense = densest(&found, needles.len());
+        assert!(
+            dense >= far - SNIPPET_CHARS && dense <= far + 4,
+            "{dense} vs {far}"
+        );
+        // a window starts after whitespace, never mid-word, and includes the offset asked for
+        let start = window_start(&text, dense.saturating_sub(SNIPPET_CHARS), dense);
+        assert!(start <= dense && text[start..].starts_with(' '));
+        assert_eq!(window_start("parola", 3, 5), 3);
+        assert_eq!(window_start("così è", 4, 6), 5);
+        assert_eq!(
+            window_start("così", 4, 5),
+            3,
+            "the char boundary before `from`"
+        );
     }
 }

@@ -1299,3 +1299,56 @@ fn inflections_and_accents_give_the_same_totals_in_every_field() {
         assert_eq!(totals, vec![6; 3], "{forms:?}");
     }
 }
+
+/// Completion frequencies are summed over segments before the commonest are kept: `palio`,
+/// rarer than `paglia` in the first commit, is ahead once the second is counted; ties are
+/// alphabetical and the list stops at its size for a two-letter prefix.
+#[test]
+fn completions_count_every_segment_and_keep_the_commonest() {
+    let idx = Index::open_in_ram().unwrap();
+    let batch = |from: usize, titles: &[&str]| -> Vec<Record> {
+        titles
+            .iter()
+            .enumerate()
+            .map(|(i, t)| rec("s", Kind::Process, &(from + i).to_string(), t))
+            .collect()
+    };
+    let first = batch(0, &["paglia", "paglia", "paglia", "palio"]);
+    idx.apply(&upserts(&first), 1).unwrap();
+    let second = batch(
+        10,
+        &[
+            "palio", "palio", "palio", "passo", "parco", "papa", "pane", "panca", "palla", "pala",
+            "pace",
+        ],
+    );
+    idx.apply(&upserts(&second), 2).unwrap();
+    let generation = idx.generation();
+    let searcher = generation.reader.searcher();
+    let got = crate::query::completions(&searcher, &generation.fields, None, "pa").unwrap();
+    assert_eq!(
+        got,
+        ["palio", "paglia", "pace", "pala", "palla", "panca", "pane", "papa"]
+    );
+    let got = crate::query::completions(&searcher, &generation.fields, None, "pal").unwrap();
+    assert_eq!(got, ["palio", "pala", "palla"]);
+    assert!(
+        crate::query::completions(&searcher, &generation.fields, None, "zz")
+            .unwrap()
+            .is_empty()
+    );
+    // The table of common words answers exactly what walking the term lists does, whatever
+    // its size: when it lacks completions (`pal` with a table of the four commonest words),
+    // the lists are walked.
+    for cap in [1, 4, 6, 64] {
+        let common = crate::query::CommonWords::build(&searcher, &generation.fields, cap).unwrap();
+        for prefix in ["pa", "pal", "pag", "pan", "zz"] {
+            assert_eq!(
+                crate::query::completions(&searcher, &generation.fields, Some(&common), prefix)
+                    .unwrap(),
+                crate::query::completions(&searcher, &generation.fields, None, prefix).unwrap(),
+                "prefix {prefix}, table of {cap}"
+            );
+        }
+    }
+}
