@@ -169,7 +169,12 @@ impl Generation {
 
     fn in_ram() -> Result<Self, IndexError> {
         let (schema, fields) = schema::build_schema();
-        Generation::new(tantivy::Index::create_in_ram(schema), fields, None)
+        let index = tantivy::Index::builder()
+            .schema(schema)
+            .settings(schema::index_settings())
+            .create_in_ram()
+            .map_err(engine)?;
+        Generation::new(index, fields, None)
     }
 
     /// Creates an empty generation in a new directory under `base`.
@@ -182,7 +187,11 @@ impl Generation {
             format!("{SCHEMA_VERSION}\n").as_bytes(),
         )?;
         let (schema, fields) = schema::build_schema();
-        let index = tantivy::Index::create_in_dir(&dir, schema).map_err(engine)?;
+        let index = tantivy::Index::builder()
+            .schema(schema)
+            .settings(schema::index_settings())
+            .create_in_dir(&dir)
+            .map_err(engine)?;
         Generation::new(index, fields, Some(dir))
     }
 

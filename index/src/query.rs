@@ -529,6 +529,14 @@ fn correct_typos(
     })
 }
 
+/// Whether any segment has a term in `field`.
+fn has_text(searcher: &Searcher, field: tantivy::schema::Field) -> bool {
+    searcher.segment_readers().iter().any(|seg| {
+        seg.inverted_index(field)
+            .map_or(true, |inverted| inverted.terms().num_terms() > 0)
+    })
+}
+
 /// The parsed user query: `None` matches everything.
 pub(crate) fn parse(
     searcher: &Searcher,
@@ -567,7 +575,15 @@ pub(crate) fn parse(
         }
     }
     let index = searcher.index();
-    let searched = fields.searched();
+    // A field no record has text in (often the generic language's) adds a scorer per word and
+    // segment and finds nothing: left out, unless nothing has text yet.
+    let all = fields.searched();
+    let with_text: Vec<(tantivy::schema::Field, f32)> = all
+        .iter()
+        .copied()
+        .filter(|(f, _)| has_text(searcher, *f))
+        .collect();
+    let searched = if with_text.is_empty() { all } else { with_text };
     let mut parser = QueryParser::for_index(index, searched.iter().map(|(f, _)| *f).collect());
     parser.set_conjunction_by_default();
     for (f, boost) in searched {

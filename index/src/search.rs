@@ -225,7 +225,7 @@ struct Snippets<'a> {
     query: &'a dyn Query,
     fields: &'a Fields,
     /// Per text and language: the generator, and the query's terms as they start a folded word.
-    generators: BTreeMap<(SnippetSource, LangGroup), (SnippetGenerator, Vec<String>)>,
+    generators: BTreeMap<(SnippetSource, LangGroup), (SnippetGenerator, Needles)>,
     /// Distinct highlighted words that make a window's fragment good enough to stop scanning:
     /// the query's words, up to three.
     enough: usize,
@@ -284,18 +284,33 @@ impl Folder {
     }
 }
 
-/// Where a text mentions the query's terms: (offset in the text, which needle), in text order.
-fn mentions(folded: &Folded, needles: &[String]) -> Vec<(usize, usize)> {
-    let mut at: Vec<(usize, usize)> = needles
-        .iter()
-        .enumerate()
-        .flat_map(|(k, n)| {
-            folded
-                .text
-                .match_indices(n.as_str())
-                .map(move |(i, _)| (folded.origin[i] as usize, k))
-        })
+/// The query's terms as they start a folded word, found all at once.
+struct Needles {
+    count: usize,
+    finder: Option<aho_corasick::AhoCorasick>,
+}
+
+impl Needles {
+    fn new(needles: &[String]) -> Needles {
+        Needles {
+            count: needles.len(),
+            // more needles than a DFA's size limit allows, or none: no snippets, not an error
+            finder: aho_corasick::AhoCorasick::new(needles).ok(),
+        }
+    }
+}
+
+/// Where a text mentions the query's terms: (offset in the text, which needle), in text order,
+/// in one pass however many terms a query expands to.
+fn mentions(folded: &Folded, needles: &Needles) -> Vec<(usize, usize)> {
+    let Some(finder) = &needles.finder else {
+        return Vec::new();
+    };
+    let mut at: Vec<(usize, usize)> = finder
+        .find_overlapping_iter(folded.text.as_str())
+        .map(|m| (folded.origin[m.start()] as usize, m.pattern().as_usize()))
         .collect();
+    // reported by where they end; `densest` reads them by where they start
     at.sort_unstable();
     at
 }
@@ -445,7 +460,8 @@ impl Snippets<'_> {
             if let Some(e) = failed {
                 return Err(engine(e));
             }
-            let needles = terms.keys().map(|t| needle(t)).collect();
+            let needles: Vec<String> = terms.keys().map(|t| needle(t)).collect();
+            let needles = Needles::new(&needles);
             let tokenizer = self
                 .searcher
                 .index()
@@ -469,7 +485,7 @@ impl Snippets<'_> {
         } else {
             // Where the query's words come closest together: no other stretch shows more of
             // them, so one fragment's worth of text around it is all that is analysed.
-            let dense = densest(&found, needles.len());
+            let dense = densest(&found, needles.count);
             let start = window_start(text, dense.saturating_sub(SNIPPET_CHARS / 2), dense);
             let end = window_end(text, dense + SNIPPET_CHARS + SNIPPET_CHARS / 2);
             snippet_in(g, text, start, end).or_else(|| {
@@ -851,7 +867,7 @@ mod tests {
         let far = text.len();
         text.push_str("una scuola e la partecipazione al bilancio della città");
         let mut f = Folder::new();
-        let found = mentions(&f.fold(&text), &needles);
+        let found = mentions(&f.fold(&text), &Needles::new(&needles));
         assert_eq!(found.len(), 63);
         let dense = densest(&found, needles.len());
         assert!(
