@@ -60,7 +60,7 @@ mod stem;
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Instant;
 
@@ -396,6 +396,8 @@ pub struct Index {
     needs_rebuild: AtomicBool,
     /// Bumped each time searches may see different documents (see [`Index::version`]).
     version: AtomicU64,
+    /// Searches running now: one alone is split over the cores, several each keep to one.
+    searching: AtomicUsize,
 }
 
 impl std::fmt::Debug for Index {
@@ -462,6 +464,7 @@ impl Index {
             write_lock: Mutex::new(()),
             needs_rebuild: AtomicBool::new(needs_rebuild),
             version: AtomicU64::new(0),
+            searching: AtomicUsize::new(0),
         })
     }
 
@@ -486,6 +489,7 @@ impl Index {
             write_lock: Mutex::new(()),
             needs_rebuild: AtomicBool::new(false),
             version: AtomicU64::new(0),
+            searching: AtomicUsize::new(0),
         })
     }
 
@@ -497,6 +501,7 @@ impl Index {
             write_lock: Mutex::new(()),
             needs_rebuild: AtomicBool::new(false),
             version: AtomicU64::new(0),
+            searching: AtomicUsize::new(0),
         })
     }
 
@@ -669,7 +674,39 @@ impl Index {
         let generation = self.generation();
         let searcher = generation.reader.searcher();
         let common = common_words(&generation, &searcher);
-        search::run(&searcher, &generation.fields, common.as_deref(), req, today)
+        let running = Running::start(&self.searching);
+        let parallel = running.alone;
+        search::run(
+            &searcher,
+            &generation.fields,
+            common.as_deref(),
+            parallel,
+            req,
+            today,
+        )
+    }
+}
+
+/// One search counted in [`Index::searching`] while it runs.
+struct Running<'a> {
+    count: &'a AtomicUsize,
+    /// No other search was running when this one started.
+    alone: bool,
+}
+
+impl<'a> Running<'a> {
+    fn start(count: &'a AtomicUsize) -> Running<'a> {
+        let before = count.fetch_add(1, Ordering::SeqCst);
+        Running {
+            count,
+            alone: before == 0,
+        }
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.count.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

@@ -572,6 +572,7 @@ pub(crate) fn run(
     searcher: &Searcher,
     fields: &Fields,
     common: Option<&crate::query::CommonWords>,
+    parallel: bool,
     req: &SearchRequest,
     today: NaiveDate,
 ) -> Result<SearchResults, IndexError> {
@@ -624,8 +625,7 @@ pub(crate) fn run(
                 let mut c: Vec<(Occur, Box<dyn Query>)> =
                     clauses.iter().map(|(o, q)| (*o, q.box_clone())).collect();
                 c.push(term_filter(fields.place, term));
-                let n = searcher
-                    .search(&BooleanQuery::new(c), &Count)
+                let n = on_threads(searcher, &BooleanQuery::new(c), &Count, parallel)
                     .map_err(engine)? as u64;
                 counts.total += n;
                 match *level {
@@ -658,7 +658,7 @@ pub(crate) fn run(
     };
     let limit = req.limit.min(MAX_LIMIT);
     let (top, counts) = if limit == 0 || req.offset > MAX_OFFSET {
-        let counts = searcher.search(&query, &facets_collector).map_err(engine)?;
+        let counts = on_threads(searcher, &query, &facets_collector, parallel).map_err(engine)?;
         (Vec::new(), counts)
     } else {
         let top = TopK {
@@ -668,9 +668,7 @@ pub(crate) fn run(
             boost_today: has_text.then_some(today_day),
             timely_today: (!has_text).then_some(today_day),
         };
-        searcher
-            .search(&query, &(top, facets_collector))
-            .map_err(engine)?
+        on_threads(searcher, &query, &(top, facets_collector), parallel).map_err(engine)?
     };
 
     let mut snippets = text_query.as_deref().map(|q| Snippets {
@@ -723,6 +721,31 @@ pub(crate) fn run(
         },
         above,
     })
+}
+
+/// Runs a collector over the segments: split over the index's threads when `parallel`, else on
+/// the calling thread alone. Splitting a search only pays when the cores are otherwise idle;
+/// under load it adds hand-offs and contention to every search for no gain in throughput.
+fn on_threads<C: tantivy::collector::Collector>(
+    searcher: &Searcher,
+    query: &dyn Query,
+    collector: &C,
+    parallel: bool,
+) -> tantivy::Result<C::Fruit> {
+    if parallel {
+        return searcher.search(query, collector);
+    }
+    let scoring = if collector.requires_scoring() {
+        tantivy::query::EnableScoring::enabled_from_searcher(searcher)
+    } else {
+        tantivy::query::EnableScoring::disabled_from_searcher(searcher)
+    };
+    searcher.search_with_executor(
+        query,
+        collector,
+        &tantivy::Executor::single_thread(),
+        scoring,
+    )
 }
 
 /// The `place` term of the records of a place itself (see `Fields::place`).
