@@ -184,6 +184,54 @@ pub fn catch_up(store: &Store, index: &Index) -> Result<u64> {
     }
 }
 
+/// What [`incremental`] measured.
+pub struct Incremental {
+    /// Seconds of each run: store the changed records, then apply them to the index.
+    pub runs: Vec<f64>,
+    /// Bytes of the index directory at the end.
+    pub index_bytes: u64,
+}
+
+/// Harvests as the scheduler does, `runs` times: each run changes `batch` records upstream
+/// (the next ones in id order, title and description edited), stores them and brings the index
+/// up to date with one commit, as a harvest of one source does. Over a store and index filled by
+/// [`load_snodo`] of `n` records.
+pub fn incremental(
+    data_dir: &Path,
+    seed: u64,
+    n: u64,
+    runs: u64,
+    batch: u64,
+) -> Result<Incremental> {
+    let engine = open_snodo(data_dir)?;
+    catch_up(&engine.store, &engine.index)?;
+    let mut times = Vec::with_capacity(runs as usize);
+    for run in 0..runs {
+        let changed: Vec<Record> = (0..batch)
+            .map(|k| {
+                let mut r = corpus::record(seed, (run * batch + k) % n);
+                let edit = format!(" (aggiornamento {})", run + 1);
+                for (locale, text) in r.title.0.clone() {
+                    r.title.insert_plain(&locale, &format!("{text}{edit}"));
+                }
+                for (locale, text) in r.description.0.clone() {
+                    r.description
+                        .insert_plain(&locale, &format!("{text} Testo rivisto{edit}."));
+                }
+                r
+            })
+            .collect();
+        let started = Instant::now();
+        fill_store(&engine.store, changed.into_iter())?;
+        catch_up(&engine.store, &engine.index)?;
+        times.push(started.elapsed().as_secs_f64());
+    }
+    Ok(Incremental {
+        runs: times,
+        index_bytes: dir_bytes(&data_dir.join("index")),
+    })
+}
+
 /// Opens a store and index filled by an earlier [`load_snodo`].
 pub fn open_snodo(data_dir: &Path) -> Result<Snodo> {
     Ok(Snodo {

@@ -7,6 +7,8 @@
 //! snodo-bench report FILE.json...           markdown tables with ratios (first file = Snodo)
 //! snodo-bench prefill --records N --data-dir DIR    store + index for `snodo serve`
 //! snodo-bench wrk-lua --records N --out FILE.lua    the query mix as a wrk script
+//! snodo-bench incremental --data-dir DIR [--records N] [--runs 200] [--batch 1000]
+//!                 after `prefill`: harvests of changed records, one index commit each
 //! snodo-bench http --addr 127.0.0.1:18080 [--reps 5] [--out FILE.json]
 //!                 latency per class of the "near me" queries against a running `snodo serve`
 //! ```
@@ -92,6 +94,25 @@ fn main() -> Result<()> {
                 b.load_secs,
                 b.index_secs,
                 b.index_bytes as f64 / 1048576.0
+            );
+            Ok(())
+        }
+        "incremental" => {
+            // After `prefill`: `runs` harvests of `batch` changed records each, one index commit
+            // each; then measure with `snodo serve` + `http`, against the same after `reindex`.
+            let dir = PathBuf::from(args.get("data-dir").context("--data-dir DIR is required")?);
+            let n = args.num("records", 100_000)?;
+            let runs = args.num("runs", 200)?;
+            let batch = args.num("batch", 1000)?;
+            let r = engines::incremental(&dir, seed, n, runs, batch)?;
+            let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+            let k = r.runs.len().min(10);
+            println!(
+                "{runs} runs of {batch} changed records: {:.1} s in all; first {k} runs {:.0} ms each, last {k} {:.0} ms each; index {:.1} MiB",
+                r.runs.iter().sum::<f64>(),
+                mean(&r.runs[..k]) * 1000.0,
+                mean(&r.runs[r.runs.len() - k..]) * 1000.0,
+                r.index_bytes as f64 / 1048576.0
             );
             Ok(())
         }
