@@ -284,6 +284,31 @@ pub(crate) fn completions(
     if let Some(found) = common.and_then(|c| c.complete(prefix, keep)) {
         return Ok(found);
     }
+    let mut kept: BinaryHeap<(Reverse<u64>, Vec<u8>)> = BinaryHeap::with_capacity(keep + 1);
+    walk_words(searcher, fields, prefix.as_bytes(), &mut |key, df| {
+        if !key.starts_with(prefix.as_bytes()) {
+            return false;
+        }
+        offer(&mut kept, keep, df, || key.to_vec());
+        true
+    })?;
+    // Ascending (Reverse(df), key) is most frequent first, then alphabetical.
+    Ok(kept
+        .into_sorted_vec()
+        .into_iter()
+        .filter_map(|(_, k)| String::from_utf8(k).ok())
+        .collect())
+}
+
+/// Walks the `words` field's terms from `from` on, in order, each once with its document
+/// frequency summed over the segments (their term lists merged as they go), until `visit`
+/// returns false.
+fn walk_words(
+    searcher: &Searcher,
+    fields: &Fields,
+    from: &[u8],
+    visit: &mut dyn FnMut(&[u8], u64) -> bool,
+) -> Result<(), IndexError> {
     let inverted = searcher
         .segment_readers()
         .iter()
@@ -292,35 +317,36 @@ pub(crate) fn completions(
         .map_err(engine)?;
     let streams = inverted
         .iter()
-        .map(|inv| inv.terms().range().ge(prefix.as_bytes()).into_stream())
+        .map(|inv| inv.terms().range().ge(from).into_stream())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| engine(e.into()))?;
-    // The worst kept on top: least frequent, then last alphabetically. Terms come in order, so
-    // one that ties the worst never displaces it.
-    let mut kept: BinaryHeap<(Reverse<u64>, Vec<u8>)> = BinaryHeap::with_capacity(keep + 1);
     let mut merger = TermMerger::new(streams);
     while merger.advance() {
-        let key = merger.key();
-        if !key.starts_with(prefix.as_bytes()) {
-            break;
-        }
-        let df: u64 = merger
+        let df = merger
             .current_segment_ords_and_term_infos()
             .map(|(_, info)| u64::from(info.doc_freq))
             .sum();
-        if kept.len() < keep {
-            kept.push((Reverse(df), key.to_vec()));
-        } else if kept.peek().is_some_and(|(Reverse(worst), _)| df > *worst) {
-            kept.pop();
-            kept.push((Reverse(df), key.to_vec()));
+        if !visit(merger.key(), df) {
+            break;
         }
     }
-    // Ascending (Reverse(df), key) is most frequent first, then alphabetical.
-    Ok(kept
-        .into_sorted_vec()
-        .into_iter()
-        .filter_map(|(_, k)| String::from_utf8(k).ok())
-        .collect())
+    Ok(())
+}
+
+/// Keeps the `keep` commonest of the terms offered in order: the worst kept is on top (least
+/// frequent, then last alphabetically), and a term that only ties it never displaces it.
+fn offer<T: Ord>(
+    kept: &mut BinaryHeap<(Reverse<u64>, T)>,
+    keep: usize,
+    df: u64,
+    term: impl FnOnce() -> T,
+) {
+    if kept.len() < keep {
+        kept.push((Reverse(df), term()));
+    } else if kept.peek().is_some_and(|(Reverse(worst), _)| df > *worst) {
+        kept.pop();
+        kept.push((Reverse(df), term()));
+    }
 }
 
 /// Terms the table of common words holds at most: ≈2 MB, and enough that every prefix of two
@@ -344,30 +370,11 @@ impl CommonWords {
         fields: &Fields,
         cap: usize,
     ) -> Result<CommonWords, IndexError> {
-        let inverted = searcher
-            .segment_readers()
-            .iter()
-            .map(|seg| seg.inverted_index(fields.words))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(engine)?;
-        let each = |visit: &mut dyn FnMut(&[u8], u64)| -> Result<(), IndexError> {
-            let streams = inverted
-                .iter()
-                .map(|inv| inv.terms().stream())
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| engine(e.into()))?;
-            let mut merger = TermMerger::new(streams);
-            while merger.advance() {
-                let df = merger
-                    .current_segment_ords_and_term_infos()
-                    .map(|(_, info)| u64::from(info.doc_freq))
-                    .sum();
-                visit(merger.key(), df);
-            }
-            Ok(())
-        };
         let mut by_df: HashMap<u64, usize> = HashMap::new();
-        each(&mut |_, df| *by_df.entry(df).or_default() += 1)?;
+        walk_words(searcher, fields, b"", &mut |_, df| {
+            *by_df.entry(df).or_default() += 1;
+            true
+        })?;
         // The lowest frequency whose words, with all the more frequent ones, fit in `cap`.
         let mut dfs: Vec<(u64, usize)> = by_df.into_iter().collect();
         dfs.sort_unstable_by_key(|&(df, _)| Reverse(df));
@@ -380,12 +387,13 @@ impl CommonWords {
             floor = df;
         }
         let mut words = Vec::with_capacity(kept);
-        each(&mut |key, df| {
+        walk_words(searcher, fields, b"", &mut |key, df| {
             if df >= floor {
                 if let Ok(w) = std::str::from_utf8(key) {
                     words.push((w.into(), df));
                 }
             }
+            true
         })?;
         Ok(CommonWords { words })
     }
@@ -400,12 +408,7 @@ impl CommonWords {
         let mut seen = 0;
         for (w, df) in matching {
             seen += 1;
-            if kept.len() < keep {
-                kept.push((Reverse(*df), w));
-            } else if kept.peek().is_some_and(|(Reverse(worst), _)| *df > *worst) {
-                kept.pop();
-                kept.push((Reverse(*df), w));
-            }
+            offer(&mut kept, keep, *df, || &**w);
         }
         (seen >= keep).then(|| {
             kept.into_sorted_vec()
