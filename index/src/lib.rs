@@ -111,13 +111,14 @@ struct Generation {
     common: Mutex<CommonState>,
 }
 
-/// Which searcher the common words are of (tantivy's generation id), and whether a build of
-/// them for a newer searcher is under way.
+/// Which searcher the common words are of (tantivy's generation id), and whether a build is
+/// under way: one at a time, so a burst of commits (every source of a scheduled round) costs one
+/// build for the newest searcher, not one per commit.
 #[derive(Default)]
 struct CommonState {
     of: Option<u64>,
     table: Option<Arc<query::CommonWords>>,
-    building: Option<u64>,
+    building: bool,
 }
 
 impl Generation {
@@ -138,7 +139,8 @@ impl Generation {
     ) -> Result<Self, IndexError> {
         schema::register_tokenizers(index.tokenizers());
         // Segments are searched in parallel, one thread per core: a search that matches much
-        // of a large index is split over the cores (see `balance_segments`).
+        // of a large index is split over the cores (see `balance_segments`) when no other
+        // search is running (see `Index::search`).
         index
             .set_multithread_executor(search_threads())
             .map_err(engine)?;
@@ -739,8 +741,8 @@ fn common_words(
     if state.of == Some(id) {
         return state.table.clone();
     }
-    if state.building != Some(id) {
-        state.building = Some(id);
+    if !state.building {
+        state.building = true;
         let (generation, searcher) = (Arc::clone(generation), searcher.clone());
         let spawned = std::thread::Builder::new()
             .name("snodo-common-words".into())
@@ -748,20 +750,19 @@ fn common_words(
                 let built =
                     query::CommonWords::build(&searcher, &generation.fields, query::COMMON_WORDS);
                 let mut state = generation.common.lock().unwrap_or_else(|p| p.into_inner());
-                if state.building == Some(id) {
-                    state.building = None;
-                }
-                match built {
-                    // a newer searcher's table may have landed first
-                    Ok(table) if state.of.is_none_or(|of| of < id) => {
-                        state.of = Some(id);
-                        state.table = Some(Arc::new(table));
+                state.building = false;
+                // after a failure, this searcher completes from the term lists: not retried
+                state.of = Some(id);
+                state.table = match built {
+                    Ok(table) => Some(Arc::new(table)),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "common words not built; completing from the term lists");
+                        None
                     }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "common words not built; completing from the term lists"),
-                }
+                };
             });
         if let Err(e) = spawned {
+            state.building = false;
             tracing::warn!(error = %e, "cannot start the common words' thread");
         }
     }
