@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::analysis;
 use crate::errors::{self, GqlError};
-use crate::version::{schema_sdl, Version};
+use crate::version::{schema_sdl, Version, MAX_DEPTH};
 
 /// A parsed schema and what execution needs to know about abstract types.
 pub(crate) struct SchemaInfo {
@@ -142,7 +142,7 @@ pub fn validate_sdl(sdl: &str, file: &str, query: &str) -> Result<(), Vec<String
             schema,
             implementers,
         },
-        15,
+        MAX_DEPTH,
         query,
     )
 }

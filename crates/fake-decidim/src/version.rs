@@ -3,6 +3,9 @@
 use std::fmt;
 use std::str::FromStr;
 
+/// The `max_depth` of every Decidim release from 0.20 to 0.30 (`decidim-api`'s schema).
+pub(crate) const MAX_DEPTH: u64 = 15;
+
 /// A Decidim release line whose reconstructed SDL is bundled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Version {
@@ -59,7 +62,7 @@ impl Version {
 
     /// graphql-ruby's `max_depth` as Decidim configures it.
     pub fn default_max_depth(self) -> u64 {
-        15
+        MAX_DEPTH
     }
 
     /// From 0.28 on, image fields hold full URLs instead of paths.
