@@ -285,25 +285,23 @@ impl Folder {
 }
 
 /// The query's terms as they start a folded word, found all at once.
-struct Needles {
-    count: usize,
-    finder: Option<aho_corasick::AhoCorasick>,
-}
+struct Needles(Option<aho_corasick::AhoCorasick>);
 
 impl Needles {
     fn new(needles: &[String]) -> Needles {
-        Needles {
-            count: needles.len(),
-            // more needles than a DFA's size limit allows, or none: no snippets, not an error
-            finder: aho_corasick::AhoCorasick::new(needles).ok(),
-        }
+        // more needles than a DFA's size limit allows: no snippets, not an error
+        Needles(aho_corasick::AhoCorasick::new(needles).ok())
+    }
+
+    fn count(&self) -> usize {
+        self.0.as_ref().map_or(0, |f| f.patterns_len())
     }
 }
 
 /// Where a text mentions the query's terms: (offset in the text, which needle), in text order,
 /// in one pass however many terms a query expands to.
 fn mentions(folded: &Folded, needles: &Needles) -> Vec<(usize, usize)> {
-    let Some(finder) = &needles.finder else {
+    let Some(finder) = &needles.0 else {
         return Vec::new();
     };
     let mut at: Vec<(usize, usize)> = finder
@@ -485,7 +483,7 @@ impl Snippets<'_> {
         } else {
             // Where the query's words come closest together: no other stretch shows more of
             // them, so one fragment's worth of text around it is all that is analysed.
-            let dense = densest(&found, needles.count);
+            let dense = densest(&found, needles.count());
             let start = window_start(text, dense.saturating_sub(SNIPPET_CHARS / 2), dense);
             let end = window_end(text, dense + SNIPPET_CHARS + SNIPPET_CHARS / 2);
             snippet_in(g, text, start, end).or_else(|| {
