@@ -193,6 +193,15 @@ where
 
 impl From<snodo_store::StoreError> for ApiError {
     fn from(e: snodo_store::StoreError) -> Self {
+        // The database down (PostgreSQL restarting, a partition) is not a bug: search still
+        // answers from the index, and what needs the store says "try again" with a 503.
+        if e.is_unavailable() {
+            tracing::warn!(error = %e, "the store is unreachable");
+            return ApiError::Unavailable(
+                "The catalogue database is unreachable for the moment; search still works. Try again shortly."
+                    .into(),
+            );
+        }
         ApiError::Internal(format!("store: {e}"))
     }
 }

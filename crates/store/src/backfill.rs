@@ -92,7 +92,7 @@ impl Phase {
         tx: &Connection,
         after: &str,
         chunk: usize,
-    ) -> rusqlite::Result<Option<(usize, String)>> {
+    ) -> Result<Option<(usize, String)>, crate::error::DbError> {
         match self {
             Phase::Keys => duplicates::backfill_keys(tx, after, chunk),
             Phase::Links => duplicates::backfill_links(tx, after, chunk),

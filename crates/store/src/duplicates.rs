@@ -11,9 +11,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 use snodo_model::text::fold_for_matching;
 use snodo_model::{Kind, Record, Territory};
+
+use crate::error::DbError;
+use crate::sqlite::SqliteTx;
+use crate::write::WriteTx;
 
 /// A folded title this long (in characters) or with this many words says enough to match on.
 const MIN_TITLE_CHARS: usize = 15;
@@ -178,36 +182,13 @@ pub(crate) fn kinds_compatible(a: Kind, b: Kind) -> bool {
 }
 
 /// Replaces the stored match keys of a record.
-pub(crate) fn write_keys(tx: &Connection, id: &str, r: &Record) -> rusqlite::Result<()> {
-    tx.prepare_cached("DELETE FROM record_keys WHERE record_id = ?1")?
-        .execute([id])?;
-    let mut ins = tx.prepare_cached("INSERT INTO record_keys (record_id, key) VALUES (?1, ?2)")?;
-    for k in match_keys(r) {
-        ins.execute(params![id, k])?;
-    }
-    Ok(())
+pub(crate) fn write_keys(tx: &mut dyn WriteTx, id: &str, r: &Record) -> Result<(), DbError> {
+    tx.replace_keys(id, &match_keys(r))
 }
 
 /// The live records of other sources that duplicate `r` (live, stored with its keys), sorted.
-fn find_partners(tx: &Connection, id: &str, r: &Record) -> rusqlite::Result<BTreeSet<String>> {
-    let rows: Vec<(String, bool, String)> = tx
-        .prepare_cached(
-            "SELECT o.record_id, substr(k.key, 1, 1) = 't', p.kind
-             FROM record_keys k
-             JOIN record_keys o ON o.key = CASE substr(k.key, 1, 2)
-                                               WHEN 'u:' THEN 'l:' || substr(k.key, 3)
-                                               WHEN 'l:' THEN 'u:' || substr(k.key, 3)
-                                               ELSE k.key END
-             JOIN records p ON p.id = o.record_id
-             WHERE k.record_id = ?1 AND p.source <> ?2 AND p.gone_at IS NULL
-               AND (substr(k.key, 1, 1) <> 't'
-                    OR (SELECT COUNT(*) FROM (SELECT 1 FROM record_keys g WHERE g.key = k.key
-                                              LIMIT ?3 + 1)) <= ?3)",
-        )?
-        .query_map(params![id, r.id.source, MAX_TITLE_HOLDERS as i64], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get::<_, String>(2)?))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
+fn find_partners(tx: &mut dyn WriteTx, id: &str, r: &Record) -> Result<BTreeSet<String>, DbError> {
+    let rows = tx.key_partners(id, &r.id.source, MAX_TITLE_HOLDERS)?;
     // Partner → matched only by title (then the dates decide).
     let mut by_title_only: BTreeMap<String, bool> = BTreeMap::new();
     for (other, title, kind) in rows {
@@ -230,83 +211,42 @@ fn find_partners(tx: &Connection, id: &str, r: &Record) -> rusqlite::Result<BTre
 }
 
 /// When and where of a stored record; `None` if it is missing or cannot be decoded.
-fn when_where(tx: &Connection, id: &str) -> rusqlite::Result<Option<WhenWhere>> {
-    let json: Option<String> = tx
-        .prepare_cached("SELECT json FROM records WHERE id = ?1")?
-        .query_row([id], |row| row.get(0))
-        .optional()?;
-    Ok(json
+fn when_where(tx: &mut dyn WriteTx, id: &str) -> Result<Option<WhenWhere>, DbError> {
+    Ok(tx
+        .record_json(id)?
         .and_then(|j| serde_json::from_str::<Record>(&j).ok())
         .map(|r| WhenWhere::of(&r)))
-}
-
-fn current_links(tx: &Connection, id: &str) -> rusqlite::Result<BTreeSet<String>> {
-    tx.prepare_cached("SELECT other_id FROM record_links WHERE record_id = ?1")?
-        .query_map([id], |row| row.get(0))?
-        .collect()
-}
-
-fn drop_links(tx: &Connection, id: &str) -> rusqlite::Result<()> {
-    tx.prepare_cached("DELETE FROM record_links WHERE record_id = ?1 OR other_id = ?1")?
-        .execute([id])?;
-    Ok(())
-}
-
-fn add_link(tx: &Connection, a: &str, b: &str) -> rusqlite::Result<()> {
-    let mut ins = tx.prepare_cached(
-        "INSERT OR IGNORE INTO record_links (record_id, other_id) VALUES (?1, ?2)",
-    )?;
-    ins.execute(params![a, b])?;
-    ins.execute(params![b, a])?;
-    Ok(())
-}
-
-/// Gives a record a new change-log `seq` (its links changed, so its merged form did).
-pub(crate) fn bump(tx: &Connection, id: &str) -> rusqlite::Result<()> {
-    let n = tx
-        .prepare_cached(
-            "INSERT INTO changes (record_id, op)
-             SELECT id, CASE WHEN gone_at IS NULL THEN 'upsert' ELSE 'gone' END
-             FROM records WHERE id = ?1",
-        )?
-        .execute([id])?;
-    if n == 1 {
-        let seq = tx.last_insert_rowid();
-        tx.prepare_cached("UPDATE records SET seq = ?2 WHERE id = ?1")?
-            .execute(params![id, seq])?;
-    }
-    Ok(())
 }
 
 /// Recomputes the links of records whose content or liveness changed in this transaction:
 /// `live` were just written (they already have a fresh `seq`), `gone` were just marked gone.
 /// Partners whose set of links changed get a new `seq`.
 pub(crate) fn relink(
-    tx: &Connection,
+    tx: &mut dyn WriteTx,
     live: &[(&str, &Record)],
     gone: &[String],
-) -> rusqlite::Result<()> {
+) -> Result<(), DbError> {
     let mut partners: BTreeSet<String> = BTreeSet::new();
     for (id, r) in live {
-        let old = current_links(tx, id)?;
+        let old = tx.links(id)?;
         let new = find_partners(tx, id, r)?;
         if old != new {
-            drop_links(tx, id)?;
+            tx.drop_links(id)?;
             for p in &new {
-                add_link(tx, id, p)?;
+                tx.add_link(id, p)?;
             }
             partners.extend(old.symmetric_difference(&new).cloned());
         }
     }
     for id in gone {
-        let old = current_links(tx, id)?;
+        let old = tx.links(id)?;
         if !old.is_empty() {
-            drop_links(tx, id)?;
+            tx.drop_links(id)?;
             partners.extend(old);
         }
     }
     for p in &partners {
-        bump(tx, p)?;
+        tx.bump(p)?;
     }
     Ok(())
 }
@@ -324,7 +264,7 @@ pub(crate) fn backfill_keys(
     tx: &Connection,
     after: &str,
     limit: usize,
-) -> rusqlite::Result<Option<(usize, String)>> {
+) -> Result<Option<(usize, String)>, DbError> {
     let rows: Vec<(String, String)> = tx
         .prepare_cached("SELECT id, json FROM records WHERE id > ?1 ORDER BY id LIMIT ?2")?
         .query_map(params![after, limit as i64], |row| {
@@ -334,10 +274,11 @@ pub(crate) fn backfill_keys(
     let Some(last) = rows.last().map(|(id, _)| id.clone()) else {
         return Ok(None);
     };
+    let mut w = SqliteTx::new(tx);
     for (id, json) in &rows {
         // An undecodable record is reported when it is read; it has no keys.
         if let Ok(r) = serde_json::from_str::<Record>(json) {
-            write_keys(tx, id, &r)?;
+            w.replace_keys(id, &match_keys(&r))?;
         }
     }
     Ok(Some((rows.len(), last)))
@@ -355,7 +296,7 @@ pub(crate) fn backfill_links(
     tx: &Connection,
     after: &str,
     limit: usize,
-) -> rusqlite::Result<Option<(usize, String)>> {
+) -> Result<Option<(usize, String)>, DbError> {
     let upto: Option<String> = tx
         .prepare_cached(
             "SELECT MAX(key) FROM (SELECT key FROM record_keys WHERE key > ?1 AND key < 'u:'
@@ -418,12 +359,8 @@ struct Member {
     when_where: Option<WhenWhere>,
 }
 
-fn link_group(
-    tx: &Connection,
-    key: &str,
-    group: &[Member],
-    holders: usize,
-) -> rusqlite::Result<()> {
+fn link_group(tx: &Connection, key: &str, group: &[Member], holders: usize) -> Result<(), DbError> {
+    let mut w = SqliteTx::new(tx);
     if let Some(url) = key.strip_prefix("l:") {
         let pages: Vec<(String, String, String)> = tx
             .prepare_cached(
@@ -435,7 +372,7 @@ fn link_group(
         for m in group {
             for (id, source, kind) in &pages {
                 if *source != m.source && kind.parse().is_ok_and(|k| kinds_compatible(m.kind, k)) {
-                    add_link(tx, &m.id, id)?;
+                    w.add_link(&m.id, id)?;
                 }
             }
         }
@@ -446,7 +383,7 @@ fn link_group(
                     && kinds_compatible(a.kind, b.kind)
                     && matches!((&a.when_where, &b.when_where), (Some(x), Some(y)) if x.matches(y))
                 {
-                    add_link(tx, &a.id, &b.id)?;
+                    w.add_link(&a.id, &b.id)?;
                 }
             }
         }
@@ -461,7 +398,7 @@ pub(crate) fn backfill_bump(
     tx: &Connection,
     after: &str,
     limit: usize,
-) -> rusqlite::Result<Option<(usize, String)>> {
+) -> Result<Option<(usize, String)>, DbError> {
     let ids: Vec<String> = tx
         .prepare_cached(
             "SELECT record_id FROM (SELECT record_id FROM record_links
@@ -473,8 +410,9 @@ pub(crate) fn backfill_bump(
     let Some(last) = ids.last().cloned() else {
         return Ok(None);
     };
+    let mut w = SqliteTx::new(tx);
     for id in &ids {
-        bump(tx, id)?;
+        w.bump(id)?;
     }
     Ok(Some((ids.len(), last)))
 }
@@ -482,7 +420,7 @@ pub(crate) fn backfill_bump(
 /// The backfill as it was before it ran in chunks: one transaction, every record in memory.
 /// Kept as the reference the chunked backfill must agree with.
 #[cfg(test)]
-pub(crate) fn backfill_in_one_transaction(tx: &Connection) -> rusqlite::Result<u64> {
+pub(crate) fn backfill_in_one_transaction(tx: &Connection) -> Result<u64, DbError> {
     let rows: Vec<(String, String, bool)> = tx
         .prepare("SELECT id, json, gone_at IS NULL FROM records ORDER BY id")?
         .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
@@ -495,22 +433,23 @@ pub(crate) fn backfill_in_one_transaction(tx: &Connection) -> rusqlite::Result<u
                 .map(|r| (id, r, live))
         })
         .collect();
+    let w = &mut SqliteTx::new(tx);
     for (id, r, _) in &decoded {
-        write_keys(tx, id, r)?;
+        write_keys(w, id, r)?;
     }
     let mut linked: BTreeSet<String> = BTreeSet::new();
     for (id, r, live) in &decoded {
         if !live {
             continue;
         }
-        for p in find_partners(tx, id, r)? {
-            add_link(tx, id, &p)?;
+        for p in find_partners(w, id, r)? {
+            w.add_link(id, &p)?;
             linked.insert(p);
             linked.insert(id.clone());
         }
     }
     for id in &linked {
-        bump(tx, id)?;
+        w.bump(id)?;
     }
     Ok(linked.len() as u64)
 }

@@ -6,6 +6,9 @@ use chrono::{Duration, TimeZone};
 use snodo_model::{Kind, LocalizedText, RecordId};
 
 use super::*;
+use crate::sqlite::{configure_writer, LIVE_CHUNK};
+use rusqlite::Connection;
+use std::collections::HashMap;
 
 fn t(minutes: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2024, 5, 1, 8, 0, 0).unwrap() + Duration::minutes(minutes)
@@ -67,13 +70,53 @@ fn harvest(s: &Store, source: &str, records: &[Record], complete: bool, at: i64)
 }
 
 fn raw_count(s: &Store, sql: &str) -> i64 {
-    s.writer().query_row(sql, [], |r| r.get(0)).unwrap()
+    s.raw_i64(sql)
 }
 
 fn stored_json(s: &Store, id: &str) -> String {
-    s.writer()
-        .query_row("SELECT json FROM records WHERE id = ?1", [id], |r| r.get(0))
+    s.raw_text(&format!(
+        "SELECT CAST(json AS TEXT) FROM records WHERE id = '{id}'"
+    ))
+}
+
+/// Runs a test on SQLite in memory and, when `SNODO_TEST_DATABASE_URL` names a PostgreSQL server
+/// (`scripts/pg.sh start` prints one), on a fresh database there: the same behaviour is asked of
+/// both engines. CI always has the server, so there the PostgreSQL half cannot be skipped.
+fn on_each_engine(test: impl Fn(&dyn Fn(&[&str]) -> Store)) {
+    test(&mem);
+    if let Some(admin) = pg_admin_url() {
+        test(&|sources: &[&str]| pg_store(&admin, sources));
+    }
+}
+
+fn pg_admin_url() -> Option<String> {
+    match std::env::var("SNODO_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("CI runs the store tests on PostgreSQL too: set SNODO_TEST_DATABASE_URL (scripts/pg.sh start)")
+        }
+        _ => None,
+    }
+}
+
+/// A store on a database of its own, with `sources` configured.
+fn pg_store(admin: &str, sources: &[&str]) -> Store {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
+        .subsec_nanos();
+    let name = format!(
+        "snodo_store_{}_{}_{nanos}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    );
+    let url = Store::create_database(admin, &name).unwrap();
+    let s = Store::connect(&url).unwrap();
+    s.sync_sources(&sources.iter().map(|id| info(id)).collect::<Vec<_>>())
+        .unwrap();
+    s
 }
 
 fn live_ids(s: &Store) -> Vec<String> {
@@ -100,17 +143,17 @@ fn open_creates_directory_and_migrations_are_idempotent() {
     assert!(path.exists());
     assert_eq!(s.path(), Some(path.as_path()));
     let version: i64 = s
-        .writer()
+        .sqlite_writer()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
     assert_eq!(version, schema::latest_version());
     let mode: String = s
-        .writer()
+        .sqlite_writer()
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
     assert_eq!(mode, "wal");
     let fk: i64 = s
-        .writer()
+        .sqlite_writer()
         .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
         .unwrap();
     assert_eq!(fk, 1);
@@ -156,632 +199,657 @@ fn opening_something_that_is_not_a_database_says_what_to_check() {
 
 #[test]
 fn sync_sources_upserts_and_flags_removed_sources_keeping_their_records() {
-    let s = mem(&["a", "b"]);
-    harvest(&s, "b", &recs("b", 0..3), true, 0);
-    let mut a = info("a");
-    a.name = "Renamed".into();
-    s.sync_sources(&[a, info("c")]).unwrap();
-    let st = s.sources().unwrap();
-    let by_id: HashMap<_, _> = st.iter().map(|x| (x.id.as_str(), x)).collect();
-    assert_eq!(st.len(), 3);
-    assert_eq!(by_id["a"].name, "Renamed");
-    assert!(by_id["a"].configured && by_id["c"].configured);
-    assert!(!by_id["b"].configured);
-    assert_eq!(by_id["b"].records, 3);
-    assert!(s.record("b:process:1").unwrap().is_some());
-    // Configured again: flagged back.
-    s.sync_sources(&[info("b")]).unwrap();
-    assert!(
-        s.sources()
-            .unwrap()
-            .iter()
-            .find(|x| x.id == "b")
-            .unwrap()
-            .configured
-    );
+    on_each_engine(|mem| {
+        let s = mem(&["a", "b"]);
+        harvest(&s, "b", &recs("b", 0..3), true, 0);
+        let mut a = info("a");
+        a.name = "Renamed".into();
+        s.sync_sources(&[a, info("c")]).unwrap();
+        let st = s.sources().unwrap();
+        let by_id: HashMap<_, _> = st.iter().map(|x| (x.id.as_str(), x)).collect();
+        assert_eq!(st.len(), 3);
+        assert_eq!(by_id["a"].name, "Renamed");
+        assert!(by_id["a"].configured && by_id["c"].configured);
+        assert!(!by_id["b"].configured);
+        assert_eq!(by_id["b"].records, 3);
+        assert!(s.record("b:process:1").unwrap().is_some());
+        // Configured again: flagged back.
+        s.sync_sources(&[info("b")]).unwrap();
+        assert!(
+            s.sources()
+                .unwrap()
+                .iter()
+                .find(|x| x.id == "b")
+                .unwrap()
+                .configured
+        );
 
-    assert!(matches!(
-        s.sync_sources(&[info("Bad Id")]),
-        Err(StoreError::InvalidSourceId(_))
-    ));
+        assert!(matches!(
+            s.sync_sources(&[info("Bad Id")]),
+            Err(StoreError::InvalidSourceId(_))
+        ));
+    });
 }
 
 #[test]
 fn changing_a_sources_url_or_kind_resets_its_checkpoint() {
-    let s = mem(&["a"]);
-    let run = s.start_run("a", t(0)).unwrap();
-    s.apply_harvest(
-        run,
-        &HarvestBatch::new("a", &[], false, Some("cursor-1"), t(0)),
-    )
-    .unwrap();
-    s.sync_sources(&[info("a")]).unwrap();
-    assert_eq!(s.checkpoint("a").unwrap().as_deref(), Some("cursor-1"));
-    let mut moved = info("a");
-    moved.url = "https://elsewhere.example.it".into();
-    s.sync_sources(&[moved]).unwrap();
-    assert_eq!(s.checkpoint("a").unwrap(), None);
+    on_each_engine(|mem| {
+        let s = mem(&["a"]);
+        let run = s.start_run("a", t(0)).unwrap();
+        s.apply_harvest(
+            run,
+            &HarvestBatch::new("a", &[], false, Some("cursor-1"), t(0)),
+        )
+        .unwrap();
+        s.sync_sources(&[info("a")]).unwrap();
+        assert_eq!(s.checkpoint("a").unwrap().as_deref(), Some("cursor-1"));
+        let mut moved = info("a");
+        moved.url = "https://elsewhere.example.it".into();
+        s.sync_sources(&[moved]).unwrap();
+        assert_eq!(s.checkpoint("a").unwrap(), None);
+    });
 }
 
 #[test]
 fn upsert_adds_skips_unchanged_and_updates_changed() {
-    let s = mem(&["a"]);
-    let first = harvest(&s, "a", &recs("a", 0..3), false, 0);
-    assert_eq!(
-        first.counts,
-        RunCounts {
-            seen: 3,
-            added: 3,
-            ..RunCounts::default()
-        }
-    );
-    let seq_after_add = s.max_seq().unwrap();
-    assert_eq!(seq_after_add, 3);
-    let before = s.record("a:process:1").unwrap().unwrap();
-    assert_eq!(
-        before.content_hash,
-        rec("a", 1, "Processo 1").content_hash()
-    );
-    assert_eq!((before.first_seen, before.last_seen), (t(0), t(0)));
-    // Mark the stored text so that a rewrite would show.
-    let marked = stored_json(&s, "a:process:1").replace("Processo 1", "MARKER");
-    s.writer()
-        .execute(
-            "UPDATE records SET json = ?1 WHERE id = 'a:process:1'",
-            [&marked],
-        )
-        .unwrap();
+    on_each_engine(|mem| {
+        let s = mem(&["a"]);
+        let first = harvest(&s, "a", &recs("a", 0..3), false, 0);
+        assert_eq!(
+            first.counts,
+            RunCounts {
+                seen: 3,
+                added: 3,
+                ..RunCounts::default()
+            }
+        );
+        let seq_after_add = s.max_seq().unwrap();
+        assert_eq!(seq_after_add, 3);
+        let before = s.record("a:process:1").unwrap().unwrap();
+        assert_eq!(
+            before.content_hash,
+            rec("a", 1, "Processo 1").content_hash()
+        );
+        assert_eq!((before.first_seen, before.last_seen), (t(0), t(0)));
+        // Mark the stored text so that a rewrite would show.
+        let marked = stored_json(&s, "a:process:1").replace("Processo 1", "MARKER");
+        s.raw_batch(&format!(
+            "UPDATE records SET json = '{}' WHERE id = 'a:process:1'",
+            marked.replace('\'', "''")
+        ));
 
-    // Same content: unchanged, no change-log row, JSON not rewritten, last_seen moves.
-    let mut again = recs("a", 0..3);
-    let second = harvest(&s, "a", &again, false, 10);
-    assert_eq!(
-        second.counts,
-        RunCounts {
-            seen: 3,
-            unchanged: 3,
-            ..RunCounts::default()
-        }
-    );
-    assert_eq!(s.max_seq().unwrap(), seq_after_add);
-    assert_eq!(raw_count(&s, "SELECT COUNT(*) FROM changes"), 3);
-    let after = s.record("a:process:1").unwrap().unwrap();
-    assert_eq!(after.last_seen, t(10));
-    assert_eq!(after.last_changed, t(0));
-    assert_eq!(stored_json(&s, "a:process:1"), marked);
-    let rec_seq: i64 = s
-        .writer()
-        .query_row(
-            "SELECT seq FROM records WHERE id = 'a:process:1'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(rec_seq, 2);
+        // Same content: unchanged, no change-log row, JSON not rewritten, last_seen moves.
+        let mut again = recs("a", 0..3);
+        let second = harvest(&s, "a", &again, false, 10);
+        assert_eq!(
+            second.counts,
+            RunCounts {
+                seen: 3,
+                unchanged: 3,
+                ..RunCounts::default()
+            }
+        );
+        assert_eq!(s.max_seq().unwrap(), seq_after_add);
+        assert_eq!(raw_count(&s, "SELECT COUNT(*) FROM changes"), 3);
+        let after = s.record("a:process:1").unwrap().unwrap();
+        assert_eq!(after.last_seen, t(10));
+        assert_eq!(after.last_changed, t(0));
+        assert_eq!(stored_json(&s, "a:process:1"), marked);
+        let rec_seq = s.raw_i64("SELECT seq FROM records WHERE id = 'a:process:1'");
+        assert_eq!(rec_seq, 2);
 
-    // Different content: changed, one change-log row.
-    again[1] = rec("a", 1, "Processo uno, rinominato");
-    let third = harvest(&s, "a", &again, false, 20);
-    assert_eq!(
-        third.counts,
-        RunCounts {
-            seen: 3,
-            changed: 1,
-            unchanged: 2,
-            ..RunCounts::default()
-        }
-    );
-    assert_eq!(s.max_seq().unwrap(), 4);
-    let changed = s.record("a:process:1").unwrap().unwrap();
-    assert_eq!(changed.record, again[1]);
-    assert_eq!(changed.content_hash, again[1].content_hash());
-    assert_eq!((changed.first_seen, changed.last_changed), (t(0), t(20)));
-    let cols: (String, String, String) = s
-        .writer()
-        .query_row(
-            "SELECT source, kind, upstream_id FROM records WHERE id = 'a:process:1'",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .unwrap();
-    assert_eq!(cols, ("a".into(), "process".into(), "1".into()));
-    assert!(s.record("a:process:99").unwrap().is_none());
+        // Different content: changed, one change-log row.
+        again[1] = rec("a", 1, "Processo uno, rinominato");
+        let third = harvest(&s, "a", &again, false, 20);
+        assert_eq!(
+            third.counts,
+            RunCounts {
+                seen: 3,
+                changed: 1,
+                unchanged: 2,
+                ..RunCounts::default()
+            }
+        );
+        assert_eq!(s.max_seq().unwrap(), 4);
+        let changed = s.record("a:process:1").unwrap().unwrap();
+        assert_eq!(changed.record, again[1]);
+        assert_eq!(changed.content_hash, again[1].content_hash());
+        assert_eq!((changed.first_seen, changed.last_changed), (t(0), t(20)));
+        let cols = s.raw_text(
+            "SELECT source || ' ' || kind || ' ' || upstream_id FROM records WHERE id = 'a:process:1'",
+        );
+        assert_eq!(cols, "a process 1");
+        assert!(s.record("a:process:99").unwrap().is_none());
+    });
 }
 
 #[test]
 fn change_log_gives_current_state_in_seq_order_compacted() {
-    let s = mem(&["a"]);
-    harvest(&s, "a", &recs("a", 0..3), false, 0); // seq 1..=3
-    let changes = s.changes_since(0, 100).unwrap();
-    assert_eq!(
-        changes.iter().map(|c| c.seq).collect::<Vec<_>>(),
-        vec![1, 2, 3]
-    );
-    assert_eq!(changes[0].id, "a:process:0");
-    assert_eq!(changes[0].record.as_ref(), Some(&rec("a", 0, "Processo 0")));
+    on_each_engine(|mem| {
+        let s = mem(&["a"]);
+        harvest(&s, "a", &recs("a", 0..3), false, 0); // seq 1..=3
+        let changes = s.changes_since(0, 100).unwrap();
+        assert_eq!(
+            changes.iter().map(|c| c.seq).collect::<Vec<_>>(),
+            vec![1, 2, 3]
+        );
+        assert_eq!(changes[0].id, "a:process:0");
+        assert_eq!(changes[0].record.as_ref(), Some(&rec("a", 0, "Processo 0")));
 
-    // Record 0 changes (seq 4), then a complete listing without record 2 sweeps it (seq 5).
-    let mut v = recs("a", 0..2);
-    v[0] = rec("a", 0, "Nuovo titolo");
-    let out = harvest(&s, "a", &v, true, 10);
-    assert_eq!((out.counts.changed, out.counts.gone), (1, 1));
+        // Record 0 changes (seq 4), then a complete listing without record 2 sweeps it (seq 5).
+        let mut v = recs("a", 0..2);
+        v[0] = rec("a", 0, "Nuovo titolo");
+        let out = harvest(&s, "a", &v, true, 10);
+        assert_eq!((out.counts.changed, out.counts.gone), (1, 1));
 
-    let all = s.changes_since(0, 100).unwrap();
-    // Compacted: record 0 only at seq 4, record 2 only at seq 5 (gone).
-    assert_eq!(
-        all.iter()
-            .map(|c| (c.seq, c.id.as_str()))
-            .collect::<Vec<_>>(),
-        vec![(2, "a:process:1"), (4, "a:process:0"), (5, "a:process:2")]
-    );
-    assert_eq!(all[1].record.as_ref(), Some(&v[0]));
-    assert_eq!(all[2].record, None);
-    assert!(all.windows(2).all(|w| w[0].seq < w[1].seq));
+        let all = s.changes_since(0, 100).unwrap();
+        // Compacted: record 0 only at seq 4, record 2 only at seq 5 (gone).
+        assert_eq!(
+            all.iter()
+                .map(|c| (c.seq, c.id.as_str()))
+                .collect::<Vec<_>>(),
+            vec![(2, "a:process:1"), (4, "a:process:0"), (5, "a:process:2")]
+        );
+        assert_eq!(all[1].record.as_ref(), Some(&v[0]));
+        assert_eq!(all[2].record, None);
+        assert!(all.windows(2).all(|w| w[0].seq < w[1].seq));
 
-    // Paging by cursor.
-    let page = s.changes_since(2, 1).unwrap();
-    assert_eq!(page.len(), 1);
-    assert_eq!(page[0].seq, 4);
-    assert!(s.changes_since(5, 10).unwrap().is_empty());
-    assert!(s.changes_since(0, 0).unwrap().is_empty());
-    assert_eq!(s.max_seq().unwrap(), 5);
+        // Paging by cursor.
+        let page = s.changes_since(2, 1).unwrap();
+        assert_eq!(page.len(), 1);
+        assert_eq!(page[0].seq, 4);
+        assert!(s.changes_since(5, 10).unwrap().is_empty());
+        assert!(s.changes_since(0, 0).unwrap().is_empty());
+        assert_eq!(s.max_seq().unwrap(), 5);
+    });
 }
 
 #[test]
 fn seq_is_never_reused_even_after_log_rows_are_deleted() {
-    let s = mem(&["a"]);
-    harvest(&s, "a", &recs("a", 0..3), false, 0);
-    s.writer().execute("DELETE FROM changes", []).unwrap();
-    assert_eq!(s.max_seq().unwrap(), 3);
-    harvest(&s, "a", &recs("a", 3..4), false, 1);
-    let c = s.changes_since(0, 10).unwrap();
-    assert_eq!(c.len(), 1);
-    assert_eq!(c[0].seq, 4);
-    assert_eq!(s.max_seq().unwrap(), 4);
+    on_each_engine(|mem| {
+        let s = mem(&["a"]);
+        harvest(&s, "a", &recs("a", 0..3), false, 0);
+        s.raw_batch("DELETE FROM changes");
+        assert_eq!(s.max_seq().unwrap(), 3);
+        harvest(&s, "a", &recs("a", 3..4), false, 1);
+        let c = s.changes_since(0, 10).unwrap();
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].seq, 4);
+        assert_eq!(s.max_seq().unwrap(), 4);
+    });
 }
 
 #[test]
 fn records_of_another_source_are_rejected_and_not_stored() {
-    let s = mem(&["a", "b"]);
-    let mut batch = recs("a", 0..2);
-    batch.push(rec("b", 7, "Intruso"));
-    let out = harvest(&s, "a", &batch, false, 0);
-    assert_eq!(
-        out.counts,
-        RunCounts {
-            seen: 3,
-            added: 2,
-            failed: 1,
-            ..RunCounts::default()
-        }
-    );
-    assert_eq!(out.warnings.len(), 1);
-    assert!(
-        out.warnings[0].contains("b:process:7"),
-        "{:?}",
-        out.warnings
-    );
-    assert!(s.record("b:process:7").unwrap().is_none());
-    assert_eq!(s.max_seq().unwrap(), 2);
+    on_each_engine(|mem| {
+        let s = mem(&["a", "b"]);
+        let mut batch = recs("a", 0..2);
+        batch.push(rec("b", 7, "Intruso"));
+        let out = harvest(&s, "a", &batch, false, 0);
+        assert_eq!(
+            out.counts,
+            RunCounts {
+                seen: 3,
+                added: 2,
+                failed: 1,
+                ..RunCounts::default()
+            }
+        );
+        assert_eq!(out.warnings.len(), 1);
+        assert!(
+            out.warnings[0].contains("b:process:7"),
+            "{:?}",
+            out.warnings
+        );
+        assert!(s.record("b:process:7").unwrap().is_none());
+        assert_eq!(s.max_seq().unwrap(), 2);
+    });
 }
 
 #[test]
 fn duplicate_ids_in_a_batch_last_wins_counted_once() {
-    let s = mem(&["a"]);
-    let batch = vec![
-        rec("a", 1, "Prima versione"),
-        rec("a", 2, "Altro"),
-        rec("a", 1, "Ultima versione"),
-    ];
-    let out = harvest(&s, "a", &batch, false, 0);
-    assert_eq!(
-        out.counts,
-        RunCounts {
-            seen: 2,
-            added: 2,
-            ..RunCounts::default()
-        }
-    );
-    let stored = s.record("a:process:1").unwrap().unwrap();
-    assert_eq!(stored.record.title.get("it"), Some("Ultima versione"));
-    assert_eq!(s.max_seq().unwrap(), 2);
+    on_each_engine(|mem| {
+        let s = mem(&["a"]);
+        let batch = vec![
+            rec("a", 1, "Prima versione"),
+            rec("a", 2, "Altro"),
+            rec("a", 1, "Ultima versione"),
+        ];
+        let out = harvest(&s, "a", &batch, false, 0);
+        assert_eq!(
+            out.counts,
+            RunCounts {
+                seen: 2,
+                added: 2,
+                ..RunCounts::default()
+            }
+        );
+        let stored = s.record("a:process:1").unwrap().unwrap();
+        assert_eq!(stored.record.title.get("it"), Some("Ultima versione"));
+        assert_eq!(s.max_seq().unwrap(), 2);
+    });
 }
 
 #[test]
 fn only_complete_listings_sweep_and_never_other_sources() {
-    let s = mem(&["a", "b"]);
-    harvest(&s, "a", &recs("a", 0..4), true, 0);
-    harvest(&s, "b", &recs("b", 0..4), true, 0);
+    on_each_engine(|mem| {
+        let s = mem(&["a", "b"]);
+        harvest(&s, "a", &recs("a", 0..4), true, 0);
+        harvest(&s, "b", &recs("b", 0..4), true, 0);
 
-    // Incomplete listing missing records: nothing gone.
-    let out = harvest(&s, "a", &recs("a", 0..2), false, 10);
-    assert_eq!(out.counts.gone, 0);
-    assert_eq!(live_ids(&s).len(), 8);
+        // Incomplete listing missing records: nothing gone.
+        let out = harvest(&s, "a", &recs("a", 0..2), false, 10);
+        assert_eq!(out.counts.gone, 0);
+        assert_eq!(live_ids(&s).len(), 8);
 
-    // A failed run (no batch stored) changes nothing.
-    let run = s.start_run("a", t(15)).unwrap();
-    s.finish_run(
-        run,
-        &RunFinish {
-            finished_at: t(16),
-            outcome: Outcome::Failed,
-            counts: RunCounts::default(),
-            error: Some("the API answered 503".into()),
-            warnings: vec![],
-            requests: 1,
-        },
-    )
-    .unwrap();
-    assert_eq!(live_ids(&s).len(), 8);
-    let seq_before = s.max_seq().unwrap();
+        // A failed run (no batch stored) changes nothing.
+        let run = s.start_run("a", t(15)).unwrap();
+        s.finish_run(
+            run,
+            &RunFinish {
+                finished_at: t(16),
+                outcome: Outcome::Failed,
+                counts: RunCounts::default(),
+                error: Some("the API answered 503".into()),
+                warnings: vec![],
+                requests: 1,
+            },
+        )
+        .unwrap();
+        assert_eq!(live_ids(&s).len(), 8);
+        let seq_before = s.max_seq().unwrap();
 
-    // Complete listing missing records 2 and 3: they are gone, b untouched.
-    let out = harvest(&s, "a", &recs("a", 0..2), true, 20);
-    assert_eq!(out.counts.gone, 2);
-    assert!(!out.sweep_held_back);
-    let gone = s.record("a:process:3").unwrap().unwrap();
-    assert_eq!(gone.gone_at, Some(t(20)));
-    assert_eq!(s.max_seq().unwrap(), seq_before + 2);
-    let ids = live_ids(&s);
-    assert_eq!(ids.len(), 6);
-    assert!(ids.iter().filter(|i| i.starts_with("b:")).count() == 4);
-    assert!(s.record("b:process:3").unwrap().unwrap().gone_at.is_none());
-    assert_eq!(
-        s.record_counts_by_kind().unwrap(),
-        vec![
-            ("a".into(), "process".into(), 2),
-            ("b".into(), "process".into(), 4)
-        ]
-    );
-    // The gone record's history stays.
-    assert_eq!(gone.first_seen, t(0));
+        // Complete listing missing records 2 and 3: they are gone, b untouched.
+        let out = harvest(&s, "a", &recs("a", 0..2), true, 20);
+        assert_eq!(out.counts.gone, 2);
+        assert!(!out.sweep_held_back);
+        let gone = s.record("a:process:3").unwrap().unwrap();
+        assert_eq!(gone.gone_at, Some(t(20)));
+        assert_eq!(s.max_seq().unwrap(), seq_before + 2);
+        let ids = live_ids(&s);
+        assert_eq!(ids.len(), 6);
+        assert!(ids.iter().filter(|i| i.starts_with("b:")).count() == 4);
+        assert!(s.record("b:process:3").unwrap().unwrap().gone_at.is_none());
+        assert_eq!(
+            s.record_counts_by_kind().unwrap(),
+            vec![
+                ("a".into(), "process".into(), 2),
+                ("b".into(), "process".into(), 4)
+            ]
+        );
+        // The gone record's history stays.
+        assert_eq!(gone.first_seen, t(0));
+    });
 }
 
 #[test]
 fn a_gone_record_that_comes_back_is_revived() {
-    let s = mem(&["a"]);
-    harvest(&s, "a", &recs("a", 0..3), true, 0);
-    harvest(&s, "a", &recs("a", 0..2), true, 10);
-    assert!(s.record("a:process:2").unwrap().unwrap().gone_at.is_some());
-    let seq = s.max_seq().unwrap();
+    on_each_engine(|mem| {
+        let s = mem(&["a"]);
+        harvest(&s, "a", &recs("a", 0..3), true, 0);
+        harvest(&s, "a", &recs("a", 0..2), true, 10);
+        assert!(s.record("a:process:2").unwrap().unwrap().gone_at.is_some());
+        let seq = s.max_seq().unwrap();
 
-    let out = harvest(&s, "a", &recs("a", 0..3), true, 20);
-    assert_eq!(
-        out.counts,
-        RunCounts {
-            seen: 3,
-            unchanged: 3,
-            revived: 1,
-            ..RunCounts::default()
-        }
-    );
-    let back = s.record("a:process:2").unwrap().unwrap();
-    assert_eq!(back.gone_at, None);
-    assert_eq!(back.last_seen, t(20));
-    let changes = s.changes_since(seq, 10).unwrap();
-    assert_eq!(changes.len(), 1);
-    assert_eq!(changes[0].id, "a:process:2");
-    assert!(changes[0].record.is_some());
+        let out = harvest(&s, "a", &recs("a", 0..3), true, 20);
+        assert_eq!(
+            out.counts,
+            RunCounts {
+                seen: 3,
+                unchanged: 3,
+                revived: 1,
+                ..RunCounts::default()
+            }
+        );
+        let back = s.record("a:process:2").unwrap().unwrap();
+        assert_eq!(back.gone_at, None);
+        assert_eq!(back.last_seen, t(20));
+        let changes = s.changes_since(seq, 10).unwrap();
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].id, "a:process:2");
+        assert!(changes[0].record.is_some());
 
-    // Gone again, then back with new content: changed and revived.
-    harvest(&s, "a", &recs("a", 0..2), true, 30);
-    let mut v = recs("a", 0..2);
-    v.push(rec("a", 2, "Tornato diverso"));
-    let out = harvest(&s, "a", &v, true, 40);
-    assert_eq!((out.counts.changed, out.counts.revived), (1, 1));
-    assert_eq!(
-        s.record("a:process:2")
-            .unwrap()
-            .unwrap()
-            .record
-            .title
-            .get("it"),
-        Some("Tornato diverso")
-    );
+        // Gone again, then back with new content: changed and revived.
+        harvest(&s, "a", &recs("a", 0..2), true, 30);
+        let mut v = recs("a", 0..2);
+        v.push(rec("a", 2, "Tornato diverso"));
+        let out = harvest(&s, "a", &v, true, 40);
+        assert_eq!((out.counts.changed, out.counts.revived), (1, 1));
+        assert_eq!(
+            s.record("a:process:2")
+                .unwrap()
+                .unwrap()
+                .record
+                .title
+                .get("it"),
+            Some("Tornato diverso")
+        );
+    });
 }
 
 #[test]
 fn the_safety_valve_holds_back_a_sweep_of_most_of_a_source() {
-    let s = mem(&["a", "small"]);
-    harvest(&s, "a", &recs("a", 0..10), true, 0);
-    let seq = s.max_seq().unwrap();
+    on_each_engine(|mem| {
+        let s = mem(&["a", "small"]);
+        harvest(&s, "a", &recs("a", 0..10), true, 0);
+        let seq = s.max_seq().unwrap();
 
-    // An upstream that suddenly lists nothing.
-    let out = harvest(&s, "a", &[], true, 10);
-    assert!(out.sweep_held_back);
-    assert_eq!(out.counts.gone, 0);
-    assert_eq!(out.warnings.len(), 1);
-    assert!(
-        out.warnings[0].contains("10 of its 10"),
-        "{:?}",
-        out.warnings
-    );
-    assert_eq!(live_ids(&s).len(), 10);
-    assert_eq!(s.max_seq().unwrap(), seq);
+        // An upstream that suddenly lists nothing.
+        let out = harvest(&s, "a", &[], true, 10);
+        assert!(out.sweep_held_back);
+        assert_eq!(out.counts.gone, 0);
+        assert_eq!(out.warnings.len(), 1);
+        assert!(
+            out.warnings[0].contains("10 of its 10"),
+            "{:?}",
+            out.warnings
+        );
+        assert_eq!(live_ids(&s).len(), 10);
+        assert_eq!(s.max_seq().unwrap(), seq);
 
-    // 6 of 10 missing: more than half and more than 5: held back.
-    let out = harvest(&s, "a", &recs("a", 0..4), true, 20);
-    assert!(out.sweep_held_back);
-    // 5 of 10 missing: allowed.
-    let out = harvest(&s, "a", &recs("a", 0..5), true, 30);
-    assert!(!out.sweep_held_back);
-    assert_eq!(out.counts.gone, 5);
+        // 6 of 10 missing: more than half and more than 5: held back.
+        let out = harvest(&s, "a", &recs("a", 0..4), true, 20);
+        assert!(out.sweep_held_back);
+        // 5 of 10 missing: allowed.
+        let out = harvest(&s, "a", &recs("a", 0..5), true, 30);
+        assert!(!out.sweep_held_back);
+        assert_eq!(out.counts.gone, 5);
 
-    // The caller can override the fraction.
-    harvest(&s, "a", &recs("a", 0..10), true, 40);
-    let run = s.start_run("a", t(50)).unwrap();
-    let out = s
-        .apply_harvest(
-            run,
-            &HarvestBatch::new("a", &[], true, None, t(50)).with_max_sweep_fraction(1.0),
-        )
-        .unwrap();
-    assert_eq!(out.counts.gone, 10);
-    assert!(out.warnings.is_empty());
+        // The caller can override the fraction.
+        harvest(&s, "a", &recs("a", 0..10), true, 40);
+        let run = s.start_run("a", t(50)).unwrap();
+        let out = s
+            .apply_harvest(
+                run,
+                &HarvestBatch::new("a", &[], true, None, t(50)).with_max_sweep_fraction(1.0),
+            )
+            .unwrap();
+        assert_eq!(out.counts.gone, 10);
+        assert!(out.warnings.is_empty());
 
-    // A small source may lose everything (at most 5 records).
-    harvest(&s, "small", &recs("small", 0..5), true, 0);
-    let out = harvest(&s, "small", &[], true, 10);
-    assert_eq!(out.counts.gone, 5);
+        // A small source may lose everything (at most 5 records).
+        harvest(&s, "small", &recs("small", 0..5), true, 0);
+        let out = harvest(&s, "small", &[], true, 10);
+        assert_eq!(out.counts.gone, 5);
+    });
 }
 
 #[test]
 fn a_run_in_several_batches_sweeps_only_what_no_batch_saw() {
-    let s = mem(&["a"]);
-    harvest(&s, "a", &recs("a", 0..6), true, 0);
-    let run = s.start_run("a", t(10)).unwrap();
-    let page1 = recs("a", 0..3);
-    let page2 = recs("a", 3..5);
-    let mut total = RunCounts::default();
-    total += s
-        .apply_harvest(
-            run,
-            &HarvestBatch::new("a", &page1, false, Some("p2"), t(10)),
-        )
-        .unwrap()
-        .counts;
-    total += s
-        .apply_harvest(
-            run,
-            &HarvestBatch::new("a", &page2, true, Some("end"), t(11)),
-        )
-        .unwrap()
-        .counts;
-    assert_eq!(
-        total,
-        RunCounts {
-            seen: 5,
-            unchanged: 5,
-            gone: 1,
-            ..RunCounts::default()
-        }
-    );
-    assert_eq!(live_ids(&s).len(), 5);
-    assert!(s.record("a:process:5").unwrap().unwrap().gone_at.is_some());
-    assert_eq!(s.checkpoint("a").unwrap().as_deref(), Some("end"));
-    // Running totals are kept on the run even before it finishes.
-    let (runs, _) = s.runs("a", 1, 0).unwrap();
-    assert_eq!(runs[0].outcome, Outcome::Running);
-    assert_eq!(runs[0].counts, total);
+    on_each_engine(|mem| {
+        let s = mem(&["a"]);
+        harvest(&s, "a", &recs("a", 0..6), true, 0);
+        let run = s.start_run("a", t(10)).unwrap();
+        let page1 = recs("a", 0..3);
+        let page2 = recs("a", 3..5);
+        let mut total = RunCounts::default();
+        total += s
+            .apply_harvest(
+                run,
+                &HarvestBatch::new("a", &page1, false, Some("p2"), t(10)),
+            )
+            .unwrap()
+            .counts;
+        total += s
+            .apply_harvest(
+                run,
+                &HarvestBatch::new("a", &page2, true, Some("end"), t(11)),
+            )
+            .unwrap()
+            .counts;
+        assert_eq!(
+            total,
+            RunCounts {
+                seen: 5,
+                unchanged: 5,
+                gone: 1,
+                ..RunCounts::default()
+            }
+        );
+        assert_eq!(live_ids(&s).len(), 5);
+        assert!(s.record("a:process:5").unwrap().unwrap().gone_at.is_some());
+        assert_eq!(s.checkpoint("a").unwrap().as_deref(), Some("end"));
+        // Running totals are kept on the run even before it finishes.
+        let (runs, _) = s.runs("a", 1, 0).unwrap();
+        assert_eq!(runs[0].outcome, Outcome::Running);
+        assert_eq!(runs[0].counts, total);
+    });
 }
 
 #[test]
 fn checkpoint_and_records_commit_together_or_not_at_all() {
-    let s = mem(&["a"]);
-    let run = s.start_run("a", t(0)).unwrap();
-    s.apply_harvest(
-        run,
-        &HarvestBatch::new("a", &recs("a", 0..2), false, Some("c1"), t(0)),
-    )
-    .unwrap();
-    assert_eq!(s.checkpoint("a").unwrap().as_deref(), Some("c1"));
-    // `None` leaves the checkpoint alone.
-    s.apply_harvest(run, &HarvestBatch::new("a", &[], false, None, t(1)))
-        .unwrap();
-    assert_eq!(s.checkpoint("a").unwrap().as_deref(), Some("c1"));
-
-    // Make storing one record fail halfway through the batch.
-    s.writer()
-        .execute_batch(
-            "CREATE TRIGGER boom BEFORE INSERT ON records WHEN NEW.upstream_id = '4'
-             BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;",
-        )
-        .unwrap();
-    let seq = s.max_seq().unwrap();
-    let err = s
-        .apply_harvest(
+    on_each_engine(|mem| {
+        let s = mem(&["a"]);
+        let run = s.start_run("a", t(0)).unwrap();
+        s.apply_harvest(
             run,
-            &HarvestBatch::new("a", &recs("a", 2..6), true, Some("c2"), t(2)),
+            &HarvestBatch::new("a", &recs("a", 0..2), false, Some("c1"), t(0)),
         )
-        .unwrap_err();
-    assert!(err.to_string().contains("a:process:4"), "{err}");
-    assert_eq!(s.checkpoint("a").unwrap().as_deref(), Some("c1"));
-    assert!(s.record("a:process:2").unwrap().is_none());
-    assert_eq!(s.max_seq().unwrap(), seq);
-    assert_eq!(live_ids(&s).len(), 2);
+        .unwrap();
+        assert_eq!(s.checkpoint("a").unwrap().as_deref(), Some("c1"));
+        // `None` leaves the checkpoint alone.
+        s.apply_harvest(run, &HarvestBatch::new("a", &[], false, None, t(1)))
+            .unwrap();
+        assert_eq!(s.checkpoint("a").unwrap().as_deref(), Some("c1"));
 
-    s.reset_checkpoint("a").unwrap();
-    assert_eq!(s.checkpoint("a").unwrap(), None);
-    assert!(matches!(
-        s.reset_checkpoint("zzz"),
-        Err(StoreError::UnknownSource(_))
-    ));
+        // Make storing one record fail halfway through the batch.
+        s.raw_batch(if s.is_shared() {
+            "CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+                 IF NEW.upstream_id = '4' THEN RAISE EXCEPTION 'disk on fire'; END IF;
+                 RETURN NEW;
+             END $$;
+             CREATE TRIGGER boom BEFORE INSERT ON records FOR EACH ROW EXECUTE FUNCTION boom();"
+        } else {
+            "CREATE TRIGGER boom BEFORE INSERT ON records WHEN NEW.upstream_id = '4'
+             BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;"
+        });
+        let seq = s.max_seq().unwrap();
+        let err = s
+            .apply_harvest(
+                run,
+                &HarvestBatch::new("a", &recs("a", 2..6), true, Some("c2"), t(2)),
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("a:process:4"), "{err}");
+        assert_eq!(s.checkpoint("a").unwrap().as_deref(), Some("c1"));
+        assert!(s.record("a:process:2").unwrap().is_none());
+        assert_eq!(s.max_seq().unwrap(), seq);
+        assert_eq!(live_ids(&s).len(), 2);
+
+        s.reset_checkpoint("a").unwrap();
+        assert_eq!(s.checkpoint("a").unwrap(), None);
+        assert!(matches!(
+            s.reset_checkpoint("zzz"),
+            Err(StoreError::UnknownSource(_))
+        ));
+    });
 }
 
 #[test]
 fn runs_are_checked_before_anything_is_written() {
-    let s = mem(&["a", "b"]);
-    assert!(matches!(
-        s.start_run("nope", t(0)),
-        Err(StoreError::UnknownSource(_))
-    ));
-    let run = s.start_run("a", t(0)).unwrap();
-    let b = recs("b", 0..1);
-    assert!(matches!(
-        s.apply_harvest(run, &HarvestBatch::new("b", &b, true, None, t(0))),
-        Err(StoreError::RunSourceMismatch { .. })
-    ));
-    assert!(matches!(
-        s.apply_harvest(RunId(999), &HarvestBatch::new("a", &[], true, None, t(0))),
-        Err(StoreError::UnknownRun(999))
-    ));
-    let finish = RunFinish {
-        finished_at: t(1),
-        outcome: Outcome::Success,
-        counts: RunCounts::default(),
-        error: None,
-        warnings: vec![],
-        requests: 0,
-    };
-    s.finish_run(run, &finish).unwrap();
-    assert!(matches!(
-        s.finish_run(run, &finish),
-        Err(StoreError::RunFinished { .. })
-    ));
-    assert!(matches!(
-        s.finish_run(RunId(999), &finish),
-        Err(StoreError::UnknownRun(999))
-    ));
-    let err = s
-        .apply_harvest(run, &HarvestBatch::new("a", &[], true, None, t(0)))
-        .unwrap_err();
-    assert!(err.to_string().contains("start a new run"), "{err}");
-    assert_eq!(s.max_seq().unwrap(), 0);
+    on_each_engine(|mem| {
+        let s = mem(&["a", "b"]);
+        assert!(matches!(
+            s.start_run("nope", t(0)),
+            Err(StoreError::UnknownSource(_))
+        ));
+        let run = s.start_run("a", t(0)).unwrap();
+        let b = recs("b", 0..1);
+        assert!(matches!(
+            s.apply_harvest(run, &HarvestBatch::new("b", &b, true, None, t(0))),
+            Err(StoreError::RunSourceMismatch { .. })
+        ));
+        assert!(matches!(
+            s.apply_harvest(RunId(999), &HarvestBatch::new("a", &[], true, None, t(0))),
+            Err(StoreError::UnknownRun(999))
+        ));
+        let finish = RunFinish {
+            finished_at: t(1),
+            outcome: Outcome::Success,
+            counts: RunCounts::default(),
+            error: None,
+            warnings: vec![],
+            requests: 0,
+        };
+        s.finish_run(run, &finish).unwrap();
+        assert!(matches!(
+            s.finish_run(run, &finish),
+            Err(StoreError::RunFinished { .. })
+        ));
+        assert!(matches!(
+            s.finish_run(RunId(999), &finish),
+            Err(StoreError::UnknownRun(999))
+        ));
+        let err = s
+            .apply_harvest(run, &HarvestBatch::new("a", &[], true, None, t(0)))
+            .unwrap_err();
+        assert!(err.to_string().contains("start a new run"), "{err}");
+        assert_eq!(s.max_seq().unwrap(), 0);
+    });
 }
 
 #[test]
 fn runs_and_source_status_report_history() {
-    let s = mem(&["a", "b"]);
-    let st = s.sources().unwrap();
-    assert!(st[0].last_run.is_none() && st[0].last_success_at.is_none());
+    on_each_engine(|mem| {
+        let s = mem(&["a", "b"]);
+        let st = s.sources().unwrap();
+        assert!(st[0].last_run.is_none() && st[0].last_success_at.is_none());
 
-    for i in 0..5 {
-        harvest(&s, "a", &recs("a", 0..2), true, i * 60);
-    }
-    let run = s.start_run("a", t(400)).unwrap();
-    s.finish_run(
-        run,
-        &RunFinish {
-            finished_at: t(400) + Duration::milliseconds(1500),
-            outcome: Outcome::Failed,
-            counts: RunCounts {
-                seen: 1,
-                failed: 1,
-                ..RunCounts::default()
+        for i in 0..5 {
+            harvest(&s, "a", &recs("a", 0..2), true, i * 60);
+        }
+        let run = s.start_run("a", t(400)).unwrap();
+        s.finish_run(
+            run,
+            &RunFinish {
+                finished_at: t(400) + Duration::milliseconds(1500),
+                outcome: Outcome::Failed,
+                counts: RunCounts {
+                    seen: 1,
+                    failed: 1,
+                    ..RunCounts::default()
+                },
+                error: Some("the API answered 500".into()),
+                warnings: vec!["slow".into()],
+                requests: 7,
             },
-            error: Some("the API answered 500".into()),
-            warnings: vec!["slow".into()],
-            requests: 7,
-        },
-    )
-    .unwrap();
+        )
+        .unwrap();
 
-    let (page, total) = s.runs("a", 2, 0).unwrap();
-    assert_eq!(total, 6);
-    assert_eq!(page.len(), 2);
-    assert_eq!(page[0].id, run.0);
-    assert_eq!(page[0].outcome, Outcome::Failed);
-    assert_eq!(page[0].error.as_deref(), Some("the API answered 500"));
-    assert_eq!(page[0].warnings, vec!["slow".to_string()]);
-    assert_eq!(page[0].requests, 7);
-    assert_eq!(page[0].duration_ms, Some(1500));
-    assert_eq!(page[0].counts.failed, 1);
-    assert_eq!(page[1].started_at, t(240));
-    let (rest, _) = s.runs("a", 10, 4).unwrap();
-    assert_eq!(
-        rest.iter().map(|r| r.started_at).collect::<Vec<_>>(),
-        vec![t(60), t(0)]
-    );
-    assert_eq!(s.runs("zzz", 10, 0).unwrap(), (vec![], 0));
+        let (page, total) = s.runs("a", 2, 0).unwrap();
+        assert_eq!(total, 6);
+        assert_eq!(page.len(), 2);
+        assert_eq!(page[0].id, run.0);
+        assert_eq!(page[0].outcome, Outcome::Failed);
+        assert_eq!(page[0].error.as_deref(), Some("the API answered 500"));
+        assert_eq!(page[0].warnings, vec!["slow".to_string()]);
+        assert_eq!(page[0].requests, 7);
+        assert_eq!(page[0].duration_ms, Some(1500));
+        assert_eq!(page[0].counts.failed, 1);
+        assert_eq!(page[1].started_at, t(240));
+        let (rest, _) = s.runs("a", 10, 4).unwrap();
+        assert_eq!(
+            rest.iter().map(|r| r.started_at).collect::<Vec<_>>(),
+            vec![t(60), t(0)]
+        );
+        assert_eq!(s.runs("zzz", 10, 0).unwrap(), (vec![], 0));
 
-    let st = s.sources().unwrap();
-    let a = st.iter().find(|x| x.id == "a").unwrap();
-    assert_eq!(a.last_run.as_ref().map(|r| r.id), Some(run.0));
-    assert_eq!(a.last_success_at, Some(t(240) + Duration::seconds(3)));
-    assert_eq!(a.records, 2);
-    assert_eq!(a.url, "https://a.example.it");
+        let st = s.sources().unwrap();
+        let a = st.iter().find(|x| x.id == "a").unwrap();
+        assert_eq!(a.last_run.as_ref().map(|r| r.id), Some(run.0));
+        assert_eq!(a.last_success_at, Some(t(240) + Duration::seconds(3)));
+        assert_eq!(a.records, 2);
+        assert_eq!(a.url, "https://a.example.it");
 
-    let json = serde_json::to_value(a).unwrap();
-    assert_eq!(json["last_run"]["outcome"], "failed");
-    assert_eq!(json["last_run"]["counts"]["failed"], 1);
-    assert_eq!(json["configured"], true);
+        let json = serde_json::to_value(a).unwrap();
+        assert_eq!(json["last_run"]["outcome"], "failed");
+        assert_eq!(json["last_run"]["counts"]["failed"], 1);
+        assert_eq!(json["configured"], true);
+    });
 }
 
 #[test]
 fn unfinished_runs_are_abandoned_at_start() {
-    let s = mem(&["a", "b"]);
-    let r1 = s.start_run("a", t(0)).unwrap();
-    s.start_run("b", t(0)).unwrap();
-    harvest(&s, "a", &[], false, 5);
-    assert_eq!(s.abandon_unfinished_runs(t(60)).unwrap(), 2);
-    assert_eq!(s.abandon_unfinished_runs(t(61)).unwrap(), 0);
-    let (runs, _) = s.runs("a", 10, 0).unwrap();
-    let abandoned = runs.iter().find(|r| r.id == r1.0).unwrap();
-    assert_eq!(abandoned.outcome, Outcome::Abandoned);
-    assert_eq!(abandoned.finished_at, Some(t(60)));
-    assert_eq!(abandoned.duration_ms, None);
-    assert!(abandoned.error.is_some());
-    assert_eq!(runs[0].outcome, Outcome::Success);
-    assert_eq!(
-        serde_json::to_value(Outcome::Abandoned).unwrap(),
-        serde_json::json!("abandoned")
-    );
-    assert_eq!("partial".parse::<Outcome>(), Ok(Outcome::Partial));
+    on_each_engine(|mem| {
+        let s = mem(&["a", "b"]);
+        let r1 = s.start_run("a", t(0)).unwrap();
+        s.start_run("b", t(0)).unwrap();
+        harvest(&s, "a", &[], false, 5);
+        assert_eq!(s.abandon_unfinished_runs(t(60)).unwrap(), 2);
+        assert_eq!(s.abandon_unfinished_runs(t(61)).unwrap(), 0);
+        let (runs, _) = s.runs("a", 10, 0).unwrap();
+        let abandoned = runs.iter().find(|r| r.id == r1.0).unwrap();
+        assert_eq!(abandoned.outcome, Outcome::Abandoned);
+        assert_eq!(abandoned.finished_at, Some(t(60)));
+        assert_eq!(abandoned.duration_ms, None);
+        assert!(abandoned.error.is_some());
+        assert_eq!(runs[0].outcome, Outcome::Success);
+        assert_eq!(
+            serde_json::to_value(Outcome::Abandoned).unwrap(),
+            serde_json::json!("abandoned")
+        );
+        assert_eq!("partial".parse::<Outcome>(), Ok(Outcome::Partial));
+    });
 }
 
 #[test]
 fn schedule_state_round_trips() {
-    let s = mem(&["a"]);
-    assert_eq!(s.schedule_state("a").unwrap(), ScheduleState::default());
-    assert_eq!(s.schedule_state("zzz").unwrap(), ScheduleState::default());
-    s.set_next_run("a", Some(t(360))).unwrap();
-    harvest(&s, "a", &[], false, 0);
-    harvest(&s, "a", &[], false, 90);
-    assert_eq!(
-        s.schedule_state("a").unwrap(),
-        ScheduleState {
-            last_run_at: Some(t(90)),
-            next_run_at: Some(t(360))
-        }
-    );
-    assert_eq!(s.sources().unwrap()[0].next_run_at, Some(t(360)));
-    s.set_next_run("a", None).unwrap();
-    assert_eq!(s.schedule_state("a").unwrap().next_run_at, None);
-    assert!(matches!(
-        s.set_next_run("zzz", None),
-        Err(StoreError::UnknownSource(_))
-    ));
+    on_each_engine(|mem| {
+        let s = mem(&["a"]);
+        assert_eq!(s.schedule_state("a").unwrap(), ScheduleState::default());
+        assert_eq!(s.schedule_state("zzz").unwrap(), ScheduleState::default());
+        s.set_next_run("a", Some(t(360))).unwrap();
+        harvest(&s, "a", &[], false, 0);
+        harvest(&s, "a", &[], false, 90);
+        assert_eq!(
+            s.schedule_state("a").unwrap(),
+            ScheduleState {
+                last_run_at: Some(t(90)),
+                next_run_at: Some(t(360))
+            }
+        );
+        assert_eq!(s.sources().unwrap()[0].next_run_at, Some(t(360)));
+        s.set_next_run("a", None).unwrap();
+        assert_eq!(s.schedule_state("a").unwrap().next_run_at, None);
+        assert!(matches!(
+            s.set_next_run("zzz", None),
+            Err(StoreError::UnknownSource(_))
+        ));
+    });
 }
 
 #[test]
 fn live_records_streams_in_chunks_and_stops_on_callback_error() {
-    let s = mem(&["a"]);
-    let n = LIVE_CHUNK * 2 + 7;
-    harvest(&s, "a", &recs("a", 0..n), true, 0);
-    harvest(&s, "a", &recs("a", 0..n - 3), true, 1);
-    let mut seen = Vec::new();
-    let count = s
-        .live_records(&mut |r| {
-            seen.push(r.id.upstream_id);
-            Ok(())
-        })
-        .unwrap();
-    assert_eq!(count as usize, n - 3);
-    seen.sort();
-    seen.dedup();
-    assert_eq!(seen.len(), n - 3);
+    on_each_engine(|mem| {
+        let s = mem(&["a"]);
+        let n = LIVE_CHUNK * 2 + 7;
+        harvest(&s, "a", &recs("a", 0..n), true, 0);
+        harvest(&s, "a", &recs("a", 0..n - 3), true, 1);
+        let mut seen = Vec::new();
+        let count = s
+            .live_records(&mut |r| {
+                seen.push(r.id.upstream_id);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(count as usize, n - 3);
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), n - 3);
 
-    // The callback may use the store (even in memory, where reads share the writer).
-    let mut calls = 0;
-    let err = s
-        .live_records(&mut |_| {
-            calls += 1;
-            s.max_seq()?;
-            Err(StoreError::UnknownSource("stop".into()))
-        })
-        .unwrap_err();
-    assert!(matches!(err, StoreError::UnknownSource(_)));
-    assert_eq!(calls, 1);
+        // The callback may use the store (even in memory, where reads share the writer).
+        let mut calls = 0;
+        let err = s
+            .live_records(&mut |_| {
+                calls += 1;
+                s.max_seq()?;
+                Err(StoreError::UnknownSource("stop".into()))
+            })
+            .unwrap_err();
+        assert!(matches!(err, StoreError::UnknownSource(_)));
+        assert_eq!(calls, 1);
+    });
 }
 
 #[test]
@@ -845,7 +913,7 @@ fn reads_do_not_wait_behind_a_write_in_progress() {
     harvest(&s, "a", &recs("a", 0..3), false, 0);
 
     // A long write: the writer is locked and a transaction holds uncommitted rows.
-    let guard = s.writer();
+    let guard = s.sqlite_writer();
     guard
         .execute_batch(
             "BEGIN IMMEDIATE;
@@ -956,9 +1024,7 @@ fn titled(source: &str, n: usize) -> Record {
 }
 
 fn seq_of(s: &Store, id: &str) -> i64 {
-    s.writer()
-        .query_row("SELECT seq FROM records WHERE id = ?1", [id], |r| r.get(0))
-        .unwrap()
+    s.raw_i64(&format!("SELECT seq FROM records WHERE id = '{id}'"))
 }
 
 fn same_as(s: &Store, id: &str) -> Vec<String> {
@@ -969,205 +1035,218 @@ const TITLE: &str = "Piano regionale per la mobilità sostenibile";
 
 #[test]
 fn same_title_dates_and_place_link_both_ways_and_bump_the_partner() {
-    let s = mem(&["naz", "reg"]);
-    let a = dated("naz", 1, TITLE, "2024-03-01", "2024-04-30");
-    harvest(&s, "naz", std::slice::from_ref(&a), true, 0);
-    let hash_a = s.record("naz:process:1").unwrap().unwrap().content_hash;
-    let seq_a = seq_of(&s, "naz:process:1");
-    // Different case, accents and punctuation fold to the same title; the end is two days
-    // later.
-    let b = dated(
-        "reg",
-        7,
-        "PIANO REGIONALE per la mobilita' sostenibile!",
-        "2024-03-01",
-        "2024-05-02",
-    );
-    harvest(&s, "reg", std::slice::from_ref(&b), true, 1);
+    on_each_engine(|mem| {
+        let s = mem(&["naz", "reg"]);
+        let a = dated("naz", 1, TITLE, "2024-03-01", "2024-04-30");
+        harvest(&s, "naz", std::slice::from_ref(&a), true, 0);
+        let hash_a = s.record("naz:process:1").unwrap().unwrap().content_hash;
+        let seq_a = seq_of(&s, "naz:process:1");
+        // Different case, accents and punctuation fold to the same title; the end is two days
+        // later.
+        let b = dated(
+            "reg",
+            7,
+            "PIANO REGIONALE per la mobilita' sostenibile!",
+            "2024-03-01",
+            "2024-05-02",
+        );
+        harvest(&s, "reg", std::slice::from_ref(&b), true, 1);
 
-    assert_eq!(same_as(&s, "naz:process:1"), ["reg:process:7"]);
-    assert_eq!(same_as(&s, "reg:process:7"), ["naz:process:1"]);
-    assert!(
-        seq_of(&s, "naz:process:1") > seq_a,
-        "the partner is re-indexed"
-    );
-    let changes = s.changes_since(seq_a as u64, 100).unwrap();
-    let ids: Vec<&str> = changes.iter().map(|c| c.id.as_str()).collect();
-    assert_eq!(ids, ["reg:process:7", "naz:process:1"]);
-    for c in &changes {
-        assert_eq!(c.record.as_ref().unwrap().same_as.len(), 1);
-    }
-    let mut live = Vec::new();
-    s.live_records(&mut |r| {
-        live.push(r.same_as.len());
-        Ok(())
-    })
-    .unwrap();
-    assert_eq!(live, [1, 1]);
-    // The content hash and the stored JSON are the connector's record.
-    assert_eq!(
-        s.record("naz:process:1").unwrap().unwrap().content_hash,
-        hash_a
-    );
-    assert!(!stored_json(&s, "naz:process:1").contains("same_as"));
+        assert_eq!(same_as(&s, "naz:process:1"), ["reg:process:7"]);
+        assert_eq!(same_as(&s, "reg:process:7"), ["naz:process:1"]);
+        assert!(
+            seq_of(&s, "naz:process:1") > seq_a,
+            "the partner is re-indexed"
+        );
+        let changes = s.changes_since(seq_a as u64, 100).unwrap();
+        let ids: Vec<&str> = changes.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["reg:process:7", "naz:process:1"]);
+        for c in &changes {
+            assert_eq!(c.record.as_ref().unwrap().same_as.len(), 1);
+        }
+        let mut live = Vec::new();
+        s.live_records(&mut |r| {
+            live.push(r.same_as.len());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(live, [1, 1]);
+        // The content hash and the stored JSON are the connector's record.
+        assert_eq!(
+            s.record("naz:process:1").unwrap().unwrap().content_hash,
+            hash_a
+        );
+        assert!(!stored_json(&s, "naz:process:1").contains("same_as"));
 
-    // Harvesting the same data again rewrites and bumps nothing.
-    let max = s.max_seq().unwrap();
-    let out = harvest(&s, "naz", &[a], true, 2);
-    assert_eq!(out.counts.unchanged, 1);
-    harvest(&s, "reg", &[b], true, 3);
-    assert_eq!(s.max_seq().unwrap(), max);
+        // Harvesting the same data again rewrites and bumps nothing.
+        let max = s.max_seq().unwrap();
+        let out = harvest(&s, "naz", &[a], true, 2);
+        assert_eq!(out.counts.unchanged, 1);
+        harvest(&s, "reg", &[b], true, 3);
+        assert_eq!(s.max_seq().unwrap(), max);
+    });
 }
 
 #[test]
 fn dates_trivial_titles_and_same_source_do_not_link() {
-    let s = mem(&["naz", "reg"]);
-    harvest(
-        &s,
-        "naz",
-        &[
-            dated("naz", 1, TITLE, "2024-01-01", "2024-01-31"),
-            rec("naz", 2, "Bilancio 2024"),
-            rec("naz", 3, "Consultazione sul piano casa"),
-            rec("naz", 4, "Consultazione sul piano casa"),
-        ],
-        true,
-        0,
-    );
-    // Same title on the same source: not a cross-platform duplicate.
-    assert!(same_as(&s, "naz:process:3").is_empty());
-    harvest(
-        &s,
-        "reg",
-        &[
-            // Disjoint dates.
-            dated("reg", 1, TITLE, "2024-02-01", "2024-02-28"),
-            // Equal but trivial title.
-            rec("reg", 2, "Bilancio 2024"),
-            // Open-ended on one side, undated on the other: a title alone is no evidence.
-            {
-                let mut r = rec("reg", 3, "Consultazione sul piano casa");
-                r.start_date = Some("2030-01-01".parse().unwrap());
-                r
-            },
-        ],
-        true,
-        1,
-    );
-    assert!(same_as(&s, "reg:process:1").is_empty());
-    assert!(same_as(&s, "reg:process:2").is_empty());
-    assert!(same_as(&s, "reg:process:3").is_empty());
-    assert!(same_as(&s, "naz:process:4").is_empty());
+    on_each_engine(|mem| {
+        let s = mem(&["naz", "reg"]);
+        harvest(
+            &s,
+            "naz",
+            &[
+                dated("naz", 1, TITLE, "2024-01-01", "2024-01-31"),
+                rec("naz", 2, "Bilancio 2024"),
+                rec("naz", 3, "Consultazione sul piano casa"),
+                rec("naz", 4, "Consultazione sul piano casa"),
+            ],
+            true,
+            0,
+        );
+        // Same title on the same source: not a cross-platform duplicate.
+        assert!(same_as(&s, "naz:process:3").is_empty());
+        harvest(
+            &s,
+            "reg",
+            &[
+                // Disjoint dates.
+                dated("reg", 1, TITLE, "2024-02-01", "2024-02-28"),
+                // Equal but trivial title.
+                rec("reg", 2, "Bilancio 2024"),
+                // Open-ended on one side, undated on the other: a title alone is no evidence.
+                {
+                    let mut r = rec("reg", 3, "Consultazione sul piano casa");
+                    r.start_date = Some("2030-01-01".parse().unwrap());
+                    r
+                },
+            ],
+            true,
+            1,
+        );
+        assert!(same_as(&s, "reg:process:1").is_empty());
+        assert!(same_as(&s, "reg:process:2").is_empty());
+        assert!(same_as(&s, "reg:process:3").is_empty());
+        assert!(same_as(&s, "naz:process:4").is_empty());
+    });
 }
 
 #[test]
 fn a_link_in_the_description_links_whatever_the_titles_and_dates() {
-    let s = mem(&["naz", "reg"]);
-    let a = dated("naz", 1, "Una cosa", "2020-01-01", "2020-01-02");
-    harvest(&s, "naz", &[a], true, 0);
-    let mut b = dated("reg", 5, "Un'altra", "2024-01-01", "2024-01-02");
-    b.description_html.insert_sanitized(
-        "it",
-        r#"<p>Partecipa anche <a href="https://naz.example.it/processes/1/">sul portale nazionale</a>.</p>"#,
-    );
-    harvest(&s, "reg", &[b], true, 1);
-    assert_eq!(same_as(&s, "naz:process:1"), ["reg:process:5"]);
-    assert_eq!(same_as(&s, "reg:process:5"), ["naz:process:1"]);
+    on_each_engine(|mem| {
+        let s = mem(&["naz", "reg"]);
+        let a = dated("naz", 1, "Una cosa", "2020-01-01", "2020-01-02");
+        harvest(&s, "naz", &[a], true, 0);
+        let mut b = dated("reg", 5, "Un'altra", "2024-01-01", "2024-01-02");
+        b.description_html.insert_sanitized(
+            "it",
+            r#"<p>Partecipa anche <a href="https://naz.example.it/processes/1/">sul portale nazionale</a>.</p>"#,
+        );
+        harvest(&s, "reg", &[b], true, 1);
+        assert_eq!(same_as(&s, "naz:process:1"), ["reg:process:5"]);
+        assert_eq!(same_as(&s, "reg:process:5"), ["naz:process:1"]);
+    });
 }
 
 #[test]
 fn a_title_that_many_records_share_links_nothing() {
-    let sources: Vec<String> = (0..=crate::duplicates::MAX_TITLE_HOLDERS)
-        .map(|i| format!("s{i}"))
-        .collect();
-    let s = mem(&sources.iter().map(String::as_str).collect::<Vec<_>>());
-    // Two platforms publish it: the same thing.
-    for (i, src) in sources.iter().take(2).enumerate() {
-        let r = dated(src, 1, TITLE, "2024-03-01", "2024-04-30");
-        harvest(&s, src, &[r], true, i as i64);
-    }
-    assert_eq!(same_as(&s, "s0:process:1"), ["s1:process:1"]);
-    // Every platform has one: the title is generic, and a newcomer links to none of them.
-    for (i, src) in sources.iter().enumerate().skip(2) {
-        let r = dated(src, 1, TITLE, "2024-03-01", "2024-04-30");
-        harvest(&s, src, &[r], true, i as i64);
-    }
-    let last = format!("{}:process:1", sources.last().unwrap());
-    assert!(same_as(&s, &last).is_empty());
+    on_each_engine(|mem| {
+        let sources: Vec<String> = (0..=crate::duplicates::MAX_TITLE_HOLDERS)
+            .map(|i| format!("s{i}"))
+            .collect();
+        let s = mem(&sources.iter().map(String::as_str).collect::<Vec<_>>());
+        // Two platforms publish it: the same thing.
+        for (i, src) in sources.iter().take(2).enumerate() {
+            let r = dated(src, 1, TITLE, "2024-03-01", "2024-04-30");
+            harvest(&s, src, &[r], true, i as i64);
+        }
+        assert_eq!(same_as(&s, "s0:process:1"), ["s1:process:1"]);
+        // Every platform has one: the title is generic, and a newcomer links to none of them.
+        for (i, src) in sources.iter().enumerate().skip(2) {
+            let r = dated(src, 1, TITLE, "2024-03-01", "2024-04-30");
+            harvest(&s, src, &[r], true, i as i64);
+        }
+        let last = format!("{}:process:1", sources.last().unwrap());
+        assert!(same_as(&s, &last).is_empty());
+    });
 }
 
 #[test]
 fn a_meeting_that_shares_a_title_or_links_a_process_is_not_its_duplicate() {
-    let s = mem(&["naz", "reg"]);
-    harvest(
-        &s,
-        "naz",
-        &[dated("naz", 1, TITLE, "2024-03-01", "2024-04-30")],
-        true,
-        0,
-    );
-    // A meeting of the same consultation on the regional platform: same title, same days, and
-    // a link to the national page.
-    let mut m = dated("reg", 3, TITLE, "2024-03-10", "2024-03-10");
-    m.id = RecordId::new("reg", Kind::Meeting, "3");
-    m.description_html.insert_sanitized(
-        "it",
-        r#"<p>Il processo <a href="https://naz.example.it/processes/1">sul portale nazionale</a>.</p>"#,
-    );
-    // And the same consultation published as a consultation there: a duplicate.
-    let c = {
-        let mut c = dated("reg", 4, TITLE, "2024-03-01", "2024-04-30");
-        c.id = RecordId::new("reg", Kind::Consultation, "4");
-        c
-    };
-    harvest(&s, "reg", &[m, c], true, 1);
-    assert_eq!(same_as(&s, "naz:process:1"), ["reg:consultation:4"]);
-    assert!(same_as(&s, "reg:meeting:3").is_empty());
+    on_each_engine(|mem| {
+        let s = mem(&["naz", "reg"]);
+        harvest(
+            &s,
+            "naz",
+            &[dated("naz", 1, TITLE, "2024-03-01", "2024-04-30")],
+            true,
+            0,
+        );
+        // A meeting of the same consultation on the regional platform: same title, same days, and
+        // a link to the national page.
+        let mut m = dated("reg", 3, TITLE, "2024-03-10", "2024-03-10");
+        m.id = RecordId::new("reg", Kind::Meeting, "3");
+        m.description_html.insert_sanitized(
+            "it",
+            r#"<p>Il processo <a href="https://naz.example.it/processes/1">sul portale nazionale</a>.</p>"#,
+        );
+        // And the same consultation published as a consultation there: a duplicate.
+        let c = {
+            let mut c = dated("reg", 4, TITLE, "2024-03-01", "2024-04-30");
+            c.id = RecordId::new("reg", Kind::Consultation, "4");
+            c
+        };
+        harvest(&s, "reg", &[m, c], true, 1);
+        assert_eq!(same_as(&s, "naz:process:1"), ["reg:consultation:4"]);
+        assert!(same_as(&s, "reg:meeting:3").is_empty());
+    });
 }
 
 #[test]
 fn a_changed_title_or_a_gone_record_drops_the_link_and_bumps_both_sides() {
-    let s = mem(&["naz", "reg"]);
-    harvest(&s, "naz", &[titled("naz", 1)], true, 0);
-    harvest(&s, "reg", &[titled("reg", 1)], true, 1);
-    assert_eq!(same_as(&s, "naz:process:1"), ["reg:process:1"]);
+    on_each_engine(|mem| {
+        let s = mem(&["naz", "reg"]);
+        harvest(&s, "naz", &[titled("naz", 1)], true, 0);
+        harvest(&s, "reg", &[titled("reg", 1)], true, 1);
+        assert_eq!(same_as(&s, "naz:process:1"), ["reg:process:1"]);
 
-    // The regional title changes: no longer the same thing.
-    let before = seq_of(&s, "naz:process:1");
-    harvest(
-        &s,
-        "reg",
-        &[rec("reg", 1, "Tutt'altra consultazione")],
-        true,
-        2,
-    );
-    assert!(same_as(&s, "naz:process:1").is_empty());
-    assert!(same_as(&s, "reg:process:1").is_empty());
-    assert!(seq_of(&s, "naz:process:1") > before);
+        // The regional title changes: no longer the same thing.
+        let before = seq_of(&s, "naz:process:1");
+        harvest(
+            &s,
+            "reg",
+            &[rec("reg", 1, "Tutt'altra consultazione")],
+            true,
+            2,
+        );
+        assert!(same_as(&s, "naz:process:1").is_empty());
+        assert!(same_as(&s, "reg:process:1").is_empty());
+        assert!(seq_of(&s, "naz:process:1") > before);
 
-    // Back to the same title: linked again; then the national one goes.
-    harvest(&s, "reg", &[titled("reg", 1)], true, 3);
-    assert_eq!(same_as(&s, "reg:process:1"), ["naz:process:1"]);
-    let before_reg = seq_of(&s, "reg:process:1");
-    harvest(&s, "naz", &[], true, 4);
-    assert!(s
-        .record("naz:process:1")
-        .unwrap()
-        .unwrap()
-        .gone_at
-        .is_some());
-    assert!(same_as(&s, "reg:process:1").is_empty());
-    assert!(same_as(&s, "naz:process:1").is_empty());
-    assert!(seq_of(&s, "reg:process:1") > before_reg);
-    let last = s.changes_since(before_reg as u64, 100).unwrap();
-    assert!(last.iter().any(
-        |c| c.id == "reg:process:1" && c.record.as_ref().is_some_and(|r| r.same_as.is_empty())
-    ));
+        // Back to the same title: linked again; then the national one goes.
+        harvest(&s, "reg", &[titled("reg", 1)], true, 3);
+        assert_eq!(same_as(&s, "reg:process:1"), ["naz:process:1"]);
+        let before_reg = seq_of(&s, "reg:process:1");
+        harvest(&s, "naz", &[], true, 4);
+        assert!(s
+            .record("naz:process:1")
+            .unwrap()
+            .unwrap()
+            .gone_at
+            .is_some());
+        assert!(same_as(&s, "reg:process:1").is_empty());
+        assert!(same_as(&s, "naz:process:1").is_empty());
+        assert!(seq_of(&s, "reg:process:1") > before_reg);
+        let last = s.changes_since(before_reg as u64, 100).unwrap();
+        assert!(last
+            .iter()
+            .any(|c| c.id == "reg:process:1"
+                && c.record.as_ref().is_some_and(|r| r.same_as.is_empty())));
 
-    // It comes back unchanged (revived): linked again.
-    harvest(&s, "naz", &[titled("naz", 1)], true, 5);
-    assert_eq!(same_as(&s, "reg:process:1"), ["naz:process:1"]);
-    s.integrity_check().unwrap();
+        // It comes back unchanged (revived): linked again.
+        harvest(&s, "naz", &[titled("naz", 1)], true, 5);
+        assert_eq!(same_as(&s, "reg:process:1"), ["naz:process:1"]);
+        s.integrity_check().unwrap();
+    });
 }
 
 #[test]
@@ -1180,7 +1259,7 @@ fn records_stored_before_the_migration_are_linked_on_open() {
         harvest(&s, "naz", &[titled("naz", 1)], true, 0);
         harvest(&s, "reg", &[titled("reg", 1)], true, 1);
         // As an older version left it: no keys, no links.
-        s.writer()
+        s.sqlite_writer()
             .execute_batch("DELETE FROM record_links; DELETE FROM record_keys;")
             .unwrap();
         assert!(same_as(&s, "naz:process:1").is_empty());
@@ -1232,56 +1311,58 @@ fn labelled(v: &serde_json::Value) -> Record {
 /// store makes are compared with the labels.
 #[test]
 fn the_labelled_duplicate_pairs_have_no_false_merge() {
-    let set: serde_json::Value =
-        serde_json::from_str(include_str!("../tests/fixtures/duplicate_pairs.json")).unwrap();
-    let pairs = set["pairs"].as_array().unwrap();
-    let (mut tp, mut fp, mut fn_, mut tn) = (0, 0, 0, 0);
-    let mut false_merges = Vec::new();
-    let mut missed = Vec::new();
-    for (i, pair) in pairs.iter().enumerate() {
-        let (a, b) = (labelled(&pair["a"]), labelled(&pair["b"]));
-        let s = mem(&[&a.id.source, &b.id.source]);
-        harvest(&s, &a.id.source, std::slice::from_ref(&a), true, 0);
-        harvest(&s, &b.id.source, std::slice::from_ref(&b), true, 1);
-        let linked = same_as(&s, &a.id.to_string()) == [b.id.to_string()];
-        assert_eq!(
-            linked,
-            same_as(&s, &b.id.to_string()) == [a.id.to_string()],
-            "pair {i}: links go both ways"
-        );
-        let what = format!("pair {i} ({}): {}", pair["why"], a.title.get("it").unwrap());
-        match (pair["label"].as_str().unwrap(), linked) {
-            ("same", true) => tp += 1,
-            ("same", false) => {
-                fn_ += 1;
-                missed.push(what);
+    on_each_engine(|mem| {
+        let set: serde_json::Value =
+            serde_json::from_str(include_str!("../tests/fixtures/duplicate_pairs.json")).unwrap();
+        let pairs = set["pairs"].as_array().unwrap();
+        let (mut tp, mut fp, mut fn_, mut tn) = (0, 0, 0, 0);
+        let mut false_merges = Vec::new();
+        let mut missed = Vec::new();
+        for (i, pair) in pairs.iter().enumerate() {
+            let (a, b) = (labelled(&pair["a"]), labelled(&pair["b"]));
+            let s = mem(&[&a.id.source, &b.id.source]);
+            harvest(&s, &a.id.source, std::slice::from_ref(&a), true, 0);
+            harvest(&s, &b.id.source, std::slice::from_ref(&b), true, 1);
+            let linked = same_as(&s, &a.id.to_string()) == [b.id.to_string()];
+            assert_eq!(
+                linked,
+                same_as(&s, &b.id.to_string()) == [a.id.to_string()],
+                "pair {i}: links go both ways"
+            );
+            let what = format!("pair {i} ({}): {}", pair["why"], a.title.get("it").unwrap());
+            match (pair["label"].as_str().unwrap(), linked) {
+                ("same", true) => tp += 1,
+                ("same", false) => {
+                    fn_ += 1;
+                    missed.push(what);
+                }
+                ("different", true) => {
+                    fp += 1;
+                    false_merges.push(what);
+                }
+                _ => tn += 1,
             }
-            ("different", true) => {
-                fp += 1;
-                false_merges.push(what);
-            }
-            _ => tn += 1,
         }
-    }
-    let precision = tp as f64 / (tp + fp).max(1) as f64;
-    let recall = tp as f64 / (tp + fn_).max(1) as f64;
-    println!(
-        "labelled pairs: {} ({} same, {} different); linked {tp} true, {fp} false; missed {fn_}; \
-         precision {precision:.3}, recall {recall:.3}\nmissed:\n  {}",
-        pairs.len(),
-        tp + fn_,
-        fp + tn,
-        missed.join("\n  ")
-    );
-    assert!(pairs.len() >= 100 && tp + fn_ >= 50 && fp + tn >= 50);
-    assert!(
-        false_merges.is_empty(),
-        "false merges:\n{}",
-        false_merges.join("\n")
-    );
-    // Every pair a machine can prove (a link, or dates and one place) is found; the labelled
-    // set's last six same-pairs carry no such evidence and stay apart.
-    assert_eq!(fn_, 6, "missed:\n{}", missed.join("\n"));
+        let precision = tp as f64 / (tp + fp).max(1) as f64;
+        let recall = tp as f64 / (tp + fn_).max(1) as f64;
+        println!(
+            "labelled pairs: {} ({} same, {} different); linked {tp} true, {fp} false; missed {fn_}; \
+             precision {precision:.3}, recall {recall:.3}\nmissed:\n  {}",
+            pairs.len(),
+            tp + fn_,
+            fp + tn,
+            missed.join("\n  ")
+        );
+        assert!(pairs.len() >= 100 && tp + fn_ >= 50 && fp + tn >= 50);
+        assert!(
+            false_merges.is_empty(),
+            "false merges:\n{}",
+            false_merges.join("\n")
+        );
+        // Every pair a machine can prove (a link, or dates and one place) is found; the labelled
+        // set's last six same-pairs carry no such evidence and stay apart.
+        assert_eq!(fn_, 6, "missed:\n{}", missed.join("\n"));
+    });
 }
 
 /// Upgrading from schema 3, whose rule linked by title and overlapping dates alone: links the
@@ -1301,7 +1382,7 @@ fn an_upgrade_relinks_with_the_stricter_rule_and_reindexes_the_unlinked() {
         harvest(&s, "naz", &[body, titled("naz", 2)], true, 0);
         harvest(&s, "reg", &[regional, titled("reg", 2)], true, 1);
         // As schema 3 left it: the two bodies linked by their name alone.
-        let w = s.writer();
+        let w = s.sqlite_writer();
         w.execute_batch(
             "INSERT INTO record_links VALUES ('naz:process:1', 'reg:process:1'),
                                              ('reg:process:1', 'naz:process:1');
@@ -1334,7 +1415,7 @@ fn an_upgrade_relinks_with_the_stricter_rule_and_reindexes_the_unlinked() {
         "the formerly and the still linked are re-indexed"
     );
     let pending: i64 = s
-        .writer()
+        .sqlite_writer()
         .query_row("SELECT COUNT(*) FROM relink_bump", [], |r| r.get(0))
         .unwrap();
     assert_eq!(pending, 0);
@@ -1416,7 +1497,7 @@ fn old_store(path: &Path) {
     }
     // A quarter of one source goes.
     harvest(&s, "com", &catalogue("com", 5)[..82], true, 10);
-    let w = s.writer();
+    let w = s.sqlite_writer();
     w.execute_batch(
         "UPDATE records SET json = '{' WHERE id = 'reg:process:5';
          DELETE FROM record_links; DELETE FROM record_keys;",
@@ -1508,7 +1589,7 @@ fn the_chunked_backfill_writes_what_the_one_transaction_backfill_did_even_when_i
         };
         let s = Store::open(&path).unwrap();
         assert_eq!(
-            written(&s.writer()),
+            written(&s.sqlite_writer()),
             expected,
             "interrupted after {budget} chunks"
         );
@@ -1525,6 +1606,6 @@ fn the_chunked_backfill_writes_what_the_one_transaction_backfill_did_even_when_i
 
     // A store opened again does nothing more.
     let path = dir.path().join("chunked-0.sqlite");
-    let before = written(&Store::open(&path).unwrap().writer());
+    let before = written(&Store::open(&path).unwrap().sqlite_writer());
     assert_eq!(before, expected);
 }

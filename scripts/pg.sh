@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# A throwaway PostgreSQL server on loopback for the tests, from Debian's packages (postgresql).
+#   scripts/pg.sh start   initdb (once) and start; prints the URL to export as
+#                         SNODO_TEST_DATABASE_URL (tests create a database of their own on it)
+#   scripts/pg.sh stop    stop it
+# SNODO_PG_DIR (default /tmp/snodo-pg) and SNODO_PG_PORT (default 55432) choose where. fsync is
+# off: the data is thrown away, and the tests measure behaviour, not durability.
+set -euo pipefail
+DIR=${SNODO_PG_DIR:-/tmp/snodo-pg}
+PORT=${SNODO_PG_PORT:-55432}
+BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+if [ -z "$BIN" ]; then
+  echo "PostgreSQL's server is not installed: apt-get install postgresql" >&2
+  exit 1
+fi
+# initdb refuses to run as root: as root, run the server as Debian's postgres user.
+as_owner() {
+  if [ "$(id -u)" = 0 ]; then
+    su postgres -s /bin/sh -c "$*"
+  else
+    sh -c "$*"
+  fi
+}
+case ${1:-start} in
+start)
+  if [ ! -s "$DIR/PG_VERSION" ]; then
+    mkdir -p "$DIR"
+    if [ "$(id -u)" = 0 ]; then chown postgres: "$DIR"; fi
+    chmod 700 "$DIR"
+    as_owner "'$BIN/initdb' -D '$DIR' -U snodo --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null"
+  fi
+  if ! as_owner "'$BIN/pg_ctl' -D '$DIR' status >/dev/null 2>&1"; then
+    as_owner "'$BIN/pg_ctl' -D '$DIR' -l '$DIR/server.log' -w -t 60 start \
+      -o '-h 127.0.0.1 -p $PORT -k $DIR -c fsync=off -c synchronous_commit=off \
+          -c full_page_writes=off -c max_connections=400' >/dev/null"
+  fi
+  echo "postgres://snodo@127.0.0.1:$PORT/postgres"
+  ;;
+stop)
+  as_owner "'$BIN/pg_ctl' -D '$DIR' -m fast -w stop >/dev/null"
+  ;;
+*)
+  echo "usage: scripts/pg.sh start|stop" >&2
+  exit 2
+  ;;
+esac
