@@ -13,15 +13,63 @@ use serde_json::Value;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_snodo");
 
-/// A temp dir holding `snodo.toml` and the data dir.
+/// A temp dir holding `snodo.toml` and the data dir; with `SNODO_TEST_BACKEND=postgres`, a
+/// PostgreSQL database of its own as the store (the e2e suite runs on both engines in CI).
 pub struct Env {
     pub dir: tempfile::TempDir,
+    pub database_url: Option<String>,
+}
+
+/// The PostgreSQL server tests may create databases on (`scripts/pg.sh start` prints its URL).
+/// CI always has one, so there a test that needs it cannot skip itself.
+pub fn pg_admin_url() -> Option<String> {
+    match std::env::var("SNODO_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var_os("CI").is_some() => panic!(
+            "CI runs the PostgreSQL tests: set SNODO_TEST_DATABASE_URL (scripts/pg.sh start)"
+        ),
+        _ => None,
+    }
+}
+
+/// A new, empty database on the test server; its URL.
+pub fn fresh_pg_database(admin: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .subsec_nanos();
+    let name = format!(
+        "snodo_e2e_{}_{}_{nanos}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    );
+    // The store's PostgreSQL client is blocking and refuses to run on an async test's thread.
+    let admin = admin.to_owned();
+    std::thread::spawn(move || snodo_store::Store::create_database(&admin, &name))
+        .join()
+        .expect("the database thread")
+        .expect("create a test database")
+}
+
+/// True when this run of the suite puts every store on PostgreSQL.
+pub fn on_postgres() -> bool {
+    std::env::var("SNODO_TEST_BACKEND").is_ok_and(|b| b == "postgres")
 }
 
 impl Env {
     pub fn new(sources_toml: &str) -> Env {
         let dir = tempfile::tempdir().expect("temp dir");
-        let env = Env { dir };
+        let database_url = if on_postgres() {
+            let admin = pg_admin_url().expect(
+                "SNODO_TEST_BACKEND=postgres needs SNODO_TEST_DATABASE_URL (scripts/pg.sh start)",
+            );
+            Some(fresh_pg_database(&admin))
+        } else {
+            None
+        };
+        let env = Env { dir, database_url };
         env.write_config(sources_toml);
         env
     }
@@ -53,8 +101,13 @@ impl Env {
             }
         }
         harvest.push_str(harvest_extra);
+        let database_url = self
+            .database_url
+            .as_ref()
+            .map(|u| format!("database_url = {u:?}\n"))
+            .unwrap_or_default();
         let text = format!(
-            "[storage]\ndata_dir = {:?}\n\n[server]\nadmin_token = \"test-token\"\n\n[harvest]\n{harvest}\n\n{sources_toml}",
+            "[storage]\ndata_dir = {:?}\n{database_url}\n[server]\nadmin_token = \"test-token\"\n\n[harvest]\n{harvest}\n\n{sources_toml}",
             self.data_dir().display().to_string()
         );
         std::fs::write(self.config_path(), text).expect("write config");
@@ -67,6 +120,7 @@ impl Env {
             .arg(self.config_path())
             .args(args)
             .env_remove("SNODO_DATA_DIR")
+            .env_remove("SNODO_DATABASE_URL")
             .env_remove("SNODO_LISTEN")
             .env_remove("RUST_LOG")
             .output()

@@ -57,6 +57,8 @@ pub enum TriggerError {
     AlreadyRunning(String),
     #[error("source `{0}` is disabled in the configuration")]
     Disabled(String),
+    #[error("this process does not harvest now (it is an API replica, or another process holds the harvester leadership of the shared store); send the request to the harvester leader, the process whose /metrics show snodo_harvest_leader 1")]
+    NotLeader,
 }
 
 /// Per-source facts from the configuration that the store does not hold.
@@ -836,7 +838,7 @@ async fn runs(
         (status = 401, description = "No bearer token", body = error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "Wrong token", body = error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown source, or admin endpoints are off", body = error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The source is already being harvested", body = error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The source is already being harvested, or this process does not harvest now (an API replica, or not the harvester leader)", body = error::Problem, content_type = "application/problem+json"),
     ))]
 async fn trigger_harvest(
     State(state): State<AppState>,
@@ -867,7 +869,9 @@ async fn trigger_harvest(
             .into_response()),
         Err(TriggerError::UnknownSource(_)) => Err(ApiError::NotFound(format!("no source `{id}`"))),
         Err(e @ TriggerError::AlreadyRunning(_)) => Err(ApiError::Conflict(e.to_string())),
-        Err(e @ TriggerError::Disabled(_)) => Err(ApiError::Conflict(e.to_string())),
+        Err(e @ (TriggerError::Disabled(_) | TriggerError::NotLeader)) => {
+            Err(ApiError::Conflict(e.to_string()))
+        }
     }
 }
 
@@ -1124,6 +1128,12 @@ fn harvest_notice(lang: page::Lang, outcome: &str, id: &str) -> Option<String> {
         ("unknown", En) => {
             format!("Harvest of `{id}` not started: this process does not know the source.")
         }
+        ("follower", It) => format!(
+            "Raccolta di `{id}` non avviata: ora raccoglie un altro processo (il leader); chiedila a quello."
+        ),
+        ("follower", En) => format!(
+            "Harvest of `{id}` not started: another process (the leader) harvests now; ask it."
+        ),
         ("off", It) => {
             "Questo processo non raccoglie: avvia `snodo serve` con le fonti configurate.".into()
         }
@@ -1163,6 +1173,7 @@ async fn console_harvest(
         Some(Err(TriggerError::AlreadyRunning(_))) => "running",
         Some(Err(TriggerError::Disabled(_))) => "disabled",
         Some(Err(TriggerError::UnknownSource(_))) => "unknown",
+        Some(Err(TriggerError::NotLeader)) => "follower",
     };
     let back = page::href(
         match lang {
@@ -1342,8 +1353,17 @@ async fn openapi() -> Response {
 async fn status(State(state): State<AppState>) -> Response {
     let store = state.store.clone();
     let index = state.index.clone();
-    let check = tokio::task::spawn_blocking(move || -> Result<u64, String> {
-        store.max_seq().map_err(|e| format!("store: {e}"))?;
+    let check = tokio::task::spawn_blocking(move || -> Result<(u64, Result<u64, bool>), String> {
+        // Ok(head), or Err(true) when a shared store is unreachable: a replica keeps serving
+        // its index then, and stays in the load balancer.
+        let head = match store.max_seq() {
+            Ok(seq) => Ok(seq),
+            Err(e) if store.is_shared() && e.is_unavailable() => {
+                tracing::warn!(error = %e, "status: the store is unreachable; serving the last index");
+                Err(true)
+            }
+            Err(e) => return Err(format!("store: {e}")),
+        };
         let probe = SearchRequest {
             limit: 1,
             ..SearchRequest::default()
@@ -1351,15 +1371,41 @@ async fn status(State(state): State<AppState>) -> Response {
         index
             .search(&probe, today_in_italy())
             .map_err(|e| format!("index: {e}"))?;
-        Ok(index.num_docs())
+        Ok((index.num_docs(), head))
     })
     .await;
     match check {
-        Ok(Ok(docs)) => {
-            let mut r = problem_response(
-                StatusCode::OK,
-                Some(format!("Snodo is up; {docs} records searchable.")),
-                None,
+        Ok(Ok((docs, head))) => {
+            let applied = state.index.last_applied_seq();
+            let (detail, store_state, lag) = match head {
+                Ok(head) => {
+                    let lag = head.saturating_sub(applied);
+                    (
+                        format!("Snodo is up; {docs} records searchable; the index is {lag} changes behind the store."),
+                        "ok",
+                        Some(lag),
+                    )
+                }
+                Err(_) => (
+                    format!("Snodo is up; {docs} records searchable; the store is unreachable, so the index may be behind it."),
+                    "unreachable",
+                    None,
+                ),
+            };
+            let body = serde_json::json!({
+                "type": "about:blank",
+                "title": "OK",
+                "status": 200,
+                "detail": detail,
+                "records": docs,
+                "store": store_state,
+                "index_applied_seq": applied,
+                "index_lag_changes": lag,
+            });
+            let mut r = (StatusCode::OK, body.to_string()).into_response();
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(error::PROBLEM_JSON),
             );
             r.headers_mut()
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -1,7 +1,7 @@
 //! Opening everything a command needs, and the long-running commands (serve, harvest).
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use snodo_api::{AppState, HarvestTrigger, SourceMeta, TriggerError};
 use snodo_config::{Config, LogFormat};
+use snodo_harvest::cluster::LeaderSlot;
 use snodo_harvest::{HarvestError, Harvester, Indexer};
 use snodo_index::Index;
 use snodo_store::{SourceInfo, Store};
@@ -67,6 +68,52 @@ fn metrics_renderer() -> Option<Arc<dyn Fn() -> String + Send + Sync>> {
         .map(|h| Arc::new(move || h.render()) as Arc<dyn Fn() -> String + Send + Sync>)
 }
 
+/// What `snodo serve` does in a deployment of several processes sharing a PostgreSQL store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Role {
+    /// Search API and harvesting (while it holds the leadership, on PostgreSQL): the only role
+    /// with SQLite.
+    #[default]
+    All,
+    /// Search API only: the local index follows the shared store.
+    Api,
+    /// Harvesting only (while it holds the leadership); still answers `/status`, `/metrics` and
+    /// the admin endpoints.
+    Harvester,
+}
+
+/// Who runs a harvest the API asks for.
+#[derive(Clone)]
+pub enum Harvesting {
+    /// This process alone writes the store (SQLite).
+    Local(Arc<Harvester>),
+    /// Whoever holds the leadership; nothing while another process does.
+    Leader(LeaderSlot),
+}
+
+impl Harvesting {
+    fn current(&self) -> Option<Arc<Harvester>> {
+        match self {
+            Harvesting::Local(h) => Some(h.clone()),
+            Harvesting::Leader(slot) => slot.current(),
+        }
+    }
+}
+
+/// Opens the store the configuration names: PostgreSQL when `storage.database_url` is set, the
+/// SQLite file in the data directory otherwise.
+pub fn open_store(config: &Config) -> anyhow::Result<Store> {
+    match config.storage.database_url() {
+        Some(url) => Store::connect(url).with_context(|| {
+            format!(
+                "cannot open the store on PostgreSQL ({})",
+                snodo_store::redact_url(url)
+            )
+        }),
+        None => Ok(Store::open(&config.db_path())?),
+    }
+}
+
 pub struct App {
     pub config: Config,
     pub store: Arc<Store>,
@@ -101,7 +148,6 @@ impl App {
                 config.path.display()
             )
         })?;
-        let store = Arc::new(Store::open(&config.db_path())?);
         let infos: Vec<SourceInfo> = config
             .sources
             .iter()
@@ -112,7 +158,17 @@ impl App {
                 url: s.url.clone(),
             })
             .collect();
-        store.sync_sources(&infos)?;
+        // The store is blocking (and PostgreSQL's client may not run on an async thread).
+        let store = {
+            let config = config.clone();
+            tokio::task::spawn_blocking(move || -> anyhow::Result<Store> {
+                let store = open_store(&config)?;
+                store.sync_sources(&infos)?;
+                Ok(store)
+            })
+            .await??
+        };
+        let store = Arc::new(store);
         let index = match Index::open(&config.index_dir()) {
             Err(snodo_index::IndexError::Locked { .. }) if read_only_ok => {
                 let index = Index::open_read_only(&config.index_dir()).with_context(|| {
@@ -135,13 +191,19 @@ impl App {
         };
         // Only the index writer harvests, so only it may declare runs of a dead process
         // abandoned: a reader (or a `snodo harvest` refused while `snodo serve` runs) must not
-        // touch the server's runs in progress.
-        let abandoned = store.abandon_unfinished_runs(chrono::Utc::now())?;
-        if abandoned > 0 {
-            tracing::warn!(
-                runs = abandoned,
-                "runs left unfinished by a previous process were marked abandoned"
-            );
+        // touch the server's runs in progress. On a shared store only the harvester leader may,
+        // when it takes over.
+        if !store.is_shared() {
+            let s = store.clone();
+            let abandoned =
+                tokio::task::spawn_blocking(move || s.abandon_unfinished_runs(chrono::Utc::now()))
+                    .await??;
+            if abandoned > 0 {
+                tracing::warn!(
+                    runs = abandoned,
+                    "runs left unfinished by a previous process were marked abandoned"
+                );
+            }
         }
         let indexer = Arc::new(Indexer::new(store.clone(), index.clone()));
         snodo_harvest::publish_record_gauges(&store).await;
@@ -165,16 +227,21 @@ impl App {
     }
 
     pub fn harvester(&self) -> anyhow::Result<Harvester> {
+        self.harvester_until(self.cancel.clone())
+    }
+
+    /// A harvester whose runs stop when `cancel` fires (the end of a term of leadership).
+    fn harvester_until(&self, cancel: CancellationToken) -> anyhow::Result<Harvester> {
         Harvester::new(
             &self.config,
             self.store.clone(),
             self.indexer.clone(),
-            self.cancel.clone(),
+            cancel,
         )
         .map_err(|p| anyhow::anyhow!("invalid configuration:\n{}", p.join("\n")))
     }
 
-    pub fn api_state(&self, harvester: Option<Arc<Harvester>>) -> AppState {
+    pub fn api_state(&self, harvesting: Option<Harvesting>) -> AppState {
         let mut state = AppState::new(self.store.clone(), self.index.clone());
         state.sources = Arc::new(
             self.config
@@ -225,16 +292,36 @@ impl App {
         };
         state.answers = Arc::new(snodo_api::AnswerCache::new(srv.search_cache_entries));
         state.render_metrics = metrics_renderer();
-        if let Some(h) = harvester {
+        if let Some(h) = harvesting {
             let running = h.clone();
-            state.running = Some(Arc::new(move |id: &str| running.is_running(id)));
+            state.running = Some(Arc::new(move |id: &str| {
+                running.current().is_some_and(|h| h.is_running(id))
+            }));
             state.trigger = Some(Arc::new(Trigger(h)));
         }
         state
     }
 
-    /// `snodo harvest`: runs the named (or all enabled) sources now and prints a summary.
+    /// `snodo harvest`: runs the named (or all enabled) sources now and prints a summary. On a
+    /// shared store it must hold the leadership for as long as it runs.
     pub async fn harvest(&self, ids: &[String], json: bool) -> anyhow::Result<ExitCode> {
+        let _lease = if self.store.is_shared() {
+            let store = self.store.clone();
+            let lease = tokio::task::spawn_blocking(move || store.try_lead()).await??;
+            let Some(lease) = lease else {
+                bail!(
+                    "another snodo process is the harvester of this PostgreSQL store; ask it to \
+                     harvest (POST /api/v1/admin/sources/ID/harvest with the admin token) or stop it first"
+                );
+            };
+            // Holding the leadership, nobody else harvests: runs left `running` are dead.
+            let store = self.store.clone();
+            tokio::task::spawn_blocking(move || store.abandon_unfinished_runs(chrono::Utc::now()))
+                .await??;
+            Some(lease)
+        } else {
+            None
+        };
         let mut harvester = self.harvester()?;
         let bars = crate::output::Bars::for_terminal(json);
         if let Some(f) = bars.progress_fn() {
@@ -267,18 +354,67 @@ impl App {
         })
     }
 
-    /// `snodo serve`: API + scheduler in one process (one index writer). SIGTERM or Ctrl-C stops
-    /// scheduling, lets running harvests end or abandons them without half-writes, then exits 0.
-    pub async fn serve(self, listen: SocketAddr) -> anyhow::Result<()> {
-        let harvester = Arc::new(self.harvester()?);
-        let state = self.api_state(Some(harvester.clone()));
+    /// `snodo serve`: API + scheduler in one process (one index writer) with SQLite; on a shared
+    /// PostgreSQL store, the `role`'s part of a deployment. SIGTERM or Ctrl-C stops scheduling,
+    /// lets running harvests end or abandons them without half-writes, then exits 0.
+    pub async fn serve(self, listen: SocketAddr, role: Role) -> anyhow::Result<()> {
+        let shared = self.store.is_shared();
+        if !shared && role != Role::All {
+            bail!(
+                "--role {} needs the store on PostgreSQL (storage.database_url or \
+                 SNODO_DATABASE_URL): with SQLite one process does everything (--role all)",
+                match role {
+                    Role::Api => "api",
+                    _ => "harvester",
+                }
+            );
+        }
+        let jitter = Duration::from_secs(self.config.harvest.jitter_secs);
+        let app = Arc::new(self);
+        let mut background = tokio::task::JoinSet::new();
+        let harvesting = if !shared {
+            let harvester = Arc::new(app.harvester()?);
+            background.spawn(snodo_harvest::scheduler::run(harvester.clone(), jitter));
+            Some(Harvesting::Local(harvester))
+        } else {
+            background.spawn(snodo_harvest::cluster::follow(
+                app.store.clone(),
+                app.indexer.clone(),
+                app.cancel.clone(),
+            ));
+            if role == Role::Api {
+                // Asked to harvest, a replica says who does (an empty slot never fills).
+                Some(Harvesting::Leader(LeaderSlot::default()))
+            } else {
+                // Fails now, not at the first term, on a configuration that cannot harvest.
+                drop(app.harvester()?);
+                let slot = LeaderSlot::default();
+                let maker = app.clone();
+                let (ready, settled) = tokio::sync::oneshot::channel();
+                background.spawn(snodo_harvest::cluster::lead(
+                    app.store.clone(),
+                    move |stop| {
+                        maker
+                            .harvester_until(stop)
+                            .map_err(|e| HarvestError::Internal(format!("{e:#}")))
+                    },
+                    slot.clone(),
+                    jitter,
+                    app.cancel.clone(),
+                    ready,
+                ));
+                // Serve once the first bid for leadership is settled; not forever if the
+                // store hangs (the bid goes on in the background).
+                let _ = tokio::time::timeout(Duration::from_secs(15), settled).await;
+                Some(Harvesting::Leader(slot))
+            }
+        };
+        let state = app.api_state(harvesting);
         let router = snodo_api::router(state);
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}; is another process using it? (set --listen or server.listen)"))?;
         let addr = listener.local_addr()?;
-        let jitter = Duration::from_secs(self.config.harvest.jitter_secs);
-        let scheduler = tokio::spawn(snodo_harvest::scheduler::run(harvester.clone(), jitter));
         println!("listening on http://{addr}");
         // Lets `snodo harvest` on this data directory find the server that owns the index.
         let reachable = if addr.ip().is_unspecified() {
@@ -287,9 +423,9 @@ impl App {
             addr
         };
         let _address =
-            crate::remote::AddressFile::write(&self.config, &format!("http://{reachable}"));
-        tracing::info!(%addr, sources = self.config.sources.len(), "serving");
-        let cancel = self.cancel.clone();
+            crate::remote::AddressFile::write(&app.config, &format!("http://{reachable}"));
+        tracing::info!(%addr, sources = app.config.sources.len(), store = %app.store.location(), ?role, "serving");
+        let cancel = app.cancel.clone();
         axum::serve(
             listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
@@ -298,11 +434,71 @@ impl App {
         .await
         .context("the HTTP server failed")?;
         cancel.cancel();
-        let _ = tokio::time::timeout(Duration::from_secs(30), scheduler).await;
-        self.indexer.catch_up().await?;
+        let _ = tokio::time::timeout(Duration::from_secs(30), async {
+            while background.join_next().await.is_some() {}
+        })
+        .await;
+        if let Err(e) = app.indexer.catch_up().await {
+            // A shared store may be what went away; the index is rebuilt or caught up at start.
+            if !shared {
+                return Err(e.into());
+            }
+            tracing::warn!(error = %e, "could not catch up the index before stopping");
+        }
         tracing::info!("stopped cleanly");
         Ok(())
     }
+}
+
+/// `snodo migrate`: copies a SQLite store into an empty PostgreSQL database and checks the copy.
+pub async fn migrate(from: PathBuf, to: String, json: bool) -> anyhow::Result<ExitCode> {
+    if !from.is_file() {
+        bail!(
+            "{} is not a SQLite store; give the snodo.sqlite3 file in storage.data_dir",
+            from.display()
+        );
+    }
+    let summary = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let source = Store::open(&from)
+            .with_context(|| format!("cannot open the SQLite store {}", from.display()))?;
+        let dest = Store::connect(&to).with_context(|| {
+            format!(
+                "cannot open the PostgreSQL store {}",
+                snodo_store::redact_url(&to)
+            )
+        })?;
+        let started = std::time::Instant::now();
+        let mut last = String::new();
+        let summary = source.copy_to(&dest, &mut |table, n| {
+            if table != last {
+                last = table.to_owned();
+                eprintln!("copying {table}…");
+            }
+            tracing::debug!(table, rows = n, "copied");
+        })?;
+        Ok((summary, started.elapsed()))
+    })
+    .await??;
+    let (s, took) = summary;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+    } else {
+        println!(
+            "copied and checked in {:.1}s: {} sources, {} records ({} live), {} changes (up to seq {}), {} runs, {} duplicate keys, {} links; records digest {}",
+            took.as_secs_f64(),
+            s.sources,
+            s.records,
+            s.live_records,
+            s.changes,
+            s.max_seq,
+            s.runs,
+            s.keys,
+            s.links,
+            s.records_digest
+        );
+        println!("now set storage.database_url (or SNODO_DATABASE_URL) and start snodo again");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The sources a `snodo harvest` names, or every enabled one when it names none.
@@ -344,20 +540,22 @@ async fn shutdown_signal(cancel: CancellationToken) {
 }
 
 /// The API's admin trigger: starts a run in the background.
-struct Trigger(Arc<Harvester>);
+struct Trigger(Harvesting);
 
 impl HarvestTrigger for Trigger {
     fn trigger(&self, source: &str) -> Result<(), TriggerError> {
+        let Some(h) = self.0.current() else {
+            return Err(TriggerError::NotLeader);
+        };
         // Claimed here, synchronously, so "started" and "already running" are decided before
         // answering and two triggers can never both start a run.
-        let claim = match self.0.claim(source) {
+        let claim = match h.claim(source) {
             Ok(c) => c,
             Err(HarvestError::UnknownSource { .. }) => {
                 return Err(TriggerError::UnknownSource(source.to_owned()))
             }
             Err(_) => return Err(TriggerError::AlreadyRunning(source.to_owned())),
         };
-        let h = self.0.clone();
         let id = source.to_owned();
         tokio::spawn(async move {
             if let Err(e) = h.run_claimed(claim).await {

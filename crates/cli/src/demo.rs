@@ -82,7 +82,7 @@ pub async fn run(
     let app = crate::app::App::open(config).await?;
     let ids: Vec<String> = DEMO_SOURCES.iter().map(|s| s.0.to_owned()).collect();
     app.harvest(&ids, false).await?;
-    app.serve(listen).await?;
+    app.serve(listen, crate::app::Role::All).await?;
     drop(fakes);
     Ok(ExitCode::SUCCESS)
 }

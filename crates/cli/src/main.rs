@@ -44,6 +44,10 @@ enum Cmd {
         /// Address to listen on; overrides [server] listen.
         #[arg(long)]
         listen: Option<SocketAddr>,
+        /// With the store on PostgreSQL: `api` serves search from a local index that follows
+        /// the store, `harvester` harvests while it holds the leadership, `all` does both.
+        #[arg(long, value_enum, env = "SNODO_ROLE", default_value = "all")]
+        role: app::Role,
     },
     /// Harvest now (all sources, or the named ones), store, index, print a summary.
     /// Exit status 0 when every source succeeded, 1 otherwise.
@@ -112,6 +116,20 @@ enum Cmd {
     },
     /// Copy the SQLite store to PATH with SQLite's online backup (safe while serving).
     Backup { path: PathBuf },
+    /// Move a SQLite store, history included, into an empty PostgreSQL database and check the
+    /// copy (row counts, the highest seq, a digest of every record). Stop snodo first; then set
+    /// storage.database_url. The index in the data directory stays valid: seqs are kept.
+    Migrate {
+        /// The SQLite file (storage.data_dir/snodo.sqlite3).
+        #[arg(long)]
+        from: PathBuf,
+        /// postgres://user:password@host:5432/database
+        #[arg(long)]
+        to: String,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -166,6 +184,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}: ok, {} sources", cfg.path.display(), cfg.sources.len());
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Migrate { from, to, json } => {
+            app::init_logging(cli.log_format.unwrap_or_default(), "warn");
+            app::migrate(from, to, json).await
+        }
         Cmd::Demo {
             listen,
             data_dir,
@@ -187,13 +209,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let cfg = app::load_config(&cli.config)?;
             app::init_logging(cli.log_format.unwrap_or(cfg.log.format), &cfg.log.level);
             match cmd {
-                Cmd::Serve { listen } => {
+                Cmd::Serve { listen, role } => {
                     let listen = match listen {
                         Some(l) => l,
                         None => cfg.server.listen.parse().context("server.listen")?,
                     };
                     let app = app::App::open(cfg).await?;
-                    app.serve(listen).await?;
+                    app.serve(listen, role).await?;
                     Ok(ExitCode::SUCCESS)
                 }
                 Cmd::Harvest { sources, json } => match app::App::open(cfg.clone()).await {
@@ -298,7 +320,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     println!("backed up the store to {}", path.display());
                     Ok(ExitCode::SUCCESS)
                 }
-                Cmd::Config { .. } | Cmd::Demo { .. } => unreachable!("handled above"),
+                Cmd::Config { .. } | Cmd::Demo { .. } | Cmd::Migrate { .. } => {
+                    unreachable!("handled above")
+                }
             }
         }
     }

@@ -243,7 +243,8 @@ pub fn print_check(
 }
 
 pub fn print_sources(app: &App, json: bool) -> anyhow::Result<()> {
-    let rows = app.store.sources().context("reading sources")?;
+    // Blocking store work off the async thread (PostgreSQL's client insists).
+    let rows = tokio::task::block_in_place(|| app.store.sources()).context("reading sources")?;
     if json {
         let state = app.api_state(None);
         let v: Vec<snodo_api::dto::SourceResponse> = rows

@@ -5,8 +5,9 @@
 //! connector's own typed params, through the [`KindCheck`] list the caller passes in, so this crate
 //! never depends on connectors, the store or the index.
 //!
-//! Environment overrides (one documented way): `SNODO_DATA_DIR`, `SNODO_LISTEN`,
-//! `SNODO_ADMIN_TOKEN` replace `storage.data_dir`, `server.listen`, `server.admin_token`.
+//! Environment overrides (one documented way): `SNODO_DATA_DIR`, `SNODO_DATABASE_URL`,
+//! `SNODO_LISTEN`, `SNODO_ADMIN_TOKEN` replace `storage.data_dir`, `storage.database_url`,
+//! `server.listen`, `server.admin_token`.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -57,6 +58,18 @@ pub struct Storage {
     /// The SQLite file and the index directory live here (relative to the working directory).
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
+    /// `postgres://user:password@host:5432/database` puts the store on PostgreSQL, so that
+    /// several processes (one harvester, many API replicas) share it; the index stays local, in
+    /// `data_dir`. Unset (the default), the store is the SQLite file in `data_dir`.
+    #[serde(default)]
+    pub database_url: Option<String>,
+}
+
+impl Storage {
+    /// The PostgreSQL URL when one is set.
+    pub fn database_url(&self) -> Option<&str> {
+        self.database_url.as_deref().filter(|u| !u.is_empty())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -440,6 +453,19 @@ impl Config {
         if let Some(d) = var("SNODO_DATA_DIR").filter(|v| !v.is_empty()) {
             self.storage.data_dir = PathBuf::from(d);
         }
+        if let Some(u) = var("SNODO_DATABASE_URL").filter(|v| !v.is_empty()) {
+            self.storage.database_url = Some(u);
+        }
+        if let Some(u) = self.storage.database_url() {
+            if !(u.starts_with("postgres://") || u.starts_with("postgresql://")) {
+                return Err(
+                    "storage.database_url / SNODO_DATABASE_URL: only PostgreSQL is supported, \
+                     written postgres://user:password@host:5432/database (leave it unset for \
+                     the embedded SQLite store)"
+                        .into(),
+                );
+            }
+        }
         if let Some(l) = var("SNODO_LISTEN").filter(|v| !v.is_empty()) {
             if l.parse::<SocketAddr>().is_err() {
                 return Err(format!(
@@ -475,7 +501,10 @@ impl Config {
     pub fn empty(data_dir: PathBuf) -> Config {
         Config {
             path: PathBuf::from("(built-in)"),
-            storage: Storage { data_dir },
+            storage: Storage {
+                data_dir,
+                database_url: None,
+            },
             server: default_server(),
             harvest: default_harvest(),
             log: default_log(),
@@ -755,6 +784,7 @@ fn default_level() -> String {
 fn default_storage() -> Storage {
     Storage {
         data_dir: default_data_dir(),
+        database_url: None,
     }
 }
 fn default_server() -> Server {
@@ -939,6 +969,14 @@ territory = "99"
         .unwrap();
         assert_eq!(c.storage.data_dir, PathBuf::from("/var/lib/snodo"));
         assert_eq!(c.admin_token(), Some("s3cret"));
+        assert_eq!(c.storage.database_url(), None, "SQLite unless asked");
+        c.apply_env(|k| (k == "SNODO_DATABASE_URL").then(|| "postgres://s@db/snodo".into()))
+            .unwrap();
+        assert_eq!(c.storage.database_url(), Some("postgres://s@db/snodo"));
+        let e = c
+            .apply_env(|k| (k == "SNODO_DATABASE_URL").then(|| "mysql://db/snodo".into()))
+            .unwrap_err();
+        assert!(e.contains("only PostgreSQL"), "{e}");
         assert!(c
             .apply_env(|k| (k == "SNODO_LISTEN").then(|| "nope".into()))
             .is_err());

@@ -5,6 +5,7 @@
 //! per-run records and metrics), the connector registry, the scheduler, and the single indexer
 //! task. It never parses upstream formats (connectors do) and never serves HTTP (the API does).
 
+pub mod cluster;
 pub mod discover;
 pub mod indexer;
 pub mod registry;
@@ -393,6 +394,10 @@ pub fn describe_metrics() {
         "Live records in the store, by source and kind"
     );
     describe_gauge!("snodo_index_documents", "Documents in the search index");
+    describe_gauge!(
+        "snodo_harvest_leader",
+        "1 while this process is the harvester (holds the leadership on a shared PostgreSQL store), 0 otherwise"
+    );
     snodo_connector::http::describe_metrics();
 }
 

@@ -206,6 +206,9 @@ pub enum StoreError {
     #[error("{0} needs the store on PostgreSQL (storage.database_url); with SQLite one process does everything")]
     NotShared(&'static str),
 
+    #[error("cannot copy the store: {0}")]
+    Copy(String),
+
     #[error("cannot back up the database to {path}: {detail}")]
     Backup { path: PathBuf, detail: String },
 }
@@ -249,7 +252,10 @@ impl StoreError {
     /// True when the database cannot be reached at all (PostgreSQL down or unreachable): the
     /// caller answers "try later" rather than "something is broken".
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, StoreError::Unavailable { .. })
+        matches!(
+            self,
+            StoreError::Unavailable { .. } | StoreError::Connect { .. }
+        )
     }
 }
 

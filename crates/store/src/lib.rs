@@ -20,6 +20,7 @@ mod error;
 mod pg;
 mod schema;
 mod sqlite;
+mod transfer;
 mod types;
 mod write;
 
@@ -33,6 +34,7 @@ use snodo_model::Record;
 
 pub use crate::error::{DbError, StoreError};
 pub use crate::pg::{redact as redact_url, ChangeListener, Leadership};
+pub use crate::transfer::StoreSummary;
 pub use crate::types::{
     AppliedBatch, Change, HarvestBatch, Outcome, ParseOutcomeError, RunCounts, RunFinish, RunId,
     RunRecord, ScheduleState, SourceInfo, SourceStatus, StoredRecord, DEFAULT_MAX_SWEEP_FRACTION,
@@ -301,6 +303,92 @@ impl Store {
     /// allowed to) and returns the new database's URL; for tests and set-up scripts.
     pub fn create_database(admin_url: &str, name: &str) -> Result<String, StoreError> {
         pg::create_database(admin_url, name)
+    }
+
+    /// Row counts and a digest of every record: what `snodo migrate` compares.
+    pub fn summary(&self) -> Result<StoreSummary, StoreError> {
+        match &self.engine {
+            Engine::Sqlite(s) => s.summary(),
+            Engine::Postgres(p) => p.summary(),
+        }
+    }
+
+    /// Copies this SQLite store, history included, into `dest` on PostgreSQL, which must hold
+    /// no records, runs or changes yet; then checks that both have the same rows and records.
+    /// `progress` hears each table's name and rows copied so far. Returns what both hold.
+    pub fn copy_to(
+        &self,
+        dest: &Store,
+        progress: &mut dyn FnMut(&str, u64),
+    ) -> Result<StoreSummary, StoreError> {
+        let (Engine::Sqlite(from), Engine::Postgres(to)) = (&self.engine, &dest.engine) else {
+            return Err(StoreError::Copy(
+                "copies go from a SQLite store to a PostgreSQL one".into(),
+            ));
+        };
+        let there = to.summary()?;
+        if there.records + there.runs + there.changes > 0 {
+            return Err(StoreError::Copy(format!(
+                "the destination already holds {} records, {} runs and {} changes; migrate                  into a new, empty database",
+                there.records, there.runs, there.changes
+            )));
+        }
+        let here = from.summary()?;
+        use transfer::{Chunk, CHUNK};
+        to.import(&Chunk::Sources(from.export_sources()?))?;
+        progress("sources", here.sources);
+        let mut done = 0;
+        let mut after = String::new();
+        loop {
+            let rows = from.export_records(&after, CHUNK)?;
+            let Some(last) = rows.last() else { break };
+            after = last.id.clone();
+            done += rows.len() as u64;
+            to.import(&Chunk::Records(rows))?;
+            progress("records", done);
+        }
+        let (mut done, mut after) = (0, 0);
+        loop {
+            let rows = from.export_changes(after, CHUNK)?;
+            let Some(last) = rows.last() else { break };
+            after = last.seq;
+            done += rows.len() as u64;
+            to.import(&Chunk::Changes(rows))?;
+            progress("changes", done);
+        }
+        let (mut done, mut after) = (0, 0);
+        loop {
+            let rows = from.export_runs(after, CHUNK)?;
+            let Some(last) = rows.last() else { break };
+            after = last.id;
+            done += rows.len() as u64;
+            to.import(&Chunk::Runs(rows))?;
+            progress("runs", done);
+        }
+        for (links, name) in [(false, "keys"), (true, "links")] {
+            let (mut done, mut after) = (0, (String::new(), String::new()));
+            loop {
+                let rows = from.export_pairs(links, &after, CHUNK)?;
+                let Some(last) = rows.last() else { break };
+                after = last.clone();
+                done += rows.len() as u64;
+                to.import(&if links {
+                    Chunk::Links(rows)
+                } else {
+                    Chunk::Keys(rows)
+                })?;
+                progress(name, done);
+            }
+        }
+        to.finish_import(here.max_seq)?;
+        let copied = to.summary()?;
+        if copied != here {
+            return Err(StoreError::Copy(format!(
+                "the copy differs from the original (was {here:?}, copied {copied:?}); the \
+                 SQLite store was not changed: drop the new database and try again"
+            )));
+        }
+        Ok(copied)
     }
 
     /// Runs SQL (no results) on either engine, for tests that inspect or damage raw tables.

@@ -21,6 +21,7 @@ use snodo_model::Record;
 
 use crate::codec::{self, decode_linked, int, uint};
 use crate::error::{Ctx, DbError, StoreError};
+use crate::transfer::{Chunk, Digest, RecordRow, SourceRow, StoreSummary};
 use crate::types::{
     AppliedBatch, Change, HarvestBatch, RunCounts, RunFinish, RunId, RunRecord, ScheduleState,
     SourceInfo, SourceStatus, StoredRecord,
@@ -148,6 +149,37 @@ struct Conn {
     prepared: HashMap<&'static str, Statement>,
 }
 
+/// Runs `f` where postgres' blocking client may run. That client drives a small runtime of its
+/// own, which tokio refuses to start (or stop, when a client is dropped) on a thread that is
+/// already running tokio; there `f` runs on a scoped thread of its own instead. Store callers
+/// are blocking code anyway, so the only cost is a thread per call made from async code.
+fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return f();
+    }
+    std::thread::scope(|s| {
+        s.spawn(f)
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        let writer = self
+            .writer
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let readers = std::mem::take(
+            self.readers
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        off_runtime(move || drop((writer, readers)));
+    }
+}
+
 /// Parses a `postgres://` URL (or key=value string) and says where it points, password left out.
 pub(crate) fn parse_url(url: &str) -> Result<(Config, String), StoreError> {
     let mut config = Config::from_str(url).map_err(|_| StoreError::BadUrl(redact(url)))?;
@@ -205,6 +237,10 @@ pub(crate) fn connect(config: &Config, target: &str) -> Result<Client, StoreErro
 impl PgStore {
     /// Connects and brings the schema up to date (one process at a time, under a lock).
     pub(crate) fn open(url: &str) -> Result<PgStore, StoreError> {
+        off_runtime(|| Self::open_here(url))
+    }
+
+    fn open_here(url: &str) -> Result<PgStore, StoreError> {
         let (config, target) = parse_url(url)?;
         let mut client = connect(&config, &target)?;
         migrate(&mut client)?;
@@ -229,7 +265,15 @@ impl PgStore {
 
     /// Runs `f` in a write transaction that holds the write lock; commits when it succeeds, and
     /// then moves the log head and wakes the followers if it logged changes.
-    fn write<T>(
+    fn write<T: Send>(
+        &self,
+        ctx: &str,
+        f: impl FnOnce(&mut PgTx<'_, '_>) -> Result<T, StoreError> + Send,
+    ) -> Result<T, StoreError> {
+        off_runtime(|| self.write_here(ctx, f))
+    }
+
+    fn write_here<T>(
         &self,
         ctx: &str,
         f: impl FnOnce(&mut PgTx<'_, '_>) -> Result<T, StoreError>,
@@ -275,7 +319,16 @@ impl PgStore {
 
     /// Runs `f` in a read-only transaction on a pooled connection: repeatable read when
     /// `snapshot`, for reads of several statements that must agree.
-    fn read<T>(
+    fn read<T: Send>(
+        &self,
+        ctx: &str,
+        snapshot: bool,
+        f: impl FnOnce(&mut Transaction<'_>) -> Result<T, postgres::Error> + Send,
+    ) -> Result<T, StoreError> {
+        off_runtime(|| self.read_here(ctx, snapshot, f))
+    }
+
+    fn read_here<T>(
         &self,
         ctx: &str,
         snapshot: bool,
@@ -687,6 +740,10 @@ impl PgStore {
 /// Creates a database on the server `admin_url` points at and returns the URL of the new one
 /// (same server, user and options): for tests and for first-time set-up scripts.
 pub(crate) fn create_database(admin_url: &str, name: &str) -> Result<String, StoreError> {
+    off_runtime(|| create_database_here(admin_url, name))
+}
+
+fn create_database_here(admin_url: &str, name: &str) -> Result<String, StoreError> {
     if name.is_empty()
         || !name
             .bytes()
@@ -723,6 +780,193 @@ impl PgStore {
     pub(crate) fn raw_row(&self, sql: &str) -> Row {
         self.write("a test", |w| w.tx.query_one(sql, &[]).ctx("a test"))
             .unwrap()
+    }
+}
+
+/// Writing a copied store (see `crate::transfer`).
+impl PgStore {
+    pub(crate) fn import(&self, chunk: &Chunk) -> Result<(), StoreError> {
+        let ctx = "writing the copied store";
+        self.write(ctx, |w| import_chunk(&mut w.tx, chunk).map(drop).ctx(ctx))
+    }
+
+    /// After the last chunk: identities continue after the copied ids, and the log head is the
+    /// old store's, so `seq`s are never reused.
+    pub(crate) fn finish_import(&self, max_seq: u64) -> Result<(), StoreError> {
+        let ctx = "finishing the copied store";
+        let head = int(max_seq);
+        self.write(ctx, |w| {
+            w.tx.execute(
+                "SELECT setval(pg_get_serial_sequence('changes', 'seq'), GREATEST($1::bigint, 1), $1::bigint > 0)",
+                &[&head],
+            )
+            .ctx(ctx)?;
+            w.tx.execute(
+                "SELECT setval(pg_get_serial_sequence('runs', 'id'),
+                               GREATEST((SELECT COALESCE(MAX(id), 0) FROM runs), 1),
+                               EXISTS (SELECT 1 FROM runs))",
+                &[],
+            )
+            .ctx(ctx)?;
+            w.tx.execute("UPDATE log_head SET seq = $1 WHERE id = 1", &[&head])
+                .ctx(ctx)?;
+            Ok(())
+        })
+    }
+
+    pub(crate) fn summary(&self) -> Result<StoreSummary, StoreError> {
+        let ctx = "summarising the store";
+        let row = self.read(ctx, true, |c| {
+            c.query_one(
+                "SELECT (SELECT COUNT(*) FROM sources), (SELECT COUNT(*) FROM records),
+                        (SELECT COUNT(*) FROM records WHERE gone_at IS NULL),
+                        (SELECT COUNT(*) FROM changes), (SELECT COUNT(*) FROM runs),
+                        (SELECT COUNT(*) FROM record_keys), (SELECT COUNT(*) FROM record_links)",
+                &[],
+            )
+        })?;
+        let mut digest = Digest::default();
+        let mut after = String::new();
+        loop {
+            let rows = self.read(ctx, false, |c| {
+                c.query(
+                    "SELECT id, content_hash, seq, gone_at IS NULL FROM records
+                     WHERE id > $1 ORDER BY id LIMIT $2",
+                    &[&after, &(crate::transfer::CHUNK as i64)],
+                )
+            })?;
+            let Some(last) = rows.last() else { break };
+            after = last.get(0);
+            for r in &rows {
+                digest.add(r.get(0), r.get(1), r.get(2), r.get(3));
+            }
+        }
+        let n = |i: usize| uint(row.get(i));
+        Ok(StoreSummary {
+            sources: n(0),
+            records: n(1),
+            live_records: n(2),
+            changes: n(3),
+            runs: n(4),
+            keys: n(5),
+            links: n(6),
+            max_seq: self.max_seq()?,
+            records_digest: digest.finish(),
+        })
+    }
+}
+
+/// One chunk as one multi-row statement (arrays unnested: one round trip per chunk).
+fn import_chunk(tx: &mut Transaction<'_>, chunk: &Chunk) -> Result<u64, postgres::Error> {
+    match chunk {
+        Chunk::Sources(rows) => {
+            let col = |f: fn(&SourceRow) -> &str| rows.iter().map(f).collect::<Vec<_>>();
+            tx.execute(
+                "INSERT INTO sources (id, name, kind, url, configured, checkpoint, next_run_at)
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
+                                      $5::bool[], $6::text[], $7::timestamptz[])
+                 ON CONFLICT (id) DO UPDATE SET
+                    name = excluded.name, kind = excluded.kind, url = excluded.url,
+                    configured = excluded.configured, checkpoint = excluded.checkpoint,
+                    next_run_at = excluded.next_run_at",
+                &[
+                    &col(|r| &r.id),
+                    &col(|r| &r.name),
+                    &col(|r| &r.kind),
+                    &col(|r| &r.url),
+                    &rows.iter().map(|r| r.configured).collect::<Vec<_>>(),
+                    &rows
+                        .iter()
+                        .map(|r| r.checkpoint.as_deref())
+                        .collect::<Vec<_>>(),
+                    &rows.iter().map(|r| r.next_run_at).collect::<Vec<_>>(),
+                ],
+            )
+        }
+        Chunk::Records(rows) => {
+            let col = |f: fn(&RecordRow) -> &str| rows.iter().map(f).collect::<Vec<_>>();
+            let time = |f: fn(&RecordRow) -> DateTime<Utc>| rows.iter().map(f).collect::<Vec<_>>();
+            tx.execute(
+                "INSERT INTO records (id, source, kind, upstream_id, json, content_hash,
+                                      first_seen, last_seen, last_changed, gone_at, seq, last_run)
+                 SELECT a, b, c, d, e::jsonb, f, g, h, i, j, k, l
+                 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                             $6::text[], $7::timestamptz[], $8::timestamptz[], $9::timestamptz[],
+                             $10::timestamptz[], $11::int8[], $12::int8[])
+                      AS t(a, b, c, d, e, f, g, h, i, j, k, l)",
+                &[
+                    &col(|r| &r.id),
+                    &col(|r| &r.source),
+                    &col(|r| &r.kind),
+                    &col(|r| &r.upstream_id),
+                    &col(|r| &r.json),
+                    &col(|r| &r.content_hash),
+                    &time(|r| r.first_seen),
+                    &time(|r| r.last_seen),
+                    &time(|r| r.last_changed),
+                    &rows.iter().map(|r| r.gone_at).collect::<Vec<_>>(),
+                    &rows.iter().map(|r| r.seq).collect::<Vec<_>>(),
+                    &rows.iter().map(|r| r.last_run).collect::<Vec<_>>(),
+                ],
+            )
+        }
+        Chunk::Changes(rows) => tx.execute(
+            "INSERT INTO changes (seq, record_id, op)
+             SELECT * FROM unnest($1::int8[], $2::text[], $3::text[])",
+            &[
+                &rows.iter().map(|r| r.seq).collect::<Vec<_>>(),
+                &rows
+                    .iter()
+                    .map(|r| r.record_id.as_str())
+                    .collect::<Vec<_>>(),
+                &rows.iter().map(|r| r.op.as_str()).collect::<Vec<_>>(),
+            ],
+        ),
+        Chunk::Runs(rows) => {
+            let count = |i: usize| rows.iter().map(|r| r.counts[i]).collect::<Vec<_>>();
+            tx.execute(
+                "INSERT INTO runs (id, source, started_at, finished_at, outcome, seen, added,
+                                   changed, unchanged, failed, gone, revived, error, warnings,
+                                   requests)
+                 SELECT * FROM unnest($1::int8[], $2::text[], $3::timestamptz[],
+                                      $4::timestamptz[], $5::text[], $6::int8[], $7::int8[],
+                                      $8::int8[], $9::int8[], $10::int8[], $11::int8[],
+                                      $12::int8[], $13::text[], $14::text[], $15::int8[])",
+                &[
+                    &rows.iter().map(|r| r.id).collect::<Vec<_>>(),
+                    &rows.iter().map(|r| r.source.as_str()).collect::<Vec<_>>(),
+                    &rows.iter().map(|r| r.started_at).collect::<Vec<_>>(),
+                    &rows.iter().map(|r| r.finished_at).collect::<Vec<_>>(),
+                    &rows.iter().map(|r| r.outcome.as_str()).collect::<Vec<_>>(),
+                    &count(0),
+                    &count(1),
+                    &count(2),
+                    &count(3),
+                    &count(4),
+                    &count(5),
+                    &count(6),
+                    &rows.iter().map(|r| r.error.as_deref()).collect::<Vec<_>>(),
+                    &rows.iter().map(|r| r.warnings.as_str()).collect::<Vec<_>>(),
+                    &rows.iter().map(|r| r.requests).collect::<Vec<_>>(),
+                ],
+            )
+        }
+        Chunk::Keys(rows) | Chunk::Links(rows) => {
+            let sql = if matches!(chunk, Chunk::Keys(_)) {
+                "INSERT INTO record_keys (record_id, key)
+                 SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING"
+            } else {
+                "INSERT INTO record_links (record_id, other_id)
+                 SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING"
+            };
+            tx.execute(
+                sql,
+                &[
+                    &rows.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(),
+                    &rows.iter().map(|r| r.1.as_str()).collect::<Vec<_>>(),
+                ],
+            )
+        }
     }
 }
 
@@ -1068,39 +1312,59 @@ impl WriteTx for PgTx<'_, '_> {
 
 /// A dedicated session listening for committed changes, for a replica's follower.
 pub struct ChangeListener {
-    client: Client,
+    client: Option<Client>,
+}
+
+impl Drop for ChangeListener {
+    fn drop(&mut self) {
+        let client = self.client.take();
+        off_runtime(move || drop(client));
+    }
 }
 
 impl ChangeListener {
     pub(crate) fn open(config: &Config, target: &str) -> Result<ChangeListener, StoreError> {
+        off_runtime(|| Self::open_here(config, target))
+    }
+
+    fn open_here(config: &Config, target: &str) -> Result<ChangeListener, StoreError> {
         let mut client = connect(config, target)?;
         client
             .batch_execute(&format!("LISTEN {CHANNEL}"))
             .ctx("listening for changes")?;
-        Ok(ChangeListener { client })
+        Ok(ChangeListener {
+            client: Some(client),
+        })
     }
 
     /// Waits up to `timeout` for a change to be committed; true if one was (several
     /// notifications are drained as one). An error means the session is gone: open a new
     /// listener (and poll meanwhile).
     pub fn wait(&mut self, timeout: Duration) -> Result<bool, StoreError> {
+        off_runtime(|| self.wait_here(timeout))
+    }
+
+    fn wait_here(&mut self, timeout: Duration) -> Result<bool, StoreError> {
         use postgres::fallible_iterator::FallibleIterator;
-        let first = self
-            .client
+        let closed = || StoreError::Unavailable {
+            context: "waiting for changes".into(),
+            detail: "the listening session was closed".into(),
+        };
+        let Some(client) = self.client.as_mut() else {
+            return Err(closed());
+        };
+        let first = client
             .notifications()
             .timeout_iter(timeout)
             .next()
             .ctx("waiting for changes")?;
         if first.is_none() {
-            if self.client.is_closed() {
-                return Err(StoreError::Unavailable {
-                    context: "waiting for changes".into(),
-                    detail: "the listening session was closed".into(),
-                });
+            if client.is_closed() {
+                return Err(closed());
             }
             return Ok(false);
         }
-        let mut notes = self.client.notifications();
+        let mut notes = client.notifications();
         while notes.iter().next().ctx("waiting for changes")?.is_some() {}
         Ok(true)
     }
@@ -1110,24 +1374,41 @@ impl ChangeListener {
 /// that exactly one process harvests at a time. PostgreSQL releases it when the session ends
 /// (the process died, or its connection did).
 pub struct Leadership {
-    client: Client,
+    client: Option<Client>,
+}
+
+impl Drop for Leadership {
+    fn drop(&mut self) {
+        let client = self.client.take();
+        off_runtime(move || drop(client));
+    }
 }
 
 impl Leadership {
     pub(crate) fn try_acquire(config: &Config, target: &str) -> Result<Option<Self>, StoreError> {
+        off_runtime(|| Self::try_acquire_here(config, target))
+    }
+
+    fn try_acquire_here(config: &Config, target: &str) -> Result<Option<Self>, StoreError> {
         let mut client = connect(config, target)?;
         let got: bool = client
             .query_one("SELECT pg_try_advisory_lock($1)", &[&LEADER_LOCK])
             .ctx("taking the harvester leadership")?
             .get(0);
-        Ok(got.then_some(Leadership { client }))
+        Ok(got.then_some(Leadership {
+            client: Some(client),
+        }))
     }
 
     /// True while the session that holds the lock is alive (a session lock lasts as long as
     /// its session); a leader that lost it must stop writing at once, since another process
     /// may already have taken over.
     pub fn still_held(&mut self) -> bool {
-        !self.client.is_closed() && self.client.simple_query("SELECT 1").is_ok()
+        off_runtime(|| {
+            self.client
+                .as_mut()
+                .is_some_and(|c| !c.is_closed() && c.simple_query("SELECT 1").is_ok())
+        })
     }
 }
 

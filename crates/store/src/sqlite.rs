@@ -15,6 +15,7 @@ use snodo_model::Record;
 
 use crate::codec::{self, decode_linked, int, uint};
 use crate::error::{Ctx, DbError, StoreError};
+use crate::transfer::{ChangeRow, Digest, RecordRow, RunRow, SourceRow, StoreSummary};
 use crate::types::{
     AppliedBatch, Change, HarvestBatch, RunFinish, RunId, RunRecord, ScheduleState, SourceInfo,
     SourceStatus, StoredRecord,
@@ -969,4 +970,269 @@ fn parse_opt_ts(
     what: impl Fn() -> String,
 ) -> Result<Option<DateTime<Utc>>, StoreError> {
     s.map(|s| parse_ts(s, what)).transpose()
+}
+
+/// Reading everything out for `snodo migrate` (see `crate::transfer`).
+impl SqliteStore {
+    pub(crate) fn export_sources(&self) -> Result<Vec<SourceRow>, StoreError> {
+        type Raw = (
+            String,
+            String,
+            String,
+            String,
+            bool,
+            Option<String>,
+            Option<String>,
+        );
+        let raws: Vec<Raw> = self.read(|c| {
+            c.prepare(
+                "SELECT id, name, kind, url, configured, checkpoint, next_run_at
+                 FROM sources ORDER BY id",
+            )
+            .and_then(|mut s| {
+                s.query_map([], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                    ))
+                })?
+                .collect()
+            })
+            .ctx("reading the sources to copy")
+        })?;
+        raws.into_iter()
+            .map(|(id, name, kind, url, configured, checkpoint, next)| {
+                let what = || format!("source `{id}`");
+                Ok(SourceRow {
+                    next_run_at: parse_opt_ts(next.as_deref(), what)?,
+                    id,
+                    name,
+                    kind,
+                    url,
+                    configured,
+                    checkpoint,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) fn export_records(
+        &self,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<RecordRow>, StoreError> {
+        type Raw = (
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            [String; 3],
+            Option<String>,
+            i64,
+            Option<i64>,
+        );
+        let raws: Vec<Raw> = self.read(|c| {
+            c.prepare_cached(
+                "SELECT id, source, kind, upstream_id, json, content_hash, first_seen, last_seen,
+                        last_changed, gone_at, seq, last_run
+                 FROM records WHERE id > ?1 ORDER BY id LIMIT ?2",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![after, limit as i64], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        [r.get(6)?, r.get(7)?, r.get(8)?],
+                        r.get(9)?,
+                        r.get(10)?,
+                        r.get(11)?,
+                    ))
+                })?
+                .collect()
+            })
+            .ctx("reading the records to copy")
+        })?;
+        raws.into_iter()
+            .map(
+                |(
+                    id,
+                    source,
+                    kind,
+                    upstream_id,
+                    json,
+                    content_hash,
+                    times,
+                    gone,
+                    seq,
+                    last_run,
+                )| {
+                    let what = || format!("record {id}");
+                    let [first, last, changed] = &times;
+                    Ok(RecordRow {
+                        first_seen: parse_ts(first, what)?,
+                        last_seen: parse_ts(last, what)?,
+                        last_changed: parse_ts(changed, what)?,
+                        gone_at: parse_opt_ts(gone.as_deref(), what)?,
+                        id,
+                        source,
+                        kind,
+                        upstream_id,
+                        json,
+                        content_hash,
+                        seq,
+                        last_run,
+                    })
+                },
+            )
+            .collect()
+    }
+
+    pub(crate) fn export_changes(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<ChangeRow>, StoreError> {
+        self.read(|c| {
+            c.prepare_cached(
+                "SELECT seq, record_id, op FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![after, limit as i64], |r| {
+                    Ok(ChangeRow {
+                        seq: r.get(0)?,
+                        record_id: r.get(1)?,
+                        op: r.get(2)?,
+                    })
+                })?
+                .collect()
+            })
+            .ctx("reading the change log to copy")
+        })
+    }
+
+    pub(crate) fn export_runs(&self, after: i64, limit: usize) -> Result<Vec<RunRow>, StoreError> {
+        let raws: Vec<RawRun> = self.read(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs WHERE id > ?1 ORDER BY id LIMIT ?2"
+            ))
+            .and_then(|mut s| {
+                s.query_map(params![after, limit as i64], raw_run)?
+                    .collect()
+            })
+            .ctx("reading the runs to copy")
+        })?;
+        raws.into_iter()
+            .map(|r| {
+                let id = r.id;
+                let what = || format!("harvest run {id}");
+                Ok(RunRow {
+                    started_at: parse_ts(&r.started_at, what)?,
+                    finished_at: parse_opt_ts(r.finished_at.as_deref(), what)?,
+                    id,
+                    source: r.source,
+                    outcome: r.outcome,
+                    counts: r.counts,
+                    error: r.error,
+                    warnings: r.warnings,
+                    requests: r.requests,
+                })
+            })
+            .collect()
+    }
+
+    /// Key (`keys`) or link (`links`) rows after `(a, b)`, in that order.
+    pub(crate) fn export_pairs(
+        &self,
+        links: bool,
+        after: &(String, String),
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let sql = if links {
+            "SELECT record_id, other_id FROM record_links
+             WHERE (record_id, other_id) > (?1, ?2) ORDER BY record_id, other_id LIMIT ?3"
+        } else {
+            "SELECT record_id, key FROM record_keys
+             WHERE (record_id, key) > (?1, ?2) ORDER BY record_id, key LIMIT ?3"
+        };
+        self.read(|c| {
+            c.prepare_cached(sql)
+                .and_then(|mut s| {
+                    s.query_map(params![after.0, after.1, limit as i64], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })?
+                    .collect()
+                })
+                .ctx("reading the duplicate keys and links to copy")
+        })
+    }
+
+    pub(crate) fn summary(&self) -> Result<StoreSummary, StoreError> {
+        let ctx = "summarising the store";
+        let counts: [i64; 7] = self.read(|c| {
+            c.query_row(
+                "SELECT (SELECT COUNT(*) FROM sources), (SELECT COUNT(*) FROM records),
+                        (SELECT COUNT(*) FROM records WHERE gone_at IS NULL),
+                        (SELECT COUNT(*) FROM changes), (SELECT COUNT(*) FROM runs),
+                        (SELECT COUNT(*) FROM record_keys), (SELECT COUNT(*) FROM record_links)",
+                [],
+                |r| {
+                    Ok([
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                    ])
+                },
+            )
+            .ctx(ctx)
+        })?;
+        let mut digest = Digest::default();
+        let mut after = String::new();
+        loop {
+            let rows: Vec<(String, String, i64, bool)> = self.read(|c| {
+                c.prepare_cached(
+                    "SELECT id, content_hash, seq, gone_at IS NULL FROM records
+                     WHERE id > ?1 ORDER BY id LIMIT ?2",
+                )
+                .and_then(|mut s| {
+                    s.query_map(params![after, crate::transfer::CHUNK as i64], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                    })?
+                    .collect()
+                })
+                .ctx(ctx)
+            })?;
+            let Some(last) = rows.last() else { break };
+            after = last.0.clone();
+            for (id, hash, seq, live) in &rows {
+                digest.add(id, hash, *seq, *live);
+            }
+        }
+        let [sources, records, live_records, changes, runs, keys, links] = counts.map(uint);
+        Ok(StoreSummary {
+            sources,
+            records,
+            live_records,
+            changes,
+            runs,
+            keys,
+            links,
+            max_seq: self.max_seq()?,
+            records_digest: digest.finish(),
+        })
+    }
 }

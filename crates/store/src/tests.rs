@@ -1609,3 +1609,70 @@ fn the_chunked_backfill_writes_what_the_one_transaction_backfill_did_even_when_i
     let before = written(&Store::open(&path).unwrap().sqlite_writer());
     assert_eq!(before, expected);
 }
+
+/// `snodo migrate`: everything a SQLite store holds arrives on PostgreSQL — gone records, runs,
+/// duplicate links, the change log — and the new store carries on where the old one stopped.
+#[test]
+fn a_sqlite_store_moves_to_postgresql_with_its_history() {
+    let Some(admin) = pg_admin_url() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let old = Store::open(&dir.path().join("snodo.sqlite3")).unwrap();
+    old.sync_sources(&[info("naz"), info("reg")]).unwrap();
+    harvest(&old, "naz", &[titled("naz", 1)], true, 0);
+    harvest(&old, "reg", &[titled("reg", 1)], true, 1);
+    let mut many = recs("naz", 2..(crate::transfer::CHUNK + 10));
+    many.push(titled("naz", 1));
+    harvest(&old, "naz", &many, true, 2);
+    // One record gone, one run left running.
+    let mut fewer = many.clone();
+    fewer.remove(0);
+    harvest(&old, "naz", &fewer, true, 3);
+    old.start_run("reg", t(4)).unwrap();
+    assert_eq!(same_as(&old, "naz:process:1"), ["reg:process:1"]);
+    let before = old.summary().unwrap();
+    assert!(before.records > before.live_records && before.links == 2 && before.runs == 5);
+
+    let new = pg_store(&admin, &[]);
+    let mut seen = Vec::new();
+    let copied = old
+        .copy_to(&new, &mut |table, n| seen.push((table.to_owned(), n)))
+        .unwrap();
+    assert_eq!(copied, before);
+    assert_eq!(new.summary().unwrap(), before);
+    assert!(
+        seen.contains(&("records".into(), before.records)),
+        "{seen:?}"
+    );
+    // The same answers from both stores.
+    assert_eq!(
+        new.changes_since(0, 100_000).unwrap(),
+        old.changes_since(0, 100_000).unwrap()
+    );
+    assert_eq!(
+        new.record("naz:process:2").unwrap(),
+        old.record("naz:process:2").unwrap()
+    );
+    assert_eq!(new.sources().unwrap(), old.sources().unwrap());
+    assert_eq!(
+        new.runs("naz", 10, 0).unwrap(),
+        old.runs("naz", 10, 0).unwrap()
+    );
+    assert_eq!(live_ids(&new), live_ids(&old));
+    // Seqs and run ids continue after the copied ones; the dead run is closed as usual.
+    assert_eq!(new.abandon_unfinished_runs(t(5)).unwrap(), 1);
+    let next_run = new.start_run("reg", t(6)).unwrap();
+    assert!(next_run.0 > 5, "{next_run:?}");
+    new.apply_harvest(
+        next_run,
+        &HarvestBatch::new("reg", &[rec("reg", 9, "Nuovo")], false, None, t(6)),
+    )
+    .unwrap();
+    assert_eq!(new.max_seq().unwrap(), before.max_seq + 1);
+
+    // Copying again into a store that holds data is refused, and changes nothing.
+    let err = old.copy_to(&new, &mut |_, _| {}).unwrap_err().to_string();
+    assert!(err.contains("new, empty database"), "{err}");
+    assert_eq!(old.summary().unwrap(), before);
+}
