@@ -28,7 +28,9 @@ check snodo-model tokio reqwest rusqlite tantivy axum hyper
 check snodo-config tokio reqwest rusqlite tantivy axum
 check snodo-connector rusqlite tantivy axum
 check snodo-decidim rusqlite tantivy axum
-check snodo-store tokio reqwest tantivy axum
+check snodo-store reqwest tantivy axum
+# The store is blocking; tokio reaches it only inside the postgres client, never directly.
+check_direct snodo-store tokio
 check snodo-index tokio reqwest rusqlite axum
 check_direct snodo-api reqwest tantivy rusqlite
 check_direct snodo-harvest tantivy rusqlite axum

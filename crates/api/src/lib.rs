@@ -838,7 +838,8 @@ async fn runs(
         (status = 401, description = "No bearer token", body = error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "Wrong token", body = error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown source, or admin endpoints are off", body = error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The source is already being harvested, or this process does not harvest now (an API replica, or not the harvester leader)", body = error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The source is already being harvested, or is disabled", body = error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "This process does not harvest now (an API replica, or a harvester that is not the leader); nothing was started", body = error::Problem, content_type = "application/problem+json"),
     ))]
 async fn trigger_harvest(
     State(state): State<AppState>,
@@ -869,9 +870,9 @@ async fn trigger_harvest(
             .into_response()),
         Err(TriggerError::UnknownSource(_)) => Err(ApiError::NotFound(format!("no source `{id}`"))),
         Err(e @ TriggerError::AlreadyRunning(_)) => Err(ApiError::Conflict(e.to_string())),
-        Err(e @ (TriggerError::Disabled(_) | TriggerError::NotLeader)) => {
-            Err(ApiError::Conflict(e.to_string()))
-        }
+        Err(e @ TriggerError::Disabled(_)) => Err(ApiError::Conflict(e.to_string())),
+        // Before anything was started: a load balancer may ask the next harvester.
+        Err(e @ TriggerError::NotLeader) => Err(ApiError::Unavailable(e.to_string())),
     }
 }
 

@@ -305,7 +305,7 @@ impl App {
     /// `snodo harvest`: runs the named (or all enabled) sources now and prints a summary. On a
     /// shared store it must hold the leadership for as long as it runs.
     pub async fn harvest(&self, ids: &[String], json: bool) -> anyhow::Result<ExitCode> {
-        let _lease = if self.store.is_shared() {
+        let lease = if self.store.is_shared() {
             let store = self.store.clone();
             let lease = tokio::task::spawn_blocking(move || store.try_lead()).await??;
             let Some(lease) = lease else {
@@ -343,6 +343,12 @@ impl App {
         });
         let results = harvester.run_many(&ids).await;
         bars.finish();
+        if lease.is_some() {
+            // Still the leader: runs an interrupt stopped are ours to close.
+            let store = self.store.clone();
+            tokio::task::spawn_blocking(move || store.abandon_unfinished_runs(chrono::Utc::now()))
+                .await??;
+        }
         let ok = results
             .iter()
             .all(|(_, r)| r.as_ref().is_ok_and(|r| r.succeeded()));

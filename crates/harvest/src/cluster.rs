@@ -159,6 +159,7 @@ async fn term(
     }
     // The schedule may end at once (no enabled source): the term goes on, for triggered runs.
     let mut schedule = tokio::spawn(scheduler::run(harvester, jitter));
+    let mut lost = false;
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
@@ -171,6 +172,7 @@ async fn term(
                 lease = back;
                 if !held {
                     tracing::error!("lost the harvester leadership (the session to PostgreSQL ended); stopping harvests, another process may take over");
+                    lost = true;
                     break;
                 }
             }
@@ -180,6 +182,20 @@ async fn term(
     slot.set(None);
     if !schedule.is_finished() {
         let _ = tokio::time::timeout(Duration::from_secs(30), &mut schedule).await;
+    }
+    if !lost {
+        // Shutting down while still the leader: the runs just stopped are this process's, so
+        // it closes them itself rather than leave them `running` until the next leader.
+        let s = store.clone();
+        match blocking(move || s.abandon_unfinished_runs(chrono::Utc::now())).await {
+            Ok(Ok(n)) if n > 0 => {
+                tracing::info!(runs = n, "runs stopped by the shutdown closed as abandoned")
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "could not close the runs stopped by the shutdown; the next leader will")
+            }
+            _ => {}
+        }
     }
     // Dropping the lease ends its session, which frees the lock for the next leader.
     drop(lease);
