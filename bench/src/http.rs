@@ -146,6 +146,11 @@ impl Client {
     /// GETs `path`; returns the status and the body's length. Needs a `Content-Length` answer
     /// (the API's JSON answers have one).
     pub fn get(&mut self, path: &str) -> Result<(u16, usize)> {
+        self.get_body(path).map(|(s, b)| (s, b.len()))
+    }
+
+    /// GETs `path`; returns the status and the body.
+    pub fn get_body(&mut self, path: &str) -> Result<(u16, String)> {
         let req = format!(
             "GET {path} HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\n\r\n",
             self.host
@@ -179,7 +184,7 @@ impl Client {
         let n: usize = length.with_context(|| format!("no Content-Length: {path}"))?;
         let mut body = vec![0; n];
         self.stream.read_exact(&mut body)?;
-        Ok((status, n))
+        Ok((status, String::from_utf8_lossy(&body).into_owned()))
     }
 }
 

@@ -9,6 +9,7 @@
 //! The binary `snodo-bench` drives it (see `bench/run.sh` and `BENCHMARKS.md`); the smoke test
 //! runs a tiny corpus through every available engine with no timing assertions.
 
+pub mod cluster;
 pub mod corpus;
 pub mod engines;
 pub mod http;

@@ -15,12 +15,14 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use snodo_bench::corpus;
 use snodo_bench::engines::{self, Engine};
 use snodo_bench::http;
 use snodo_bench::{markdown, peak_rss_kib, queries, reset_peak_rss, run, Report};
+use snodo_store::Store;
 
 struct Args {
     flags: HashMap<String, String>,
@@ -113,6 +115,65 @@ fn main() -> Result<()> {
                 mean(&r.runs[..k]) * 1000.0,
                 mean(&r.runs[r.runs.len() - k..]) * 1000.0,
                 r.index_bytes as f64 / 1048576.0
+            );
+            Ok(())
+        }
+        "store-load" => {
+            // Into PostgreSQL (`--database-url`, an empty database) or a SQLite file under
+            // `--data-dir`: the load, then the same records again (nothing changes).
+            let n = args.num("records", 100_000)?;
+            let (store, size): (Store, Box<dyn Fn() -> Result<u64>>) =
+                match (args.get("database-url"), args.get("data-dir")) {
+                    (Some(url), _) => {
+                        let u = url.to_owned();
+                        (
+                            Store::connect(url)?,
+                            Box::new(move || snodo_bench::cluster::pg_database_bytes(&u)),
+                        )
+                    }
+                    (None, Some(dir)) => {
+                        let file = PathBuf::from(dir).join("snodo.sqlite3");
+                        let f = file.clone();
+                        (
+                            Store::open(&file)?,
+                            Box::new(move || {
+                                let wal = f.with_extension("sqlite3-wal");
+                                Ok(std::fs::metadata(&f)?.len()
+                                    + std::fs::metadata(wal).map(|m| m.len()).unwrap_or(0))
+                            }),
+                        )
+                    }
+                    _ => bail!("--database-url URL or --data-dir DIR is required"),
+                };
+            let l = snodo_bench::cluster::store_load(&store, seed, n)?;
+            println!(
+                "{} {n} records: load {:.1} s ({:.0} records/s), unchanged again {:.1} s, store {:.0} MiB, peak RSS {:.0} MiB",
+                store.location(),
+                l.load_secs,
+                n as f64 / l.load_secs,
+                l.unchanged_secs,
+                size()? as f64 / 1048576.0,
+                l.peak_rss_mib
+            );
+            Ok(())
+        }
+        "follow-lag" => {
+            let url = args
+                .get("database-url")
+                .context("--database-url URL is required")?;
+            let addr = args.get("addr").unwrap_or("127.0.0.1:18080");
+            let changes = args.num("changes", 100)?;
+            let pause = Duration::from_millis(args.num("pause-ms", 200)?);
+            let store = Store::connect(url)?;
+            let mut lags = snodo_bench::cluster::follow_lag(&store, seed, addr, changes, pause)?;
+            lags.sort_by(f64::total_cmp);
+            let pct =
+                |p: f64| lags[((lags.len() as f64 * p).ceil() as usize).clamp(1, lags.len()) - 1];
+            println!(
+                "{changes} changes, commit to searchable on the replica at {addr}: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+                pct(0.50),
+                pct(0.99),
+                lags[lags.len() - 1]
             );
             Ok(())
         }

@@ -150,10 +150,11 @@ async fn term(
         abandoned,
         "this process is now the harvester (leader); runs a previous leader left unfinished were closed as abandoned"
     );
-    metrics::gauge!("snodo_harvest_leader").set(1.0);
     let stop = cancel.child_token();
     let harvester = Arc::new(make(stop.clone())?);
+    // The slot first: whoever sees the gauge at 1 may send a trigger at once.
     slot.set(Some(harvester.clone()));
+    metrics::gauge!("snodo_harvest_leader").set(1.0);
     if let Some(r) = ready.take() {
         let _ = r.send(());
     }

@@ -277,19 +277,36 @@ impl PgStore {
         f: impl FnOnce(&mut PgTx<'_, '_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut guard = self.writer();
-        if guard.as_ref().is_none_or(|c| c.client.is_closed()) {
-            *guard = None;
-            *guard = Some(Conn {
-                client: connect(&self.config, &self.target)?,
-                prepared: HashMap::new(),
+        // A connection the server dropped (a restart) is only found out when used: if it
+        // fails to begin, nothing was sent, and one fresh connection tries again. Later
+        // failures are not retried: a commit cut off midway may have happened.
+        let mut retried = false;
+        let (tx, prepared) = loop {
+            let fresh = guard.as_ref().is_none_or(|c| c.client.is_closed());
+            if fresh {
+                *guard = None;
+                *guard = Some(Conn {
+                    client: connect(&self.config, &self.target)?,
+                    prepared: HashMap::new(),
+                });
+            }
+            let Some(Conn { client, prepared }) = guard.as_mut() else {
+                unreachable!("connected just above")
+            };
+            let began = client.transaction().and_then(|mut tx| {
+                tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
+                Ok(tx)
             });
-        }
-        let Some(Conn { client, prepared }) = guard.as_mut() else {
-            unreachable!("connected just above")
+            match began.ctx(ctx) {
+                Ok(tx) => break (tx, prepared),
+                Err(e) if !fresh && !retried && e.is_unavailable() => {
+                    tracing::info!(error = %e, "the PostgreSQL session was gone; reconnecting");
+                    retried = true;
+                }
+                Err(e) => return Err(e),
+            }
+            *guard = None;
         };
-        let mut tx = client.transaction().ctx(ctx)?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
-            .ctx(ctx)?;
         let mut w = PgTx {
             tx,
             prepared,
@@ -321,16 +338,16 @@ impl PgStore {
         &self,
         ctx: &str,
         snapshot: bool,
-        f: impl FnOnce(&mut Transaction<'_>) -> Result<T, postgres::Error> + Send,
+        f: impl Fn(&mut Transaction<'_>) -> Result<T, postgres::Error> + Send + Sync,
     ) -> Result<T, StoreError> {
-        off_runtime(|| self.read_here(ctx, snapshot, f))
+        off_runtime(|| self.read_here(ctx, snapshot, &f))
     }
 
     fn read_here<T>(
         &self,
         ctx: &str,
         snapshot: bool,
-        f: impl FnOnce(&mut Transaction<'_>) -> Result<T, postgres::Error>,
+        f: &impl Fn(&mut Transaction<'_>) -> Result<T, postgres::Error>,
     ) -> Result<T, StoreError> {
         let pooled = self
             .readers
@@ -338,6 +355,7 @@ impl PgStore {
             .unwrap_or_else(PoisonError::into_inner)
             .pop()
             .filter(|c| !c.is_closed());
+        let reused = pooled.is_some();
         let mut client = match pooled {
             Some(c) => c,
             None => connect(&self.config, &self.target)?,
@@ -347,23 +365,32 @@ impl PgStore {
         } else {
             IsolationLevel::ReadCommitted
         };
-        let out = client
-            .build_transaction()
-            .isolation_level(isolation)
-            .read_only(true)
-            .start()
-            .and_then(|mut tx| {
-                let v = f(&mut tx)?;
-                tx.commit()?;
-                Ok(v)
-            });
+        let attempt = |client: &mut Client| {
+            client
+                .build_transaction()
+                .isolation_level(isolation)
+                .read_only(true)
+                .start()
+                .and_then(|mut tx| {
+                    let v = f(&mut tx)?;
+                    tx.commit()?;
+                    Ok(v)
+                })
+                .ctx(ctx)
+        };
+        let mut out = attempt(&mut client);
+        // An idle connection the server dropped (a restart): reads are safe to repeat, once.
+        if reused && out.as_ref().is_err_and(StoreError::is_unavailable) {
+            client = connect(&self.config, &self.target)?;
+            out = attempt(&mut client);
+        }
         if !client.is_closed() {
             let mut idle = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
             if idle.len() < MAX_IDLE_READERS {
                 idle.push(client);
             }
         }
-        out.ctx(ctx)
+        out
     }
 
     pub(crate) fn sync_sources(&self, sources: &[SourceInfo]) -> Result<(), StoreError> {

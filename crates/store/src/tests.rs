@@ -1676,3 +1676,29 @@ fn a_sqlite_store_moves_to_postgresql_with_its_history() {
     assert!(err.contains("new, empty database"), "{err}");
     assert_eq!(old.summary().unwrap(), before);
 }
+
+/// PostgreSQL restarted (or a proxy dropped idle sessions): the next write and the next read
+/// work on fresh sessions instead of failing once per stale one.
+#[test]
+fn sessions_the_server_dropped_are_replaced_without_an_error() {
+    let Some(admin) = pg_admin_url() else {
+        return;
+    };
+    let s = pg_store(&admin, &["a"]);
+    harvest(&s, "a", &recs("a", 0..3), false, 0);
+    assert_eq!(s.sources().unwrap()[0].records, 3);
+    // Every session of the store's database — the writer's and the readers' — ended by the
+    // server, from a session of another database.
+    let db: String = s.raw_text("SELECT current_database()");
+    let mut other = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
+    let ended = other
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+            &[&db],
+        )
+        .unwrap();
+    assert!(ended >= 2, "{ended} sessions ended");
+    assert_eq!(s.sources().unwrap()[0].records, 3, "a read after the drop");
+    harvest(&s, "a", &recs("a", 3..5), false, 1);
+    assert_eq!(s.max_seq().unwrap(), 5, "a write after the drop");
+}
