@@ -8,7 +8,6 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -47,17 +46,7 @@ impl Node {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn snodo serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let base = loop {
-            match lines.next() {
-                Some(Ok(line)) if line.starts_with("listening on ") => {
-                    break line.trim_start_matches("listening on ").trim().to_owned();
-                }
-                Some(Ok(_)) => {}
-                _ => panic!("snodo serve --role {role} exited before listening"),
-            }
-        };
+        let base = wait_listening(&mut child);
         Node {
             child,
             base,

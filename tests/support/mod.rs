@@ -138,20 +138,25 @@ impl Env {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn snodo serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let base = loop {
-            match lines.next() {
-                Some(Ok(line)) if line.starts_with("listening on ") => {
-                    break line.trim_start_matches("listening on ").trim().to_owned();
-                }
-                Some(Ok(_)) => {}
-                _ => panic!("snodo serve exited before listening"),
-            }
-            assert!(Instant::now() < deadline, "snodo serve did not start");
-        };
+        let base = wait_listening(&mut child);
         Server { child, base }
+    }
+}
+
+/// Reads a starting `snodo serve`'s stdout up to its "listening on" line; the base URL.
+pub fn wait_listening(child: &mut Child) -> String {
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match lines.next() {
+            Some(Ok(line)) if line.starts_with("listening on ") => {
+                return line.trim_start_matches("listening on ").trim().to_owned();
+            }
+            Some(Ok(_)) => {}
+            _ => panic!("snodo serve exited before listening"),
+        }
+        assert!(Instant::now() < deadline, "snodo serve did not start");
     }
 }
 

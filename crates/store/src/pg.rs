@@ -1335,16 +1335,19 @@ impl WriteTx for PgTx<'_, '_> {
     }
 }
 
-/// A dedicated session listening for committed changes, for a replica's follower.
-pub struct ChangeListener {
-    client: Option<Client>,
-}
+/// A session of its own (listening, holding a lock), closed off tokio's threads when dropped.
+struct Session(Option<Client>);
 
-impl Drop for ChangeListener {
+impl Drop for Session {
     fn drop(&mut self) {
-        let client = self.client.take();
+        let client = self.0.take();
         off_runtime(move || drop(client));
     }
+}
+
+/// A dedicated session listening for committed changes, for a replica's follower.
+pub struct ChangeListener {
+    client: Session,
 }
 
 impl ChangeListener {
@@ -1358,7 +1361,7 @@ impl ChangeListener {
             .batch_execute(&format!("LISTEN {CHANNEL}"))
             .ctx("listening for changes")?;
         Ok(ChangeListener {
-            client: Some(client),
+            client: Session(Some(client)),
         })
     }
 
@@ -1375,7 +1378,7 @@ impl ChangeListener {
             context: "waiting for changes".into(),
             detail: "the listening session was closed".into(),
         };
-        let Some(client) = self.client.as_mut() else {
+        let Some(client) = self.client.0.as_mut() else {
             return Err(closed());
         };
         let first = client
@@ -1399,14 +1402,7 @@ impl ChangeListener {
 /// that exactly one process harvests at a time. PostgreSQL releases it when the session ends
 /// (the process died, or its connection did).
 pub struct Leadership {
-    client: Option<Client>,
-}
-
-impl Drop for Leadership {
-    fn drop(&mut self) {
-        let client = self.client.take();
-        off_runtime(move || drop(client));
-    }
+    client: Session,
 }
 
 impl Leadership {
@@ -1421,7 +1417,7 @@ impl Leadership {
             .ctx("taking the harvester leadership")?
             .get(0);
         Ok(got.then_some(Leadership {
-            client: Some(client),
+            client: Session(Some(client)),
         }))
     }
 
@@ -1431,6 +1427,7 @@ impl Leadership {
     pub fn still_held(&mut self) -> bool {
         off_runtime(|| {
             self.client
+                .0
                 .as_mut()
                 .is_some_and(|c| !c.is_closed() && c.simple_query("SELECT 1").is_ok())
         })
