@@ -19,7 +19,8 @@ bench=target/release/snodo-bench
 snodo=${SNODO_BIN:-target/release/snodo}
 rm -rf "$work"; mkdir -p "$work"; chmod 755 "$work"
 pids=()
-pg() { SNODO_PG_DIR="$work/pg" SNODO_PG_PORT=55499 scripts/pg.sh "$@"; }
+# PostgreSQL with its durable defaults (fsync on), like SQLite's WAL with synchronous=NORMAL.
+pg() { SNODO_PG_DURABLE=1 SNODO_PG_DIR="$work/pg" SNODO_PG_PORT=55499 scripts/pg.sh "$@"; }
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
@@ -44,7 +45,11 @@ replica() { # name port
     "$work/$1" "$db" > "$work/$1.toml"
   "$snodo" --config "$work/$1.toml" serve --role api --listen "127.0.0.1:$2" >"$work/$1.log" 2>&1 &
   pids+=($!)
-  for _ in $(seq 1 3000); do curl -fs -o /dev/null "http://127.0.0.1:$2/status" && return 0; sleep 0.2; done
+  for _ in $(seq 1 3000); do
+    curl -fs -o /dev/null "http://127.0.0.1:$2/status" && return 0
+    kill -0 "${pids[-1]}" 2>/dev/null || { echo "replica $1 stopped:" >&2; tail -3 "$work/$1.log" >&2; exit 1; }
+    sleep 0.2
+  done
   echo "replica $1 did not start" >&2; exit 1
 }
 started=$(date +%s.%N)

@@ -4,7 +4,8 @@
 #                         SNODO_TEST_DATABASE_URL (tests create a database of their own on it)
 #   scripts/pg.sh stop    stop it
 # SNODO_PG_DIR (default /tmp/snodo-pg) and SNODO_PG_PORT (default 55432) choose where. fsync is
-# off: the data is thrown away, and the tests measure behaviour, not durability.
+# off: the data is thrown away, and the tests measure behaviour, not durability; benchmarks set
+# SNODO_PG_DURABLE=1 for PostgreSQL's own durable defaults.
 set -euo pipefail
 DIR=${SNODO_PG_DIR:-/tmp/snodo-pg}
 PORT=${SNODO_PG_PORT:-55432}
@@ -29,10 +30,11 @@ start)
     chmod 700 "$DIR"
     as_owner "'$BIN/initdb' -D '$DIR' -U snodo --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null"
   fi
+  fast="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+  [ "${SNODO_PG_DURABLE:-}" = 1 ] && fast=""
   if ! as_owner "'$BIN/pg_ctl' -D '$DIR' status >/dev/null 2>&1"; then
     as_owner "'$BIN/pg_ctl' -D '$DIR' -l '$DIR/server.log' -w -t 60 start \
-      -o '-h 127.0.0.1 -p $PORT -k $DIR -c fsync=off -c synchronous_commit=off \
-          -c full_page_writes=off -c max_connections=400' >/dev/null"
+      -o '-h 127.0.0.1 -p $PORT -k $DIR $fast -c max_connections=400' >/dev/null"
   fi
   echo "postgres://snodo@127.0.0.1:$PORT/postgres"
   ;;

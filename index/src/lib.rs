@@ -626,6 +626,11 @@ impl Index {
             let writer = guard.as_mut().ok_or_else(|| IndexError::Engine {
                 message: "the index writer was closed".into(),
             })?;
+            // Segments are balanced by hand after the load (`balance_segments`): a background
+            // merge started by the commit would take some of them away from under those merges
+            // ("the segments that were merged could not be found"). The everyday writer put
+            // back afterwards has the usual policy.
+            writer.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
             let mut n = 0u64;
             // Upsert semantics here too: an iterator repeating an id leaves one document. The
             // index starts empty, so only a repeated id needs a delete (hashes: 8 bytes a record;
