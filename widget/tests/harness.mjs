@@ -67,8 +67,9 @@ ${snippet || widgetHtml}
 export const ADMIN_TOKEN = 'widget-test-token';
 
 /** Starts the server under test; `corsOrigin` restricts cross-origin reads to that origin (the
- * shipped default, with no restriction, when it is null). */
-export async function startTarget(corsOrigin = null) {
+ * shipped default, with no restriction, when it is null). With no rate limit unless
+ * `rateLimitPerMinute` gives one: the suite searches from one address far faster than a visitor. */
+export async function startTarget(corsOrigin = null, { rateLimitPerMinute = 0 } = {}) {
   if (TARGET === 'mock') {
     const m = await startMock({ corsOrigin });
     return { kind: 'mock', base: m.base, stop: m.stop };
@@ -76,7 +77,7 @@ export async function startTarget(corsOrigin = null) {
   if (!fs.existsSync(SNODO_BIN)) throw new Error(`SNODO_TEST_TARGET=real but ${SNODO_BIN} does not exist: run \`cargo build -p snodo-cli\` or set SNODO_BIN`);
   const port = await freePort();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'snodo-widget-test-'));
-  const args = ['demo', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir];
+  const args = ['demo', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--rate-limit-per-minute', String(rateLimitPerMinute)];
   if (corsOrigin) args.push('--cors-allow-origin', corsOrigin);
   const child = spawn(SNODO_BIN, args, {
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -27,8 +27,8 @@ after(async () => {
   await host?.stop();
 });
 
-async function open(name, widgetHtml, { lang = 'it', viewport = { width: 1100, height: 900 }, api } = {}) {
-  const url = host.page(name, { script: `${target.base}/widget.js`, widgetHtml, lang });
+async function open(name, widgetHtml, { lang = 'it', viewport = { width: 1100, height: 900 }, base = target.base } = {}) {
+  const url = host.page(name, { script: `${base}/widget.js`, widgetHtml, lang });
   const page = await br.browser.newPage({ viewport, reducedMotion: 'reduce' });
   watchDialogs(page, dialogs);
   const errors = [];
@@ -450,8 +450,11 @@ test('screenshots: desktop with a query, mobile, English', async () => {
 // Last in this file: it uses up the loopback client's rate limit on the real server.
 test('a real 429 from the server reaches the widget as "too many searches"', {
   skip: TARGET !== 'real' && 'the mock has no rate limit',
-}, async () => {
-  const page = await open('ratelimit.html', '<snodo-search></snodo-search>');
+}, async (t) => {
+  // a server of its own with the shipped limit (the shared one has none)
+  const limitedTarget = await startTarget(host.origin, { rateLimitPerMinute: 300 });
+  t.after(() => limitedTarget.stop());
+  const page = await open('ratelimit.html', '<snodo-search></snodo-search>', { base: limitedTarget.base });
   await waitCount(page, /risultat/);
   // keep the loopback client's bucket empty (the refill is a few tokens a second) while the widget
   // searches; bounded: at most 400 requests in at most 10 s
@@ -460,7 +463,7 @@ test('a real 429 from the server reaches the widget as "too many searches"', {
   const hammer = (async () => {
     const until = Date.now() + 10_000;
     for (let i = 0; i < 400 && !stop && Date.now() < until; i++) {
-      const r = await fetch(`${target.base}/api/v1/search?limit=1&q=x${i}`);
+      const r = await fetch(`${limitedTarget.base}/api/v1/search?limit=1&q=x${i}`);
       if (r.status === 429) limited++;
     }
   })();

@@ -38,6 +38,7 @@ pub async fn run(
     listen: SocketAddr,
     data_dir: PathBuf,
     cors: Vec<String>,
+    rate_limit_per_minute: u32,
 ) -> anyhow::Result<ExitCode> {
     let mut fakes = Vec::new();
     let mut config = Config::empty(data_dir);
@@ -45,6 +46,7 @@ pub async fn run(
     config.harvest.min_delay_ms = 0;
     config.harvest.jitter_secs = 0;
     config.server.cors_allowed_origins = (!cors.is_empty()).then_some(cors);
+    config.server.rate_limit_per_minute = rate_limit_per_minute;
     // the console at /admin, with the token the environment gives (as `serve` reads it)
     config.server.admin_token = std::env::var("SNODO_ADMIN_TOKEN")
         .ok()

@@ -108,6 +108,10 @@ enum Cmd {
         /// when none is given.
         #[arg(long = "cors-allow-origin")]
         cors_allow_origin: Vec<String>,
+        /// Searches a client may make per minute (0: no limit, for tests that search from one
+        /// address faster than any visitor would).
+        #[arg(long, default_value_t = 300)]
+        rate_limit_per_minute: u32,
     },
     /// Configuration helpers.
     Config {
@@ -192,13 +196,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             listen,
             data_dir,
             cors_allow_origin,
+            rate_limit_per_minute,
         } => {
             app::init_logging(cli.log_format.unwrap_or_default(), "info");
             #[cfg(feature = "demo")]
-            return demo::run(listen, data_dir, cors_allow_origin).await;
+            return demo::run(listen, data_dir, cors_allow_origin, rate_limit_per_minute).await;
             #[cfg(not(feature = "demo"))]
             {
-                let _ = (listen, data_dir, cors_allow_origin);
+                let _ = (listen, data_dir, cors_allow_origin, rate_limit_per_minute);
                 anyhow::bail!(
                     "this build of snodo has no demo (built with --no-default-features); \
                      build it with `cargo build --release -p snodo-cli` to get `snodo demo`"
