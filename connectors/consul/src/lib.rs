@@ -23,7 +23,7 @@ use serde_json::{json, Value};
 use snodo_connector::{
     Connector, ConnectorError, HarvestContext, HarvestOutput, Progress, SourceSpec,
 };
-use snodo_model::{Kind, LocalizedText, Phase, Record};
+use snodo_model::{Kind, LocalizedText, Phase, Record, RecordId};
 use snodo_sitekit::{build_record, parse_instant, Item, Target};
 
 /// What can be harvested, in config order.
@@ -230,6 +230,7 @@ impl Connector for ConsulConnector {
         _checkpoint: Option<&str>,
     ) -> Result<HarvestOutput, ConnectorError> {
         let mut out = HarvestOutput::default();
+        let mut ids: HashSet<RecordId> = HashSet::new();
         let mut whole = true;
         'collections: for collection in &self.collections {
             let Some(doc) = query(collection) else {
@@ -277,7 +278,7 @@ impl Connector for ConsulConnector {
                 for e in edges {
                     match self.record_of(collection, &e["node"], &ctx.source, &mut out.warnings) {
                         Ok(r) => {
-                            if !out.records.iter().any(|o: &Record| o.id == r.id) {
+                            if ids.insert(r.id.clone()) {
                                 out.records.push(r);
                             }
                         }

@@ -14,12 +14,14 @@
 //! Conditional GET: each feed's `ETag` / `Last-Modified` and the records made from it are kept in
 //! the checkpoint, so an unchanged feed costs a 304 and yields the same records.
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 use serde::Deserialize;
 use snodo_connector::{
     Connector, ConnectorError, HarvestContext, HarvestOutput, Progress, SourceSpec,
 };
-use snodo_model::{Kind, Record};
+use snodo_model::{Kind, Record, RecordId};
 use snodo_sitekit::{
     build_record, fetch_page, parse_range, parse_status, CachedPage, Item, Page, PageCache, Target,
 };
@@ -375,6 +377,7 @@ impl Connector for FeedConnector {
         let previous = PageCache::load(checkpoint, &self.fingerprint);
         let mut next = PageCache::new(&self.fingerprint);
         let mut out = HarvestOutput::default();
+        let mut ids: HashSet<RecordId> = HashSet::new();
         let mut whole = true;
         for feed_url in &self.feeds {
             ctx.check_cancelled()?;
@@ -425,13 +428,14 @@ impl Connector for FeedConnector {
             out.failed += failed;
             out.warnings.extend(warnings);
             for r in records {
-                if out.records.iter().any(|o: &Record| o.id == r.id) {
+                if ids.contains(&r.id) {
                     continue;
                 }
                 if out.records.len() >= self.max_items || ctx.limit_reached(out.records.len()) {
                     whole = false;
                     break;
                 }
+                ids.insert(r.id.clone());
                 out.records.push(r);
             }
             if ctx.limit_reached(out.records.len()) {

@@ -54,6 +54,16 @@ impl<'de> Deserialize<'de> for SafeHtml {
 /// content removed, entities decoded, whitespace collapsed. Repeats while decoding reveals new
 /// tags, so `&lt;script&gt;` cannot come back to life as markup.
 pub fn plain_text(input: &str) -> String {
+    // Nothing to strip or decode (most titles, many whole records): the HTML parser would give
+    // the text back as it is, but for NUL and CR, which collapsing whitespace and this check
+    // cover.
+    if !input.contains(['<', '&', '\0']) {
+        return collapse_whitespace(input);
+    }
+    strip_markup(input)
+}
+
+fn strip_markup(input: &str) -> String {
     let mut current = space_block_boundaries(input);
     for _ in 0..4 {
         let stripped = STRIPPER.clean(&current).to_string();
@@ -199,6 +209,19 @@ mod tests {
     fn deserialising_safe_html_resanitises() {
         let h: SafeHtml = serde_json::from_str(r#""<b>x</b><script>y</script>""#).unwrap();
         assert_eq!(h.as_str(), "<b>x</b>");
+    }
+
+    #[test]
+    fn text_without_markup_reads_as_the_html_parser_would_read_it() {
+        for s in [
+            "Bilancio partecipativo 2024",
+            "  a\r\nb\rc \u{a0}d\te\u{c}f  ",
+            "a > b \"quoted\" 'single' `tick` = x",
+            "Città, Forlì–Cesena — «virgolette» \u{feff}bom \u{200b}zw",
+            "emoji 🚲 and \u{1}\u{7f} controls",
+        ] {
+            assert_eq!(plain_text(s), strip_markup(s), "{s:?}");
+        }
     }
 
     #[test]

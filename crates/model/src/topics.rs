@@ -314,16 +314,19 @@ impl TopicRule {
     }
 }
 
-/// Whether the folded `text` says `keyword`: a phrase anywhere on word boundaries, whose last
+/// Whether a folded text says `keyword`: a phrase anywhere on word boundaries, whose last
 /// word may go on (`mobilit` is in "piano della mobilita urbana") unless the keyword ends with a
 /// space (`citta ` is "città", not "cittadinanza").
-fn says(text: &str, keyword: &str) -> bool {
+///
+/// `padded` is the text with a space at each end (`" {text} "`), made once per text: this runs
+/// for every keyword of every theme on every record harvested, so it allocates nothing.
+fn says_padded(padded: &str, keyword: &str) -> bool {
     if keyword.trim().is_empty() {
         return false;
     }
-    let padded = format!(" {text} ");
-    let needle = format!(" {keyword}");
-    padded.contains(&needle)
+    padded
+        .match_indices(' ')
+        .any(|(at, _)| padded[at + 1..].starts_with(keyword))
 }
 
 /// The themes some names mean, in [`THEMES`] order: the operator's rules first, then the
@@ -332,16 +335,19 @@ pub fn themes_of<'a>(
     names: impl IntoIterator<Item = &'a str>,
     rules: &[TopicRule],
 ) -> Vec<&'static str> {
-    let folded: Vec<String> = names.into_iter().map(fold_for_matching).collect();
+    let padded: Vec<String> = names
+        .into_iter()
+        .map(|n| format!(" {} ", fold_for_matching(n)))
+        .collect();
     let mut found: Vec<&'static str> = Vec::new();
-    for name in &folded {
+    for name in &padded {
         for r in rules {
-            if says(name, &r.keyword) && !found.contains(&r.theme) {
+            if says_padded(name, &r.keyword) && !found.contains(&r.theme) {
                 found.push(r.theme);
             }
         }
         for t in &THEMES {
-            if t.keywords.iter().any(|k| says(name, k)) && !found.contains(&t.code) {
+            if t.keywords.iter().any(|k| says_padded(name, k)) && !found.contains(&t.code) {
                 found.push(t.code);
             }
         }
