@@ -266,7 +266,9 @@ pub(crate) fn backfill_keys(
     limit: usize,
 ) -> Result<Option<(usize, String)>, DbError> {
     let rows: Vec<(String, String)> = tx
-        .prepare_cached("SELECT id, json FROM records WHERE id > ?1 ORDER BY id LIMIT ?2")?
+        .prepare_cached(
+            "SELECT id, record_json(json, body) FROM records WHERE id > ?1 ORDER BY id LIMIT ?2",
+        )?
         .query_map(params![after, limit as i64], |row| {
             Ok((row.get(0)?, row.get(1)?))
         })?
@@ -313,7 +315,7 @@ pub(crate) fn backfill_links(
     let mut holders = 0;
     let mut stmt = tx.prepare_cached(
         "SELECT k.key, k.record_id, r.gone_at IS NULL, r.source, r.kind,
-                CASE WHEN k.key >= 't:' THEN r.json END
+                CASE WHEN k.key >= 't:' THEN record_json(r.json, r.body) END
          FROM record_keys k JOIN records r ON r.id = k.record_id
          WHERE k.key > ?1 AND k.key <= ?2
          ORDER BY k.key",
@@ -422,7 +424,7 @@ pub(crate) fn backfill_bump(
 #[cfg(test)]
 pub(crate) fn backfill_in_one_transaction(tx: &Connection) -> Result<u64, DbError> {
     let rows: Vec<(String, String, bool)> = tx
-        .prepare("SELECT id, json, gone_at IS NULL FROM records ORDER BY id")?
+        .prepare("SELECT id, record_json(json, body), gone_at IS NULL FROM records ORDER BY id")?
         .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
         .collect::<rusqlite::Result<_>>()?;
     let decoded: Vec<(String, Record, bool)> = rows

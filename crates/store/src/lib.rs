@@ -209,6 +209,20 @@ impl Store {
         }
     }
 
+    /// The live records of `source` among `ids`, as harvested (duplicate links not merged into
+    /// `same_as`), in no particular order; ids not found are left out. For connectors that
+    /// re-emit the records of a page the server says is unchanged.
+    pub fn harvested_records(
+        &self,
+        source: &str,
+        ids: &[String],
+    ) -> Result<Vec<Record>, StoreError> {
+        match &self.engine {
+            Engine::Sqlite(s) => s.harvested_records(source, ids),
+            Engine::Postgres(p) => p.harvested_records(source, ids),
+        }
+    }
+
     /// Every source ever configured, by id, with its health.
     pub fn sources(&self) -> Result<Vec<SourceStatus>, StoreError> {
         match &self.engine {

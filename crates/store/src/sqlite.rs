@@ -13,7 +13,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, Transactio
 use snodo_model::record::is_valid_source_id;
 use snodo_model::Record;
 
-use crate::codec::{self, decode_linked, int, uint};
+use crate::codec::{self, decode, decode_linked, int, uint};
 use crate::error::{Ctx, DbError, StoreError};
 use crate::transfer::{ChangeRow, Digest, RecordRow, RunRow, SourceRow, StoreSummary};
 use crate::types::{
@@ -237,7 +237,7 @@ impl SqliteStore {
         let rows: Vec<(i64, String, Option<String>, String)> = self.read(|c| {
             let mut s = c
                 .prepare_cached(
-                    "SELECT c.seq, c.record_id, CASE WHEN r.gone_at IS NULL THEN r.json END,
+                    "SELECT c.seq, c.record_id, CASE WHEN r.gone_at IS NULL THEN record_json(r.json, r.body) END,
                             (SELECT json_group_array(other_id) FROM record_links
                              WHERE record_id = r.id)
                      FROM changes c JOIN records r ON r.id = c.record_id
@@ -289,7 +289,7 @@ impl SqliteStore {
             let chunk: Vec<(String, String, String)> = self.read(|c| {
                 let mut s = c
                     .prepare_cached(
-                        "SELECT id, json,
+                        "SELECT id, record_json(json, body),
                                 (SELECT json_group_array(other_id) FROM record_links
                                  WHERE record_id = records.id)
                          FROM records WHERE gone_at IS NULL AND id > ?1
@@ -331,7 +331,8 @@ impl SqliteStore {
         );
         let raw: Option<Raw> = self.read(|c| {
             c.prepare_cached(
-                "SELECT json, content_hash, first_seen, last_seen, last_changed, gone_at,
+                "SELECT record_json(json, body), content_hash, first_seen, last_seen,
+                        last_changed, gone_at,
                         (SELECT json_group_array(other_id) FROM record_links
                          WHERE record_id = records.id)
                  FROM records WHERE id = ?1",
@@ -365,6 +366,30 @@ impl SqliteStore {
             last_changed: parse_ts(&last_changed, what)?,
             gone_at: parse_opt_ts(gone_at.as_deref(), what)?,
         }))
+    }
+
+    pub(crate) fn harvested_records(
+        &self,
+        source: &str,
+        ids: &[String],
+    ) -> Result<Vec<Record>, StoreError> {
+        let list = serde_json::to_string(ids).map_err(|source| StoreError::Encode {
+            what: "a list of record ids".into(),
+            source,
+        })?;
+        let rows: Vec<(String, String)> = self.read(|c| {
+            c.prepare_cached(
+                "SELECT id, record_json(json, body) FROM records
+                 WHERE id IN (SELECT value FROM json_each(?2)) AND source = ?1
+                   AND gone_at IS NULL",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![source, list], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect()
+            })
+            .ctx(&format!("reading stored records of source `{source}`"))
+        })?;
+        rows.iter().map(|(id, json)| decode(json, id)).collect()
     }
 
     pub(crate) fn sources(&self) -> Result<Vec<SourceStatus>, StoreError> {
@@ -637,20 +662,44 @@ impl SqliteStore {
         )
         .map_err(|e| StoreError::open(path.clone(), e))?;
         conn.busy_timeout(BUSY_TIMEOUT)
+            .and_then(|()| add_functions(&conn))
             .map_err(|e| StoreError::open(path, e))?;
         Ok(conn)
     }
 }
 
+const PAGE_SIZE: i64 = 16 * 1024;
+
 /// Returns the journal mode SQLite accepted. Setting it is also the first real read of the file,
 /// so a file that is not a database fails here, as an open error.
 pub(crate) fn configure_writer(conn: &Connection) -> rusqlite::Result<String> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    add_functions(conn)?;
+    // A new file gets 16 KB pages (an existing one keeps its own: SQLite ignores this then).
+    // A compressed record is about 2.7 KB: 4 KB pages hold one each and waste a third.
+    conn.pragma_update(None, "page_size", PAGE_SIZE)?;
     let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(mode)
+}
+
+/// `record_json(json, body)`: a record's JSON, from `body` when it is stored compressed there
+/// (migration 6), else from `json`.
+fn add_functions(conn: &Connection) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    use rusqlite::types::ValueRef;
+    conn.create_scalar_function(
+        "record_json",
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| match ctx.get_raw(1) {
+            ValueRef::Blob(body) => codec::decompress_json(body)
+                .map_err(|e| rusqlite::Error::UserFunctionError(e.into())),
+            _ => ctx.get::<String>(0),
+        },
+    )
 }
 
 /// The statements of a write transaction on SQLite (`prepare_cached`: parsed once per
@@ -696,15 +745,15 @@ impl WriteTx for SqliteTx<'_> {
 
     fn insert(&mut self, r: &NewRecord<'_>) -> Result<(), DbError> {
         self.exec(
-            "INSERT INTO records (id, source, kind, upstream_id, json, content_hash,
+            "INSERT INTO records (id, source, kind, upstream_id, json, body, content_hash,
                                   first_seen, last_seen, last_changed, seq, last_run)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?7, ?8, ?9)",
+             VALUES (?1, ?2, ?3, ?4, '', ?5, ?6, ?7, ?7, ?7, ?8, ?9)",
             params![
                 r.id,
                 r.source,
                 r.kind,
                 r.upstream_id,
-                r.json,
+                codec::compress_json(r.json),
                 r.hash,
                 ts(r.now),
                 r.seq,
@@ -724,10 +773,10 @@ impl WriteTx for SqliteTx<'_> {
         run: i64,
     ) -> Result<(), DbError> {
         self.exec(
-            "UPDATE records SET json = ?2, content_hash = ?3, last_seen = ?4,
+            "UPDATE records SET json = '', body = ?2, content_hash = ?3, last_seen = ?4,
                     last_changed = ?4, gone_at = NULL, seq = ?5, last_run = ?6
              WHERE id = ?1",
-            params![id, json, hash, ts(now), seq, run],
+            params![id, codec::compress_json(json), hash, ts(now), seq, run],
         )
         .map(drop)
     }
@@ -844,7 +893,7 @@ impl WriteTx for SqliteTx<'_> {
     fn record_json(&mut self, id: &str) -> Result<Option<String>, DbError> {
         Ok(self
             .conn
-            .prepare_cached("SELECT json FROM records WHERE id = ?1")?
+            .prepare_cached("SELECT record_json(json, body) FROM records WHERE id = ?1")?
             .query_row([id], |row| row.get(0))
             .optional()?)
     }
@@ -1040,8 +1089,8 @@ impl SqliteStore {
         );
         let raws: Vec<Raw> = self.read(|c| {
             c.prepare_cached(
-                "SELECT id, source, kind, upstream_id, json, content_hash, first_seen, last_seen,
-                        last_changed, gone_at, seq, last_run
+                "SELECT id, source, kind, upstream_id, record_json(json, body), content_hash,
+                        first_seen, last_seen, last_changed, gone_at, seq, last_run
                  FROM records WHERE id > ?1 ORDER BY id LIMIT ?2",
             )
             .and_then(|mut s| {

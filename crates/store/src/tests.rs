@@ -73,10 +73,23 @@ fn raw_count(s: &Store, sql: &str) -> i64 {
     s.raw_i64(sql)
 }
 
+/// A record's JSON as stored (SQLite keeps it compressed, PostgreSQL as `jsonb`).
 fn stored_json(s: &Store, id: &str) -> String {
-    s.raw_text(&format!(
-        "SELECT CAST(json AS TEXT) FROM records WHERE id = '{id}'"
-    ))
+    let column = if s.is_shared() {
+        "CAST(json AS TEXT)"
+    } else {
+        "record_json(json, body)"
+    };
+    s.raw_text(&format!("SELECT {column} FROM records WHERE id = '{id}'"))
+}
+
+/// Overwrites a record's stored JSON behind the store's back.
+fn set_stored_json(s: &Store, id: &str, json: &str) {
+    let body = if s.is_shared() { "" } else { ", body = NULL" };
+    s.raw_batch(&format!(
+        "UPDATE records SET json = '{}'{body} WHERE id = '{id}'",
+        json.replace('\'', "''")
+    ));
 }
 
 /// Runs a test on SQLite in memory and, when `SNODO_TEST_DATABASE_URL` names a PostgreSQL server
@@ -157,11 +170,28 @@ fn open_creates_directory_and_migrations_are_idempotent() {
         .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
         .unwrap();
     assert_eq!(fk, 1);
+    assert_eq!(page_size(&s), 16384);
     drop(s);
     // Reopening runs no migration twice (a second CREATE TABLE would fail).
     let s = Store::open(&path).unwrap();
     s.integrity_check().unwrap();
     assert!(Store::open_in_memory().unwrap().path().is_none());
+
+    // A file made with SQLite's default 4 KB pages keeps them and opens as before.
+    let old = dir.path().join("old.sqlite");
+    Connection::open(&old)
+        .unwrap()
+        .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (x);")
+        .unwrap();
+    let s = Store::open(&old).unwrap();
+    assert_eq!(page_size(&s), 4096);
+    s.integrity_check().unwrap();
+}
+
+fn page_size(s: &Store) -> i64 {
+    s.sqlite_writer()
+        .query_row("PRAGMA page_size", [], |r| r.get(0))
+        .unwrap()
 }
 
 #[test]
@@ -273,10 +303,7 @@ fn upsert_adds_skips_unchanged_and_updates_changed() {
         assert_eq!((before.first_seen, before.last_seen), (t(0), t(0)));
         // Mark the stored text so that a rewrite would show.
         let marked = stored_json(&s, "a:process:1").replace("Processo 1", "MARKER");
-        s.raw_batch(&format!(
-            "UPDATE records SET json = '{}' WHERE id = 'a:process:1'",
-            marked.replace('\'', "''")
-        ));
+        set_stored_json(&s, "a:process:1", &marked);
 
         // Same content: unchanged, no change-log row, JSON not rewritten, last_seen moves.
         let mut again = recs("a", 0..3);
@@ -525,6 +552,77 @@ fn a_gone_record_that_comes_back_is_revived() {
             Some("Tornato diverso")
         );
     });
+}
+
+#[test]
+fn harvested_records_are_read_back_as_stored_live_and_of_their_source_only() {
+    on_each_engine(|mem| {
+        let s = mem(&["a", "b"]);
+        let mut a = recs("a", 0..3);
+        a[1].summary = LocalizedText::single("it", "Con un sommario");
+        harvest(&s, "a", &a, true, 0);
+        harvest(&s, "b", &recs("b", 0..1), true, 0);
+        harvest(&s, "a", &a[..2], true, 10); // a:process:2 is gone
+        let ask: Vec<String> = [
+            "a:process:1",
+            "a:process:2",
+            "b:process:0",
+            "a:process:0",
+            "a:process:9",
+        ]
+        .map(String::from)
+        .to_vec();
+        let mut got = s.harvested_records("a", &ask).unwrap();
+        got.sort_by(|x, y| x.id.cmp(&y.id));
+        assert_eq!(got, a[..2].to_vec());
+        assert!(s.harvested_records("a", &[]).unwrap().is_empty());
+    });
+}
+
+#[test]
+fn sqlite_keeps_record_json_compressed_and_still_reads_rows_stored_before() {
+    let s = mem(&["a"]);
+    let mut long = rec("a", 1, "Piano urbano della mobilità sostenibile");
+    long.description =
+        LocalizedText::single("it", &"Bilancio partecipativo del quartiere. ".repeat(80));
+    harvest(&s, "a", &[long.clone(), rec("a", 2, "Due")], true, 0);
+    let (json_len, body_len) = (
+        s.raw_i64("SELECT length(json) FROM records WHERE id = 'a:process:1'"),
+        s.raw_i64("SELECT length(body) FROM records WHERE id = 'a:process:1'"),
+    );
+    let plain = stored_json(&s, "a:process:1").len() as i64;
+    assert_eq!(json_len, 0);
+    assert!(
+        body_len * 5 < plain,
+        "{body_len} bytes compressed of {plain}"
+    );
+    assert_eq!(s.record("a:process:1").unwrap().unwrap().record, long);
+
+    // a row as schema 5 wrote it: plain JSON, no body
+    s.raw_batch(
+        "UPDATE records SET json = record_json(json, body), body = NULL WHERE id = 'a:process:2'",
+    );
+    assert_eq!(
+        s.record("a:process:2").unwrap().unwrap().record,
+        rec("a", 2, "Due")
+    );
+    let mut ids = Vec::new();
+    s.live_records(&mut |r| {
+        ids.push(r.id.to_string());
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(ids, ["a:process:1", "a:process:2"]);
+    // rewritten compressed when it changes
+    harvest(&s, "a", &[long, rec("a", 2, "Due, cambiato")], true, 10);
+    assert_eq!(
+        s.raw_i64("SELECT body IS NOT NULL AND json = '' FROM records WHERE id = 'a:process:2'"),
+        1
+    );
+    // a damaged body is an error naming the record, not a panic
+    s.raw_batch("UPDATE records SET body = x'ffffffff00' WHERE id = 'a:process:2'");
+    let e = s.record("a:process:2").unwrap_err().to_string();
+    assert!(e.contains("a:process:2") && e.contains("body"), "{e}");
 }
 
 #[test]
@@ -1387,6 +1485,9 @@ fn an_upgrade_relinks_with_the_stricter_rule_and_reindexes_the_unlinked() {
             "INSERT INTO record_links VALUES ('naz:process:1', 'reg:process:1'),
                                              ('reg:process:1', 'naz:process:1');
              DROP TABLE relink_bump;
+             DROP INDEX records_live_by_kind;
+             UPDATE records SET json = record_json(json, body), body = NULL;
+             ALTER TABLE records DROP COLUMN body;
              PRAGMA user_version = 3;",
         )
         .unwrap();
@@ -1499,7 +1600,7 @@ fn old_store(path: &Path) {
     harvest(&s, "com", &catalogue("com", 5)[..82], true, 10);
     let w = s.sqlite_writer();
     w.execute_batch(
-        "UPDATE records SET json = '{' WHERE id = 'reg:process:5';
+        "UPDATE records SET json = '{', body = NULL WHERE id = 'reg:process:5';
          DELETE FROM record_links; DELETE FROM record_keys;",
     )
     .unwrap();
