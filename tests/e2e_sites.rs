@@ -401,3 +401,92 @@ async fn a_decidim_0_20_platform_yields_its_processes_through_the_minimal_listin
         "{s:#}"
     );
 }
+
+fn json_item(id: u32, title: &str) -> serde_json::Value {
+    serde_json::json!({
+        "id": id,
+        "url": format!("/consultazioni/{id}"),
+        "title": title,
+        "description": format!("<p>Testo della consultazione {id}</p>"),
+    })
+}
+
+fn run_counts(env: &Env, source: &str) -> serde_json::Value {
+    let out = env.run(&["harvest", source, "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let runs: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("harvest --json");
+    runs[0]["counts"].clone()
+}
+
+/// Unchanged pages cost a 304 each and their records come back from the store, not from copies
+/// kept in the checkpoint; a page that changes is read again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn json_source_revalidates_its_pages_and_keeps_no_copies_in_its_checkpoint() {
+    let site = FakeSite::start().await;
+    let page = |n: u32, items: Vec<serde_json::Value>, etag: &str| {
+        site.set(
+            &format!("/api/consultazioni?page={n}"),
+            FakePage::json(serde_json::Value::Array(items).to_string())
+                .with_header("X-Total-Pages", "2")
+                .with_etag(etag),
+        );
+    };
+    page(
+        1,
+        vec![
+            json_item(1, "Piano del verde urbano"),
+            json_item(2, "Mercato coperto"),
+        ],
+        "\"p1\"",
+    );
+    page(2, vec![json_item(3, "Biblioteca di quartiere")], "\"p2\"");
+    let source = format!(
+        "[[sources]]\nid = \"api\"\nname = \"Api\"\nkind = \"json\"\nurl = \"{}\"\nterritory = \"09\"\n\
+         [sources.pagination]\npage_param = \"page\"\ntotal_pages_header = \"x-total-pages\"\n",
+        site.url("/api/consultazioni")
+    );
+    let env = Env::new(&source);
+    assert_eq!(run_counts(&env, "api")["added"], 3);
+
+    site.clear_log();
+    let again = run_counts(&env, "api");
+    assert_eq!(
+        (again["unchanged"].as_u64(), again["gone"].as_u64()),
+        (Some(3), Some(0)),
+        "{again}"
+    );
+    let statuses: Vec<u16> = site
+        .log()
+        .into_iter()
+        .filter(|l| l.path.starts_with("/api/"))
+        .map(|l| l.status)
+        .collect();
+    assert_eq!(statuses, [304, 304]);
+
+    // the second page changes: it is read again, the first still costs a 304
+    page(
+        2,
+        vec![json_item(3, "Biblioteca di quartiere rinnovata")],
+        "\"p2b\"",
+    );
+    site.clear_log();
+    let third = run_counts(&env, "api");
+    assert_eq!(
+        (third["changed"].as_u64(), third["unchanged"].as_u64()),
+        (Some(1), Some(2)),
+        "{third}"
+    );
+
+    let server = env.serve();
+    let http = Http::new();
+    let found = http
+        .get(&server.url("/api/v1/search?q=rinnovata"))
+        .await
+        .json();
+    assert_eq!(found["total"], 1, "{found}");
+    let all = http
+        .get(&server.url("/api/v1/search?source=api"))
+        .await
+        .json();
+    assert_eq!(all["total"], 3, "{all}");
+}

@@ -20,7 +20,7 @@ use serde_json::Value;
 use snodo_connector::{
     Connector, ConnectorError, HarvestContext, HarvestOutput, Progress, SourceSpec,
 };
-use snodo_model::{Kind, Record};
+use snodo_model::{Kind, Record, RecordId};
 use snodo_sitekit::{
     build_record, fetch_page, parse_date, parse_instant, parse_range, parse_status, CachedPage,
     Item, Page, PageCache, Target,
@@ -114,8 +114,8 @@ pub struct JsonConnector {
     fingerprint: String,
 }
 
-/// What one page gave, cached with its validators.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// What one page gave.
+#[derive(Debug, Clone, Default)]
 struct PageValue {
     records: Vec<Record>,
     failed: u64,
@@ -123,6 +123,51 @@ struct PageValue {
     next: Option<String>,
     items: usize,
 }
+
+/// What the checkpoint keeps of a page with its validators: the ids of its records, not copies
+/// (the store has them; a copy of every record in the checkpoint doubled the store).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CachedValue {
+    ids: Vec<String>,
+    failed: u64,
+    total_pages: Option<u32>,
+    next: Option<String>,
+    items: usize,
+}
+
+impl CachedValue {
+    fn of(v: &PageValue) -> CachedValue {
+        CachedValue {
+            ids: v.records.iter().map(|r| r.id.to_string()).collect(),
+            failed: v.failed,
+            total_pages: v.total_pages,
+            next: v.next.clone(),
+            items: v.items,
+        }
+    }
+
+    /// The page again, its records read back from the store; `None` if any is not there.
+    async fn restore(c: &CachedPage, ctx: &HarvestContext) -> Option<PageValue> {
+        let cached: CachedValue = serde_json::from_value(c.value.clone()).ok()?;
+        let ids = cached
+            .ids
+            .iter()
+            .map(|id| id.parse::<RecordId>().ok())
+            .collect::<Option<Vec<_>>>()?;
+        let records = ctx.stored_records(ids).await?;
+        Some(PageValue {
+            records,
+            failed: cached.failed,
+            total_pages: cached.total_pages,
+            next: cached.next,
+            items: cached.items,
+        })
+    }
+}
+
+/// Part of the checkpoint's fingerprint: checkpoints of another shape are dropped, not misread.
+const CACHE_FORMAT: &str = "page ids";
 
 fn presets(flavor: Flavor) -> Vec<(&'static str, &'static str)> {
     match flavor {
@@ -294,7 +339,11 @@ impl JsonConnector {
         }
         match (first, p.is_empty()) {
             (Some(first), true) => Ok(JsonConnector {
-                fingerprint: snodo_sitekit::cache::fingerprint(&params),
+                fingerprint: snodo_sitekit::cache::fingerprint(&(
+                    CACHE_FORMAT,
+                    &params,
+                    &spec.territory,
+                )),
                 first,
                 items: params
                     .items
@@ -480,6 +529,8 @@ impl Connector for JsonConnector {
         };
         let mut whole = true;
         let mut seen: HashSet<String> = HashSet::new();
+        // the records so far, to keep the first of an item listed twice
+        let mut ids: HashSet<RecordId> = HashSet::new();
         let mut number = 1u32;
         let mut url = Some(self.page_url(1));
         let mut fetched = 0u32;
@@ -497,7 +548,17 @@ impl Connector for JsonConnector {
                 ));
                 break;
             }
-            let value = match fetch_page(&ctx.http, &previous, &current, ACCEPT).await {
+            let mut answer = fetch_page(&ctx.http, &previous, &current, ACCEPT).await;
+            let mut restored = None;
+            if let Ok(Page::Unchanged(c)) = &answer {
+                restored = CachedValue::restore(c, ctx).await;
+                if restored.is_none() {
+                    // the store no longer has them all: fetch the page as if never seen
+                    let none = PageCache::new(&self.fingerprint);
+                    answer = fetch_page(&ctx.http, &none, &current, ACCEPT).await;
+                }
+            }
+            let value = match answer {
                 // WordPress answers 400 past the last page when the total header was missing.
                 Err(e) if fetched > 1 && matches!(e.status(), Some(400 | 404)) => break,
                 Err(e) => return Err(e.into()),
@@ -508,7 +569,13 @@ impl Connector for JsonConnector {
                     break;
                 }
                 Ok(Page::Unchanged(c)) => {
-                    let v: PageValue = serde_json::from_value(c.value.clone()).unwrap_or_default();
+                    let Some(v) = restored.take() else {
+                        return Err(ConnectorError::Protocol {
+                            url: current,
+                            message: "answered 304 Not Modified to a request without validators"
+                                .into(),
+                        });
+                    };
                     out.warnings.extend(c.warnings.iter().cloned());
                     next_cache.put(&current, c);
                     v
@@ -523,7 +590,7 @@ impl Connector for JsonConnector {
                         &current,
                         CachedPage {
                             validators,
-                            value: serde_json::to_value(&v).unwrap_or_default(),
+                            value: serde_json::to_value(CachedValue::of(&v)).unwrap_or_default(),
                             warnings: w.clone(),
                         },
                     );
@@ -536,7 +603,7 @@ impl Connector for JsonConnector {
             });
             out.failed += value.failed;
             for r in value.records {
-                if !out.records.iter().any(|o: &Record| o.id == r.id) {
+                if ids.insert(r.id.clone()) {
                     out.records.push(r);
                 }
             }

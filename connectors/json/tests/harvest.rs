@@ -1,8 +1,10 @@
 //! The JSON connector against fake WordPress, Plone and generic APIs on loopback.
 
-use snodo_connector::{Connector, HarvestContext, HttpClient, HttpSettings, SourceSpec};
+use std::sync::Arc;
+
+use snodo_connector::{Connector, HarvestContext, HttpClient, HttpSettings, SourceSpec, StoredFn};
 use snodo_json::{FieldMap, JsonConnector, JsonParams};
-use snodo_model::Territory;
+use snodo_model::{Record, Territory};
 use snodo_sitekit::fake::{FakePage, FakeSite};
 use tokio_util::sync::CancellationToken;
 
@@ -23,6 +25,14 @@ fn ctx(spec: SourceSpec) -> HarvestContext {
     })
     .unwrap();
     HarvestContext::new(spec, http.for_run("t"), CancellationToken::new())
+}
+
+/// A store holding `records`, as the harvester gives connectors.
+fn store_of(records: Vec<Record>) -> StoredFn {
+    Arc::new(move |ids| {
+        let held = records.clone();
+        Box::pin(async move { Ok(held.into_iter().filter(|r| ids.contains(&r.id)).collect()) })
+    })
 }
 
 fn wp_post(id: u32, title: &str) -> serde_json::Value {
@@ -93,17 +103,38 @@ async fn wordpress_pages_by_total_pages_header_with_conditional_get() {
     for bad in ["<script", "iframe", "onmouseover", "Rossi"] {
         assert!(!json.contains(bad), "{bad} leaked");
     }
+    // the checkpoint keeps the pages' validators and their records' ids, not the records
+    let checkpoint = out.checkpoint.clone().unwrap();
+    assert!(checkpoint.contains("api:consultation:1"), "{checkpoint}");
+    assert!(!checkpoint.contains("Prima"), "{checkpoint}");
+    let api_log = |site: &FakeSite| -> Vec<u16> {
+        site.log()
+            .into_iter()
+            .filter(|l| l.path != "/robots.txt")
+            .map(|l| l.status)
+            .collect()
+    };
+
+    // unchanged pages: their records come back from the store
     site.clear_log();
-    let again = c.harvest(&ctx(s), out.checkpoint.as_deref()).await.unwrap();
+    let with_store = ctx(s.clone()).with_stored(store_of(out.records.clone()));
+    let again = c.harvest(&with_store, Some(&checkpoint)).await.unwrap();
     assert_eq!(again.records, out.records);
     assert!(again.complete);
-    let api: Vec<_> = site
-        .log()
-        .into_iter()
-        .filter(|l| l.path != "/robots.txt")
-        .collect();
-    assert_eq!(api.len(), 2);
-    assert!(api.iter().all(|l| l.status == 304), "{api:?}");
+    assert_eq!(api_log(&site), [304, 304]);
+
+    // a record the store no longer has: its page is fetched again, the other stays cached
+    site.clear_log();
+    let missing_first = ctx(s.clone()).with_stored(store_of(out.records[1..].to_vec()));
+    let again = c.harvest(&missing_first, Some(&checkpoint)).await.unwrap();
+    assert_eq!(again.records, out.records);
+    assert_eq!(api_log(&site), [304, 200, 304]);
+
+    // no store at all (`snodo check`): every page fetched
+    site.clear_log();
+    let again = c.harvest(&ctx(s), Some(&checkpoint)).await.unwrap();
+    assert_eq!(again.records, out.records);
+    assert_eq!(api_log(&site), [304, 200, 304, 200]);
 }
 
 #[tokio::test]

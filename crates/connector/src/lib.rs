@@ -10,7 +10,7 @@ pub mod http;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use snodo_model::{Record, Territory};
+use snodo_model::{Record, RecordId, Territory};
 use tokio_util::sync::CancellationToken;
 
 pub use http::{Fetched, HttpClient, HttpError, HttpResponse, HttpSettings, Robots, Validators};
@@ -36,6 +36,17 @@ pub enum Progress {
 
 pub type ProgressFn = Arc<dyn Fn(&str, Progress) + Send + Sync>;
 
+/// Reads back records of the source as an earlier run stored them (live ones only; those
+/// missing are left out). See [`HarvestContext::stored_records`].
+pub type StoredFn = Arc<
+    dyn Fn(
+            Vec<RecordId>,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<Vec<Record>, String>> + Send>,
+        > + Send
+        + Sync,
+>;
+
 /// Everything a connector may use during one run.
 #[derive(Clone)]
 pub struct HarvestContext {
@@ -44,6 +55,7 @@ pub struct HarvestContext {
     pub cancel: CancellationToken,
     progress: Option<ProgressFn>,
     item_limit: Option<usize>,
+    stored: Option<StoredFn>,
 }
 
 impl HarvestContext {
@@ -57,7 +69,32 @@ impl HarvestContext {
             cancel,
             progress: None,
             item_limit: None,
+            stored: None,
         }
+    }
+
+    /// Gives the connector the records its source holds in the store (the harvester does).
+    pub fn with_stored(mut self, f: StoredFn) -> Self {
+        self.stored = Some(f);
+        self
+    }
+
+    /// The records `ids` as the store holds them, in that order: what a connector re-emits for a
+    /// page the server says is unchanged (HTTP 304), so that its checkpoint keeps ids, not copies
+    /// of the records. `None` when any is missing (gone, never stored, or no store in this run,
+    /// as in `snodo check`) or the store cannot be read: the connector then fetches the page.
+    pub async fn stored_records(&self, ids: Vec<RecordId>) -> Option<Vec<Record>> {
+        let f = self.stored.as_ref()?;
+        let found = match f(ids.clone()).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(source = %self.source.id, error = %e, "stored records unreadable; fetching the page again");
+                return None;
+            }
+        };
+        let mut by_id: std::collections::HashMap<RecordId, Record> =
+            found.into_iter().map(|r| (r.id.clone(), r)).collect();
+        ids.iter().map(|id| by_id.remove(id)).collect()
     }
 
     /// A dry run (`snodo check`): connectors stop after about `n` items (at most one list page

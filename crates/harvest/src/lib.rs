@@ -226,6 +226,7 @@ impl Harvester {
         if let Some(p) = &self.progress {
             ctx = ctx.with_progress(p.clone());
         }
+        ctx = ctx.with_stored(stored_records(self.store.clone(), id.to_owned()));
         let store = self.store.clone();
         let checkpoint = {
             let id = id.to_owned();
@@ -423,6 +424,21 @@ pub async fn publish_record_gauges(store: &Arc<Store>) {
         Ok(Err(e)) => tracing::warn!(error = %e, "cannot count records for metrics"),
         Err(e) => tracing::warn!(error = %e, "cannot count records for metrics"),
     }
+}
+
+/// The connector's way back to the records of its source that an earlier run stored.
+fn stored_records(store: Arc<Store>, source: String) -> snodo_connector::StoredFn {
+    Arc::new(move |ids| {
+        let (store, source) = (store.clone(), source.clone());
+        Box::pin(async move {
+            let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+            match blocking(move || store.harvested_records(&source, &ids)).await {
+                Ok(Ok(records)) => Ok(records),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(e) => Err(e.to_string()),
+            }
+        })
+    })
 }
 
 /// Runs blocking store or index work off the async threads.
