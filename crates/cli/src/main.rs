@@ -15,6 +15,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use snodo_config::LogFormat;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "snodo",
