@@ -121,9 +121,12 @@ CREATE INDEX IF NOT EXISTS records_live_by_kind ON records(source, kind) WHERE g
 "#,
     // 6: a record's JSON compressed in `body` (lz4, its length first; `json` is '' then): the
     // JSON was nine tenths of the file. Read both through `record_json(json, body)`. Rows
-    // written before keep their `json` until they next change.
+    // written before are compressed at open, in chunks, from `compress_backlog.after` (a rowid)
+    // on; the row is deleted when they all are (`sqlite::compress_old_rows`).
     r#"
 ALTER TABLE records ADD COLUMN body BLOB;
+CREATE TABLE compress_backlog (after INTEGER NOT NULL);
+INSERT INTO compress_backlog (after) SELECT 0 WHERE EXISTS (SELECT 1 FROM records);
 "#,
 ];
 

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
@@ -64,6 +64,7 @@ impl SqliteStore {
         }
         schema::migrate(&mut conn)?;
         backfill::run(&mut conn)?;
+        compress_old_rows(&mut conn, COMPRESS_CHUNK)?;
         Ok(SqliteStore {
             writer: Mutex::new(conn),
             readers: Readers::Pool(Mutex::new(Vec::new())),
@@ -616,11 +617,15 @@ impl SqliteStore {
             ));
         };
         self.read(|c| {
-            c.execute("VACUUM INTO ?1", [dest_str]).map_err(|e| {
-                fail(format!(
-                    "{e}; check that the directory is writable and has room"
-                ))
-            })
+            // The copy gets the pages a new store gets, so restoring a backup is also how a store
+            // made with 4 KB pages moves to 16 KB ones.
+            c.pragma_update(None, "page_size", PAGE_SIZE)
+                .and_then(|()| c.execute("VACUUM INTO ?1", [dest_str]))
+                .map_err(|e| {
+                    fail(format!(
+                        "{e}; check that the directory is writable and has room"
+                    ))
+                })
         })?;
         tracing::info!(dest = %dest.display(), "database backed up");
         Ok(())
@@ -670,6 +675,75 @@ impl SqliteStore {
 
 const PAGE_SIZE: i64 = 16 * 1024;
 
+/// Rows compressed per transaction by [`compress_old_rows`]: a few MB of WAL each.
+const COMPRESS_CHUNK: usize = 2_000;
+
+/// Compresses the JSON of rows written before schema 6, at open, in transactions of `chunk`
+/// rows that also move `compress_backlog.after` on: a crash loses one chunk at most and the next
+/// open resumes. The content, its hash and the change log are untouched. A no-op (one read)
+/// once done.
+pub(crate) fn compress_old_rows(conn: &mut Connection, chunk: usize) -> Result<u64, StoreError> {
+    const CTX: &str = "compressing the records stored by an older version";
+    let started = Instant::now();
+    let mut done = 0u64;
+    loop {
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .ctx(CTX)?;
+        let Some(after) = tx
+            .query_row("SELECT after FROM compress_backlog", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .optional()
+            .ctx(CTX)?
+        else {
+            return Ok(done);
+        };
+        let rows: Vec<(i64, String)> = tx
+            .prepare_cached(
+                "SELECT rowid, json FROM records WHERE rowid > ?1 AND body IS NULL
+                 ORDER BY rowid LIMIT ?2",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![after, chunk as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect()
+            })
+            .ctx(CTX)?;
+        match rows.last() {
+            None => tx.execute("DELETE FROM compress_backlog", []),
+            Some(&(last, _)) => tx
+                .prepare_cached("UPDATE records SET json = '', body = ?2 WHERE rowid = ?1")
+                .and_then(|mut s| {
+                    for (rowid, json) in &rows {
+                        s.execute(params![rowid, codec::compress_json(json)])?;
+                    }
+                    Ok(())
+                })
+                .and_then(|()| tx.execute("UPDATE compress_backlog SET after = ?1", [last])),
+        }
+        .and_then(|_| tx.commit())
+        .ctx(CTX)?;
+        if rows.is_empty() {
+            if done > 0 {
+                tracing::info!(
+                    records = done,
+                    ms = started.elapsed().as_millis() as u64,
+                    "records stored by an older version compressed"
+                );
+            }
+            return Ok(done);
+        }
+        let before = done;
+        done += rows.len() as u64;
+        if before / 50_000 != done / 50_000 {
+            tracing::info!(
+                records = done,
+                "compressing records stored by an older version"
+            );
+        }
+    }
+}
+
 /// Returns the journal mode SQLite accepted. Setting it is also the first real read of the file,
 /// so a file that is not a database fails here, as an open error.
 pub(crate) fn configure_writer(conn: &Connection) -> rusqlite::Result<String> {
@@ -680,6 +754,9 @@ pub(crate) fn configure_writer(conn: &Connection) -> rusqlite::Result<String> {
     conn.pragma_update(None, "page_size", PAGE_SIZE)?;
     let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // The WAL file is cut back to this when it restarts; without it, it keeps the largest size
+    // it ever reached (620 MB after a harvest of a million records).
+    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(mode)

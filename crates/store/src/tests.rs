@@ -179,13 +179,18 @@ fn open_creates_directory_and_migrations_are_idempotent() {
 
     // A file made with SQLite's default 4 KB pages keeps them and opens as before.
     let old = dir.path().join("old.sqlite");
-    Connection::open(&old)
-        .unwrap()
-        .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (x);")
-        .unwrap();
+    file_with_4_kib_pages(&old);
     let s = Store::open(&old).unwrap();
     assert_eq!(page_size(&s), 4096);
     s.integrity_check().unwrap();
+}
+
+/// A database file as SQLite's defaults make it, before Snodo chose 16 KB pages.
+fn file_with_4_kib_pages(path: &Path) {
+    Connection::open(path)
+        .unwrap()
+        .execute_batch("PRAGMA journal_mode = WAL; PRAGMA page_size = 4096; CREATE TABLE t (x);")
+        .unwrap();
 }
 
 fn page_size(s: &Store) -> i64 {
@@ -1079,6 +1084,77 @@ fn concurrent_reads_while_another_thread_writes() {
     assert_eq!(s.runs("a", 1, 0).unwrap().1, 20);
 }
 
+/// A store written before schema 6: every row's JSON plain. Opening it compresses them all,
+/// in chunks, leaving contents, hashes and the change log as they were.
+#[test]
+fn rows_stored_before_compression_are_compressed_at_open_and_read_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snodo.sqlite");
+    let (records, hashes_before, seq) = {
+        let s = Store::open(&path).unwrap();
+        s.sync_sources(&[info("a")]).unwrap();
+        harvest(&s, "a", &recs("a", 0..7), true, 0);
+        s.sqlite_writer()
+            .execute_batch(
+                "UPDATE records SET json = record_json(json, body), body = NULL;
+                 INSERT INTO compress_backlog (after) VALUES (0);",
+            )
+            .unwrap();
+        assert_eq!(
+            raw_count(&s, "SELECT COUNT(*) FROM records WHERE body IS NULL"),
+            7
+        );
+        (live_records(&s), hashes(&s), s.max_seq().unwrap())
+    };
+    // in chunks of 3, as an open would (the open's chunks are bigger)
+    {
+        let mut conn = Connection::open(&path).unwrap();
+        configure_writer(&conn).unwrap();
+        assert_eq!(crate::sqlite::compress_old_rows(&mut conn, 3).unwrap(), 7);
+        assert_eq!(crate::sqlite::compress_old_rows(&mut conn, 3).unwrap(), 0);
+        conn.execute_batch(
+            "UPDATE records SET json = record_json(json, body), body = NULL WHERE rowid > 4;
+             INSERT INTO compress_backlog (after) VALUES (4);",
+        )
+        .unwrap();
+    }
+    // and what a crash after the first chunks leaves is finished by the next open
+    let s = Store::open(&path).unwrap();
+    assert_eq!(
+        raw_count(
+            &s,
+            "SELECT COUNT(*) FROM records WHERE body IS NULL OR json <> ''"
+        ),
+        0
+    );
+    assert_eq!(raw_count(&s, "SELECT COUNT(*) FROM compress_backlog"), 0);
+    assert_eq!(live_records(&s), records);
+    assert_eq!(hashes(&s), hashes_before);
+    assert_eq!(s.max_seq().unwrap(), seq);
+    s.integrity_check().unwrap();
+}
+
+fn live_records(s: &Store) -> Vec<Record> {
+    let mut out = Vec::new();
+    s.live_records(&mut |r| {
+        out.push(r);
+        Ok(())
+    })
+    .unwrap();
+    out
+}
+
+fn hashes(s: &Store) -> Vec<(String, String)> {
+    let w = s.sqlite_writer();
+    let mut st = w
+        .prepare("SELECT id, content_hash FROM records ORDER BY id")
+        .unwrap();
+    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+}
+
 #[test]
 fn backup_makes_an_openable_copy_and_never_overwrites() {
     let dir = tempfile::tempdir().unwrap();
@@ -1096,6 +1172,19 @@ fn backup_makes_an_openable_copy_and_never_overwrites() {
 
     let err = s.backup_to(&dest).unwrap_err();
     assert!(err.to_string().contains("already exists"), "{err}");
+
+    // A store made with 4 KB pages is copied with 16 KB ones.
+    let old = dir.path().join("old.sqlite");
+    file_with_4_kib_pages(&old);
+    let o = Store::open(&old).unwrap();
+    o.sync_sources(&[info("a")]).unwrap();
+    harvest(&o, "a", &recs("a", 0..3), true, 0);
+    assert_eq!(page_size(&o), 4096);
+    let dest = dir.path().join("backups/from-old.sqlite");
+    o.backup_to(&dest).unwrap();
+    let copy = Store::open(&dest).unwrap();
+    assert_eq!(page_size(&copy), 16384);
+    assert_eq!(live_ids(&copy).len(), 3);
 
     // In memory too.
     let m = mem(&["a"]);
@@ -1488,6 +1577,7 @@ fn an_upgrade_relinks_with_the_stricter_rule_and_reindexes_the_unlinked() {
              DROP INDEX records_live_by_kind;
              UPDATE records SET json = record_json(json, body), body = NULL;
              ALTER TABLE records DROP COLUMN body;
+             DROP TABLE compress_backlog;
              PRAGMA user_version = 3;",
         )
         .unwrap();
@@ -1520,6 +1610,12 @@ fn an_upgrade_relinks_with_the_stricter_rule_and_reindexes_the_unlinked() {
         .query_row("SELECT COUNT(*) FROM relink_bump", [], |r| r.get(0))
         .unwrap();
     assert_eq!(pending, 0);
+    // and every row written before is compressed
+    assert_eq!(
+        raw_count(&s, "SELECT COUNT(*) FROM records WHERE body IS NULL"),
+        0
+    );
+    assert_eq!(raw_count(&s, "SELECT COUNT(*) FROM compress_backlog"), 0);
     s.integrity_check().unwrap();
 }
 
