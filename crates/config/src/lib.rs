@@ -158,6 +158,8 @@ pub struct Harvest {
     /// Default cron schedule (with seconds) for sources that set none.
     #[serde(default = "default_schedule")]
     pub schedule: String,
+    /// Sources fetched and stored at once (their indexing, which never touches the platform,
+    /// may overlap the next ones).
     #[serde(default = "default_max_concurrent")]
     pub max_concurrent_sources: usize,
     #[serde(default = "one")]

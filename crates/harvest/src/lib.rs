@@ -210,7 +210,7 @@ impl Harvester {
     pub async fn run_claimed(&self, claim: Claim) -> Result<RunReport, HarvestError> {
         let entry = claim.entry.clone();
         let id = entry.config.id.as_str();
-        let _slot = self
+        let slot = self
             .slots
             .acquire()
             .await
@@ -297,6 +297,9 @@ impl Harvester {
             }
             Err(e) => report.error = Some(e.to_string()),
         }
+        // The platform is done with and the records are stored: the next source may start
+        // while this one's records are indexed.
+        drop(slot);
         report.requests = http.requests_sent();
         report.retries = http.retries_made();
         report.duration_ms = started.elapsed().as_millis() as u64;
