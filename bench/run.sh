@@ -73,5 +73,10 @@ for n in "${sizes[@]}"; do
     fi
     kill "$pid"; wait "$pid" || true
   done
+  # The corpus harvested through the json connector by `snodo harvest`, twice (the second time
+  # every page answers 304): time, peak RSS, store and index on disk.
+  echo; echo "#### harvest through the json connector, $n records, 90 sources"; echo '```'
+  "$bench" harvest --corpus "$corpus" --records "$n" --sources 90 --work "$dir/harvest" --snodo "$snodo"
+  echo '```'
 done
 [ -n "${SKIP_PG:-}" ] || bench/scripts/pg.sh stop

@@ -12,6 +12,7 @@
 pub mod cluster;
 pub mod corpus;
 pub mod engines;
+pub mod harvest;
 pub mod http;
 pub mod queries;
 pub mod realistic;
@@ -88,9 +89,17 @@ pub struct Report {
 
 /// Reads `VmHWM` (peak RSS) of this process, in KiB.
 pub fn peak_rss_kib() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    s.lines()
-        .find(|l| l.starts_with("VmHWM:"))?
+    status_kib(
+        &std::fs::read_to_string("/proc/self/status").ok()?,
+        "VmHWM:",
+    )
+}
+
+/// A `kB` line of a `/proc/PID/status` text.
+pub fn status_kib(status: &str, key: &str) -> Option<u64> {
+    status
+        .lines()
+        .find(|l| l.starts_with(key))?
         .split_whitespace()
         .nth(1)?
         .parse()

@@ -9,6 +9,8 @@
 //! snodo-bench wrk-lua --records N --out FILE.lua    the query mix as a wrk script
 //! snodo-bench incremental --data-dir DIR [--records N] [--runs 200] [--batch 1000]
 //!                 after `prefill`: harvests of changed records, one index commit each
+//! snodo-bench harvest --records N [--sources 90] [--work DIR] [--snodo PATH]
+//!                 the corpus as a JSON API, harvested twice by `snodo harvest`: time, RSS, disk
 //! snodo-bench http --addr 127.0.0.1:18080 [--reps 5] [--out FILE.json]
 //!                 latency per class of the "near me" queries against a running `snodo serve`
 //! ```
@@ -155,6 +157,75 @@ fn main() -> Result<()> {
                 size()? as f64 / 1048576.0,
                 l.peak_rss_mib
             );
+            Ok(())
+        }
+        "harvest" => {
+            // The corpus as a JSON API's pages, harvested by the real `snodo harvest` through
+            // the generic json connector; twice (the second time nothing changed).
+            let n = args.num("records", 100_000)?;
+            let sources = args.num("sources", 90)? as usize;
+            let work = PathBuf::from(args.get("work").unwrap_or("/tmp/snodo-bench-harvest"));
+            let snodo = match args.get("snodo") {
+                Some(p) => PathBuf::from(p),
+                None => std::env::current_exe()?
+                    .parent()
+                    .context("the bench binary has no directory")?
+                    .join("snodo"),
+            };
+            let pages_dir = work.join(format!(
+                "pages-{}-{n}-{sources}",
+                args.get("corpus").unwrap_or("realistic")
+            ));
+            let started = std::time::Instant::now();
+            let manifest = snodo_bench::harvest::write_pages(seed, n, sources, &pages_dir)?;
+            eprintln!(
+                "# pages: {} MB of JSON in {} pages ({:.0} s to write or find)",
+                manifest.bytes / 1_000_000,
+                manifest.pages.iter().sum::<usize>(),
+                started.elapsed().as_secs_f64()
+            );
+            let site = snodo_bench::harvest::serve(pages_dir, &manifest)?;
+            let data = work.join("data");
+            let _ = std::fs::remove_dir_all(&data);
+            let config = work.join("snodo.toml");
+            std::fs::write(
+                &config,
+                snodo_bench::harvest::config(site.addr, &manifest, &data),
+            )?;
+            for label in ["first harvest", "again, nothing changed"] {
+                let t = snodo_bench::harvest::run_harvest(&snodo, &config)?;
+                let runs: serde_json::Value = serde_json::from_str(&t.output)
+                    .with_context(|| format!("snodo harvest --json printed: {}", t.output))?;
+                let sum = |key: &str| -> u64 {
+                    runs.as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|r| {
+                            r.pointer(&format!("/counts/{key}"))
+                                .and_then(|v| v.as_u64())
+                        })
+                        .sum()
+                };
+                let store = snodo_bench::harvest::disk_bytes(&data.join("snodo.sqlite3"))
+                    + snodo_bench::harvest::disk_bytes(&data.join("snodo.sqlite3-wal"));
+                let index = snodo_bench::harvest::disk_bytes(&data.join("index"));
+                println!(
+                    "{label}: {n} records from {sources} sources in {:.1} s ({:.0} records/s), \
+                     peak RSS {:.0} MiB ({:.0} MiB anonymous); added {}, unchanged {}, failed {}; \
+                     store {:.0} MiB ({:.2}× the records' {:.0} MiB of text), index {:.0} MiB",
+                    t.secs,
+                    n as f64 / t.secs,
+                    t.peak_rss_kib as f64 / 1024.0,
+                    t.peak_anon_kib as f64 / 1024.0,
+                    sum("added"),
+                    sum("unchanged"),
+                    sum("failed"),
+                    store as f64 / 1048576.0,
+                    store as f64 / manifest.text_bytes.max(1) as f64,
+                    manifest.text_bytes as f64 / 1048576.0,
+                    index as f64 / 1048576.0,
+                );
+            }
             Ok(())
         }
         "follow-lag" => {

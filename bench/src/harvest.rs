@@ -1,0 +1,398 @@
+//! A harvest through a real connector, as an operator runs it: the corpus written once as the
+//! pages of a JSON API (the generic `json` connector's shape, 100 items a page, ETags), served
+//! over loopback, and `snodo harvest` run against it twice — the second time nothing changed.
+//! The figures are the real binary's: wall time and peak RSS (VmHWM, read from /proc while it
+//! runs), and the store and index on disk.
+
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use snodo_model::Record;
+
+use crate::corpus;
+
+pub const PER_PAGE: usize = 100;
+
+/// The sources of the site: about one in seven publishes in English, as the corpus does.
+pub fn english_sources(sources: usize) -> usize {
+    (sources * 15 / 100).max(1)
+}
+
+/// What the page files hold, written last so that an interrupted write is done again.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct Manifest {
+    pub seed: u64,
+    pub records: u64,
+    pub sources: usize,
+    /// Pages per source.
+    pub pages: Vec<usize>,
+    pub bytes: u64,
+    /// The records' text (title, summary and description, as UTF-8): what the store's size is
+    /// compared with.
+    pub text_bytes: u64,
+}
+
+/// Writes the corpus as pages under `dir` (`{source}/{page}.json`), unless a manifest for the
+/// same corpus is there already.
+pub fn write_pages(seed: u64, records: u64, sources: usize, dir: &Path) -> Result<Manifest> {
+    let manifest_path = dir.join("manifest.json");
+    if let Ok(text) = fs::read_to_string(&manifest_path) {
+        if let Ok(m) = serde_json::from_str::<Manifest>(&text) {
+            if (m.seed, m.records, m.sources) == (seed, records, sources) {
+                return Ok(m);
+            }
+        }
+    }
+    if sources < 2 {
+        bail!("--sources must be at least 2 (one English, one Italian)");
+    }
+    let _ = fs::remove_dir_all(dir);
+    for k in 0..sources {
+        fs::create_dir_all(dir.join(k.to_string()))
+            .with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let english = english_sources(sources);
+    let mut buffers: Vec<Vec<Value>> = vec![Vec::new(); sources];
+    let mut manifest = Manifest {
+        seed,
+        records,
+        sources,
+        pages: vec![0; sources],
+        bytes: 0,
+        text_bytes: 0,
+    };
+    let flush = |k: usize, items: &mut Vec<Value>, m: &mut Manifest| -> Result<()> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        m.pages[k] += 1;
+        let body = serde_json::to_vec(&items)?;
+        m.bytes += body.len() as u64;
+        let path = dir.join(k.to_string()).join(format!("{}.json", m.pages[k]));
+        fs::write(&path, body).with_context(|| format!("writing {}", path.display()))?;
+        items.clear();
+        Ok(())
+    };
+    let (mut en, mut it) = (0usize, 0usize);
+    for i in 0..records {
+        let r = corpus::record(seed, i);
+        // English records to the English sources, the rest to the Italian ones, in turn
+        let k = if r.default_locale == "en" {
+            en += 1;
+            en % english
+        } else {
+            it += 1;
+            english + it % (sources - english)
+        };
+        manifest.text_bytes += [&r.title, &r.summary, &r.description]
+            .iter()
+            .map(|t| first_text(t).len() as u64)
+            .sum::<u64>();
+        buffers[k].push(item(&r, i));
+        if buffers[k].len() == PER_PAGE {
+            flush(k, &mut buffers[k], &mut manifest)?;
+        }
+    }
+    for (k, items) in buffers.iter_mut().enumerate() {
+        flush(k, items, &mut manifest)?;
+    }
+    fs::write(&manifest_path, serde_json::to_vec(&manifest)?)?;
+    Ok(manifest)
+}
+
+fn first_text(t: &snodo_model::LocalizedText) -> String {
+    t.iter()
+        .next()
+        .map(|(_, s)| s.to_owned())
+        .unwrap_or_default()
+}
+
+/// One item as a JSON API publishes it: the body as HTML paragraphs.
+fn item(r: &Record, i: u64) -> Value {
+    let body: String = first_text(&r.description)
+        .split('\n')
+        .map(|p| format!("<p>{p}</p>"))
+        .collect();
+    json!({
+        "id": i,
+        "url": r.url,
+        "title": first_text(&r.title),
+        "summary": first_text(&r.summary),
+        "description": body,
+        "start_date": r.start_date.map(|d| d.to_string()),
+        "end_date": r.end_date.map(|d| d.to_string()),
+        "promoter": first_text(&r.promoter),
+        "topics": r.topics.iter().map(first_text).collect::<Vec<_>>(),
+    })
+}
+
+/// The JSON API: `GET /s/{source}?per_page=100&page={n}`, the page count in `X-Total-Pages`,
+/// an ETag per page (and 304 for a matching `If-None-Match`), keep-alive.
+pub struct Site {
+    pub addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = TcpStream::connect(self.addr);
+    }
+}
+
+pub fn serve(dir: PathBuf, manifest: &Manifest) -> Result<Site> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let pages = Arc::new(manifest.pages.clone());
+    let tag = format!(
+        "{}-{}-{}",
+        manifest.seed, manifest.records, manifest.sources
+    );
+    let flag = stop.clone();
+    thread::spawn(move || {
+        for conn in listener.incoming() {
+            if flag.load(Ordering::Relaxed) {
+                break;
+            }
+            let Ok(conn) = conn else { continue };
+            let (dir, pages, tag) = (dir.clone(), pages.clone(), tag.clone());
+            thread::spawn(move || {
+                let _ = handle(conn, &dir, &pages, &tag);
+            });
+        }
+    });
+    Ok(Site { addr, stop })
+}
+
+fn handle(conn: TcpStream, dir: &Path, pages: &[usize], tag: &str) -> std::io::Result<()> {
+    let mut reader = BufReader::new(conn.try_clone()?);
+    let mut out = conn;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        let target = line.split(' ').nth(1).unwrap_or("/").to_owned();
+        let mut if_none_match = None;
+        let mut length = 0usize;
+        loop {
+            let mut h = String::new();
+            if reader.read_line(&mut h)? == 0 || h.trim().is_empty() {
+                break;
+            }
+            let lower = h.to_ascii_lowercase();
+            if let Some(v) = lower.strip_prefix("if-none-match:") {
+                if_none_match = Some(v.trim().to_owned());
+            } else if let Some(v) = lower.strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+        }
+        if length > 0 {
+            reader
+                .by_ref()
+                .take(length as u64)
+                .read_to_end(&mut Vec::new())?;
+        }
+        let (status, headers, body) = answer(&target, if_none_match.as_deref(), dir, pages, tag);
+        write!(
+            out,
+            "HTTP/1.1 {status}\r\ncontent-length: {}\r\n{headers}\r\n",
+            body.len()
+        )?;
+        out.write_all(&body)?;
+    }
+}
+
+fn answer(
+    target: &str,
+    if_none_match: Option<&str>,
+    dir: &Path,
+    pages: &[usize],
+    tag: &str,
+) -> (&'static str, String, Vec<u8>) {
+    let not_found = || ("404 Not Found", String::new(), Vec::new());
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let Some(k) = path
+        .strip_prefix("/s/")
+        .and_then(|k| k.parse::<usize>().ok())
+    else {
+        return not_found();
+    };
+    let Some(&total) = pages.get(k) else {
+        return not_found();
+    };
+    let page = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("page="))
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or(1);
+    let etag = format!("\"{tag}-{k}-{page}\"");
+    let mut headers =
+        format!("content-type: application/json\r\nx-total-pages: {total}\r\netag: {etag}\r\n");
+    if if_none_match == Some(etag.as_str()) {
+        return ("304 Not Modified", headers, Vec::new());
+    }
+    let body = if (1..=total).contains(&page) {
+        fs::read(dir.join(k.to_string()).join(format!("{page}.json"))).unwrap_or_default()
+    } else {
+        headers = "content-type: application/json\r\n".into();
+        b"[]".to_vec()
+    };
+    ("200 OK", headers, body)
+}
+
+/// The configuration of a Snodo that harvests the site into `data_dir`. The one site stands for
+/// the platforms of 90 administrations, each on its own host: as many requests to it at once as
+/// sources harvested at once (the default 4), with no politeness delay.
+pub fn config(site: SocketAddr, manifest: &Manifest, data_dir: &Path) -> String {
+    let english = english_sources(manifest.sources);
+    let mut c = format!(
+        "[storage]\ndata_dir = {:?}\n\n[harvest]\nmin_delay_ms = 0\njitter_secs = 0\n\
+         allow_private_addresses = true\nper_host_concurrency = 4\n\n[log]\nlevel = \"warn\"\n",
+        data_dir.display().to_string()
+    );
+    for k in 0..manifest.sources {
+        let (kind, region) = (
+            ["process", "consultation", "proposal", "assembly"][k % 4],
+            k % 20 + 1,
+        );
+        let locale = if k < english { "en" } else { "it" };
+        c.push_str(&format!(
+            "\n[[sources]]\nid = \"bench-{k}\"\nname = \"Bench platform {k}\"\nkind = \"json\"\n\
+             url = \"http://{site}/s/{k}\"\nterritory = \"{region:02}\"\nrecord_kind = \"{kind}\"\n\
+             locale = \"{locale}\"\nmax_items = 100000\n\
+             [sources.fields]\nstart_date = \"start_date\"\nend_date = \"end_date\"\n\
+             promoter = \"promoter\"\ntopics = \"topics\"\n\
+             [sources.pagination]\npage_param = \"page\"\nper_page_param = \"per_page\"\n\
+             per_page = {PER_PAGE}\ntotal_pages_header = \"x-total-pages\"\nmax_pages = 10000\n"
+        ));
+    }
+    c
+}
+
+/// One `snodo harvest` of every source: wall seconds, peak RSS in KiB, what it printed.
+pub struct Timed {
+    pub secs: f64,
+    pub peak_rss_kib: u64,
+    /// The largest anonymous part seen (heap and stacks, not the index files mapped in),
+    /// sampled every 50 ms.
+    pub peak_anon_kib: u64,
+    pub output: String,
+}
+
+pub fn run_harvest(snodo: &Path, config: &Path) -> Result<Timed> {
+    let started = Instant::now();
+    let mut child = Command::new(snodo)
+        .arg("--config")
+        .arg(config)
+        .args(["harvest", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {}", snodo.display()))?;
+    let status_path = format!("/proc/{}/status", child.id());
+    let (mut peak, mut peak_anon) = (0u64, 0u64);
+    let mut stdout = child.stdout.take().context("no stdout")?;
+    let reader = thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let mut stderr = child.stderr.take().context("no stderr")?;
+    let err_reader = thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let status = loop {
+        if let Ok(s) = fs::read_to_string(&status_path) {
+            peak = peak.max(crate::status_kib(&s, "VmHWM:").unwrap_or(0));
+            peak_anon = peak_anon.max(crate::status_kib(&s, "RssAnon:").unwrap_or(0));
+        }
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        thread::sleep(Duration::from_millis(50));
+    };
+    let secs = started.elapsed().as_secs_f64();
+    let output = reader.join().unwrap_or_default();
+    let errors = err_reader.join().unwrap_or_default();
+    if !status.success() {
+        bail!("snodo harvest failed ({status}):\n{errors}\n{output}");
+    }
+    Ok(Timed {
+        secs,
+        peak_rss_kib: peak,
+        peak_anon_kib: peak_anon,
+        output,
+    })
+}
+
+/// Bytes under `path`, recursively.
+pub fn disk_bytes(path: &Path) -> u64 {
+    let Ok(meta) = fs::symlink_metadata(path) else {
+        return 0;
+    };
+    if !meta.is_dir() {
+        return meta.len();
+    }
+    fs::read_dir(path)
+        .map(|d| d.flatten().map(|e| disk_bytes(&e.path())).sum())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_hold_every_record_once_and_the_site_serves_them_with_etags() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = write_pages(7, 450, 6, dir.path()).unwrap();
+        let items: usize = (0..6)
+            .flat_map(|k| (1..=m.pages[k]).map(move |p| (k, p)))
+            .map(|(k, p)| {
+                let path = dir.path().join(k.to_string()).join(format!("{p}.json"));
+                let v: Vec<Value> = serde_json::from_slice(&fs::read(path).unwrap()).unwrap();
+                assert!(v.len() <= PER_PAGE);
+                v.len()
+            })
+            .sum();
+        assert_eq!(items, 450);
+        // written once: the second call finds the manifest
+        assert_eq!(write_pages(7, 450, 6, dir.path()).unwrap(), m);
+
+        let (status, headers, body) =
+            answer("/s/2?per_page=100&page=1", None, dir.path(), &m.pages, "t");
+        assert_eq!(status, "200 OK");
+        assert!(headers.contains("x-total-pages"));
+        let v: Vec<Value> = serde_json::from_slice(&body).unwrap();
+        assert!(v[0]["title"].as_str().is_some_and(|t| !t.is_empty()));
+        let etag = headers
+            .lines()
+            .find_map(|l| l.strip_prefix("etag: "))
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            answer("/s/2?page=1", Some(&etag), dir.path(), &m.pages, "t").0,
+            "304 Not Modified"
+        );
+        let past = answer("/s/2?page=99", None, dir.path(), &m.pages, "t");
+        assert_eq!(past.2, b"[]");
+        assert_eq!(
+            answer("/robots.txt", None, dir.path(), &m.pages, "t").0,
+            "404 Not Found"
+        );
+    }
+}
