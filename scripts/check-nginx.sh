@@ -111,12 +111,12 @@ echo "== /metrics for the monitoring network (allowed by nginx from loopback; a 
 echo "   X-Forwarded-For changes nothing, nginx decides on the connection's address)"
 code=$(c -o /dev/null -w '%{http_code}' -H 'X-Forwarded-For: 203.0.113.9' "$https/metrics")
 [ "$code" = 200 ] || fail "/metrics from loopback answered $code"
-c "$https/metrics" | grep -q '^# HELP snodo_http_requests_total' || fail "metrics without HELP"
+grep -q '^# HELP snodo_http_requests_total' <<<"$(c "$https/metrics")" || fail "metrics without HELP"
 
 echo "== the operators' console through nginx: the browser's login prompt, then the table"
 code=$(c -o /dev/null -w '%{http_code}' "$https/admin")
 [ "$code" = 401 ] || fail "/admin without the token answered $code (want 401 from snodo)"
-c -u operatore:check-nginx-token "$https/en/admin" | grep -q '<h1>Snodo console</h1>' \
+grep -q '<h1>Snodo console</h1>' <<<"$(c -u operatore:check-nginx-token "$https/en/admin")" \
   || fail "/en/admin with the token does not show the console"
 
 echo "== oversized requests stop at nginx"
