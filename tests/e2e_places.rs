@@ -251,7 +251,7 @@ async fn near_me_by_comune_province_region_or_name_with_what_concerns_it_from_ab
     let embed = get("/embed?place=Casalecchio+di+Reno&topic=TRAN&method=budgets").await;
     assert_eq!(embed.status, 200);
     assert!(
-        embed.text.contains("&lt;snodo-search comune=&quot;037011&quot; topic=&quot;TRAN&quot; method=&quot;budgets&quot;&gt;"),
+        embed.text.contains("&#60;snodo-search comune=&#34;037011&#34; topic=&#34;TRAN&#34; method=&#34;budgets&#34;&#62;"),
         "{}",
         embed.text
     );

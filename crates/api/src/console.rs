@@ -4,12 +4,14 @@
 //! buttons is the optional public `/status/sources` page.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
+use askama::Template;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use snodo_store::{Outcome, RunRecord, SourceStatus};
 
-use crate::page::{datetime, esc, foot, head, href, kind_count, plural, Lang};
+use crate::page::{
+    component, datetime, href, kind_count, plural, render, safe_url, Head, Lang, Time,
+};
 
 /// One source as the console shows it.
 pub struct SourceRow {
@@ -146,9 +148,24 @@ fn days(runs: &[RunRecord], today: NaiveDate) -> Vec<(NaiveDate, Option<u64>, bo
         .collect()
 }
 
-/// Thirty bars, one per day: the height is the records seen, a red bar under it a failure. The
-/// numbers are in the accessible name and in the source's page.
-fn chart(out: &mut String, lang: Lang, runs: &[RunRecord], today: NaiveDate) {
+/// One bar of the chart.
+struct Bar {
+    x: usize,
+    y: u32,
+    height: u32,
+}
+
+/// Thirty bars, one per day: the height is the records seen, a red square under it a failure.
+/// The numbers are in the accessible name and in the source's page.
+#[derive(Template)]
+#[template(path = "parts/chart.html")]
+struct Chart {
+    label: String,
+    bars: Vec<Bar>,
+    failures: Vec<usize>,
+}
+
+fn chart(lang: Lang, runs: &[RunRecord], today: NaiveDate) -> Chart {
     let days = days(runs, today);
     let max = days.iter().filter_map(|d| d.1).max().unwrap_or(0).max(1);
     let ok = runs
@@ -183,45 +200,76 @@ fn chart(out: &mut String, lang: Lang, runs: &[RunRecord], today: NaiveDate) {
         ),
         plural(lang, failed, "fallita", "fallite", "failed", "failed"),
     );
-    let _ = write!(
-        out,
-        "<svg class=\"spark\" viewBox=\"0 0 150 34\" width=\"150\" height=\"34\" role=\"img\" aria-label=\"{}\">",
-        esc(&label)
-    );
-    for (i, (_, seen, fail)) in days.iter().enumerate() {
-        let x = i * 5;
-        if let Some(n) = seen {
-            let h = ((*n as f64 / max as f64) * 26.0).round().max(1.0) as u32;
-            let _ = write!(
-                out,
-                "<rect x=\"{x}\" y=\"{}\" width=\"4\" height=\"{h}\" class=\"b-ok\"/>",
-                28 - h
-            );
-        }
-        if *fail {
-            let _ = write!(
-                out,
-                "<rect x=\"{x}\" y=\"30\" width=\"4\" height=\"4\" class=\"b-bad\"/>"
-            );
-        }
+    let bars = days
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (_, seen, _))| {
+            let n = (*seen)?;
+            let height = ((n as f64 / max as f64) * 26.0).round().max(1.0) as u32;
+            Some(Bar {
+                x: i * 5,
+                y: 28 - height,
+                height,
+            })
+        })
+        .collect();
+    let failures = days
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| d.2)
+        .map(|(i, _)| i * 5)
+        .collect();
+    Chart {
+        label,
+        bars,
+        failures,
     }
-    out.push_str("</svg>");
 }
 
-fn style(out: &mut String) {
-    out.push_str(
-        "<style>.console td,.console th{vertical-align:top}.console .err{max-width:22rem;overflow-wrap:anywhere}\
-         .h-bad{color:#a32d2d;font-weight:700}.h-warn{color:#8a5300;font-weight:700}.h-ok{color:#1f6b3a;font-weight:700}.h-off{color:#5c6f82}\
-         .spark .b-ok{fill:#0066cc}.spark .b-bad{fill:#a32d2d}.kinds{list-style:none;margin:0;padding:0;font-size:.875rem}\
-         .notice{border-left:4px solid #0066cc;background:#f5f7fa;padding:.5rem 1rem}.tiny{font-size:.875rem;color:#5c6f82}\
-         .console form{margin:0}</style>\n",
-    );
+const CONSOLE_CSS: &str = include_str!("../assets/console.css");
+
+/// The latest error, with when it happened.
+struct ErrorView {
+    message: String,
+    at: Time,
+}
+
+/// A row of the console's table.
+struct RowView<'a> {
+    /// The source's page; none on the public page.
+    href: Option<String>,
+    name: &'a str,
+    id: &'a str,
+    health: &'static str,
+    health_class: &'static str,
+    failing_since: Option<Time>,
+    last_success: Option<Time>,
+    error: Option<ErrorView>,
+    records: u64,
+    by_kind: Vec<String>,
+    chart: Chart,
+    enabled: bool,
+    running: bool,
+    next_run: Option<Time>,
+    /// Where "harvest now" posts.
+    action: String,
+}
+
+#[derive(Template)]
+#[template(path = "console.html")]
+struct ConsolePage<'a> {
+    lang: Lang,
+    head: Head,
+    summary: String,
+    notice: Option<&'a str>,
+    operator: bool,
+    rows: Vec<RowView<'a>>,
+    now: Time,
 }
 
 /// The console page (or, with `operator` false, the public status page).
 pub fn render_console(v: &ConsoleView<'_>) -> String {
     let lang = v.lang;
-    let mut out = String::with_capacity(32 * 1024);
     let (title, alternate) = if v.operator {
         (
             lang.t("Console di Snodo", "Snodo console"),
@@ -233,18 +281,6 @@ pub fn render_console(v: &ConsoleView<'_>) -> String {
             "/status/sources",
         )
     };
-    head(
-        &mut out,
-        lang,
-        title,
-        lang.t(
-            "Lo stato di ogni piattaforma raccolta da Snodo.",
-            "The state of every platform Snodo harvests.",
-        ),
-        alternate,
-        false,
-    );
-    style(&mut out);
     let today = v.now.date_naive();
     let mut rows: Vec<&SourceRow> = v.rows.iter().collect();
     rows.sort_by(|a, b| {
@@ -256,10 +292,8 @@ pub fn render_console(v: &ConsoleView<'_>) -> String {
         .iter()
         .filter(|r| Health::of(r) == Health::Failing)
         .count() as u64;
-    let _ = writeln!(
-        out,
-        "<main id=\"main\" class=\"wrap console\">\n<h1>{}</h1>\n<p class=\"lead\">{} · {} · {}</p>",
-        esc(title),
+    let summary = format!(
+        "{} · {} · {}",
         plural(lang, rows.len() as u64, "fonte", "fonti", "source", "sources"),
         plural(lang, failing, "in errore", "in errore", "failing", "failing"),
         match v.index_lag {
@@ -275,246 +309,146 @@ pub fn render_console(v: &ConsoleView<'_>) -> String {
             ),
         },
     );
-    if let Some(n) = v.notice {
-        let _ = writeln!(out, "<p class=\"notice\" role=\"status\">{}</p>", esc(n));
-    }
-    let mut cols = vec![
-        (lang.t("Fonte", "Source"), false),
-        (lang.t("Stato", "State"), false),
-        (
-            lang.t("Ultima raccolta riuscita", "Last successful harvest"),
-            false,
-        ),
-        (lang.t("Ultimo errore", "Last error"), false),
-        (lang.t("Record", "Records"), true),
-        (lang.t("Ultimi 30 giorni", "Last 30 days"), false),
-        (lang.t("Prossima raccolta", "Next harvest"), false),
-    ];
-    if v.operator {
-        cols.push((lang.t("Azioni", "Actions"), false));
-    }
-    table_open(
-        &mut out,
-        lang.t(
-            "Le fonti, quelle in errore per prime",
-            "The sources, failing ones first",
-        ),
-        true,
-        &cols,
-    );
-    for row in rows {
-        let s = &row.status;
-        let health = Health::of(row);
-        let name = if v.operator {
-            format!(
-                "<a href=\"{}\">{}</a><br><span class=\"tiny\">{}</span>",
-                esc(&format!("{}/sources/{}", console_path(lang), s.id)),
-                esc(&s.name),
-                esc(&s.id)
-            )
-        } else {
-            format!(
-                "{}<br><span class=\"tiny\">{}</span>",
-                esc(&s.name),
-                esc(&s.id)
-            )
-        };
-        let mut state = format!(
-            "<span class=\"{}\">{}</span>",
-            health.class(),
-            health.label(lang)
-        );
-        if health == Health::Failing {
-            if let Some(since) = failing_since(&row.runs) {
-                let _ = write!(
-                    state,
-                    "<br><span class=\"tiny\">{} {}</span>",
-                    lang.t("da", "since"),
-                    datetime(lang, since)
-                );
+    let rows = rows
+        .into_iter()
+        .map(|row| {
+            let s = &row.status;
+            let health = Health::of(row);
+            RowView {
+                href: v
+                    .operator
+                    .then(|| format!("{}/sources/{}", console_path(lang), s.id)),
+                name: &s.name,
+                id: &s.id,
+                health: health.label(lang),
+                health_class: health.class(),
+                failing_since: (health == Health::Failing)
+                    .then(|| failing_since(&row.runs))
+                    .flatten()
+                    .map(|t| datetime(lang, t)),
+                last_success: s.last_success_at.map(|t| datetime(lang, t)),
+                error: last_error(row).map(|(at, e)| ErrorView {
+                    message: snodo_model::text::truncate_words(e, 300),
+                    at: datetime(lang, at),
+                }),
+                records: s.records,
+                by_kind: row
+                    .by_kind
+                    .iter()
+                    .map(|(k, n)| kind_count(lang, k, *n))
+                    .collect(),
+                chart: chart(lang, &row.runs, today),
+                enabled: row.enabled,
+                running: row.running,
+                next_run: s.next_run_at.map(|t| datetime(lang, t)),
+                action: href(
+                    &format!("{}/sources/{}/harvest", console_path(Lang::It), s.id),
+                    &[("lang", lang.code())],
+                ),
             }
-        }
-        let success = s
-            .last_success_at
-            .map(|t| datetime(lang, t))
-            .unwrap_or_else(|| lang.t("mai", "never").to_owned());
-        let error = match last_error(row) {
-            Some((at, e)) => format!(
-                "<span class=\"err\">{}</span><br><span class=\"tiny\">{}</span>",
-                esc(&snodo_model::text::truncate_words(e, 300)),
-                datetime(lang, at)
+        })
+        .collect();
+    render(&ConsolePage {
+        lang,
+        head: Head::new(
+            title,
+            lang.t(
+                "Lo stato di ogni piattaforma raccolta da Snodo.",
+                "The state of every platform Snodo harvests.",
             ),
-            None => "—".to_owned(),
-        };
-        let mut kinds = format!("<strong>{}</strong>", s.records);
-        if !row.by_kind.is_empty() {
-            kinds.push_str("<ul class=\"kinds\">");
-            for (k, n) in &row.by_kind {
-                let _ = write!(kinds, "<li>{}</li>", kind_count(lang, k, *n));
-            }
-            kinds.push_str("</ul>");
-        }
-        let mut spark = String::new();
-        chart(&mut spark, lang, &row.runs, today);
-        let next = match (row.enabled, s.next_run_at) {
-            (false, _) => "—".to_owned(),
-            (true, Some(t)) => datetime(lang, t),
-            (true, None) => lang.t("non programmata", "not scheduled").to_owned(),
-        };
-        let _ = write!(
-            out,
-            "<tr><th scope=\"row\">{name}</th><td>{state}</td><td>{success}</td><td>{error}</td>\
-             <td class=\"num\">{kinds}</td><td>{spark}</td><td>{next}</td>"
-        );
-        if v.operator {
-            let action = format!("{}/sources/{}/harvest", console_path(Lang::It), s.id);
-            let disabled = if row.running || !row.enabled {
-                " disabled"
-            } else {
-                ""
-            };
-            let _ = write!(
-                out,
-                "<td><form method=\"post\" action=\"{}\"><button type=\"submit\" class=\"sec\"{disabled} aria-label=\"{}\">{}</button></form></td>",
-                esc(&href(&action, &[("lang", lang.code())])),
-                esc(&format!("{} {}", lang.t("Raccogli ora", "Harvest now"), s.name)),
-                lang.t("Raccogli ora", "Harvest now"),
-            );
-        }
-        out.push_str("</tr>\n");
-    }
-    out.push_str("</tbody></table>\n");
-    let _ = writeln!(
-        out,
-        "<p class=\"tiny\">{} {}</p>\n</main>",
-        lang.t("Aggiornato al", "As of"),
-        datetime(lang, v.now)
-    );
-    foot(&mut out, lang);
-    out
+            alternate,
+            false,
+        )
+        .with_css(CONSOLE_CSS),
+        summary,
+        notice: v.notice,
+        operator: v.operator,
+        rows,
+        now: datetime(lang, v.now),
+    })
 }
 
-/// A table's caption and header row; `(label, numeric)` per column, numbers aligned right.
-fn table_open(out: &mut String, caption: &str, hidden_caption: bool, cols: &[(&str, bool)]) {
-    let _ = write!(
-        out,
-        "<table><caption{}>{}</caption><thead><tr>",
-        if hidden_caption { " class=\"vh\"" } else { "" },
-        esc(caption)
-    );
-    for (label, numeric) in cols {
-        let _ = write!(
-            out,
-            "<th scope=\"col\"{}>{}</th>",
-            if *numeric { " class=\"num\"" } else { "" },
-            esc(label)
-        );
-    }
-    out.push_str("</tr></thead><tbody>\n");
+/// A run on the source's page.
+struct RunView<'a> {
+    started: Time,
+    outcome: &'static str,
+    duration: String,
+    seen: u64,
+    added: u64,
+    changed: u64,
+    gone: u64,
+    requests: u64,
+    error: Option<&'a str>,
+    warnings: &'a [String],
+    warnings_label: String,
+}
+
+#[derive(Template)]
+#[template(path = "console_source.html")]
+struct SourcePage<'a> {
+    lang: Lang,
+    head: Head,
+    back: &'static str,
+    name: &'a str,
+    id: &'a str,
+    url: Option<&'a str>,
+    raw_url: &'a str,
+    records: String,
+    runs: Vec<RunView<'a>>,
 }
 
 /// A source's page: its runs, newest first, each with its counts, requests, error and warnings.
 pub fn render_source(lang: Lang, row: &SourceRow, runs: &[RunRecord]) -> String {
     let s = &row.status;
-    let mut out = String::with_capacity(16 * 1024);
-    let title = format!(
-        "{} · {}",
-        s.name,
-        lang.t("Console di Snodo", "Snodo console")
-    );
-    head(
-        &mut out,
+    render(&SourcePage {
         lang,
-        &title,
-        lang.t("Le raccolte di una fonte.", "The harvests of one source."),
-        &format!("{}/sources/{}", console_path(lang.other()), s.id),
-        false,
-    );
-    style(&mut out);
-    let _ = writeln!(
-        out,
-        "<main id=\"main\" class=\"wrap console\">\n<p><a href=\"{}\">{}</a></p>\n<h1>{}</h1>\n\
-         <p class=\"lead\">{} · <a href=\"{}\">{}</a> · {}</p>",
-        console_path(lang),
-        lang.t("← Tutte le fonti", "← All sources"),
-        esc(&s.name),
-        esc(&s.id),
-        esc(&s.url),
-        esc(&s.url),
-        plural(lang, s.records, "record", "record", "record", "records"),
-    );
-    table_open(
-        &mut out,
-        lang.t(
-            "Le ultime raccolte, dalla più recente",
-            "The latest harvests, newest first",
-        ),
-        false,
-        &[
-            (lang.t("Iniziata", "Started"), false),
-            (lang.t("Esito", "Outcome"), false),
-            (lang.t("Durata (s)", "Duration (s)"), true),
-            (lang.t("Visti", "Seen"), true),
-            (lang.t("Nuovi", "Added"), true),
-            (lang.t("Cambiati", "Changed"), true),
-            (lang.t("Spariti", "Gone"), true),
-            (lang.t("Richieste", "Requests"), true),
-            (lang.t("Errore e avvisi", "Error and warnings"), false),
-        ],
-    );
-    for r in runs {
-        let mut notes = String::new();
-        if let Some(e) = &r.error {
-            let _ = write!(notes, "<p class=\"err\">{}</p>", esc(e));
-        }
-        if !r.warnings.is_empty() {
-            let _ = write!(
-                notes,
-                "<details><summary>{}</summary><ul>",
-                plural(
+        head: Head::new(
+            format!(
+                "{} · {}",
+                s.name,
+                lang.t("Console di Snodo", "Snodo console")
+            ),
+            lang.t("Le raccolte di una fonte.", "The harvests of one source."),
+            format!("{}/sources/{}", console_path(lang.other()), s.id),
+            false,
+        )
+        .with_css(CONSOLE_CSS),
+        back: console_path(lang),
+        name: &s.name,
+        id: &s.id,
+        url: safe_url(&s.url),
+        raw_url: &s.url,
+        records: plural(lang, s.records, "record", "record", "record", "records"),
+        runs: runs
+            .iter()
+            .map(|r| RunView {
+                started: datetime(lang, r.started_at),
+                outcome: outcome_label(lang, r.outcome),
+                duration: r
+                    .duration_ms
+                    .map(|ms| format!("{:.1}", ms as f64 / 1000.0))
+                    .unwrap_or_else(|| "—".into()),
+                seen: r.counts.seen,
+                added: r.counts.added,
+                changed: r.counts.changed,
+                gone: r.counts.gone,
+                requests: r.requests,
+                error: r.error.as_deref(),
+                warnings: &r.warnings,
+                warnings_label: plural(
                     lang,
                     r.warnings.len() as u64,
                     "avviso",
                     "avvisi",
                     "warning",
-                    "warnings"
-                )
-            );
-            for w in &r.warnings {
-                let _ = write!(notes, "<li>{}</li>", esc(w));
-            }
-            notes.push_str("</ul></details>");
-        }
-        if notes.is_empty() {
-            notes.push('—');
-        }
-        let _ = writeln!(
-            out,
-            "<tr><th scope=\"row\">{}</th><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{notes}</td></tr>",
-            datetime(lang, r.started_at),
-            outcome_label(lang, r.outcome),
-            r.duration_ms
-                .map(|ms| format!("{:.1}", ms as f64 / 1000.0))
-                .unwrap_or_else(|| "—".into()),
-            r.counts.seen,
-            r.counts.added,
-            r.counts.changed,
-            r.counts.gone,
-            r.requests,
-        );
-    }
-    if runs.is_empty() {
-        let _ = writeln!(
-            out,
-            "<tr><td colspan=\"9\">{}</td></tr>",
-            lang.t("Nessuna raccolta finora.", "No harvest so far.")
-        );
-    }
-    out.push_str("</tbody></table>\n</main>\n");
-    foot(&mut out, lang);
-    out
+                    "warnings",
+                ),
+            })
+            .collect(),
+    })
 }
+
+component!(Chart);
 
 #[cfg(test)]
 mod tests {
@@ -590,14 +524,14 @@ mod tests {
             notice: Some("Harvest of <ok> started"),
             now: "2026-12-03T10:00:00Z".parse().unwrap(),
         });
-        let bad_at = html.find("Platform &lt;bad&gt;").unwrap();
-        let ok_at = html.find("Platform &lt;ok&gt;").unwrap();
+        let bad_at = html.find("Platform &#60;bad&#62;").unwrap();
+        let ok_at = html.find("Platform &#60;ok&#62;").unwrap();
         assert!(bad_at < ok_at, "failing first");
         assert!(html.contains("<span class=\"h-bad\">Failing</span><br><span class=\"tiny\">since <time datetime=\"2026-12-01T10:00:00Z\">"));
-        assert!(html.contains("HTTP 503 from https://example.it/api &lt;x&gt;"));
+        assert!(html.contains("HTTP 503 from https://example.it/api &#60;x&#62;"));
         assert!(html.contains("2 sources · 1 failing · index up to date: 78 documents"));
         assert!(
-            html.contains("<p class=\"notice\" role=\"status\">Harvest of &lt;ok&gt; started</p>")
+            html.contains("<p class=\"notice\" role=\"status\">Harvest of &#60;ok&#62; started</p>")
         );
         assert!(
             html.contains("<form method=\"post\" action=\"/admin/sources/bad/harvest?lang=en\">")
@@ -631,7 +565,7 @@ mod tests {
             html.contains("<td>parziale</td><td class=\"num\">1.5</td><td class=\"num\">40</td>")
         );
         assert!(html.contains(
-            "<summary>1 avviso</summary><ul><li>item 7: &lt;b&gt;no title&lt;/b&gt;</li>"
+            "<summary>1 avviso</summary><ul><li>item 7: &#60;b&#62;no title&#60;/b&#62;</li>"
         ));
         assert!(html.contains("<td class=\"num\">12</td>"));
     }

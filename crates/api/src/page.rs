@@ -1,22 +1,26 @@
-//! The public search page (`GET /`, `GET /en/`) and the "embed this search" page (`GET /embed`,
-//! `GET /en/embed`): pure functions from data to HTML strings.
+//! The public pages: search (`GET /`, `GET /en/`), "embed this search" (`GET /embed`,
+//! `GET /en/embed`), the accessibility statement and the browser's 404 — data turned into view
+//! models here, HTML written by the templates in `crates/api/templates/`.
 //!
 //! The pages work without JavaScript: a plain `GET` form, results rendered here, links for
-//! paging and for the regions of the map. When `/widget.js` loads, the `<snodo-search mode="page">`
+//! paging and for the places of the map. When `/widget.js` loads, the `<snodo-search mode="page">`
 //! element replaces the server-rendered form and results (they are its light-DOM children, which
 //! its shadow root does not show) and searches as you type.
 //!
-//! Safety: every string that did not come from this file goes through [`esc`] (harvested titles,
-//! summaries, source names, the user's query, error messages); links to platforms are kept only
-//! for `http(s)` URLs; the index's snippets are re-checked so only `<mark>` survives as markup.
-//! No inline script (the CSP says `script-src 'self'`); the page's style is an inline `<style>`
-//! from `assets/page.css` (allowed by `style-src 'self' 'unsafe-inline'`), also exported as
-//! [`PAGE_CSS`] for serving as a file.
+//! Safety: the templates are compiled by askama, which escapes every value it prints, so no
+//! harvested title, source name, query or error message can become markup. The only values
+//! printed as they are implement `HtmlSafe`: [`Trusted`] (a `&'static str` this crate wrote,
+//! i.e. the style sheets), [`Snippet`] (the index's highlighted text, re-checked so only `<mark>`
+//! survives) and the sub-templates (a card, a date, a select, a chart), already escaped by their
+//! own template. Links to platforms are kept only for `http(s)` URLs. No inline script (the CSP
+//! says `script-src 'self'`); the style is an inline `<style>` (allowed by
+//! `style-src 'self' 'unsafe-inline'`), also exported as [`PAGE_CSS`] for serving as a file.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
+use std::fmt;
 
+use askama::Template;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use snodo_index::{SearchHit, SearchResults};
 use snodo_model::territory::region_name;
@@ -74,6 +78,11 @@ impl Lang {
         }
     }
 
+    /// For templates that hold a whole passage per language.
+    pub(crate) fn is_it(self) -> bool {
+        self == Lang::It
+    }
+
     /// Picks the Italian or the English text.
     pub(crate) fn t(self, it: &'static str, en: &'static str) -> &'static str {
         match self {
@@ -83,29 +92,77 @@ impl Lang {
     }
 }
 
-/// Everything the search page shows.
-pub struct HomeView<'a> {
-    pub lang: Lang,
-    /// The query-string parameters as given (q, kind, status, region, source, sort, offset…).
-    pub params: &'a [(String, String)],
-    /// Some when `q` or a filter was given.
-    pub results: Option<&'a SearchResults>,
-    /// Over all live records: open / upcoming / closed.
-    pub status_counts: &'a BTreeMap<String, u64>,
-    /// Open records by place, and the place the page is filtered by, for the map.
-    pub map: &'a MapCounts,
-    pub sources: &'a [SourceStatus],
-    /// A user-facing error for a bad query, shown in the form.
-    pub error: Option<&'a str>,
+/// Markup this crate wrote (a style sheet compiled in), printed as it is. Only a `&'static str`
+/// makes one, so no harvested or user text can pass for it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Trusted(&'static str);
+
+impl fmt::Display for Trusted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
 }
 
-/// Escapes `& < > " '`: safe in element content and in quoted attribute values alike.
-pub(crate) fn esc(s: &str) -> Cow<'_, str> {
+impl askama::filters::HtmlSafe for Trusted {}
+
+/// Sub-templates printed inside a page: their own template escaped their data already.
+macro_rules! component {
+    ($($t:ty),* $(,)?) => { $(impl askama::filters::HtmlSafe for $t {})* };
+}
+pub(crate) use component;
+
+/// A page as a string. Rendering writes into a `String` through our own `Display`s, none of
+/// which fails; should one ever, the browser gets a plain notice rather than half a page.
+pub(crate) fn render(page: &impl Template) -> String {
+    page.render().unwrap_or_else(|e| {
+        tracing::error!(error = %e, "a page template failed to render");
+        "<!doctype html><title>Snodo</title><p>Errore interno · Internal error</p>".to_owned()
+    })
+}
+
+/// What the shared layout needs besides the language.
+pub(crate) struct Head {
+    pub title: String,
+    pub description: &'static str,
+    /// The same page in the other language.
+    pub alternate: String,
+    /// Loads widget.js, which the console and the statement (no script at all) do without.
+    pub widget: bool,
+    pub css: Trusted,
+    pub extra_css: Option<Trusted>,
+}
+
+impl Head {
+    pub(crate) fn new(
+        title: impl Into<String>,
+        description: &'static str,
+        alternate: impl Into<String>,
+        widget: bool,
+    ) -> Head {
+        Head {
+            title: title.into(),
+            description,
+            alternate: alternate.into(),
+            widget,
+            css: Trusted(PAGE_CSS),
+            extra_css: None,
+        }
+    }
+
+    pub(crate) fn with_css(mut self, css: &'static str) -> Head {
+        self.extra_css = Some(Trusted(css));
+        self
+    }
+}
+
+/// Escapes `& < > " '` for text that is itself HTML source shown to the reader (the embed
+/// snippet), not for the page: the page's escaping is the templates'.
+fn attr_text(s: &str) -> Cow<'_, str> {
     html_escape::encode_quoted_attribute(s)
 }
 
 /// The URL when it is `http(s)`, else nothing: a `javascript:` link never reaches a page.
-fn safe_url(u: &str) -> Option<&str> {
+pub(crate) fn safe_url(u: &str) -> Option<&str> {
     let t = u.trim();
     let scheme_ok = t.len() > 8
         && (t[..7].eq_ignore_ascii_case("http://") || t[..8].eq_ignore_ascii_case("https://"));
@@ -124,8 +181,26 @@ fn lang_attr(l: &str) -> Option<&str> {
     ok.then_some(l)
 }
 
-/// The index's snippet is escaped text with `<mark>…</mark>`; keep exactly that. Any other `<`
-/// or `>` (which the index never sends) is escaped again, so no other tag can pass.
+/// The index's highlighted text: escaped text with `<mark>…</mark>`, re-checked by
+/// [`Snippet::from_index`], the only way to make one.
+pub(crate) struct Snippet(String);
+
+impl Snippet {
+    /// Keeps exactly `<mark>` and `</mark>`; any other `<`, `>` or `"` (which the index never
+    /// sends) is escaped again, so no other tag can pass.
+    fn from_index(s: &str) -> Snippet {
+        Snippet(safe_snippet(s))
+    }
+}
+
+impl fmt::Display for Snippet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl askama::filters::HtmlSafe for Snippet {}
+
 fn safe_snippet(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 16);
     let mut rest = s;
@@ -209,28 +284,35 @@ fn month(lang: Lang, m: u32) -> &'static str {
     months[(m.clamp(1, 12) - 1) as usize]
 }
 
-fn date(lang: Lang, d: NaiveDate) -> String {
-    format!(
-        "<time datetime=\"{}\">{} {} {}</time>",
-        d.format("%Y-%m-%d"),
-        d.day(),
-        month(lang, d.month()),
-        d.year()
-    )
+/// A date or an instant: words for people, the ISO form for machines.
+#[derive(Template)]
+#[template(path = "parts/time.html")]
+pub(crate) struct Time {
+    iso: String,
+    text: String,
+}
+
+fn date(lang: Lang, d: NaiveDate) -> Time {
+    Time {
+        iso: d.format("%Y-%m-%d").to_string(),
+        text: format!("{} {} {}", d.day(), month(lang, d.month()), d.year()),
+    }
 }
 
 /// An instant as people in Italy read it (Europe/Rome, summer time included); the machine
 /// readable attribute stays in UTC.
-pub(crate) fn datetime(lang: Lang, t: DateTime<Utc>) -> String {
+pub(crate) fn datetime(lang: Lang, t: DateTime<Utc>) -> Time {
     let local = t.with_timezone(&chrono_tz::Europe::Rome);
-    format!(
-        "<time datetime=\"{}\">{} {} {}, {}</time>",
-        t.format("%Y-%m-%dT%H:%M:%SZ"),
-        local.day(),
-        month(lang, local.month()),
-        local.year(),
-        local.format("%H:%M")
-    )
+    Time {
+        iso: t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        text: format!(
+            "{} {} {}, {}",
+            local.day(),
+            month(lang, local.month()),
+            local.year(),
+            local.format("%H:%M")
+        ),
+    }
 }
 
 fn kind_label(lang: Lang, k: Kind) -> &'static str {
@@ -249,7 +331,7 @@ fn kind_label(lang: Lang, k: Kind) -> &'static str {
 /// "3 incontri" / "1 meeting": a count of records of one kind, in words; an unknown kind as given.
 pub(crate) fn kind_count(lang: Lang, kind: &str, n: u64) -> String {
     let Ok(k) = kind.parse::<Kind>() else {
-        return format!("{n} {}", esc(kind));
+        return format!("{n} {kind}");
     };
     let (it1, itn, en1, enn) = match k {
         Kind::Process => ("processo", "processi", "process", "processes"),
@@ -277,8 +359,8 @@ fn status_label(lang: Lang, s: Status) -> &'static str {
     }
 }
 
-fn method_label(lang: Lang, m: &str) -> Cow<'_, str> {
-    let l = match m {
+fn method_label(lang: Lang, m: &str) -> &str {
+    match m {
         "proposals" => lang.t("proposte", "proposals"),
         "meetings" => lang.t("incontri", "meetings"),
         "surveys" => lang.t("questionari", "surveys"),
@@ -289,17 +371,8 @@ fn method_label(lang: Lang, m: &str) -> Cow<'_, str> {
         "blogs" => lang.t("notizie", "news"),
         "pages" => lang.t("pagine", "pages"),
         "sortitions" => lang.t("sorteggi", "sortitions"),
-        other => return esc(other),
-    };
-    Cow::Borrowed(l)
-}
-
-/// The national topics as select options, labelled in the page's language.
-fn topic_values(lang: Lang) -> Vec<(String, String)> {
-    snodo_model::topics::THEMES
-        .iter()
-        .map(|t| (t.code.to_owned(), lang.t(t.it, t.en).to_owned()))
-        .collect()
+        other => other,
+    }
 }
 
 /// Short names of the regions, for result cards.
@@ -309,6 +382,10 @@ fn region_short(code: &str) -> &'static str {
         "04" => "Trentino-Alto Adige",
         _ => region_name(code).unwrap_or(""),
     }
+}
+
+fn region_short_opt(code: &str) -> Option<&'static str> {
+    Some(region_short(code)).filter(|n| !n.is_empty())
 }
 
 /// Shades of the map, lightest (no open process) to darkest: the `s0`…`s5` and `sw0`…`sw5`
@@ -335,145 +412,91 @@ pub(crate) fn plural(lang: Lang, n: u64, it1: &str, itn: &str, en1: &str, enn: &
     format!("{n} {word}")
 }
 
-/// The document's head and the site header; `widget` loads widget.js, which the console (no
-/// script at all) does without.
-pub(crate) fn head(
-    out: &mut String,
-    lang: Lang,
-    title: &str,
-    description: &str,
-    alternate: &str,
-    widget: bool,
-) {
-    let _ = writeln!(
-        out,
-        "<!doctype html>\n<html lang=\"{code}\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <link rel=\"icon\" href=\"data:,\">\n\
-         <title>{title}</title>\n<meta name=\"description\" content=\"{description}\">\n\
-         <link rel=\"alternate\" hreflang=\"{other}\" href=\"{alternate}\">\n\
-         <style>{css}</style>\n{script}</head>\n<body>\n\
-         <a class=\"skip\" href=\"#main\">{skip}</a>",
-        code = lang.code(),
-        title = esc(title),
-        description = esc(description),
-        other = lang.other().code(),
-        alternate = esc(alternate),
-        css = PAGE_CSS,
-        script = if widget {
-            "<script type=\"module\" src=\"/widget.js\"></script>\n"
-        } else {
-            ""
-        },
-        skip = lang.t("Vai al contenuto", "Skip to content"),
-    );
-    let other = lang.other();
-    let _ = writeln!(
-        out,
-        "<header class=\"hd\">\n<div class=\"slim\"><div class=\"wrap\"><span>{slim}</span>\
-         <a href=\"{alt}\" lang=\"{oc}\" hreflang=\"{oc}\">{olabel}</a></div></div>\n\
-         <div class=\"center\"><div class=\"wrap\"><a class=\"brand\" href=\"{home}\">\
-         <span class=\"logo\" aria-hidden=\"true\">S</span><span><span class=\"name\">Snodo</span>\
-         <span class=\"tagline\">{tagline}</span></span></a></div></div>\n</header>",
-        slim = lang.t(
-            "Hub nazionale della partecipazione pubblica",
-            "National hub of public participation"
-        ),
-        alt = esc(alternate),
-        oc = other.code(),
-        olabel = lang.t("English", "Italiano"),
-        home = lang.home(),
-        tagline = lang.t(
-            "Tutti i processi partecipativi d'Italia, in un solo posto",
-            "Every participatory process in Italy, in one place"
-        ),
-    );
+/// One `<option>`.
+pub(crate) struct Choice {
+    value: String,
+    label: String,
+    count: Option<u64>,
+    selected: bool,
 }
 
-pub(crate) fn foot(out: &mut String, lang: Lang) {
-    let _ = writeln!(
-        out,
-        "<footer class=\"ft\"><div class=\"wrap\">\n<ul>\
-         <li><a href=\"{embed}\">{embed_l}</a></li>\
-         <li><a href=\"/api/v1/openapi.json\">{api_l}</a></li>\
-         <li><a href=\"/api/v1/sources\">{src_l}</a></li>\
-         <li><a href=\"{atom}\" type=\"application/atom+xml\">{atom_l}</a></li>\
-         <li><a href=\"{ics}\" type=\"text/calendar\">{ics_l}</a></li>\
-         <li><a href=\"/status\">{status_l}</a></li>\
-         <li><a href=\"{a11y}\">{a11y_l}</a></li></ul>\n<p>{note}</p>\n</div></footer>\n</body>\n</html>",
-        embed = lang.embed(),
-        a11y = lang.accessibility(),
-        a11y_l = lang.t("Dichiarazione di accessibilità", "Accessibility statement"),
-        embed_l = lang.t("Incorpora questa ricerca nel tuo sito", "Embed this search in your site"),
-        api_l = lang.t("API aperta (OpenAPI)", "Open API (OpenAPI)"),
-        src_l = lang.t("Fonti in formato JSON", "Sources as JSON"),
-        atom = lang.t("/feeds/open.atom", "/feeds/open.atom?lang=en"),
-        atom_l = lang.t("Processi aperti (feed Atom)", "Open processes (Atom feed)"),
-        ics = lang.t("/feeds/meetings.ics", "/feeds/meetings.ics?lang=en"),
-        ics_l = lang.t(
-            "Prossimi incontri (calendario iCalendar)",
-            "Upcoming meetings (iCalendar)"
-        ),
-        status_l = lang.t("Stato del servizio", "Service status"),
-        note = lang.t(
-            "Snodo raccoglie i dati pubblicati dalle piattaforme di partecipazione: titoli e testi appartengono alle piattaforme di origine, a cui rimanda ogni risultato.",
-            "Snodo collects what participation platforms publish: titles and texts belong to the platforms of origin, which every result links to."
-        ),
-    );
+/// A labelled `<select>`.
+#[derive(Template)]
+#[template(path = "parts/select.html")]
+pub(crate) struct Select {
+    id: &'static str,
+    name: &'static str,
+    label: &'static str,
+    options: Vec<Choice>,
 }
 
-/// `<option>`s with the current value selected and, when known, the facet count.
-fn options(
-    out: &mut String,
+/// The options with the current value selected and, when known, the facet count; a current
+/// value not among them is kept (selected), so the form says what the page shows.
+fn select(
     lang: Lang,
-    values: &[(String, String)],
+    (id, name, label): (&'static str, &'static str, &'static str),
+    values: Vec<(String, String)>,
     current: &str,
     counts: Option<&BTreeMap<String, u64>>,
     any: bool,
-) {
+) -> Select {
+    let mut options = Vec::with_capacity(values.len() + 2);
     if any {
-        let _ = write!(
-            out,
-            "<option value=\"\">{}</option>",
-            lang.t("Qualsiasi", "Any")
-        );
+        options.push(Choice {
+            value: String::new(),
+            label: lang.t("Qualsiasi", "Any").to_owned(),
+            count: None,
+            selected: false,
+        });
     }
     let mut seen = current.is_empty();
-    for (v, label) in values {
-        let sel = v == current;
-        seen |= sel;
-        let n = counts.and_then(|c| {
+    for (value, label) in values {
+        let selected = value == current;
+        seen |= selected;
+        let count = counts.and_then(|c| {
             if current.is_empty() {
-                Some(c.get(v).copied().unwrap_or(0))
-            } else if sel {
-                c.get(v).copied()
+                Some(c.get(&value).copied().unwrap_or(0))
+            } else if selected {
+                c.get(&value).copied()
             } else {
                 None
             }
         });
-        let _ = write!(
-            out,
-            "<option value=\"{}\"{}>{}{}</option>",
-            esc(v),
-            if sel { " selected" } else { "" },
-            esc(label),
-            n.map(|n| format!(" ({n})")).unwrap_or_default()
-        );
+        options.push(Choice {
+            value,
+            label,
+            count,
+            selected,
+        });
     }
     if !seen {
-        let _ = write!(
-            out,
-            "<option value=\"{0}\" selected>{0}</option>",
-            esc(current)
-        );
+        options.push(Choice {
+            value: current.to_owned(),
+            label: current.to_owned(),
+            count: None,
+            selected: true,
+        });
+    }
+    Select {
+        id,
+        name,
+        label,
+        options,
     }
 }
 
-fn select(out: &mut String, id: &str, name: &str, label: &str, body: &str) {
-    let _ = write!(
-        out,
-        "<div><label for=\"{id}\">{label}</label><select id=\"{id}\" name=\"{name}\">{body}</select></div>"
-    );
+fn kind_values(lang: Lang) -> Vec<(String, String)> {
+    Kind::ALL
+        .iter()
+        .map(|k| (k.as_str().to_owned(), kind_label(lang, *k).to_owned()))
+        .collect()
+}
+
+fn status_values(lang: Lang) -> Vec<(String, String)> {
+    [Status::Open, Status::Upcoming, Status::Closed]
+        .iter()
+        .map(|s| (s.as_str().to_owned(), status_label(lang, *s).to_owned()))
+        .collect()
 }
 
 fn region_values() -> Vec<(String, String)> {
@@ -486,6 +509,31 @@ fn region_values() -> Vec<(String, String)> {
         .collect()
 }
 
+/// The national topics, labelled in the page's language.
+fn topic_values(lang: Lang) -> Vec<(String, String)> {
+    snodo_model::topics::THEMES
+        .iter()
+        .map(|t| (t.code.to_owned(), lang.t(t.it, t.en).to_owned()))
+        .collect()
+}
+
+fn method_values(lang: Lang) -> Vec<(String, String)> {
+    snodo_model::METHODS
+        .iter()
+        .map(|m| ((*m).to_owned(), method_label(lang, m).to_owned()))
+        .collect()
+}
+
+/// The place field: a place resolved on the server comes back as its code.
+fn place_value(params: &[(String, String)]) -> String {
+    ["place", "comune", "province"]
+        .into_iter()
+        .map(|k| param(params, k))
+        .find(|v| !v.is_empty())
+        .unwrap_or("")
+        .to_owned()
+}
+
 fn source_name<'a>(sources: &'a [SourceStatus], id: &'a str) -> &'a str {
     sources
         .iter()
@@ -494,133 +542,58 @@ fn source_name<'a>(sources: &'a [SourceStatus], id: &'a str) -> &'a str {
         .unwrap_or(id)
 }
 
-fn search_form(out: &mut String, v: &HomeView<'_>) {
+/// Everything the search page shows.
+pub struct HomeView<'a> {
+    pub lang: Lang,
+    /// The query-string parameters as given (q, kind, status, region, source, sort, offset…).
+    pub params: &'a [(String, String)],
+    /// Some when `q` or a filter was given.
+    pub results: Option<&'a SearchResults>,
+    /// Over all live records: open / upcoming / closed.
+    pub status_counts: &'a BTreeMap<String, u64>,
+    /// Open records by place, and the place the page is filtered by, for the map.
+    pub map: &'a MapCounts,
+    pub sources: &'a [SourceStatus],
+    /// A user-facing error for a bad query, shown in the form.
+    pub error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage<'a> {
+    lang: Lang,
+    head: Head,
+    counts: Vec<StatusCount>,
+    form: HomeForm,
+    error: Option<&'a str>,
+    results: Option<ResultsView<'a>>,
+    map: MapView,
+    sources: Vec<SourceLine<'a>>,
+}
+
+struct StatusCount {
+    status: &'static str,
+    count: u64,
+    word: &'static str,
+    href: String,
+}
+
+struct HomeForm {
+    q: String,
+    place: String,
+    kind: Select,
+    status: Select,
+    region: Select,
+    topic: Select,
+    method: Select,
+    source: Select,
+    sort: Select,
+}
+
+fn home_form(v: &HomeView<'_>) -> HomeForm {
     let lang = v.lang;
     let p = |k| param(v.params, k);
     let facets = v.results.map(|r| &r.facets);
-    let label = lang.t(
-        "Cerca tra i processi partecipativi in Italia",
-        "Search participatory processes in Italy",
-    );
-    let _ = writeln!(
-        out,
-        "<form method=\"get\" action=\"{action}\" class=\"sf\" role=\"search\" aria-label=\"{label}\">\n\
-         <label class=\"lbl\" for=\"q\">{label}</label>\n<div class=\"bar\">\
-         <input type=\"search\" id=\"q\" name=\"q\" value=\"{q}\" placeholder=\"{ph}\" autocomplete=\"off\">\
-         <button type=\"submit\" class=\"go\">{go}</button></div>",
-        action = lang.home(),
-        q = esc(p("q")),
-        ph = lang.t(
-            "Es. bilancio partecipativo, mobilità, Bari",
-            "E.g. participatory budget, mobility, Bari"
-        ),
-        go = lang.t("Cerca", "Search"),
-    );
-    if let Some(err) = v.error {
-        let _ = writeln!(
-            out,
-            "<p class=\"err\" role=\"alert\">{}: {}</p>",
-            lang.t("La ricerca non è valida", "The search is not valid"),
-            esc(err)
-        );
-    }
-    let _ = write!(
-        out,
-        "<fieldset class=\"flt\"><legend class=\"vh\">{}</legend>",
-        lang.t("Filtri", "Filters")
-    );
-    let mut body = String::new();
-    let kinds: Vec<(String, String)> = Kind::ALL
-        .iter()
-        .map(|k| (k.as_str().to_owned(), kind_label(lang, *k).to_owned()))
-        .collect();
-    options(
-        &mut body,
-        lang,
-        &kinds,
-        p("kind"),
-        facets.map(|f| &f.kind),
-        true,
-    );
-    select(out, "f-kind", "kind", lang.t("Tipo", "Type"), &body);
-
-    body.clear();
-    let statuses: Vec<(String, String)> = [Status::Open, Status::Upcoming, Status::Closed]
-        .iter()
-        .map(|s| (s.as_str().to_owned(), status_label(lang, *s).to_owned()))
-        .collect();
-    options(
-        &mut body,
-        lang,
-        &statuses,
-        p("status"),
-        facets.map(|f| &f.status),
-        true,
-    );
-    select(out, "f-status", "status", lang.t("Stato", "Status"), &body);
-
-    body.clear();
-    options(
-        &mut body,
-        lang,
-        &region_values(),
-        p("region"),
-        facets.map(|f| &f.region),
-        true,
-    );
-    select(
-        out,
-        "f-region",
-        "region",
-        lang.t("Regione", "Region"),
-        &body,
-    );
-    let _ = write!(
-        out,
-        "<div><label for=\"f-place\">{}</label><input id=\"f-place\" name=\"place\" value=\"{}\" maxlength=\"100\" placeholder=\"{}\"></div>",
-        lang.t("Comune o provincia", "Comune or province"),
-        // a place resolved on the server comes back as its code
-        esc(["place", "comune", "province"]
-            .into_iter()
-            .map(p)
-            .find(|v| !v.is_empty())
-            .unwrap_or("")),
-        lang.t("Es. Casalecchio di Reno", "E.g. Merano"),
-    );
-
-    body.clear();
-    options(
-        &mut body,
-        lang,
-        &topic_values(lang),
-        p("topic"),
-        facets.map(|f| &f.topic),
-        true,
-    );
-    select(out, "f-topic", "topic", lang.t("Tema", "Topic"), &body);
-
-    body.clear();
-    let methods: Vec<(String, String)> = snodo_model::METHODS
-        .iter()
-        .map(|m| ((*m).to_owned(), method_label(lang, m).into_owned()))
-        .collect();
-    options(
-        &mut body,
-        lang,
-        &methods,
-        p("method"),
-        facets.map(|f| &f.method),
-        true,
-    );
-    select(
-        out,
-        "f-method",
-        "method",
-        lang.t("Come partecipare", "How to take part"),
-        &body,
-    );
-
-    body.clear();
     let mut sources: Vec<(String, String)> = v
         .sources
         .iter()
@@ -628,120 +601,142 @@ fn search_form(out: &mut String, v: &HomeView<'_>) {
         .map(|s| (s.id.clone(), s.name.clone()))
         .collect();
     sources.sort_by_key(|a| a.1.to_lowercase());
-    options(
-        &mut body,
-        lang,
-        &sources,
-        p("source"),
-        facets.map(|f| &f.source),
-        true,
-    );
-    select(
-        out,
-        "f-source",
-        "source",
-        lang.t("Piattaforma", "Platform"),
-        &body,
-    );
-
-    body.clear();
     let sorts = [
         ("relevance", lang.t("Pertinenza", "Relevance")),
         ("newest", lang.t("Più recenti", "Newest")),
         ("closing", lang.t("In scadenza", "Closing soon")),
     ]
-    .map(|(v, l)| (v.to_owned(), l.to_owned()));
+    .map(|(v, l)| (v.to_owned(), l.to_owned()))
+    .to_vec();
     let sort = match p("sort") {
         "" => "relevance",
         s => s,
     };
-    options(&mut body, lang, &sorts, sort, None, false);
-    select(
-        out,
-        "f-sort",
-        "sort",
-        lang.t("Ordina per", "Sort by"),
-        &body,
-    );
-    out.push_str("</fieldset>\n</form>\n");
+    HomeForm {
+        q: p("q").to_owned(),
+        place: place_value(v.params),
+        kind: select(
+            lang,
+            ("f-kind", "kind", lang.t("Tipo", "Type")),
+            kind_values(lang),
+            p("kind"),
+            facets.map(|f| &f.kind),
+            true,
+        ),
+        status: select(
+            lang,
+            ("f-status", "status", lang.t("Stato", "Status")),
+            status_values(lang),
+            p("status"),
+            facets.map(|f| &f.status),
+            true,
+        ),
+        region: select(
+            lang,
+            ("f-region", "region", lang.t("Regione", "Region")),
+            region_values(),
+            p("region"),
+            facets.map(|f| &f.region),
+            true,
+        ),
+        topic: select(
+            lang,
+            ("f-topic", "topic", lang.t("Tema", "Topic")),
+            topic_values(lang),
+            p("topic"),
+            facets.map(|f| &f.topic),
+            true,
+        ),
+        method: select(
+            lang,
+            (
+                "f-method",
+                "method",
+                lang.t("Come partecipare", "How to take part"),
+            ),
+            method_values(lang),
+            p("method"),
+            facets.map(|f| &f.method),
+            true,
+        ),
+        source: select(
+            lang,
+            ("f-source", "source", lang.t("Piattaforma", "Platform")),
+            sources,
+            p("source"),
+            facets.map(|f| &f.source),
+            true,
+        ),
+        sort: select(
+            lang,
+            ("f-sort", "sort", lang.t("Ordina per", "Sort by")),
+            sorts,
+            sort,
+            None,
+            false,
+        ),
+    }
 }
 
-fn card(out: &mut String, lang: Lang, hit: &SearchHit, sources: &[SourceStatus]) {
-    let lang_a = lang_attr(&hit.lang)
-        .map(|l| format!(" lang=\"{}\"", esc(l)))
-        .unwrap_or_default();
-    let title = if hit.title.trim().is_empty() {
-        esc(lang.t("Senza titolo", "Untitled"))
-    } else {
-        esc(&hit.title)
-    };
-    // The same process on other platforms: the index shows the group once.
+/// One search result.
+#[derive(Template)]
+#[template(path = "parts/card.html")]
+struct Card<'a> {
+    lang: Lang,
+    /// The record's own language, for screen readers.
+    text_lang: Option<&'a str>,
+    kind: &'static str,
+    source: &'a str,
+    /// The same process on other platforms: the index shows the group once.
+    also: String,
+    url: Option<&'a str>,
+    title: &'a str,
+    status: &'static str,
+    status_label: &'static str,
+    dates: Option<Dates>,
+    place: String,
+    snippet: Option<Snippet>,
+    summary: Option<String>,
+    methods: Vec<&'a str>,
+}
+
+/// "until 31 Dec", "from 1 Jan to 3 Feb".
+struct Dates {
+    word: &'static str,
+    at: Time,
+    until: Option<Time>,
+}
+
+fn card<'a>(lang: Lang, hit: &'a SearchHit, sources: &'a [SourceStatus]) -> Card<'a> {
     let also: Vec<&str> = hit
         .same_as
         .iter()
         .filter_map(|id| id.split(':').next())
         .map(|src| source_name(sources, src))
         .collect();
-    let also = if also.is_empty() {
-        String::new()
-    } else {
-        format!(
-            " · {} {}",
-            lang.t("anche su", "also on"),
-            esc(&also.join(", "))
-        )
-    };
-    let _ = write!(
-        out,
-        "<li class=\"card\"><article>\n<p class=\"meta\">{} · {}{also}</p>\n<h3 class=\"ttl\">",
-        kind_label(lang, hit.kind),
-        esc(source_name(sources, &hit.source))
-    );
-    match safe_url(&hit.url) {
-        Some(u) => {
-            let _ = write!(
-                out,
-                "<a href=\"{}\" target=\"_blank\" rel=\"noopener\"><span{lang_a}>{title}</span><span class=\"vh\"> {}</span></a>",
-                esc(u),
-                lang.t("(si apre in una nuova finestra)", "(opens in a new window)")
-            );
-        }
-        None => {
-            let _ = write!(out, "<span{lang_a}>{title}</span>");
-        }
-    }
-    out.push_str("</h3>\n<p class=\"info\">");
-    let _ = write!(
-        out,
-        "<span class=\"badge b-{}\">{}</span> ",
-        hit.status.as_str(),
-        status_label(lang, hit.status)
-    );
     let dates = match (hit.status, hit.start_date, hit.end_date) {
-        (Status::Upcoming, Some(s), Some(e)) => Some(format!(
-            "{} {} {} {}",
-            lang.t("dal", "from"),
-            date(lang, s),
-            lang.t("al", "to"),
-            date(lang, e)
-        )),
-        (Status::Upcoming, Some(s), None) => {
-            Some(format!("{} {}", lang.t("dal", "from"), date(lang, s)))
-        }
-        (Status::Open, _, Some(e)) => {
-            Some(format!("{} {}", lang.t("fino al", "until"), date(lang, e)))
-        }
-        (Status::Closed, _, Some(e)) => Some(format!(
-            "{} {}",
-            lang.t("chiuso il", "closed on"),
-            date(lang, e)
-        )),
-        (_, Some(s), _) => Some(format!("{} {}", lang.t("dal", "from"), date(lang, s))),
+        (Status::Upcoming, Some(s), e) => Some(Dates {
+            word: lang.t("dal", "from"),
+            at: date(lang, s),
+            until: e.map(|e| date(lang, e)),
+        }),
+        (Status::Open, _, Some(e)) => Some(Dates {
+            word: lang.t("fino al", "until"),
+            at: date(lang, e),
+            until: None,
+        }),
+        (Status::Closed, _, Some(e)) => Some(Dates {
+            word: lang.t("chiuso il", "closed on"),
+            at: date(lang, e),
+            until: None,
+        }),
+        (_, Some(s), _) => Some(Dates {
+            word: lang.t("dal", "from"),
+            at: date(lang, s),
+            until: None,
+        }),
         _ => None,
     };
-    if let Some(d) = dates {
-        let _ = write!(out, "<span>{d}</span> ");
-    }
     // the comune is an ISTAT code; its name comes from the ISTAT table (a code not found there,
     // e.g. a comune merged since, is not shown)
     let comune = hit
@@ -750,54 +745,70 @@ fn card(out: &mut String, lang: Lang, hit: &SearchHit, sources: &[SourceStatus])
         .and_then(snodo_model::territory::comune)
         .map(|c| c.name);
     let region = hit.region.as_deref().and_then(region_short_opt);
-    let where_: Vec<&str> = comune.into_iter().chain(region).collect();
-    let where_ = if where_.is_empty() {
+    let place: Vec<&str> = comune.into_iter().chain(region).collect();
+    let place = if place.is_empty() {
         hit.scope_name.clone().unwrap_or_default()
     } else {
-        where_.join(", ")
+        place.join(", ")
     };
-    if !where_.is_empty() {
-        let _ = write!(
-            out,
-            "<span><span class=\"vh\">{} </span>{}</span>",
-            lang.t("Dove:", "Where:"),
-            esc(&where_)
-        );
+    let snippet = hit
+        .snippet
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(Snippet::from_index);
+    let summary = (snippet.is_none() && !hit.summary.trim().is_empty())
+        .then(|| snodo_model::text::truncate_words(&hit.summary, 280));
+    Card {
+        lang,
+        text_lang: lang_attr(&hit.lang),
+        kind: kind_label(lang, hit.kind),
+        source: source_name(sources, &hit.source),
+        also: also.join(", "),
+        url: safe_url(&hit.url),
+        title: if hit.title.trim().is_empty() {
+            lang.t("Senza titolo", "Untitled")
+        } else {
+            &hit.title
+        },
+        status: hit.status.as_str(),
+        status_label: status_label(lang, hit.status),
+        dates,
+        place,
+        snippet,
+        summary,
+        methods: hit.methods.iter().map(|m| method_label(lang, m)).collect(),
     }
-    out.push_str("</p>\n");
-    match hit.snippet.as_deref().filter(|s| !s.is_empty()) {
-        Some(s) => {
-            let _ = writeln!(out, "<p class=\"txt\"{lang_a}>{}</p>", safe_snippet(s));
-        }
-        None if !hit.summary.trim().is_empty() => {
-            let _ = writeln!(
-                out,
-                "<p class=\"txt\"{lang_a}>{}</p>",
-                esc(&snodo_model::text::truncate_words(&hit.summary, 280))
-            );
-        }
-        None => {}
-    }
-    if !hit.methods.is_empty() {
-        let m: Vec<Cow<'_, str>> = hit.methods.iter().map(|m| method_label(lang, m)).collect();
-        let _ = writeln!(out, "<p class=\"mth\">{}</p>", m.join(" · "));
-    }
-    out.push_str("</article></li>\n");
 }
 
-fn region_short_opt(code: &str) -> Option<&'static str> {
-    Some(region_short(code)).filter(|n| !n.is_empty())
+struct ResultsView<'a> {
+    /// "45 risultati per «bilancio» (mostrati 21–22)".
+    summary: String,
+    above: Option<Above>,
+    cards: Vec<Card<'a>>,
+    prev: Option<String>,
+    next: Option<String>,
 }
 
-fn results(out: &mut String, v: &HomeView<'_>, r: &SearchResults) {
+/// Records of the wider places around the one searched.
+struct Above {
+    text: String,
+    href: String,
+}
+
+fn quoted(lang: Lang, q: &str) -> String {
+    match lang {
+        Lang::It => format!("«{q}»"),
+        Lang::En => format!("“{q}”"),
+    }
+}
+
+fn results_view<'a>(v: &HomeView<'a>, r: &'a SearchResults) -> ResultsView<'a> {
     let lang = v.lang;
     let q = param(v.params, "q");
     let offset: u64 = param(v.params, "offset").parse().unwrap_or(0);
     let shown = r.items.len() as u64;
-    out.push_str("<div class=\"res\">\n<p class=\"cnt\" role=\"status\">");
-    if r.total == 0 {
-        let _ = write!(
-            out,
+    let summary = if r.total == 0 {
+        format!(
             "{}{}. {}",
             lang.t("Nessun risultato", "No results"),
             if q.is_empty() {
@@ -809,32 +820,23 @@ fn results(out: &mut String, v: &HomeView<'_>, r: &SearchResults) {
                 "Prova con altre parole o togli qualche filtro.",
                 "Try other words or remove some filters."
             )
-        );
+        )
     } else {
-        out.push_str(&plural(
-            lang,
-            r.total,
-            "risultato",
-            "risultati",
-            "result",
-            "results",
-        ));
+        let mut s = plural(lang, r.total, "risultato", "risultati", "result", "results");
         if !q.is_empty() {
-            let _ = write!(out, " {} {}", lang.t("per", "for"), quoted(lang, q));
+            s = format!("{s} {} {}", lang.t("per", "for"), quoted(lang, q));
         }
         if shown < r.total && shown > 0 {
-            let _ = write!(
-                out,
-                " ({} {}–{})",
+            s = format!(
+                "{s} ({} {}–{})",
                 lang.t("mostrati", "showing"),
                 offset + 1,
                 offset + shown
             );
         }
-    }
-    out.push_str("</p>\n");
-    // Near me is never empty where something wider is open: say so, and how to see it.
-    if let Some(above) = r.above.as_ref().filter(|a| a.total > 0) {
+        s
+    };
+    let above = r.above.as_ref().filter(|a| a.total > 0).map(|above| {
         let mut pairs: Vec<(&str, &str)> = v
             .params
             .iter()
@@ -842,10 +844,8 @@ fn results(out: &mut String, v: &HomeView<'_>, r: &SearchResults) {
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
         pairs.push(("scope", "all"));
-        let _ = writeln!(
-            out,
-            "<p class=\"above\">{} <a href=\"{}\">{}</a></p>",
-            plural(
+        Above {
+            text: plural(
                 lang,
                 above.total,
                 "altro risultato riguarda anche questo territorio (provincia, regione o tutta Italia).",
@@ -853,99 +853,60 @@ fn results(out: &mut String, v: &HomeView<'_>, r: &SearchResults) {
                 "more result also concerns this place (its province, region or all of Italy).",
                 "more results also concern this place (its province, region or all of Italy).",
             ),
-            esc(&href(lang.home(), &pairs)),
-            lang.t("Mostra anche questi", "Show these too"),
-        );
-    }
-    if !r.items.is_empty() {
-        let _ = writeln!(
-            out,
-            "<ol class=\"list\" aria-label=\"{}\">",
-            lang.t("Risultati della ricerca", "Search results")
-        );
-        for hit in &r.items {
-            card(out, lang, hit, v.sources);
+            href: href(lang.home(), &pairs),
         }
-        out.push_str("</ol>\n");
-    }
-    let limit: u64 = param(v.params, "limit").parse().unwrap_or(20).clamp(1, 100);
-    let has_prev = offset > 0;
-    let has_next = offset + shown < r.total && shown > 0;
-    if has_prev || has_next {
-        let _ = write!(
-            out,
-            "<nav class=\"pager\" aria-label=\"{}\">",
-            lang.t("Pagine dei risultati", "Result pages")
-        );
-        let keep: Vec<(&str, &str)> = [
-            "q", "kind", "status", "region", "province", "comune", "place", "scope", "method",
-            "topic", "open_on", "from", "to", "source", "sort", "limit",
-        ]
-        .iter()
-        .map(|k| (*k, param(v.params, k)))
-        .collect();
-        let link = |off: u64| {
-            let off = off.to_string();
-            let mut pairs = keep.clone();
-            if off != "0" {
-                pairs.push(("offset", &off));
-            }
-            esc(&href(lang.home(), &pairs)).into_owned()
-        };
-        if has_prev {
-            let _ = write!(
-                out,
-                "<a rel=\"prev\" href=\"{}\">← {}</a>",
-                link(offset.saturating_sub(limit)),
-                lang.t("Precedenti", "Previous")
-            );
+    });
+    let limit: u64 = param(v.params, "limit")
+        .parse()
+        .unwrap_or(20)
+        .clamp(1, 100);
+    let keep: Vec<(&str, &str)> = [
+        "q", "kind", "status", "region", "province", "comune", "place", "scope", "method", "topic",
+        "open_on", "from", "to", "source", "sort", "limit",
+    ]
+    .iter()
+    .map(|k| (*k, param(v.params, k)))
+    .collect();
+    let link = |off: u64| {
+        let off = off.to_string();
+        let mut pairs = keep.clone();
+        if off != "0" {
+            pairs.push(("offset", &off));
         }
-        if has_next {
-            let _ = write!(
-                out,
-                "<a rel=\"next\" href=\"{}\">{} →</a>",
-                link(offset + shown),
-                lang.t("Successivi", "Next")
-            );
-        }
-        out.push_str("</nav>\n");
-    }
-    out.push_str("</div>\n");
-}
-
-fn quoted(lang: Lang, q: &str) -> String {
-    match lang {
-        Lang::It => format!("«{}»", esc(q)),
-        Lang::En => format!("“{}”", esc(q)),
+        href(lang.home(), &pairs)
+    };
+    ResultsView {
+        summary,
+        above,
+        cards: r.items.iter().map(|h| card(lang, h, v.sources)).collect(),
+        prev: (offset > 0).then(|| link(offset.saturating_sub(limit))),
+        next: (offset + shown < r.total && shown > 0).then(|| link(offset + shown)),
     }
 }
 
-fn counts(out: &mut String, v: &HomeView<'_>) {
+fn status_counts(v: &HomeView<'_>) -> Vec<StatusCount> {
     let lang = v.lang;
-    let _ = write!(
-        out,
-        "<ul class=\"counts\" aria-label=\"{}\">",
-        lang.t("Processi per stato", "Processes by status")
-    );
-    for (status, it1, itn, en1, enn) in [
+    [
         ("open", "aperto", "aperti", "open", "open"),
         ("upcoming", "in arrivo", "in arrivo", "upcoming", "upcoming"),
         ("closed", "concluso", "conclusi", "closed", "closed"),
-    ] {
-        let n = v.status_counts.get(status).copied().unwrap_or(0);
-        let word = match (lang, n == 1) {
-            (Lang::It, true) => it1,
-            (Lang::It, false) => itn,
-            (Lang::En, true) => en1,
-            (Lang::En, false) => enn,
-        };
-        let _ = write!(
-            out,
-            "<li class=\"c-{status}\"><a href=\"{}\"><strong>{n}</strong> <span>{word}</span></a></li>",
-            esc(&href(lang.home(), &[("status", status)]))
-        );
-    }
-    out.push_str("</ul>\n");
+    ]
+    .into_iter()
+    .map(|(status, it1, itn, en1, enn)| {
+        let count = v.status_counts.get(status).copied().unwrap_or(0);
+        StatusCount {
+            status,
+            count,
+            word: match (lang, count == 1) {
+                (Lang::It, true) => it1,
+                (Lang::It, false) => itn,
+                (Lang::En, true) => en1,
+                (Lang::En, false) => enn,
+            },
+            href: href(lang.home(), &[("status", status)]),
+        }
+    })
+    .collect()
 }
 
 /// Open records by place, for the map.
@@ -977,29 +938,47 @@ fn open_label(lang: Lang, name: &str, n: u64) -> String {
     )
 }
 
-/// One shape: a link with an accessible name when it leads somewhere, else an inert path.
-fn shape(out: &mut String, d: &str, class: &str, link: Option<(&str, &str)>) {
-    match link {
-        Some((href, label)) => {
-            let _ = writeln!(
-                out,
-                "<a href=\"{}\" aria-label=\"{label}\"><title>{label}</title><path class=\"{class}\" d=\"{d}\"/></a>",
-                esc(href),
-                label = esc(label),
-            );
-        }
-        None => {
-            let _ = writeln!(out, "<path class=\"{class}\" d=\"{d}\"/>");
-        }
-    }
+struct Link {
+    href: String,
+    label: String,
+}
+
+/// One place on the map: a link with an accessible name when it leads somewhere.
+struct ShapeView {
+    d: &'static str,
+    class: String,
+    link: Option<Link>,
+}
+
+struct MapTable {
+    caption: String,
+    place: &'static str,
+    rows: Vec<MapRow>,
+    note: Option<String>,
+}
+
+struct MapRow {
+    href: String,
+    name: String,
+    count: u64,
+}
+
+struct MapView {
+    heading: String,
+    note: &'static str,
+    /// What no shape can show: the national ones, and in a region those of the region as a whole.
+    wide: Vec<Link>,
+    width: u32,
+    height: u32,
+    shapes: Vec<ShapeView>,
+    shades: usize,
+    attribution: &'static str,
+    tables: Vec<MapTable>,
 }
 
 /// A choropleth from ISTAT boundaries: Italy by province, or, when the page is filtered by a
-/// place, the comuni of its region. Every shaded place is a link that filters the page; the same
-/// numbers follow as tables, for those who do not use the picture.
-fn map(out: &mut String, v: &HomeView<'_>) {
-    let lang = v.lang;
-    let m = v.map;
+/// place, the comuni of its region.
+fn map_view(lang: Lang, m: &MapCounts) -> MapView {
     let focus_region = m.focus.as_ref().and_then(|t| t.region.as_deref());
     let zoom = focus_region.and_then(|r| Some((r, region_name(r)?, map::comuni(r)?)));
     let heading = match &zoom {
@@ -1024,45 +1003,34 @@ fn map(out: &mut String, v: &HomeView<'_>) {
             "The darker, the more processes are open. Choose a province to see its processes and its comuni.",
         ),
     };
-    let _ = writeln!(
-        out,
-        "<section class=\"map\" aria-labelledby=\"map-h\">\n<h2 id=\"map-h\">{}</h2>\n<p id=\"map-note\" class=\"note\">{note}</p>",
-        esc(&heading)
-    );
-    // what no shape can show: the national ones, and in a region those of the region as a whole
-    let _ = write!(out, "<ul class=\"wide\">");
+    let mut wide = Vec::new();
     if let Some((code, name, _)) = &zoom {
-        let _ = write!(
-            out,
-            "<li><a href=\"{}\">{}</a></li>",
-            esc(&href(lang.home(), &[("status", "open")])),
-            lang.t(
-                "← Tutta Italia, per provincia",
-                "← All of Italy, by province"
-            ),
-        );
-        let n = m.region.get(*code).copied().unwrap_or(0);
-        let _ = write!(
-            out,
-            "<li><a href=\"{}\">{}</a></li>",
-            esc(&href(lang.home(), &[("region", code), ("status", "open")])),
-            esc(&open_label(
+        wide.push(Link {
+            href: href(lang.home(), &[("status", "open")]),
+            label: lang
+                .t(
+                    "← Tutta Italia, per provincia",
+                    "← All of Italy, by province",
+                )
+                .to_owned(),
+        });
+        wide.push(Link {
+            href: href(lang.home(), &[("region", code), ("status", "open")]),
+            label: open_label(
                 lang,
                 &format!("{} {name}", lang.t("Tutta la regione", "All of")),
-                n
-            )),
-        );
+                m.region.get(*code).copied().unwrap_or(0),
+            ),
+        });
     }
-    let _ = writeln!(
-        out,
-        "<li><a href=\"{}\">{}</a></li></ul>",
-        esc(&href(lang.home(), &[("place", "IT"), ("status", "open")])),
-        esc(&open_label(
+    wide.push(Link {
+        href: href(lang.home(), &[("place", "IT"), ("status", "open")]),
+        label: open_label(
             lang,
             lang.t("Nazionali, per tutta Italia", "National, for all of Italy"),
-            m.national
-        )),
-    );
+            m.national,
+        ),
+    });
     let (shapes, rows): (map::Shapes, Vec<(String, String, u64)>) = match &zoom {
         Some((code, _, shapes)) => {
             let rows = snodo_model::territory::comuni()
@@ -1097,194 +1065,142 @@ fn map(out: &mut String, v: &HomeView<'_>) {
         .map(|(c, name, n)| (c.as_str(), (name.as_str(), *n)))
         .collect();
     let max = rows.iter().map(|r| r.2).max().unwrap_or(0);
-    let _ = writeln!(
-        out,
-        "<svg class=\"geo\" viewBox=\"0 0 {} {}\" role=\"group\" aria-labelledby=\"map-h\" aria-describedby=\"map-note\">",
-        shapes.width, shapes.height
-    );
     let focus_comune = m.focus.as_ref().and_then(|t| t.comune.as_deref());
     let focus_province = m.focus.as_ref().and_then(|t| t.province.as_deref());
-    for (code, d) in shapes.iter() {
-        let (name, n) = by_code.get(code).copied().unwrap_or(("", 0));
-        let mut class = format!("s{}", shade(n, max));
-        let selected = if zoom.is_some() {
-            focus_comune == Some(code)
-                || (focus_comune.is_none()
-                    && focus_province.is_some()
-                    && snodo_model::territory::comune(code).map(|c| c.province) == focus_province)
-        } else {
-            false
-        };
-        if selected {
-            class.push_str(" sel");
-        }
-        let label = open_label(lang, name, n);
-        let link = if zoom.is_some() {
-            // a comune without open processes, or one the ISTAT list no longer has, leads nowhere
-            (n > 0 && !name.is_empty())
-                .then(|| href(lang.home(), &[("comune", code), ("status", "open")]))
-        } else {
-            Some(href(lang.home(), &[("province", code), ("status", "open")]))
-        };
-        shape(out, d, &class, link.as_deref().map(|h| (h, label.as_str())));
-    }
-    out.push_str("</svg>\n");
-    // legend
-    let _ = write!(
-        out,
-        "<p class=\"legend\"><span class=\"lg-l\">{}</span>",
-        lang.t("Meno", "Fewer")
-    );
-    for i in 0..SHADES {
-        let _ = write!(out, "<span class=\"sw sw{i}\" aria-hidden=\"true\"></span>");
-    }
-    let _ = writeln!(
-        out,
-        "<span class=\"lg-r\">{}</span></p>\n<p class=\"note\">{} {}</p>",
-        lang.t("Più processi aperti", "More open processes"),
-        lang.t("Confini:", "Boundaries:"),
-        map::ATTRIBUTION,
-    );
-    // the same data as tables
-    let _ = writeln!(
-        out,
-        "<details class=\"tbl\"><summary>{}</summary>",
-        lang.t("I dati della mappa in tabella", "The map's data as a table"),
-    );
-    let table_head = |out: &mut String, caption: &str, place: &str| {
-        let _ = writeln!(
-            out,
-            "<table><caption>{}</caption><thead><tr><th scope=\"col\">{}</th><th scope=\"col\" class=\"num\">{}</th></tr></thead><tbody>",
-            esc(caption),
-            place,
-            lang.t("Processi aperti", "Open processes"),
-        );
+    let shape_views = shapes
+        .iter()
+        .map(|(code, d)| {
+            let (name, n) = by_code.get(code).copied().unwrap_or(("", 0));
+            let mut class = format!("s{}", shade(n, max));
+            let selected = zoom.is_some()
+                && (focus_comune == Some(code)
+                    || (focus_comune.is_none()
+                        && focus_province.is_some()
+                        && snodo_model::territory::comune(code).map(|c| c.province)
+                            == focus_province));
+            if selected {
+                class.push_str(" sel");
+            }
+            let link = if zoom.is_some() {
+                // a comune without open processes, or one the ISTAT list no longer has, leads
+                // nowhere
+                (n > 0 && !name.is_empty())
+                    .then(|| href(lang.home(), &[("comune", code), ("status", "open")]))
+            } else {
+                Some(href(lang.home(), &[("province", code), ("status", "open")]))
+            };
+            ShapeView {
+                d,
+                class,
+                link: link.map(|href| Link {
+                    href,
+                    label: open_label(lang, name, n),
+                }),
+            }
+        })
+        .collect();
+    let row = |key: &str, code: &str, name: &str, count: u64| MapRow {
+        href: href(lang.home(), &[(key, code), ("status", "open")]),
+        name: name.to_owned(),
+        count,
     };
-    match &zoom {
+    let tables = match &zoom {
         Some((_, name, _)) => {
-            table_head(
-                out,
-                &format!(
+            let mut open: Vec<&(String, String, u64)> = rows.iter().filter(|r| r.2 > 0).collect();
+            open.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.1.cmp(&b.1)));
+            let none = rows.iter().filter(|r| r.2 == 0).count();
+            vec![MapTable {
+                caption: format!(
                     "{} {name}",
                     lang.t("Comuni con processi aperti:", "Comuni with open processes:")
                 ),
-                lang.t("Comune", "Comune"),
-            );
-            let mut open: Vec<&(String, String, u64)> = rows.iter().filter(|r| r.2 > 0).collect();
-            open.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.1.cmp(&b.1)));
-            for (code, name, n) in open {
-                let _ = writeln!(
-                    out,
-                    "<tr><th scope=\"row\"><a href=\"{}\">{}</a></th><td class=\"num\">{n}</td></tr>",
-                    esc(&href(lang.home(), &[("comune", code), ("status", "open")])),
-                    esc(name)
-                );
-            }
-            let none = rows.iter().filter(|r| r.2 == 0).count();
-            let _ = writeln!(
-                out,
-                "</tbody></table>\n<p class=\"note\">{}</p>",
-                match lang {
-                    Lang::It =>
-                        format!("Altri {none} comuni della regione non hanno processi aperti."),
+                place: lang.t("Comune", "Comune"),
+                rows: open
+                    .into_iter()
+                    .map(|(code, name, n)| row("comune", code, name, *n))
+                    .collect(),
+                note: Some(match lang {
+                    Lang::It => format!("Altri {none} comuni della regione non hanno processi aperti."),
                     Lang::En => format!("{none} other comuni of the region have no open process."),
-                }
-            );
+                }),
+            }]
         }
         None => {
-            table_head(
-                out,
-                lang.t("Processi aperti per regione", "Open processes by region"),
-                lang.t("Regione", "Region"),
-            );
-            for code in (1..=20).map(|i| format!("{i:02}")) {
-                let n = m.region.get(&code).copied().unwrap_or(0);
-                let _ = writeln!(
-                    out,
-                    "<tr><th scope=\"row\"><a href=\"{}\">{}</a></th><td class=\"num\">{n}</td></tr>",
-                    esc(&href(lang.home(), &[("region", &code), ("status", "open")])),
-                    esc(region_name(&code).unwrap_or(&code))
-                );
-            }
-            out.push_str("</tbody></table>\n");
-            table_head(
-                out,
-                lang.t(
-                    "Processi aperti per provincia",
-                    "Open processes by province",
-                ),
-                lang.t("Provincia", "Province"),
-            );
+            let regions = (1..=20)
+                .map(|i| format!("{i:02}"))
+                .map(|code| {
+                    let n = m.region.get(&code).copied().unwrap_or(0);
+                    row("region", &code, region_name(&code).unwrap_or(&code), n)
+                })
+                .collect();
             let mut sorted: Vec<&(String, String, u64)> = rows.iter().collect();
             sorted.sort_by(|a, b| a.1.cmp(&b.1));
-            for (code, name, n) in sorted {
-                let _ = writeln!(
-                    out,
-                    "<tr><th scope=\"row\"><a href=\"{}\">{}</a></th><td class=\"num\">{n}</td></tr>",
-                    esc(&href(lang.home(), &[("province", code), ("status", "open")])),
-                    esc(name)
-                );
-            }
-            out.push_str("</tbody></table>\n");
+            vec![
+                MapTable {
+                    caption: lang
+                        .t("Processi aperti per regione", "Open processes by region")
+                        .to_owned(),
+                    place: lang.t("Regione", "Region"),
+                    rows: regions,
+                    note: None,
+                },
+                MapTable {
+                    caption: lang
+                        .t(
+                            "Processi aperti per provincia",
+                            "Open processes by province",
+                        )
+                        .to_owned(),
+                    place: lang.t("Provincia", "Province"),
+                    rows: sorted
+                        .into_iter()
+                        .map(|(code, name, n)| row("province", code, name, *n))
+                        .collect(),
+                    note: None,
+                },
+            ]
         }
+    };
+    MapView {
+        heading,
+        note,
+        wide,
+        width: shapes.width,
+        height: shapes.height,
+        shapes: shape_views,
+        shades: SHADES,
+        attribution: map::ATTRIBUTION,
+        tables,
     }
-    out.push_str("</details>\n</section>\n");
 }
 
-fn sources_table(out: &mut String, v: &HomeView<'_>) {
-    let lang = v.lang;
-    let _ = writeln!(
-        out,
-        "<section class=\"srcs\" aria-labelledby=\"src-h\">\n<h2 id=\"src-h\">{}</h2>",
-        lang.t("Le fonti", "The sources")
-    );
-    let list: Vec<&SourceStatus> = v
-        .sources
+/// A row of the sources table.
+struct SourceLine<'a> {
+    name: &'a str,
+    url: Option<&'a str>,
+    href: String,
+    label: String,
+    records: u64,
+    last_success: Option<Time>,
+}
+
+fn source_lines<'a>(lang: Lang, sources: &'a [SourceStatus]) -> Vec<SourceLine<'a>> {
+    sources
         .iter()
         .filter(|s| s.configured || s.records > 0)
-        .collect();
-    if list.is_empty() {
-        let _ = writeln!(
-            out,
-            "<p>{}</p>\n</section>",
-            lang.t("Nessuna fonte configurata.", "No source is configured.")
-        );
-        return;
-    }
-    let _ = writeln!(
-        out,
-        "<table><caption class=\"vh\">{}</caption><thead><tr><th scope=\"col\">{}</th>\
-         <th scope=\"col\" class=\"num\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
-        lang.t(
-            "Piattaforme raccolte, con il numero di record e l'ultima raccolta riuscita",
-            "Harvested platforms, with their record count and last successful harvest"
-        ),
-        lang.t("Piattaforma", "Platform"),
-        lang.t("Record", "Records"),
-        lang.t("Ultima raccolta riuscita", "Last successful harvest"),
-    );
-    for s in list {
-        let name = match safe_url(&s.url) {
-            Some(u) => format!("<a href=\"{}\">{}</a>", esc(u), esc(&s.name)),
-            None => esc(&s.name).into_owned(),
-        };
-        let when = match s.last_success_at {
-            Some(t) => datetime(lang, t),
-            None => lang.t("mai", "never").to_owned(),
-        };
-        let _ = writeln!(
-            out,
-            "<tr><th scope=\"row\">{name}</th><td class=\"num\"><a href=\"{}\" aria-label=\"{}\">{}</a></td><td>{when}</td></tr>",
-            esc(&href(lang.home(), &[("source", &s.id)])),
-            esc(&format!(
+        .map(|s| SourceLine {
+            name: &s.name,
+            url: safe_url(&s.url),
+            href: href(lang.home(), &[("source", &s.id)]),
+            label: format!(
                 "{}: {}",
                 s.name,
                 plural(lang, s.records, "record", "record", "record", "records")
-            )),
-            s.records
-        );
-    }
-    out.push_str("</tbody></table>\n</section>\n");
+            ),
+            records: s.records,
+            last_success: s.last_success_at.map(|t| datetime(lang, t)),
+        })
+        .collect()
 }
 
 /// The national search page.
@@ -1300,7 +1216,6 @@ pub fn render_home(v: &HomeView<'_>) -> String {
         "Snodo · Cerca la partecipazione in Italia",
         "Snodo · Search public participation in Italy",
     ));
-    let mut out = String::with_capacity(32 * 1024);
     let alternate = {
         let keep: Vec<(&str, &str)> = v
             .params
@@ -1309,84 +1224,44 @@ pub fn render_home(v: &HomeView<'_>) -> String {
             .collect();
         href(lang.other().home(), &keep)
     };
-    head(
-        &mut out,
+    render(&HomePage {
         lang,
-        &title,
-        lang.t(
-            "Cerca tra i processi partecipativi, le consultazioni e le assemblee pubbliche di tutta Italia.",
-            "Search participatory processes, consultations and public assemblies from all over Italy.",
+        head: Head::new(
+            title,
+            lang.t(
+                "Cerca tra i processi partecipativi, le consultazioni e le assemblee pubbliche di tutta Italia.",
+                "Search participatory processes, consultations and public assemblies from all over Italy.",
+            ),
+            alternate,
+            true,
         ),
-        &alternate,
-        true,
-    );
-    let _ = writeln!(
-        out,
-        "<main id=\"main\" class=\"wrap\">\n<div class=\"hero\"><h1>{}</h1>\n<p class=\"lead\">{}</p>",
-        lang.t(
-            "Cerca la partecipazione in Italia",
-            "Search public participation in Italy"
-        ),
-        lang.t(
-            "Processi partecipativi, consultazioni e assemblee delle piattaforme pubbliche italiane, aggiornati ogni giorno.",
-            "Participatory processes, consultations and assemblies from Italy's public platforms, updated every day."
-        )
-    );
-    counts(&mut out, v);
-    out.push_str("</div>\n");
-    // The map beside the results on wide screens: near the top, whatever the list's length.
-    let _ = writeln!(
-        out,
-        "<div class=\"lay\">\n<section class=\"search\" aria-labelledby=\"search-h\">\n<h2 id=\"search-h\" class=\"vh\">{}</h2>\n\
-         <snodo-search mode=\"page\" lang=\"{}\" heading-level=\"3\">",
-        lang.t("Ricerca", "Search"),
-        lang.code()
-    );
-    search_form(&mut out, v);
-    if let Some(r) = v.results {
-        results(&mut out, v, r);
-    }
-    out.push_str("</snodo-search>\n</section>\n<div class=\"side\">\n");
-    map(&mut out, v);
-    out.push_str("</div>\n</div>\n");
-    sources_table(&mut out, v);
-    out.push_str("</main>\n");
-    foot(&mut out, lang);
-    out
+        counts: status_counts(v),
+        form: home_form(v),
+        error: v.error,
+        results: v.results.map(|r| results_view(v, r)),
+        map: map_view(lang, v.map),
+        sources: source_lines(lang, v.sources),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "not_found.html")]
+struct NotFoundPage {
+    lang: Lang,
+    head: Head,
 }
 
 /// The page a browser gets for an unknown address: what happened and the ways on.
 pub fn render_not_found(lang: Lang) -> String {
-    let mut out = String::with_capacity(8 * 1024);
-    head(
-        &mut out,
+    render(&NotFoundPage {
         lang,
-        lang.t("Pagina non trovata · Snodo", "Page not found · Snodo"),
-        lang.t("Questa pagina non esiste.", "This page does not exist."),
-        lang.other().home(),
-        true,
-    );
-    let _ = writeln!(
-        out,
-        "<main id=\"main\" class=\"wrap\">\n<h1>{}</h1>\n<p class=\"lead\">{}</p>\n\
-         <ul><li><a href=\"{home}\">{}</a></li><li><a href=\"{embed}\">{}</a></li>\
-         <li><a href=\"/api/v1/openapi.json\">{}</a></li></ul>\n</main>",
-        lang.t("Pagina non trovata", "Page not found"),
-        lang.t(
-            "L'indirizzo non corrisponde a nessuna pagina di Snodo: forse è stato scritto male, o la pagina è stata spostata.",
-            "The address matches no page of Snodo: it may be mistyped, or the page has moved.",
+        head: Head::new(
+            lang.t("Pagina non trovata · Snodo", "Page not found · Snodo"),
+            lang.t("Questa pagina non esiste.", "This page does not exist."),
+            lang.other().home(),
+            true,
         ),
-        lang.t(
-            "Cerca tra i processi partecipativi",
-            "Search participatory processes"
-        ),
-        lang.t("Incorpora la ricerca nel tuo sito", "Embed the search in your site"),
-        lang.t("L'API aperta", "The open API"),
-        home = lang.home(),
-        embed = lang.embed(),
-    );
-    foot(&mut out, lang);
-    out
+    })
 }
 
 /// What an operator publishes about the accessibility of its Snodo (`[server]` settings).
@@ -1399,114 +1274,88 @@ pub struct Accessibility {
     pub contact: Option<String>,
 }
 
+/// Where to report a barrier, as configured.
+enum Contact<'a> {
+    Mail(&'a str),
+    Web(&'a str),
+    /// Neither an address nor an `http(s)` link: shown as text, never as a link.
+    Text(&'a str),
+    None,
+}
+
+#[derive(Template)]
+#[template(path = "accessibility.html")]
+struct AccessibilityPage<'a> {
+    lang: Lang,
+    head: Head,
+    statement_url: Option<&'a str>,
+    contact: Contact<'a>,
+}
+
 /// The accessibility page: the standard the software is built to, how that is checked, what is
 /// known not to meet it, and how to report a barrier; the operator's official statement when
 /// configured.
 pub fn render_accessibility(lang: Lang, a11y: &Accessibility) -> String {
-    let mut out = String::with_capacity(12 * 1024);
-    head(
-        &mut out,
-        lang,
-        lang.t(
-            "Dichiarazione di accessibilità · Snodo",
-            "Accessibility statement · Snodo",
-        ),
-        lang.t(
-            "L'accessibilità di Snodo: lo standard, le verifiche, i limiti noti e come segnalare un problema.",
-            "Snodo's accessibility: the standard, the checks, known limits and how to report a problem.",
-        ),
-        lang.other().accessibility(),
-        false,
-    );
-    let official = match &a11y.statement_url {
-        Some(url) => format!(
-            "<p>{} <a href=\"{}\">{}</a>.</p>",
-            lang.t(
-                "La dichiarazione ufficiale di questo sito, compilata con il modulo di AgID, è pubblicata qui:",
-                "This site's official statement, filled in with AgID's form, is published here:",
-            ),
-            esc(url),
-            lang.t("dichiarazione di accessibilità (AgID)", "accessibility statement (AgID)"),
-        ),
-        None => format!(
-            "<p>{}</p>",
-            lang.t(
-                "Chi gestisce questo sito non ha ancora indicato la propria dichiarazione ufficiale, compilata con il modulo di AgID.",
-                "Whoever runs this site has not yet linked its official statement, filled in with AgID's form.",
-            )
-        ),
-    };
-    let contact = match a11y.contact.as_deref() {
-        Some(c) if c.contains('@') && !c.contains("://") => {
-            format!("<a href=\"mailto:{}\">{}</a>", esc(c), esc(c))
+    let contact = match a11y.contact.as_deref().map(str::trim) {
+        Some(c) if c.contains('@') && !c.contains("://") && !c.contains(char::is_whitespace) => {
+            Contact::Mail(c)
         }
-        Some(c) => format!("<a href=\"{}\">{}</a>", esc(c), esc(c)),
-        None => lang
-            .t(
-                "i contatti indicati da chi gestisce il sito",
-                "the contacts given by whoever runs the site",
-            )
-            .to_owned(),
+        Some(c) => safe_url(c).map_or(Contact::Text(c), Contact::Web),
+        None => Contact::None,
     };
-    let _ = writeln!(
-        out,
-        "<main id=\"main\" class=\"wrap prose\">\n<h1>{h1}</h1>\n<p class=\"lead\">{lead}</p>\n{official}\n\
-         <h2>{std_h}</h2>\n<p>{std}</p>\n\
-         <h2>{how_h}</h2>\n<ul><li>{how1}</li><li>{how2}</li><li>{how3}</li><li>{how4}</li></ul>\n\
-         <h2>{lim_h}</h2>\n<ul><li>{lim1}</li><li>{lim2}</li><li>{lim3}</li></ul>\n\
-         <h2>{fb_h}</h2>\n<p>{fb} {contact}. {fb2}</p>\n</main>",
-        h1 = lang.t("Dichiarazione di accessibilità", "Accessibility statement"),
-        lead = lang.t(
-            "Snodo vuole che chiunque possa trovare i processi partecipativi a cui prendere parte, con qualunque dispositivo e tecnologia assistiva.",
-            "Snodo wants everyone to find the participatory processes they can take part in, with any device and assistive technology.",
+    render(&AccessibilityPage {
+        lang,
+        head: Head::new(
+            lang.t(
+                "Dichiarazione di accessibilità · Snodo",
+                "Accessibility statement · Snodo",
+            ),
+            lang.t(
+                "L'accessibilità di Snodo: lo standard, le verifiche, i limiti noti e come segnalare un problema.",
+                "Snodo's accessibility: the standard, the checks, known limits and how to report a problem.",
+            ),
+            lang.other().accessibility(),
+            false,
         ),
-        std_h = lang.t("Lo standard", "The standard"),
-        std = lang.t(
-            "Le pagine, il widget e la console sono progettati per le Linee guida sull'accessibilità degli strumenti informatici di AgID (Legge 9 gennaio 2004, n. 4), che rimandano alla norma EN 301 549 e alle WCAG 2.1 livello AA.",
-            "The pages, the widget and the console are built to AgID's guidelines on the accessibility of IT tools (Italian Law 4 of 9 January 2004), which refer to EN 301 549 and WCAG 2.1 level AA.",
-        ),
-        how_h = lang.t("Come lo verifichiamo", "How we check"),
-        how1 = lang.t(
-            "A ogni modifica, un browser vero (Chromium) apre ogni pagina in italiano e in inglese e la controlla con axe-core: nessuna violazione è ammessa.",
-            "On every change, a real browser (Chromium) opens every page in Italian and English and checks it with axe-core: no violation is allowed.",
-        ),
-        how2 = lang.t(
-            "Le stesse prove usano solo la tastiera: cercare, filtrare, sfogliare i risultati, usare la mappa e, nella console, avviare una raccolta.",
-            "The same tests use the keyboard only: searching, filtering, paging through results, using the map and, in the console, starting a harvest.",
-        ),
-        how3 = lang.t(
-            "Le pagine funzionano anche senza JavaScript; la mappa ha sempre un'alternativa in tabella.",
-            "The pages work without JavaScript too; the map always has a table as its text alternative.",
-        ),
-        how4 = lang.t(
-            "Le verifiche automatiche non trovano tutti i problemi: non è stata ancora fatta una valutazione manuale completa da esperti esterni.",
-            "Automated checks do not find every problem: a full manual evaluation by outside experts has not been made yet.",
-        ),
-        lim_h = lang.t("Limiti noti", "Known limits"),
-        lim1 = lang.t(
-            "Titoli e descrizioni vengono dalle piattaforme di origine così come le pubblicano: testi lunghi, sigle non sciolte o lingue non dichiarate restano come sono. Ogni risultato rimanda alla pagina originale.",
-            "Titles and descriptions come from the platforms of origin as they publish them: long texts, unexplained acronyms or undeclared languages stay as they are. Every result links to the original page.",
-        ),
-        lim2 = lang.t(
-            "Documenti allegati (per esempio PDF) stanno sulle piattaforme di origine e non sono verificati da Snodo.",
-            "Attached documents (PDFs, say) live on the platforms of origin and are not checked by Snodo.",
-        ),
-        lim3 = lang.t(
-            "Sui siti che incorporano il widget, l'accessibilità della pagina intorno dipende da chi la gestisce.",
-            "On sites that embed the widget, the accessibility of the surrounding page is up to whoever runs it.",
-        ),
-        fb_h = lang.t("Segnalare un problema", "Reporting a problem"),
-        fb = lang.t(
-            "Se qualcosa non è accessibile, scrivi a",
-            "If something is not accessible, write to",
-        ),
-        fb2 = lang.t(
-            "Se la risposta non arriva entro 30 giorni o non è soddisfacente, puoi rivolgerti al Difensore civico per il digitale presso AgID.",
-            "If no answer comes within 30 days, or it does not satisfy you, you can turn to the Digital Ombudsman at AgID.",
-        ),
-    );
-    foot(&mut out, lang);
-    out
+        statement_url: a11y.statement_url.as_deref().and_then(safe_url),
+        contact,
+    })
+}
+
+/// An attribute of the previewed widget; `value` none for a boolean one.
+struct Attr {
+    name: &'static str,
+    value: Option<String>,
+}
+
+struct EmbedForm {
+    lang: Select,
+    region: Select,
+    place: String,
+    kind: Select,
+    topic: Select,
+    method: Select,
+    status: Select,
+    source: String,
+    limit: Option<u32>,
+    placeholder: String,
+    compact: bool,
+}
+
+#[derive(Template)]
+#[template(path = "embed.html")]
+struct EmbedPage<'a> {
+    lang: Lang,
+    head: Head,
+    form: EmbedForm,
+    base: &'a str,
+    script_url: String,
+    integrity: &'a str,
+    /// The two lines to copy, as text.
+    snippet: String,
+    widget_lang: &'a str,
+    /// The preview's attributes besides `lang`.
+    attrs: Vec<Attr>,
 }
 
 /// The "embed this search" page. `base_url` is the hub's public URL (`https://…`, no trailing
@@ -1524,213 +1373,143 @@ pub fn render_embed_with(lang: Lang, base_url: &str, params: &[(String, String)]
     // Pinned by content with an integrity hash: the page embedding us runs exactly the script
     // its editor saw here, whatever happens to the hub's address later.
     let script = crate::widget::current();
-    let mut out = String::with_capacity(16 * 1024);
-    head(
-        &mut out,
-        lang,
-        lang.t(
-            "Incorpora la ricerca · Snodo",
-            "Embed the search · Snodo",
-        ),
-        lang.t(
-            "Aggiungi a qualsiasi sito la ricerca dei processi partecipativi italiani con due righe di codice.",
-            "Add the search of Italy's participatory processes to any site with two lines of code.",
-        ),
-        lang.other().embed(),
-        true,
-    );
-    let _ = writeln!(
-        out,
-        "<main id=\"main\" class=\"wrap\">\n<h1>{}</h1>\n<p class=\"lead\">{}</p>",
-        lang.t("Incorpora questa ricerca", "Embed this search"),
-        lang.t(
-            "Il sito del tuo comune, della tua regione o della tua associazione può offrire la ricerca di tutti i processi partecipativi d'Italia, anche solo quelli del tuo territorio: scegli i filtri e copia le due righe di codice nella pagina.",
-            "Your town's, region's or association's site can offer the search of every participatory process in Italy, or only those of your area: choose the filters and copy the two lines of code into the page."
-        )
-    );
-    // the form
-    let _ = write!(
-        out,
-        "<div class=\"cols\">\n<section aria-labelledby=\"opt-h\">\n<h2 id=\"opt-h\">{}</h2>\n\
-         <form id=\"snodo-embed-form\" class=\"sf embed\" method=\"get\" action=\"{}\" data-base=\"{}\" data-src=\"{}\" data-integrity=\"{}\">\n<div class=\"flt\">",
-        lang.t("1. Scegli cosa cercare", "1. Choose what to search"),
-        lang.embed(),
-        esc(base),
-        esc(&script.url(base)),
-        esc(&script.integrity),
-    );
-    let mut body = String::new();
-    let wlang = match p("lang") {
+    let widget_lang = match p("lang") {
         "" => lang.code(),
         l => l,
     };
-    options(
-        &mut body,
-        lang,
-        &[
-            ("it".into(), "Italiano".into()),
-            ("en".into(), "English".into()),
-        ],
-        wlang,
-        None,
-        false,
-    );
-    select(
-        &mut out,
-        "e-lang",
-        "lang",
-        lang.t("Lingua", "Language"),
-        &body,
-    );
-    body.clear();
-    options(&mut body, lang, &region_values(), p("region"), None, true);
-    select(
-        &mut out,
-        "e-region",
-        "region",
-        lang.t("Regione", "Region"),
-        &body,
-    );
-    let _ = writeln!(
-        out,
-        "<div><label for=\"e-place\">{}</label><input id=\"e-place\" name=\"place\" value=\"{}\" maxlength=\"100\" aria-describedby=\"e-place-h\"><p id=\"e-place-h\" class=\"hint\" aria-live=\"polite\">{}</p></div>",
-        lang.t("Comune o provincia", "Comune or province"),
-        // a place resolved on the server comes back as its code
-        esc(["place", "comune", "province"]
-            .into_iter()
-            .map(p)
-            .find(|v| !v.is_empty())
-            .unwrap_or("")),
-        lang.t(
-            "Nome o codice ISTAT, es. Casalecchio di Reno, 037011, BO; vuoto per tutta Italia.",
-            "Name or ISTAT code, e.g. Casalecchio di Reno, 037011, BO; empty for all of Italy."
-        ),
-    );
-    body.clear();
-    let kinds: Vec<(String, String)> = Kind::ALL
-        .iter()
-        .map(|k| (k.as_str().to_owned(), kind_label(lang, *k).to_owned()))
-        .collect();
-    options(&mut body, lang, &kinds, p("kind"), None, true);
-    select(&mut out, "e-kind", "kind", lang.t("Tipo", "Type"), &body);
-    body.clear();
-    options(&mut body, lang, &topic_values(lang), p("topic"), None, true);
-    select(&mut out, "e-topic", "topic", lang.t("Tema", "Topic"), &body);
-    body.clear();
-    let methods: Vec<(String, String)> = snodo_model::METHODS
-        .iter()
-        .map(|m| ((*m).to_owned(), method_label(lang, m).into_owned()))
-        .collect();
-    options(&mut body, lang, &methods, p("method"), None, true);
-    select(
-        &mut out,
-        "e-method",
-        "method",
-        lang.t("Come partecipare", "How to take part"),
-        &body,
-    );
-    body.clear();
-    let statuses: Vec<(String, String)> = [Status::Open, Status::Upcoming, Status::Closed]
-        .iter()
-        .map(|s| (s.as_str().to_owned(), status_label(lang, *s).to_owned()))
-        .collect();
-    options(&mut body, lang, &statuses, p("status"), None, true);
-    select(
-        &mut out,
-        "e-status",
-        "status",
-        lang.t("Stato", "Status"),
-        &body,
-    );
     let limit = p("limit")
         .parse::<u32>()
         .ok()
         .filter(|n| (1..=100).contains(n));
-    let _ = writeln!(
-        out,
-        "<div><label for=\"e-source\">{}</label><input id=\"e-source\" name=\"source\" value=\"{}\" pattern=\"[a-z0-9\\-]+\" aria-describedby=\"e-source-h\"><p id=\"e-source-h\" class=\"hint\">{}</p></div>\
-         <div><label for=\"e-limit\">{}</label><input id=\"e-limit\" name=\"limit\" type=\"number\" min=\"1\" max=\"100\" value=\"{}\"></div>\
-         <div><label for=\"e-ph\">{}</label><input id=\"e-ph\" name=\"placeholder\" value=\"{}\" maxlength=\"80\"></div>\
-         <div class=\"check\"><input id=\"e-compact\" name=\"compact\" type=\"checkbox\" value=\"1\"{}><label for=\"e-compact\">{}</label></div>\
-         </div>\n<p><button type=\"submit\" class=\"sec\">{}</button></p>\n</form>\n</section>",
-        lang.t("Piattaforma (identificativo)", "Platform (id)"),
-        esc(p("source")),
-        lang.t("Es. partecipa; vuoto per tutte.", "E.g. partecipa; empty for all."),
-        lang.t("Risultati per pagina", "Results per page"),
-        limit.map(|n| n.to_string()).unwrap_or_default(),
-        lang.t("Testo di esempio nel campo", "Placeholder text"),
-        esc(p("placeholder")),
-        if p("compact").is_empty() { "" } else { " checked" },
-        lang.t("Versione compatta (senza filtri)", "Compact version (no filters)"),
-        lang.t("Aggiorna il codice", "Update the code"),
-    );
-    // the snippet, as rendered without JavaScript
-    let mut attrs = String::new();
-    if wlang != "it" {
-        let _ = write!(attrs, " lang=\"{}\"", esc(wlang));
-    }
-    for k in [
+    let mut attrs: Vec<Attr> = [
         "region", "province", "comune", "place", "scope", "kind", "status", "topic", "method",
         "source",
-    ] {
-        if !p(k).is_empty() {
-            let _ = write!(attrs, " {k}=\"{}\"", esc(p(k)));
-        }
-    }
+    ]
+    .into_iter()
+    .filter(|k| !p(k).is_empty())
+    .map(|k| Attr {
+        name: k,
+        value: Some(p(k).to_owned()),
+    })
+    .collect();
     if let Some(n) = limit {
-        let _ = write!(attrs, " limit=\"{n}\"");
+        attrs.push(Attr {
+            name: "limit",
+            value: Some(n.to_string()),
+        });
     }
     if !p("placeholder").is_empty() {
-        let _ = write!(attrs, " placeholder=\"{}\"", esc(p("placeholder")));
+        attrs.push(Attr {
+            name: "placeholder",
+            value: Some(p("placeholder").to_owned()),
+        });
     }
     if !p("compact").is_empty() {
-        attrs.push_str(" compact");
+        attrs.push(Attr {
+            name: "compact",
+            value: None,
+        });
+    }
+    // the snippet, as rendered without JavaScript: HTML source shown as text
+    let mut tag = String::from("<snodo-search");
+    if widget_lang != "it" {
+        tag.push_str(&format!(" lang=\"{}\"", attr_text(widget_lang)));
+    }
+    for a in &attrs {
+        match &a.value {
+            Some(v) => tag.push_str(&format!(" {}=\"{}\"", a.name, attr_text(v))),
+            None => tag.push_str(&format!(" {}", a.name)),
+        }
     }
     let snippet = format!(
-        "<script type=\"module\" src=\"{}\" integrity=\"{}\"></script>\n<snodo-search{attrs}></snodo-search>",
+        "<script type=\"module\" src=\"{}\" integrity=\"{}\"></script>\n{tag}></snodo-search>",
         script.url(base),
         script.integrity
     );
-    let _ = writeln!(
-        out,
-        "<section aria-labelledby=\"code-h\">\n<h2 id=\"code-h\">{}</h2>\n<p>{}</p>\n\
-         <pre class=\"code\"><code id=\"snodo-embed-code\">{}</code></pre>\n\
-         <p><button type=\"button\" id=\"snodo-embed-copy\" class=\"go\" hidden>{}</button> \
-         <span id=\"snodo-embed-copied\" role=\"status\" data-msg=\"{}\"></span></p>\n\
-         <p class=\"hint\">{}</p>\n<p class=\"hint\">{}</p>\n</section>\n</div>",
-        lang.t("2. Copia il codice nella tua pagina", "2. Copy the code into your page"),
-        lang.t(
-            "Incolla queste due righe dove vuoi che compaia la ricerca. Nessun'altra installazione è necessaria.",
-            "Paste these two lines where the search should appear. Nothing else needs installing."
+    let form = EmbedForm {
+        lang: select(
+            lang,
+            ("e-lang", "lang", lang.t("Lingua", "Language")),
+            vec![
+                ("it".into(), "Italiano".into()),
+                ("en".into(), "English".into()),
+            ],
+            widget_lang,
+            None,
+            false,
         ),
-        esc(&snippet),
-        lang.t("Copia il codice", "Copy the code"),
-        lang.t("Codice copiato negli appunti.", "Code copied to the clipboard."),
-        lang.t(
-            "Colori e caratteri si adattano al tuo sito con le proprietà CSS --snodo-primary, --snodo-font, --snodo-text, --snodo-bg, --snodo-radius e --snodo-focus, impostate sull'elemento snodo-search.",
-            "Colours and fonts follow your site through the CSS properties --snodo-primary, --snodo-font, --snodo-text, --snodo-bg, --snodo-radius and --snodo-focus, set on the snodo-search element."
+        region: select(
+            lang,
+            ("e-region", "region", lang.t("Regione", "Region")),
+            region_values(),
+            p("region"),
+            None,
+            true,
         ),
-        esc(&format!(
-            "{} src=\"{base}/widget.js\" {}",
-            lang.t(
-                "Il codice fissa questa versione del widget con il suo hash (integrity): il browser la esegue solo se è identica a quella che vedi qui, e resta disponibile anche dopo gli aggiornamenti di Snodo. Per ricevere gli aggiornamenti senza cambiare il codice, usa invece",
-                "The code pins this version of the widget by its hash (integrity): the browser runs it only if it is exactly the one you see here, and it stays available after Snodo is upgraded. To get upgrades without changing the code, use"
+        place: place_value(params),
+        kind: select(
+            lang,
+            ("e-kind", "kind", lang.t("Tipo", "Type")),
+            kind_values(lang),
+            p("kind"),
+            None,
+            true,
+        ),
+        topic: select(
+            lang,
+            ("e-topic", "topic", lang.t("Tema", "Topic")),
+            topic_values(lang),
+            p("topic"),
+            None,
+            true,
+        ),
+        method: select(
+            lang,
+            (
+                "e-method",
+                "method",
+                lang.t("Come partecipare", "How to take part"),
             ),
-            lang.t("senza integrity.", "without integrity instead.")
-        )),
-    );
-    // live preview (the widget itself; shown once the script has loaded)
-    let _ = writeln!(
-        out,
-        "<section class=\"preview\" aria-labelledby=\"prev-h\">\n<h2 id=\"prev-h\">{}</h2>\n\
-         <div class=\"frame\"><snodo-search id=\"snodo-embed-preview\" lang=\"{}\"{}></snodo-search></div>\n</section>\n</main>",
-        lang.t("Anteprima", "Preview"),
-        esc(wlang),
-        attrs.replace(&format!(" lang=\"{}\"", esc(wlang)), ""),
-    );
-    foot(&mut out, lang);
-    out
+            method_values(lang),
+            p("method"),
+            None,
+            true,
+        ),
+        status: select(
+            lang,
+            ("e-status", "status", lang.t("Stato", "Status")),
+            status_values(lang),
+            p("status"),
+            None,
+            true,
+        ),
+        source: p("source").to_owned(),
+        limit,
+        placeholder: p("placeholder").to_owned(),
+        compact: !p("compact").is_empty(),
+    };
+    render(&EmbedPage {
+        lang,
+        head: Head::new(
+            lang.t("Incorpora la ricerca · Snodo", "Embed the search · Snodo"),
+            lang.t(
+                "Aggiungi a qualsiasi sito la ricerca dei processi partecipativi italiani con due righe di codice.",
+                "Add the search of Italy's participatory processes to any site with two lines of code.",
+            ),
+            lang.other().embed(),
+            true,
+        ),
+        form,
+        base,
+        script_url: script.url(base),
+        integrity: &script.integrity,
+        snippet,
+        widget_lang,
+        attrs,
+    })
 }
+
+component!(Time, Select, Card<'_>);
 
 #[cfg(test)]
 mod tests {
@@ -1948,7 +1727,7 @@ mod tests {
         for lang in [Lang::It, Lang::En] {
             let html = home(&f, lang, true, Some(EVIL));
             assert_inert(&html);
-            assert!(html.contains("&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;"));
+            assert!(html.contains("&#60;script&#62;alert(&#39;x&#39;)&#60;/script&#62;&#60;img src=x onerror=alert(1)&#62;"));
         }
     }
 
@@ -1983,12 +1762,12 @@ mod tests {
         // (each in the map and in the table)
         assert_eq!(html.matches("<a href=\"/?province=").count(), 2 * 107);
         assert!(html.contains(
-            "<a href=\"/?province=272&amp;status=open\" aria-label=\"Bari: 4 processi aperti\"><title>Bari: 4 processi aperti</title><path class=\"s5\" d=\"M"
+            "<a href=\"/?province=272&#38;status=open\" aria-label=\"Bari: 4 processi aperti\"><title>Bari: 4 processi aperti</title><path class=\"s5\" d=\"M"
         ));
         assert!(html.contains("aria-label=\"Milano: 1 processo aperto\"><title>Milano: 1 processo aperto</title><path class=\"s2\""));
         assert!(html.contains("aria-label=\"Isernia: 0 processi aperti\"><title>Isernia: 0 processi aperti</title><path class=\"s0\""));
         // what no province shows: the national ones
-        assert!(html.contains("<a href=\"/?place=IT&amp;status=open\">Nazionali, per tutta Italia: 14 processi aperti</a>"));
+        assert!(html.contains("<a href=\"/?place=IT&#38;status=open\">Nazionali, per tutta Italia: 14 processi aperti</a>"));
         assert!(html.contains("Confini: ISTAT, Openpolis (CC BY 4.0)"));
         // and the tables: by region and by province
         assert_eq!(
@@ -2015,9 +1794,9 @@ mod tests {
         assert!(html.contains("<a href=\"https://example.org/processes/1\" target=\"_blank\" rel=\"noopener\"><span lang=\"it\">Bilancio partecipativo</span>"));
         assert!(html.contains("<span class=\"badge b-open\">Aperto</span> <span>fino al <time datetime=\"2026-12-31\">31 dic 2026</time></span>"));
         assert!(html.contains("Bari, Puglia"));
-        assert!(html.contains("<p class=\"mth\">proposte · &lt;script&gt;"));
-        assert!(html.contains("rel=\"prev\" href=\"/?q=bilancio&amp;region=16\""));
-        assert!(html.contains("rel=\"next\" href=\"/?q=bilancio&amp;region=16&amp;offset=22\""));
+        assert!(html.contains("<p class=\"mth\">proposte · &#60;script&#62;"));
+        assert!(html.contains("rel=\"prev\" href=\"/?q=bilancio&#38;region=16\""));
+        assert!(html.contains("rel=\"next\" href=\"/?q=bilancio&#38;region=16&#38;offset=22\""));
         assert!(html.contains("<option value=\"16\" selected>Puglia (2)</option>"));
         let en = home(&f, Lang::En, true, None);
         assert!(en.contains("45 results for “bilancio” (showing 21–22)"));
@@ -2042,12 +1821,33 @@ mod tests {
         ));
     }
 
+    /// Escaping is the templates' default; a value printed raw would have to say so with a
+    /// filter, and none may: markup that is meant to pass is a `HtmlSafe` type instead.
+    #[test]
+    fn no_template_turns_escaping_off() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let mut files = vec![dir];
+        let mut checked = 0;
+        while let Some(path) = files.pop() {
+            if path.is_dir() {
+                files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap().replace(' ', "");
+            for raw in ["|safe", "|escape(\"none\")", "|e(\"none\")", "{%autoescape"] {
+                assert!(!text.contains(raw), "{} uses {raw}", path.display());
+            }
+            checked += 1;
+        }
+        assert!(checked >= 12, "{checked} templates");
+    }
+
     #[test]
     fn unsafe_urls_are_not_linked() {
         let mut h = hit("x");
         h.url = "javascript:alert(1)".into();
-        let mut out = String::new();
-        card(&mut out, Lang::It, &h, &[]);
+        let out = render(&card(Lang::It, &h, &[]));
+        assert!(out.contains("<span lang=\"it\">x</span>"));
         assert!(!out.contains("<a "));
         assert!(safe_url(" https://a.it/x ").is_some());
         assert!(safe_url("HTTPS://a.it").is_some());
@@ -2079,10 +1879,10 @@ mod tests {
         assert_eq!(html.matches("<path ").count(), shapes);
         // only comuni with open processes lead somewhere; the one asked for is marked
         assert_eq!(html.matches("<a href=\"/en/?comune=").count(), 2 + 2);
-        assert!(html.contains("<a href=\"/en/?comune=072006&amp;status=open\" aria-label=\"Bari: 3 open processes\"><title>Bari: 3 open processes</title><path class=\"s5 sel\""));
+        assert!(html.contains("<a href=\"/en/?comune=072006&#38;status=open\" aria-label=\"Bari: 3 open processes\"><title>Bari: 3 open processes</title><path class=\"s5 sel\""));
         assert!(html.contains("<a href=\"/en/?status=open\">← All of Italy, by province</a>"));
         assert!(html.contains(
-            "<a href=\"/en/?region=16&amp;status=open\">All of Puglia: 5 open processes</a>"
+            "<a href=\"/en/?region=16&#38;status=open\">All of Puglia: 5 open processes</a>"
         ));
         assert!(html.contains(&format!(
             "{} other comuni of the region have no open process.",
@@ -2098,10 +1898,10 @@ mod tests {
         assert!(html.contains("data-base=\"https://snodo.example.it\""));
         let script = crate::widget::current();
         assert!(html.contains(&format!(
-            "&lt;script type=&quot;module&quot; src=&quot;https://snodo.example.it/widget/{}&quot; integrity=&quot;{}&quot;&gt;&lt;/script&gt;\n&lt;snodo-search&gt;&lt;/snodo-search&gt;",
+            "&#60;script type=&#34;module&#34; src=&#34;https://snodo.example.it/widget/{}&#34; integrity=&#34;{}&#34;&#62;&#60;/script&#62;\n&#60;snodo-search&#62;&#60;/snodo-search&#62;",
             script.file, script.integrity
         )));
-        assert!(html.contains("src=&quot;https://snodo.example.it/widget.js&quot; senza integrity"));
+        assert!(html.contains("src=\"https://snodo.example.it/widget.js\" senza integrity"));
         let params = vec![
             ("region".to_string(), "16".to_string()),
             ("status".into(), "open".into()),
@@ -2110,7 +1910,7 @@ mod tests {
             ("compact".into(), "1".into()),
         ];
         let html = render_embed_with(Lang::En, "https://h.it", &params);
-        assert!(html.contains("&lt;snodo-search lang=&quot;en&quot; region=&quot;16&quot; status=&quot;open&quot; placeholder="));
+        assert!(html.contains("&#60;snodo-search lang=&#34;en&#34; region=&#34;16&#34; status=&#34;open&#34; placeholder="));
         assert!(html.contains("<snodo-search id=\"snodo-embed-preview\" lang=\"en\" region=\"16\" status=\"open\" placeholder=\""));
         assert_inert(&html);
     }
@@ -2143,7 +1943,7 @@ mod tests {
                 contact: Some("accessibilita@comune.example.it".into()),
             },
         );
-        assert!(html.contains("href=\"https://form.agid.gov.it/view/abc?x=1&amp;y=&quot;2&quot;\""));
+        assert!(html.contains("href=\"https://form.agid.gov.it/view/abc?x=1&#38;y=&#34;2&#34;\""));
         assert!(html.contains("href=\"mailto:accessibilita@comune.example.it\""));
         assert!(html.contains("WCAG 2.1"));
         assert!(!html.contains("<script"), "the statement needs no script");
