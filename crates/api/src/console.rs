@@ -294,13 +294,34 @@ pub fn render_console(v: &ConsoleView<'_>) -> String {
         .count() as u64;
     let summary = format!(
         "{} · {} · {}",
-        plural(lang, rows.len() as u64, "fonte", "fonti", "source", "sources"),
-        plural(lang, failing, "in errore", "in errore", "failing", "failing"),
+        plural(
+            lang,
+            rows.len() as u64,
+            "fonte",
+            "fonti",
+            "source",
+            "sources"
+        ),
+        plural(
+            lang,
+            failing,
+            "in errore",
+            "in errore",
+            "failing",
+            "failing"
+        ),
         match v.index_lag {
             0 => format!(
                 "{}: {}",
                 lang.t("indice aggiornato", "index up to date"),
-                plural(lang, v.index_documents, "documento", "documenti", "document", "documents")
+                plural(
+                    lang,
+                    v.index_documents,
+                    "documento",
+                    "documenti",
+                    "document",
+                    "documents"
+                )
             ),
             n => format!(
                 "{}: {}",
@@ -530,9 +551,8 @@ mod tests {
         assert!(html.contains("<span class=\"h-bad\">Failing</span><br><span class=\"tiny\">since <time datetime=\"2026-12-01T10:00:00Z\">"));
         assert!(html.contains("HTTP 503 from https://example.it/api &#60;x&#62;"));
         assert!(html.contains("2 sources · 1 failing · index up to date: 78 documents"));
-        assert!(
-            html.contains("<p class=\"notice\" role=\"status\">Harvest of &#60;ok&#62; started</p>")
-        );
+        assert!(html
+            .contains("<p class=\"notice\" role=\"status\">Harvest of &#60;ok&#62; started</p>"));
         assert!(
             html.contains("<form method=\"post\" action=\"/admin/sources/bad/harvest?lang=en\">")
         );

@@ -856,10 +856,7 @@ fn results_view<'a>(v: &HomeView<'a>, r: &'a SearchResults) -> ResultsView<'a> {
             href: href(lang.home(), &pairs),
         }
     });
-    let limit: u64 = param(v.params, "limit")
-        .parse()
-        .unwrap_or(20)
-        .clamp(1, 100);
+    let limit: u64 = param(v.params, "limit").parse().unwrap_or(20).clamp(1, 100);
     let keep: Vec<(&str, &str)> = [
         "q", "kind", "status", "region", "province", "comune", "place", "scope", "method", "topic",
         "open_on", "from", "to", "source", "sort", "limit",
@@ -1120,7 +1117,9 @@ fn map_view(lang: Lang, m: &MapCounts) -> MapView {
                     .map(|(code, name, n)| row("comune", code, name, *n))
                     .collect(),
                 note: Some(match lang {
-                    Lang::It => format!("Altri {none} comuni della regione non hanno processi aperti."),
+                    Lang::It => {
+                        format!("Altri {none} comuni della regione non hanno processi aperti.")
+                    }
                     Lang::En => format!("{none} other comuni of the region have no open process."),
                 }),
             }]
