@@ -352,12 +352,26 @@ impl App {
         let ok = results
             .iter()
             .all(|(_, r)| r.as_ref().is_ok_and(|r| r.succeeded()));
+        self.settle().await;
         crate::output::print_harvest(&results, json)?;
         Ok(if ok {
             ExitCode::SUCCESS
         } else {
             ExitCode::from(1)
         })
+    }
+
+    /// Truncates the store's write-ahead log before the command exits; a failure only costs
+    /// disk until the next start, so it is logged, not returned.
+    pub async fn settle(&self) {
+        let store = self.store.clone();
+        let settled = match tokio::task::spawn_blocking(move || store.settle()).await {
+            Ok(r) => r.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(error) = settled {
+            tracing::warn!(%error, "could not truncate the store's write-ahead log");
+        }
     }
 
     /// `snodo serve`: API + scheduler in one process (one index writer) with SQLite; on a shared
@@ -451,6 +465,7 @@ impl App {
             }
             tracing::warn!(error = %e, "could not catch up the index before stopping");
         }
+        app.settle().await;
         tracing::info!("stopped cleanly");
         Ok(())
     }

@@ -88,6 +88,16 @@ impl Store {
         matches!(self.engine, Engine::Postgres(_))
     }
 
+    /// Leaves the data in its tidy resting state before the process exits: with SQLite the
+    /// write-ahead log is copied into the file and truncated (after a 1M-record harvest it held
+    /// 64 MiB beside the file until the next start); nothing to do on PostgreSQL.
+    pub fn settle(&self) -> Result<(), StoreError> {
+        match &self.engine {
+            Engine::Sqlite(s) => s.truncate_wal(),
+            Engine::Postgres(_) => Ok(()),
+        }
+    }
+
     /// Where the data lives, for logs and `/status`: the file, or `host:port/database`.
     pub fn location(&self) -> String {
         match &self.engine {

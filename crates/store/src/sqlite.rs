@@ -631,6 +631,24 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// Copies the WAL into the database and truncates it to nothing. Readers in the middle of
+    /// a read keep it from finishing; that is not an error, the next start finishes it.
+    pub(crate) fn truncate_wal(&self) -> Result<(), StoreError> {
+        if self.path.is_none() {
+            return Ok(());
+        }
+        let (busy, _, _): (i64, i64, i64) = self
+            .writer()
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .ctx("truncating the write-ahead log")?;
+        if busy != 0 {
+            tracing::debug!("the write-ahead log is in use; it is truncated at the next start");
+        }
+        Ok(())
+    }
+
     pub(crate) fn writer(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave a transaction open (dropping a rusqlite
         // transaction rolls it back), so the connection is still sound.

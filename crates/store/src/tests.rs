@@ -1899,3 +1899,25 @@ fn sessions_the_server_dropped_are_replaced_without_an_error() {
     harvest(&s, "a", &recs("a", 3..5), false, 1);
     assert_eq!(s.max_seq().unwrap(), 5, "a write after the drop");
 }
+
+#[test]
+fn settling_leaves_no_write_ahead_log_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snodo.sqlite3");
+    let wal = dir.path().join("snodo.sqlite3-wal");
+    let s = Store::open(&path).unwrap();
+    s.sync_sources(&[info("a")]).unwrap();
+    harvest(&s, "a", &recs("a", 0..200), true, 0);
+    let before = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    assert!(before > 0, "the harvest went through the WAL");
+    s.settle().unwrap();
+    assert_eq!(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0), 0);
+    drop(s);
+    let s = Store::open(&path).unwrap();
+    assert_eq!(
+        raw_count(&s, "SELECT count(*) FROM records WHERE gone_at IS NULL"),
+        200
+    );
+    // In memory there is no log to truncate.
+    mem(&["a"]).settle().unwrap();
+}
