@@ -188,9 +188,7 @@ fn run_phases(
                         Some(p) => (phase, after) = (p, String::new()),
                         None => {
                             // Give back the disk the WAL grew to for the biggest chunk.
-                            if let Err(e) =
-                                conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-                            {
+                            if let Err(e) = crate::sqlite::truncate_wal(conn) {
                                 tracing::warn!(error = %e, "could not truncate the WAL after the duplicates backfill");
                             }
                             tracing::info!(

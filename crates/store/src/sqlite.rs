@@ -637,13 +637,7 @@ impl SqliteStore {
         if self.path.is_none() {
             return Ok(());
         }
-        let (busy, _, _): (i64, i64, i64) = self
-            .writer()
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
-            .ctx("truncating the write-ahead log")?;
-        if busy != 0 {
+        if !truncate_wal(&self.writer()).ctx("truncating the write-ahead log")? {
             tracing::debug!("the write-ahead log is in use; it is truncated at the next start");
         }
         Ok(())
@@ -760,6 +754,15 @@ pub(crate) fn compress_old_rows(conn: &mut Connection, chunk: usize) -> Result<u
             );
         }
     }
+}
+
+/// Copies the WAL into the database and truncates it; false when a reader kept it from
+/// finishing (the log is then left as it is).
+pub(crate) fn truncate_wal(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map(|busy| busy == 0)
 }
 
 /// Returns the journal mode SQLite accepted. Setting it is also the first real read of the file,
