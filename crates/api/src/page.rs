@@ -424,7 +424,7 @@ pub(crate) struct Choice {
 #[derive(Template)]
 #[template(path = "parts/select.html")]
 pub(crate) struct Select {
-    id: &'static str,
+    id: String,
     name: &'static str,
     label: &'static str,
     options: Vec<Choice>,
@@ -434,7 +434,7 @@ pub(crate) struct Select {
 /// value not among them is kept (selected), so the form says what the page shows.
 fn select(
     lang: Lang,
-    (id, name, label): (&'static str, &'static str, &'static str),
+    (id, name, label): (&str, &'static str, &'static str),
     values: Vec<(String, String)>,
     current: &str,
     counts: Option<&BTreeMap<String, u64>>,
@@ -478,10 +478,73 @@ fn select(
         });
     }
     Select {
-        id,
+        id: id.to_owned(),
         name,
         label,
         options,
+    }
+}
+
+/// The filters both the search form and the embed form offer.
+#[derive(Clone, Copy)]
+enum Filter {
+    Kind,
+    Status,
+    Region,
+    Topic,
+    Method,
+}
+
+impl Filter {
+    /// `<select id="{prefix}-{name}" name="{name}">`, with "any" first and the facet counts
+    /// when given.
+    fn select(
+        self,
+        lang: Lang,
+        prefix: &str,
+        current: &str,
+        facets: Option<&snodo_index::Facets>,
+    ) -> Select {
+        let (name, label, values, counts) = match self {
+            Filter::Kind => (
+                "kind",
+                lang.t("Tipo", "Type"),
+                kind_values(lang),
+                facets.map(|f| &f.kind),
+            ),
+            Filter::Status => (
+                "status",
+                lang.t("Stato", "Status"),
+                status_values(lang),
+                facets.map(|f| &f.status),
+            ),
+            Filter::Region => (
+                "region",
+                lang.t("Regione", "Region"),
+                region_values(),
+                facets.map(|f| &f.region),
+            ),
+            Filter::Topic => (
+                "topic",
+                lang.t("Tema", "Topic"),
+                topic_values(lang),
+                facets.map(|f| &f.topic),
+            ),
+            Filter::Method => (
+                "method",
+                lang.t("Come partecipare", "How to take part"),
+                method_values(lang),
+                facets.map(|f| &f.method),
+            ),
+        };
+        select(
+            lang,
+            (&format!("{prefix}-{name}"), name, label),
+            values,
+            current,
+            counts,
+            true,
+        )
     }
 }
 
@@ -615,50 +678,11 @@ fn home_form(v: &HomeView<'_>) -> HomeForm {
     HomeForm {
         q: p("q").to_owned(),
         place: place_value(v.params),
-        kind: select(
-            lang,
-            ("f-kind", "kind", lang.t("Tipo", "Type")),
-            kind_values(lang),
-            p("kind"),
-            facets.map(|f| &f.kind),
-            true,
-        ),
-        status: select(
-            lang,
-            ("f-status", "status", lang.t("Stato", "Status")),
-            status_values(lang),
-            p("status"),
-            facets.map(|f| &f.status),
-            true,
-        ),
-        region: select(
-            lang,
-            ("f-region", "region", lang.t("Regione", "Region")),
-            region_values(),
-            p("region"),
-            facets.map(|f| &f.region),
-            true,
-        ),
-        topic: select(
-            lang,
-            ("f-topic", "topic", lang.t("Tema", "Topic")),
-            topic_values(lang),
-            p("topic"),
-            facets.map(|f| &f.topic),
-            true,
-        ),
-        method: select(
-            lang,
-            (
-                "f-method",
-                "method",
-                lang.t("Come partecipare", "How to take part"),
-            ),
-            method_values(lang),
-            p("method"),
-            facets.map(|f| &f.method),
-            true,
-        ),
+        kind: Filter::Kind.select(lang, "f", p("kind"), facets),
+        status: Filter::Status.select(lang, "f", p("status"), facets),
+        region: Filter::Region.select(lang, "f", p("region"), facets),
+        topic: Filter::Topic.select(lang, "f", p("topic"), facets),
+        method: Filter::Method.select(lang, "f", p("method"), facets),
         source: select(
             lang,
             ("f-source", "source", lang.t("Piattaforma", "Platform")),
@@ -1437,51 +1461,12 @@ pub fn render_embed_with(lang: Lang, base_url: &str, params: &[(String, String)]
             None,
             false,
         ),
-        region: select(
-            lang,
-            ("e-region", "region", lang.t("Regione", "Region")),
-            region_values(),
-            p("region"),
-            None,
-            true,
-        ),
+        region: Filter::Region.select(lang, "e", p("region"), None),
         place: place_value(params),
-        kind: select(
-            lang,
-            ("e-kind", "kind", lang.t("Tipo", "Type")),
-            kind_values(lang),
-            p("kind"),
-            None,
-            true,
-        ),
-        topic: select(
-            lang,
-            ("e-topic", "topic", lang.t("Tema", "Topic")),
-            topic_values(lang),
-            p("topic"),
-            None,
-            true,
-        ),
-        method: select(
-            lang,
-            (
-                "e-method",
-                "method",
-                lang.t("Come partecipare", "How to take part"),
-            ),
-            method_values(lang),
-            p("method"),
-            None,
-            true,
-        ),
-        status: select(
-            lang,
-            ("e-status", "status", lang.t("Stato", "Status")),
-            status_values(lang),
-            p("status"),
-            None,
-            true,
-        ),
+        kind: Filter::Kind.select(lang, "e", p("kind"), None),
+        topic: Filter::Topic.select(lang, "e", p("topic"), None),
+        method: Filter::Method.select(lang, "e", p("method"), None),
+        status: Filter::Status.select(lang, "e", p("status"), None),
         source: p("source").to_owned(),
         limit,
         placeholder: p("placeholder").to_owned(),
