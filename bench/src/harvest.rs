@@ -176,6 +176,7 @@ pub fn serve(dir: PathBuf, manifest: &Manifest) -> Result<Site> {
 }
 
 fn handle(conn: TcpStream, dir: &Path, pages: &[usize], tag: &str) -> std::io::Result<()> {
+    conn.set_nodelay(true)?;
     let mut reader = BufReader::new(conn.try_clone()?);
     let mut out = conn;
     loop {
@@ -205,12 +206,15 @@ fn handle(conn: TcpStream, dir: &Path, pages: &[usize], tag: &str) -> std::io::R
                 .read_to_end(&mut Vec::new())?;
         }
         let (status, headers, body) = answer(&target, if_none_match.as_deref(), dir, pages, tag);
-        write!(
-            out,
+        // One write per answer: a head written in pieces waits on Nagle and delayed ACKs
+        // (40 ms per 304 answer, most of an unchanged harvest's time).
+        let mut answer = format!(
             "HTTP/1.1 {status}\r\ncontent-length: {}\r\n{headers}\r\n",
             body.len()
-        )?;
-        out.write_all(&body)?;
+        )
+        .into_bytes();
+        answer.extend_from_slice(&body);
+        out.write_all(&answer)?;
     }
 }
 
