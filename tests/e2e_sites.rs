@@ -418,8 +418,9 @@ fn run_counts(env: &Env, source: &str) -> serde_json::Value {
     runs[0]["counts"].clone()
 }
 
-/// Unchanged pages cost a 304 each and their records come back from the store, not from copies
-/// kept in the checkpoint; a page that changes is read again.
+/// Unchanged pages cost a 304 each and their records are handed over by id, not copied in the
+/// checkpoint nor read back; a page that changes is read again; new topic rules reach the
+/// records of unchanged pages.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn json_source_revalidates_its_pages_and_keeps_no_copies_in_its_checkpoint() {
     let site = FakeSite::start().await;
@@ -477,6 +478,28 @@ async fn json_source_revalidates_its_pages_and_keeps_no_copies_in_its_checkpoint
         "{third}"
     );
 
+    // an operator's topic rule: the record of the unchanged first page is classified again
+    env.write_config(&format!(
+        "{source}[sources.topics]\n\"mercato coperto\" = \"AGRI\"\n"
+    ));
+    site.clear_log();
+    let fourth = run_counts(&env, "api");
+    assert_eq!(
+        (fourth["changed"].as_u64(), fourth["unchanged"].as_u64()),
+        (Some(1), Some(2)),
+        "{fourth}"
+    );
+    let statuses: Vec<u16> = site
+        .log()
+        .into_iter()
+        .filter(|l| l.path.starts_with("/api/"))
+        .map(|l| l.status)
+        .collect();
+    assert_eq!(statuses, [304, 304]);
+    // and only once
+    let fifth = run_counts(&env, "api");
+    assert_eq!(fifth["unchanged"].as_u64(), Some(3), "{fifth}");
+
     let server = env.serve();
     let http = Http::new();
     let found = http
@@ -489,4 +512,24 @@ async fn json_source_revalidates_its_pages_and_keeps_no_copies_in_its_checkpoint
         .await
         .json();
     assert_eq!(all["total"], 3, "{all}");
+    let market = http
+        .get(&server.url("/api/v1/records/api:consultation:2"))
+        .await
+        .json();
+    assert!(
+        market["themes"]
+            .as_array()
+            .unwrap()
+            .contains(&"AGRI".into()),
+        "{market}"
+    );
+    // seen by the last run's sweep though its row was not written
+    let first = http
+        .get(&server.url("/api/v1/records/api:consultation:1"))
+        .await
+        .json();
+    assert!(
+        first["last_seen"].as_str() > first["last_changed"].as_str(),
+        "{first}"
+    );
 }

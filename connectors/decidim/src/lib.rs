@@ -487,6 +487,7 @@ impl Connector for DecidimConnector {
             checkpoint: None,
             warnings,
             failed,
+            ..HarvestOutput::default()
         })
     }
 }

@@ -10,7 +10,8 @@
 //! [`snodo_sitekit::build_record`]); map authors (WordPress `author`, Plone `creators` are never
 //! read: no personal data); follow `next` links to other hosts.
 //!
-//! Conditional GET: each page's validators and the records made from it live in the checkpoint.
+//! Conditional GET: each page's validators and the ids of the records made from it live in the
+//! checkpoint; an unchanged page hands its records over by id ([`HarvestOutput::unchanged`]).
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -118,6 +119,8 @@ pub struct JsonConnector {
 #[derive(Debug, Clone, Default)]
 struct PageValue {
     records: Vec<Record>,
+    /// A page the server says is unchanged: its records' ids, all still in the store.
+    unchanged: Vec<RecordId>,
     failed: u64,
     total_pages: Option<u32>,
     next: Option<String>,
@@ -139,7 +142,13 @@ struct CachedValue {
 impl CachedValue {
     fn of(v: &PageValue) -> CachedValue {
         CachedValue {
-            ids: v.records.iter().map(|r| r.id.to_string()).collect(),
+            ids: v
+                .records
+                .iter()
+                .map(|r| &r.id)
+                .chain(&v.unchanged)
+                .map(ToString::to_string)
+                .collect(),
             failed: v.failed,
             total_pages: v.total_pages,
             next: v.next.clone(),
@@ -147,7 +156,7 @@ impl CachedValue {
         }
     }
 
-    /// The page again, its records read back from the store; `None` if any is not there.
+    /// The page again, by the ids of its records; `None` if any is no longer in the store.
     async fn restore(c: &CachedPage, ctx: &HarvestContext) -> Option<PageValue> {
         let cached: CachedValue = serde_json::from_value(c.value.clone()).ok()?;
         let ids = cached
@@ -155,9 +164,12 @@ impl CachedValue {
             .iter()
             .map(|id| id.parse::<RecordId>().ok())
             .collect::<Option<Vec<_>>>()?;
-        let records = ctx.stored_records(ids).await?;
+        if !ctx.all_stored(&ids).await {
+            return None;
+        }
         Some(PageValue {
-            records,
+            records: Vec::new(),
+            unchanged: ids,
             failed: cached.failed,
             total_pages: cached.total_pages,
             next: cached.next,
@@ -602,14 +614,21 @@ impl Connector for JsonConnector {
                 what: format!("page {current}"),
             });
             out.failed += value.failed;
+            let mut taken = out.records.len() + out.unchanged.len();
             for r in value.records {
-                if ids.insert(r.id.clone()) {
+                if taken < self.max_items && ids.insert(r.id.clone()) {
                     out.records.push(r);
+                    taken += 1;
                 }
             }
-            if out.records.len() >= self.max_items || ctx.limit_reached(out.records.len()) {
+            for id in value.unchanged {
+                if taken < self.max_items && ids.insert(id.clone()) {
+                    out.unchanged.push(id);
+                    taken += 1;
+                }
+            }
+            if taken >= self.max_items || ctx.limit_reached(taken) {
                 whole = false;
-                out.records.truncate(self.max_items);
                 break;
             }
             url = if let Some(n) = value.next {
@@ -628,7 +647,7 @@ impl Connector for JsonConnector {
             };
         }
         ctx.report(Progress::Records {
-            n: out.records.len() as u64,
+            n: (out.records.len() + out.unchanged.len()) as u64,
         });
         out.complete = whole && self.complete_listing && ctx.item_limit().is_none();
         out.checkpoint = next_cache.to_checkpoint();

@@ -36,14 +36,14 @@ pub enum Progress {
 
 pub type ProgressFn = Arc<dyn Fn(&str, Progress) + Send + Sync>;
 
-/// Reads back records of the source as an earlier run stored them (live ones only; those
-/// missing are left out). See [`HarvestContext::stored_records`].
+/// Counts how many of some record ids are live records of the source in the store. See
+/// [`HarvestContext::all_stored`].
 pub type StoredFn = Arc<
     dyn Fn(
             Vec<RecordId>,
-        ) -> std::pin::Pin<
-            Box<dyn std::future::Future<Output = Result<Vec<Record>, String>> + Send>,
-        > + Send
+        )
+            -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<usize, String>> + Send>>
+        + Send
         + Sync,
 >;
 
@@ -79,22 +79,26 @@ impl HarvestContext {
         self
     }
 
-    /// The records `ids` as the store holds them, in that order: what a connector re-emits for a
-    /// page the server says is unchanged (HTTP 304), so that its checkpoint keeps ids, not copies
-    /// of the records. `None` when any is missing (gone, never stored, or no store in this run,
-    /// as in `snodo check`) or the store cannot be read: the connector then fetches the page.
-    pub async fn stored_records(&self, ids: Vec<RecordId>) -> Option<Vec<Record>> {
-        let f = self.stored.as_ref()?;
-        let found = match f(ids.clone()).await {
-            Ok(found) => found,
+    /// True when every one of `ids` is a live record of this source in the store: a connector
+    /// may then hand them over as [`HarvestOutput::unchanged`] for a page the server says is
+    /// unchanged (HTTP 304), instead of fetching and normalising them again. False when any is
+    /// missing (gone, never stored, or no store in this run, as in `snodo check`) or the store
+    /// cannot be read: the connector then fetches the page.
+    pub async fn all_stored(&self, ids: &[RecordId]) -> bool {
+        let Some(f) = self.stored.as_ref() else {
+            return false;
+        };
+        let mut distinct = ids.to_vec();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let wanted = distinct.len();
+        match f(distinct).await {
+            Ok(found) => found == wanted,
             Err(e) => {
                 tracing::warn!(source = %self.source.id, error = %e, "stored records unreadable; fetching the page again");
-                return None;
+                false
             }
-        };
-        let mut by_id: std::collections::HashMap<RecordId, Record> =
-            found.into_iter().map(|r| (r.id.clone(), r)).collect();
-        ids.iter().map(|id| by_id.remove(id)).collect()
+        }
     }
 
     /// A dry run (`snodo check`): connectors stop after about `n` items (at most one list page
@@ -140,6 +144,10 @@ impl HarvestContext {
 #[derive(Debug, Default)]
 pub struct HarvestOutput {
     pub records: Vec<Record>,
+    /// Records seen again exactly as stored, by id (from pages the server says are unchanged,
+    /// checked with [`HarvestContext::all_stored`]): counted as seen without being read back,
+    /// re-hashed or written.
+    pub unchanged: Vec<RecordId>,
     /// True only when the listing is known to be whole: then records missing from it are gone.
     pub complete: bool,
     /// Where the next run should start (connector-defined, opaque to everyone else).

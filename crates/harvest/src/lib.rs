@@ -21,6 +21,7 @@ use snodo_config::Config;
 use snodo_connector::{
     Connector, ConnectorError, HarvestContext, HttpClient, ProgressFn, SourceSpec,
 };
+use snodo_model::Record;
 use snodo_store::{HarvestBatch, Outcome, RunCounts, RunFinish, Store, StoreError};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -226,7 +227,7 @@ impl Harvester {
         if let Some(p) = &self.progress {
             ctx = ctx.with_progress(p.clone());
         }
-        ctx = ctx.with_stored(stored_records(self.store.clone(), id.to_owned()));
+        ctx = ctx.with_stored(live_count(self.store.clone(), id.to_owned()));
         let store = self.store.clone();
         let checkpoint = {
             let id = id.to_owned();
@@ -247,6 +248,30 @@ impl Harvester {
             Ok(out) => {
                 report.warnings = out.warnings;
                 let mut records = out.records;
+                let mut unchanged: Vec<String> =
+                    out.unchanged.iter().map(ToString::to_string).collect();
+                let fingerprint =
+                    snodo_model::topics::classification_fingerprint(&entry.config.topic_rules);
+                // Should that fail, the records keep their themes and the old fingerprint stays,
+                // so the next run tries again.
+                let classified = match reclassify_if_rules_changed(
+                    &self.store,
+                    id,
+                    &fingerprint,
+                    &mut records,
+                    &mut unchanged,
+                )
+                .await
+                {
+                    Ok(()) => Some(fingerprint),
+                    Err(e) => {
+                        report.warnings.push(format!(
+                            "the topic rules changed, but the unchanged records could not be \
+                             read back to classify them again ({e}); the next run tries again"
+                        ));
+                        None
+                    }
+                };
                 // The national topics, by the built-in keywords and this source's own rules.
                 for r in &mut records {
                     r.themes = snodo_model::topics::classify(r, &entry.config.topic_rules);
@@ -265,7 +290,12 @@ impl Harvester {
                         complete,
                         checkpoint.as_deref(),
                         Utc::now(),
-                    );
+                    )
+                    .with_unchanged(&unchanged);
+                    let batch = match &classified {
+                        Some(fp) => batch.with_classified_with(fp),
+                        None => batch,
+                    };
                     store.apply_harvest(run_id, &batch)
                 })
                 .await?;
@@ -321,7 +351,7 @@ impl Harvester {
         let store = self.store.clone();
         blocking(move || store.finish_run(run_id, &finish)).await??;
         record_metrics(&report);
-        publish_record_gauges(&self.store).await;
+        publish_source_gauges(&self.store, id).await;
         indexed?;
         match &report.error {
             None => tracing::info!(
@@ -429,19 +459,67 @@ pub async fn publish_record_gauges(store: &Arc<Store>) {
     }
 }
 
-/// The connector's way back to the records of its source that an earlier run stored.
-fn stored_records(store: Arc<Store>, source: String) -> snodo_connector::StoredFn {
+/// Sets `snodo_source_records{source, kind}` for one source after its run (counting every
+/// source after each run read the whole catalogue's index 90 times per `snodo harvest`).
+async fn publish_source_gauges(store: &Arc<Store>, source: &str) {
+    let (st, src) = (store.clone(), source.to_owned());
+    match blocking(move || st.record_counts_of(&src)).await {
+        Ok(Ok(rows)) => {
+            for (kind, n) in rows {
+                metrics::gauge!("snodo_source_records", "source" => source.to_owned(), "kind" => kind)
+                    .set(n as f64);
+            }
+        }
+        Ok(Err(e)) => tracing::warn!(source, error = %e, "cannot count records for metrics"),
+        Err(e) => tracing::warn!(source, error = %e, "cannot count records for metrics"),
+    }
+}
+
+/// The connector's way to check that records it would hand over by id are still stored.
+fn live_count(store: Arc<Store>, source: String) -> snodo_connector::StoredFn {
     Arc::new(move |ids| {
         let (store, source) = (store.clone(), source.clone());
         Box::pin(async move {
             let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
-            match blocking(move || store.harvested_records(&source, &ids)).await {
-                Ok(Ok(records)) => Ok(records),
+            match blocking(move || store.count_live(&source, &ids)).await {
+                Ok(Ok(n)) => Ok(n),
                 Ok(Err(e)) => Err(e.to_string()),
                 Err(e) => Err(e.to_string()),
             }
         })
     })
+}
+
+/// Records the connector handed over by id keep the themes they were stored with, unless the
+/// source's topic rules (or the built-in ones) changed since: then they are read back and go
+/// through classification like the rest. Ids the store no longer has stay in `unchanged`, where
+/// the store counts them failed and holds the sweep back.
+async fn reclassify_if_rules_changed(
+    store: &Arc<Store>,
+    source: &str,
+    fingerprint: &str,
+    records: &mut Vec<Record>,
+    unchanged: &mut Vec<String>,
+) -> Result<(), HarvestError> {
+    if unchanged.is_empty() {
+        return Ok(());
+    }
+    let (st, src) = (store.clone(), source.to_owned());
+    let stored = blocking(move || st.classified_with(&src)).await??;
+    if stored.as_deref() == Some(fingerprint) {
+        return Ok(());
+    }
+    tracing::info!(
+        source,
+        records = unchanged.len(),
+        "topic rules changed since the last run: classifying unchanged records again"
+    );
+    let (st, src, ids) = (store.clone(), source.to_owned(), unchanged.clone());
+    let back = blocking(move || st.harvested_records(&src, &ids)).await??;
+    let found: HashSet<String> = back.iter().map(|r| r.id.to_string()).collect();
+    unchanged.retain(|id| !found.contains(id));
+    records.extend(back);
+    Ok(())
 }
 
 /// Runs blocking store or index work off the async threads.

@@ -371,6 +371,34 @@ pub fn classify(r: &crate::Record, rules: &[TopicRule]) -> Vec<String> {
     found.into_iter().map(str::to_owned).collect()
 }
 
+/// Bump when [`classify`] decides differently for the same keywords (not needed for keyword
+/// changes: [`classification_fingerprint`] reads those).
+const CLASSIFIER_VERSION: u32 = 1;
+
+/// Names how records of a source are classified: the built-in keywords, the source's own rules
+/// and the classifier's version. Stored records classified under another fingerprint must be
+/// classified again, so a harvester that skips re-reading unchanged records compares it first.
+pub fn classification_fingerprint(rules: &[TopicRule]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(CLASSIFIER_VERSION.to_le_bytes());
+    for t in &THEMES {
+        h.update(t.code.as_bytes());
+        for k in t.keywords {
+            h.update([0u8]);
+            h.update(k.as_bytes());
+        }
+        h.update([1u8]);
+    }
+    for r in rules {
+        h.update([2u8]);
+        h.update(r.keyword.as_bytes());
+        h.update([0u8]);
+        h.update(r.theme.as_bytes());
+    }
+    hex::encode(&h.finalize()[..16])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -394,6 +422,20 @@ mod tests {
         assert_eq!(t(&["Carta della cittadinanza digitale"]), ["TECH"]);
         assert_eq!(t(&["Città e quartieri"]), ["REGI"]);
         assert_eq!(t(&["Bari si muove: il PUMS partecipato"]), ["TRAN"]);
+    }
+
+    #[test]
+    fn the_fingerprint_changes_with_the_rules_only() {
+        let none = classification_fingerprint(&[]);
+        assert_eq!(none, classification_fingerprint(&[]));
+        let rule = [TopicRule::new("Quartieri", "REGI").unwrap()];
+        assert_ne!(none, classification_fingerprint(&rule));
+        let other = [TopicRule::new("Quartieri", "SOCI").unwrap()];
+        assert_ne!(
+            classification_fingerprint(&rule),
+            classification_fingerprint(&other)
+        );
+        assert_eq!(none.len(), 32);
     }
 
     #[test]

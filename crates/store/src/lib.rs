@@ -220,8 +220,8 @@ impl Store {
     }
 
     /// The live records of `source` among `ids`, as harvested (duplicate links not merged into
-    /// `same_as`), in no particular order; ids not found are left out. For connectors that
-    /// re-emit the records of a page the server says is unchanged.
+    /// `same_as`), in no particular order; ids not found are left out. For a harvester that must
+    /// classify again records a connector handed over by id.
     pub fn harvested_records(
         &self,
         source: &str,
@@ -230,6 +230,24 @@ impl Store {
         match &self.engine {
             Engine::Sqlite(s) => s.harvested_records(source, ids),
             Engine::Postgres(p) => p.harvested_records(source, ids),
+        }
+    }
+
+    /// How many of `ids` are live records of `source`: a connector may hand over by id only
+    /// records the store still has.
+    pub fn count_live(&self, source: &str, ids: &[String]) -> Result<usize, StoreError> {
+        match &self.engine {
+            Engine::Sqlite(s) => s.count_live(source, ids),
+            Engine::Postgres(p) => p.count_live(source, ids),
+        }
+    }
+
+    /// The classification fingerprint saved by the source's last batch that carried one
+    /// ([`HarvestBatch::classified_with`]); `None` if none did.
+    pub fn classified_with(&self, source: &str) -> Result<Option<String>, StoreError> {
+        match &self.engine {
+            Engine::Sqlite(s) => s.classified_with(source),
+            Engine::Postgres(p) => p.classified_with(source),
         }
     }
 
@@ -297,6 +315,14 @@ impl Store {
         match &self.engine {
             Engine::Sqlite(s) => s.record_counts_by_kind(),
             Engine::Postgres(p) => p.record_counts_by_kind(),
+        }
+    }
+
+    /// Live records of one source by kind: what its run changed, without counting the others.
+    pub fn record_counts_of(&self, source: &str) -> Result<Vec<(String, u64)>, StoreError> {
+        match &self.engine {
+            Engine::Sqlite(s) => s.record_counts_of(source),
+            Engine::Postgres(p) => p.record_counts_of(source),
         }
     }
 

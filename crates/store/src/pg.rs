@@ -133,6 +133,13 @@ CREATE INDEX record_links_by_other ON record_links(other_id);
     r#"
 CREATE INDEX IF NOT EXISTS records_live_by_kind ON records(source, kind) WHERE gone_at IS NULL;
 "#,
+    // 3: see SQLite's migration 7: records handed over by id are not written; the last
+    // complete sweep stands for their `last_seen`.
+    r#"
+ALTER TABLE sources ADD COLUMN swept_at timestamptz;
+ALTER TABLE sources ADD COLUMN classified_with text;
+CREATE INDEX records_live_ids ON records(source, id) WHERE gone_at IS NULL;
+"#,
 ];
 
 /// The links of a record as a JSON array, the form `decode_linked` reads.
@@ -590,8 +597,12 @@ impl PgStore {
 
     pub(crate) fn record(&self, id: &str) -> Result<Option<StoredRecord>, StoreError> {
         let sql = format!(
-            "SELECT r.json::text, r.content_hash, r.first_seen, r.last_seen, r.last_changed,
-                    r.gone_at, {LINKS}
+            "SELECT r.json::text, r.content_hash, r.first_seen,
+                    CASE WHEN r.gone_at IS NULL
+                         THEN GREATEST(r.last_seen,
+                                       (SELECT s.swept_at FROM sources s WHERE s.id = r.source))
+                         ELSE r.last_seen END,
+                    r.last_changed, r.gone_at, {LINKS}
              FROM records r WHERE r.id = $1"
         );
         let row = self.read(&format!("reading record {id}"), false, |c| {
@@ -702,6 +713,35 @@ impl PgStore {
         Ok(row.and_then(|r| r.get(0)))
     }
 
+    pub(crate) fn classified_with(&self, source: &str) -> Result<Option<String>, StoreError> {
+        let row = self.read(
+            &format!("reading how source `{source}` was classified"),
+            false,
+            |c| {
+                c.query_opt(
+                    "SELECT classified_with FROM sources WHERE id = $1",
+                    &[&source],
+                )
+            },
+        )?;
+        Ok(row.and_then(|r| r.get(0)))
+    }
+
+    pub(crate) fn count_live(&self, source: &str, ids: &[String]) -> Result<usize, StoreError> {
+        let row = self.read(
+            &format!("looking up stored records of source `{source}`"),
+            false,
+            |c| {
+                c.query_one(
+                    "SELECT COUNT(*) FROM records
+                     WHERE id = ANY($2) AND source = $1 AND gone_at IS NULL",
+                    &[&source, &ids],
+                )
+            },
+        )?;
+        Ok(row.get::<_, i64>(0) as usize)
+    }
+
     pub(crate) fn reset_checkpoint(&self, source: &str) -> Result<(), StoreError> {
         let ctx = format!("resetting the checkpoint of source `{source}`");
         let n = self.write(&ctx, |w| {
@@ -765,6 +805,24 @@ impl PgStore {
         Ok(rows
             .into_iter()
             .map(|r| (r.get(0), r.get(1), uint(r.get(2))))
+            .collect())
+    }
+
+    pub(crate) fn record_counts_of(&self, source: &str) -> Result<Vec<(String, u64)>, StoreError> {
+        let rows = self.read(
+            &format!("counting records of source `{source}`"),
+            false,
+            |c| {
+                c.query(
+                    "SELECT kind, COUNT(*) FROM records WHERE source = $1 AND gone_at IS NULL
+                     GROUP BY kind ORDER BY kind",
+                    &[&source],
+                )
+            },
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.get(0), uint(r.get(1))))
             .collect())
     }
 
@@ -1137,10 +1195,13 @@ impl PgTx<'_, '_> {
 }
 
 impl WriteTx for PgTx<'_, '_> {
-    fn run_state(&mut self, run: i64) -> Result<Option<(String, String)>, DbError> {
+    fn run_state(&mut self, run: i64) -> Result<Option<(String, String, i64)>, DbError> {
         Ok(self
-            .opt("SELECT source, outcome FROM runs WHERE id = $1", &[&run])?
-            .map(|r| (r.get(0), r.get(1))))
+            .opt(
+                "SELECT source, outcome, seen FROM runs WHERE id = $1",
+                &[&run],
+            )?
+            .map(|r| (r.get(0), r.get(1), r.get(2))))
     }
 
     fn existing(&mut self, id: &str) -> Result<Option<(String, bool)>, DbError> {
@@ -1226,6 +1287,17 @@ impl WriteTx for PgTx<'_, '_> {
             .unwrap_or_default())
     }
 
+    fn live_ids(&mut self, source: &str) -> Result<Vec<String>, DbError> {
+        Ok(self
+            .all(
+                "SELECT id FROM records WHERE source = $1 AND gone_at IS NULL",
+                &[&source],
+            )?
+            .into_iter()
+            .map(|r| r.get(0))
+            .collect())
+    }
+
     fn unseen(&mut self, source: &str, run: i64) -> Result<Vec<String>, DbError> {
         Ok(self
             .all(
@@ -1250,6 +1322,22 @@ impl WriteTx for PgTx<'_, '_> {
         self.exec(
             "UPDATE sources SET checkpoint = $2 WHERE id = $1",
             &[&source, &checkpoint],
+        )
+        .map(drop)
+    }
+
+    fn set_classified(&mut self, source: &str, fingerprint: &str) -> Result<(), DbError> {
+        self.exec(
+            "UPDATE sources SET classified_with = $2 WHERE id = $1",
+            &[&source, &fingerprint],
+        )
+        .map(drop)
+    }
+
+    fn set_swept(&mut self, source: &str, now: DateTime<Utc>) -> Result<(), DbError> {
+        self.exec(
+            "UPDATE sources SET swept_at = $2 WHERE id = $1",
+            &[&source, &now],
         )
         .map(drop)
     }

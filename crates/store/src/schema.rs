@@ -128,6 +128,17 @@ ALTER TABLE records ADD COLUMN body BLOB;
 CREATE TABLE compress_backlog (after INTEGER NOT NULL);
 INSERT INTO compress_backlog (after) SELECT 0 WHERE EXISTS (SELECT 1 FROM records);
 "#,
+    // 7: records a run hands over by id (pages the server says are unchanged) are not written:
+    // `swept_at`, the last complete sweep of the source, stands for the `last_seen` of the
+    // records it left live, and `classified_with` says under which topic rules the stored
+    // records were classified (another fingerprint makes the harvester read them back).
+    // `records_live_ids` answers "which of these ids are live" and "every live id of a source"
+    // without reading the records' rows (the whole file, for a sweep).
+    r#"
+ALTER TABLE sources ADD COLUMN swept_at TEXT;
+ALTER TABLE sources ADD COLUMN classified_with TEXT;
+CREATE INDEX records_live_ids ON records(source, id) WHERE gone_at IS NULL;
+"#,
 ];
 
 /// The schema version this build writes.

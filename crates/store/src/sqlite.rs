@@ -331,13 +331,13 @@ impl SqliteStore {
             String,
         );
         let raw: Option<Raw> = self.read(|c| {
-            c.prepare_cached(
-                "SELECT record_json(json, body), content_hash, first_seen, last_seen,
+            c.prepare_cached(&format!(
+                "SELECT record_json(json, body), content_hash, first_seen, {LAST_SEEN},
                         last_changed, gone_at,
                         (SELECT json_group_array(other_id) FROM record_links
                          WHERE record_id = records.id)
-                 FROM records WHERE id = ?1",
-            )
+                 FROM records WHERE id = ?1"
+            ))
             .and_then(|mut s| {
                 s.query_row([id], |r| {
                     Ok((
@@ -505,6 +505,33 @@ impl SqliteStore {
         })
     }
 
+    pub(crate) fn classified_with(&self, source: &str) -> Result<Option<String>, StoreError> {
+        self.read(|c| {
+            let fp: Option<Option<String>> = c
+                .prepare_cached("SELECT classified_with FROM sources WHERE id = ?1")
+                .and_then(|mut s| s.query_row([source], |r| r.get(0)).optional())
+                .ctx(&format!("reading how source `{source}` was classified"))?;
+            Ok(fp.flatten())
+        })
+    }
+
+    pub(crate) fn count_live(&self, source: &str, ids: &[String]) -> Result<usize, StoreError> {
+        let list = serde_json::to_string(ids).map_err(|source| StoreError::Encode {
+            what: "a list of record ids".into(),
+            source,
+        })?;
+        let n: i64 = self.read(|c| {
+            c.prepare_cached(
+                "SELECT COUNT(*) FROM records
+                 WHERE id IN (SELECT value FROM json_each(?2)) AND source = ?1
+                   AND gone_at IS NULL",
+            )
+            .and_then(|mut s| s.query_row(params![source, list], |r| r.get(0)))
+            .ctx(&format!("looking up stored records of source `{source}`"))
+        })?;
+        Ok(n as usize)
+    }
+
     pub(crate) fn reset_checkpoint(&self, source: &str) -> Result<(), StoreError> {
         let n = self
             .writer()
@@ -564,6 +591,22 @@ impl SqliteStore {
                 })
                 .ctx("counting records")?;
             Ok(rows.into_iter().map(|(s, k, n)| (s, k, uint(n))).collect())
+        })
+    }
+
+    pub(crate) fn record_counts_of(&self, source: &str) -> Result<Vec<(String, u64)>, StoreError> {
+        self.read(|c| {
+            let rows: Vec<(String, i64)> = c
+                .prepare_cached(
+                    "SELECT kind, COUNT(*) FROM records WHERE source = ?1 AND gone_at IS NULL
+                     GROUP BY kind ORDER BY kind",
+                )
+                .and_then(|mut s| {
+                    s.query_map([source], |r| Ok((r.get(0)?, r.get(1)?)))?
+                        .collect()
+                })
+                .ctx(&format!("counting records of source `{source}`"))?;
+            Ok(rows.into_iter().map(|(k, n)| (k, uint(n))).collect())
         })
     }
 
@@ -817,11 +860,11 @@ impl<'c> SqliteTx<'c> {
 }
 
 impl WriteTx for SqliteTx<'_> {
-    fn run_state(&mut self, run: i64) -> Result<Option<(String, String)>, DbError> {
+    fn run_state(&mut self, run: i64) -> Result<Option<(String, String, i64)>, DbError> {
         Ok(self
             .conn
-            .prepare_cached("SELECT source, outcome FROM runs WHERE id = ?1")?
-            .query_row([run], |r| Ok((r.get(0)?, r.get(1)?)))
+            .prepare_cached("SELECT source, outcome, seen FROM runs WHERE id = ?1")?
+            .query_row([run], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .optional()?)
     }
 
@@ -903,6 +946,14 @@ impl WriteTx for SqliteTx<'_> {
             .query_row([source], |r| r.get(0))?)
     }
 
+    fn live_ids(&mut self, source: &str) -> Result<Vec<String>, DbError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT id FROM records WHERE source = ?1 AND gone_at IS NULL")?
+            .query_map([source], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
     fn unseen(&mut self, source: &str, run: i64) -> Result<Vec<String>, DbError> {
         Ok(self
             .conn
@@ -926,6 +977,22 @@ impl WriteTx for SqliteTx<'_> {
         self.exec(
             "UPDATE sources SET checkpoint = ?2 WHERE id = ?1",
             [source, checkpoint],
+        )
+        .map(drop)
+    }
+
+    fn set_classified(&mut self, source: &str, fingerprint: &str) -> Result<(), DbError> {
+        self.exec(
+            "UPDATE sources SET classified_with = ?2 WHERE id = ?1",
+            [source, fingerprint],
+        )
+        .map(drop)
+    }
+
+    fn set_swept(&mut self, source: &str, now: DateTime<Utc>) -> Result<(), DbError> {
+        self.exec(
+            "UPDATE sources SET swept_at = ?2 WHERE id = ?1",
+            params![source, ts(now)],
         )
         .map(drop)
     }
@@ -1035,6 +1102,13 @@ impl WriteTx for SqliteTx<'_> {
         Ok(())
     }
 }
+
+/// A record's `last_seen`: a live record was also seen by its source's last complete sweep
+/// (records handed over by id are not written; see migration 7).
+const LAST_SEEN: &str = "CASE WHEN records.gone_at IS NULL
+    THEN max(records.last_seen,
+             COALESCE((SELECT swept_at FROM sources WHERE sources.id = records.source), ''))
+    ELSE records.last_seen END";
 
 const RUN_COLUMNS: &str = "id, source, started_at, finished_at, outcome, seen, added, changed, \
                            unchanged, failed, gone, revived, error, warnings, requests";
@@ -1186,11 +1260,11 @@ impl SqliteStore {
             Option<i64>,
         );
         let raws: Vec<Raw> = self.read(|c| {
-            c.prepare_cached(
+            c.prepare_cached(&format!(
                 "SELECT id, source, kind, upstream_id, record_json(json, body), content_hash,
-                        first_seen, last_seen, last_changed, gone_at, seq, last_run
-                 FROM records WHERE id > ?1 ORDER BY id LIMIT ?2",
-            )
+                        first_seen, {LAST_SEEN}, last_changed, gone_at, seq, last_run
+                 FROM records WHERE id > ?1 ORDER BY id LIMIT ?2"
+            ))
             .and_then(|mut s| {
                 s.query_map(params![after, limit as i64], |r| {
                     Ok((

@@ -462,6 +462,156 @@ fn duplicate_ids_in_a_batch_last_wins_counted_once() {
     });
 }
 
+/// One run storing `records` in full and `unchanged` by id, in one batch.
+fn harvest_by_id(
+    s: &Store,
+    source: &str,
+    records: &[Record],
+    unchanged: &[&str],
+    complete: bool,
+    at: i64,
+) -> AppliedBatch {
+    let ids: Vec<String> = unchanged.iter().map(|i| i.to_string()).collect();
+    let run = s.start_run(source, t(at)).unwrap();
+    s.apply_harvest(
+        run,
+        &HarvestBatch::new(source, records, complete, None, t(at)).with_unchanged(&ids),
+    )
+    .unwrap()
+}
+
+/// Rows of `source` a run wrote, by the run they name.
+fn rows_written_by_last_run(s: &Store, id: &str) -> i64 {
+    raw_count(
+        s,
+        &format!(
+            "SELECT COUNT(*) FROM records WHERE id = '{id}' AND last_run = (SELECT MAX(id) FROM runs)"
+        ),
+    )
+}
+
+#[test]
+fn records_handed_over_by_id_are_seen_without_being_written() {
+    on_each_engine(|mem| {
+        let s = mem(&["a"]);
+        harvest(&s, "a", &recs("a", 0..4), true, 0);
+        let seq = s.max_seq().unwrap();
+
+        // Record 0 changed, 1 and 2 unchanged by id, 3 no longer listed.
+        let changed = rec("a", 0, "Processo 0, nuovo titolo");
+        let out = harvest_by_id(
+            &s,
+            "a",
+            &[changed],
+            &["a:process:1", "a:process:2"],
+            true,
+            10,
+        );
+        assert_eq!(
+            (
+                out.counts.seen,
+                out.counts.changed,
+                out.counts.unchanged,
+                out.counts.gone
+            ),
+            (3, 1, 2, 1)
+        );
+        assert!(out.warnings.is_empty(), "{:?}", out.warnings);
+        let log: Vec<(String, bool)> = s
+            .changes_since(seq, 10)
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.id, c.record.is_none()))
+            .collect();
+        assert_eq!(
+            log,
+            [("a:process:0".into(), false), ("a:process:3".into(), true)]
+        );
+        // Not written, yet known to have been seen by this run's sweep.
+        assert_eq!(rows_written_by_last_run(&s, "a:process:1"), 0);
+        let kept = s.record("a:process:1").unwrap().unwrap();
+        assert_eq!((kept.last_seen, kept.last_changed), (t(10), t(0)));
+        assert!(kept.gone_at.is_none());
+        // The swept record keeps the time it was last really seen.
+        let gone = s.record("a:process:3").unwrap().unwrap();
+        assert_eq!((gone.last_seen, gone.gone_at), (t(0), Some(t(10))));
+        assert_eq!(live_ids(&s), ["a:process:0", "a:process:1", "a:process:2"]);
+    });
+}
+
+#[test]
+fn an_id_handed_over_that_is_not_stored_fails_and_holds_the_sweep_back() {
+    on_each_engine(|mem| {
+        let s = mem(&["a"]);
+        harvest(&s, "a", &recs("a", 0..3), true, 0);
+        harvest(&s, "a", &recs("a", 2..3), true, 1);
+        // 2 live; 0 and 1 swept. The connector vouches for 0 (gone) and 2, and names 2 twice.
+        let ids = ["a:process:2", "a:process:0", "a:process:2"];
+        let out = harvest_by_id(&s, "a", &[], &ids, true, 10);
+        assert_eq!(
+            (
+                out.counts.seen,
+                out.counts.unchanged,
+                out.counts.failed,
+                out.counts.gone
+            ),
+            (2, 1, 1, 0)
+        );
+        assert!(
+            out.warnings[0].contains("a:process:0"),
+            "{:?}",
+            out.warnings
+        );
+        // Gone stays gone (nothing to revive it from), and with no sweep the kept one is written.
+        assert!(s.record("a:process:0").unwrap().unwrap().gone_at.is_some());
+        assert_eq!(rows_written_by_last_run(&s, "a:process:2"), 1);
+        assert_eq!(s.record("a:process:2").unwrap().unwrap().last_seen, t(10));
+
+        // A record given in full and by id counts once, in full.
+        let out = harvest_by_id(&s, "a", &recs("a", 2..3), &["a:process:2"], true, 20);
+        assert_eq!((out.counts.seen, out.counts.unchanged), (1, 1));
+    });
+}
+
+#[test]
+fn an_incomplete_listing_writes_what_it_hands_over_by_id_for_a_later_sweep() {
+    on_each_engine(|mem| {
+        let s = mem(&["a"]);
+        harvest(&s, "a", &recs("a", 0..3), true, 0);
+        let run = s.start_run("a", t(10)).unwrap();
+        let first = ["a:process:0".to_owned()];
+        let b1 = HarvestBatch::new("a", &[], false, None, t(10)).with_unchanged(&first);
+        s.apply_harvest(run, &b1).unwrap();
+        // The run's last batch lists 1 in full: 0 was seen by the first, only 2 is gone.
+        let listed = recs("a", 1..2);
+        let b2 = HarvestBatch::new("a", &listed, true, None, t(11));
+        let out = s.apply_harvest(run, &b2).unwrap();
+        assert_eq!(out.counts.gone, 1);
+        assert_eq!(live_ids(&s), ["a:process:0", "a:process:1"]);
+    });
+}
+
+#[test]
+fn the_classification_fingerprint_is_kept_per_source() {
+    on_each_engine(|mem| {
+        let s = mem(&["a", "b"]);
+        assert_eq!(s.classified_with("a").unwrap(), None);
+        let run = s.start_run("a", t(0)).unwrap();
+        let batch = HarvestBatch::new("a", &[], false, None, t(0)).with_classified_with("f1");
+        s.apply_harvest(run, &batch).unwrap();
+        // A batch that carries none leaves it.
+        s.apply_harvest(run, &HarvestBatch::new("a", &[], false, None, t(1)))
+            .unwrap();
+        assert_eq!(s.classified_with("a").unwrap().as_deref(), Some("f1"));
+        assert_eq!(s.classified_with("b").unwrap(), None);
+        harvest(&s, "b", &recs("b", 0..3), true, 0);
+        let ids: Vec<String> = ["b:process:0", "b:process:2", "b:process:7", "a:process:0"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(s.count_live("b", &ids).unwrap(), 2);
+    });
+}
+
 #[test]
 fn only_complete_listings_sweep_and_never_other_sources() {
     on_each_engine(|mem| {
@@ -1578,6 +1728,9 @@ fn an_upgrade_relinks_with_the_stricter_rule_and_reindexes_the_unlinked() {
              UPDATE records SET json = record_json(json, body), body = NULL;
              ALTER TABLE records DROP COLUMN body;
              DROP TABLE compress_backlog;
+             DROP INDEX records_live_ids;
+             ALTER TABLE sources DROP COLUMN swept_at;
+             ALTER TABLE sources DROP COLUMN classified_with;
              PRAGMA user_version = 3;",
         )
         .unwrap();

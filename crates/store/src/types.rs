@@ -42,6 +42,14 @@ impl fmt::Display for RunId {
 pub struct HarvestBatch<'a> {
     pub source: &'a str,
     pub records: &'a [Record],
+    /// Ids of live records of the source seen again exactly as stored (the connector knows
+    /// without reading them back: a page the server says is unchanged). Counted as seen and
+    /// kept from the sweep; their rows are not written.
+    pub unchanged: &'a [String],
+    /// How the records were classified into themes
+    /// ([`snodo_model::topics::classification_fingerprint`]); saved for the source, so that the
+    /// next run knows whether records it hands over by id need classifying again.
+    pub classified_with: Option<&'a str>,
     /// The connector listed everything the source has: records of the source not seen during
     /// the run are then gone upstream. Partial or incremental listings must say `false`.
     pub complete: bool,
@@ -67,11 +75,23 @@ impl<'a> HarvestBatch<'a> {
         HarvestBatch {
             source,
             records,
+            unchanged: &[],
+            classified_with: None,
             complete,
             checkpoint,
             now,
             max_sweep_fraction: DEFAULT_MAX_SWEEP_FRACTION,
         }
+    }
+
+    pub fn with_unchanged(mut self, ids: &'a [String]) -> Self {
+        self.unchanged = ids;
+        self
+    }
+
+    pub fn with_classified_with(mut self, fingerprint: &'a str) -> Self {
+        self.classified_with = Some(fingerprint);
+        self
     }
 
     pub fn with_max_sweep_fraction(mut self, fraction: f64) -> Self {

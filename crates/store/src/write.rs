@@ -2,7 +2,7 @@
 //! records, the change log, the sweep and the duplicate links. Each engine supplies the
 //! statements ([`WriteTx`]) inside one transaction of its own; nothing here knows SQL.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use snodo_model::Record;
@@ -26,8 +26,8 @@ pub(crate) struct NewRecord<'a> {
 
 /// The statements of one write transaction. Every method is one engine round trip or a few.
 pub(crate) trait WriteTx {
-    /// The source and outcome of a run, `None` if there is no such run.
-    fn run_state(&mut self, run: i64) -> Result<Option<(String, String)>, DbError>;
+    /// The source, outcome and records seen so far of a run, `None` if there is no such run.
+    fn run_state(&mut self, run: i64) -> Result<Option<(String, String, i64)>, DbError>;
     /// The content hash of a stored record and whether it is gone.
     fn existing(&mut self, id: &str) -> Result<Option<(String, bool)>, DbError>;
     /// Appends to the change log and returns the new `seq`.
@@ -49,10 +49,18 @@ pub(crate) trait WriteTx {
     /// Seen again, unchanged, after being gone.
     fn revive(&mut self, id: &str, now: DateTime<Utc>, run: i64, seq: i64) -> Result<(), DbError>;
     fn live_count(&mut self, source: &str) -> Result<i64, DbError>;
+    /// Every live record of `source`.
+    fn live_ids(&mut self, source: &str) -> Result<Vec<String>, DbError>;
     /// Live records of `source` that `run` has not seen.
     fn unseen(&mut self, source: &str, run: i64) -> Result<Vec<String>, DbError>;
     fn mark_gone(&mut self, id: &str, now: DateTime<Utc>, seq: i64) -> Result<(), DbError>;
     fn set_checkpoint(&mut self, source: &str, checkpoint: &str) -> Result<(), DbError>;
+    /// Saves how the source's records were classified into themes.
+    fn set_classified(&mut self, source: &str, fingerprint: &str) -> Result<(), DbError>;
+    /// A complete listing of the source was swept at `now`: every record of it still live was
+    /// seen then (read as their `last_seen` when later, since records handed over by id are
+    /// not written).
+    fn set_swept(&mut self, source: &str, now: DateTime<Utc>) -> Result<(), DbError>;
     fn add_counts(&mut self, run: i64, c: &RunCounts) -> Result<(), DbError>;
 
     // ---- duplicates (see `crate::duplicates`) ----
@@ -87,7 +95,7 @@ pub(crate) fn apply_batch(
     batch: &HarvestBatch<'_>,
 ) -> Result<AppliedBatch, StoreError> {
     let ctx = format!("storing records of source `{}`", batch.source);
-    let Some((run_source, outcome)) = tx.run_state(run.0).ctx(&ctx)? else {
+    let Some((run_source, outcome, seen_before)) = tx.run_state(run.0).ctx(&ctx)? else {
         return Err(StoreError::UnknownRun(run.0));
     };
     if run_source != batch.source {
@@ -173,6 +181,43 @@ pub(crate) fn apply_batch(
             }
         }
     }
+    // Records handed over by id, seen again as stored: nothing to read, hash or write. The
+    // connector checked they are live; one that is not (and so cannot be vouched for) fails
+    // and holds the sweep back rather than being swept or invented.
+    let mut kept: HashSet<&str> = HashSet::new();
+    let mut missing: Vec<&str> = Vec::new();
+    if !batch.unchanged.is_empty() {
+        let live: HashSet<String> = tx
+            .live_ids(batch.source)
+            .ctx(&format!(
+                "reading the live records of source `{}`",
+                batch.source
+            ))?
+            .into_iter()
+            .collect();
+        let mut handled: HashSet<&str> = HashSet::new();
+        for id in batch.unchanged {
+            // Given in full as well: the full record is what counts.
+            if last_index.contains_key(id.as_str()) || !handled.insert(id) {
+                continue;
+            }
+            c.seen += 1;
+            if live.contains(id) {
+                kept.insert(id);
+                c.unchanged += 1;
+            } else {
+                missing.push(id);
+                c.failed += 1;
+            }
+        }
+    }
+    if let Some(first) = missing.first() {
+        out.warnings.push(format!(
+            "{} record(s) said unchanged were not live in the store (first: {first}), so none \
+             of the source's records were marked gone; the next run fetches their pages again",
+            missing.len()
+        ));
+    }
     if let Some(first) = foreign.first() {
         out.warnings.push(format!(
             "{} record(s) named a source other than `{}` and were rejected (first: {first}); \
@@ -182,14 +227,31 @@ pub(crate) fn apply_batch(
         ));
     }
 
-    let gone = if batch.complete {
-        sweep(tx, run, batch, &mut out).ctx(&format!(
+    let sweeps = batch.complete && missing.is_empty();
+    let gone = if sweeps {
+        // The run's first batch knows everything it saw; a later one asks the rows.
+        let seen = (seen_before == 0).then(|| {
+            let mut seen = kept.clone();
+            seen.extend(ids.iter().map(String::as_str));
+            seen
+        });
+        sweep(tx, run, batch, seen.as_ref(), &kept, &mut out).ctx(&format!(
             "marking records of source `{}` gone",
             batch.source
         ))?
     } else {
         Vec::new()
     };
+    if sweeps && !out.sweep_held_back {
+        tx.set_swept(batch.source, now).ctx(&ctx)?;
+    } else {
+        // No sweep vouches for them: say so on their rows, for a later batch of the run and
+        // for their `last_seen`.
+        for id in &kept {
+            tx.touch(id, now, run.0)
+                .ctx(&format!("storing record {id}"))?;
+        }
+    }
     crate::duplicates::relink(tx, &relive, &gone).ctx(&format!(
         "linking duplicates of records of source `{}`",
         batch.source
@@ -201,20 +263,42 @@ pub(crate) fn apply_batch(
             batch.source
         ))?;
     }
+    if let Some(fp) = batch.classified_with {
+        tx.set_classified(batch.source, fp).ctx(&ctx)?;
+    }
     tx.add_counts(run.0, &out.counts).ctx(&ctx)?;
     Ok(out)
 }
 
-/// Marks gone the live records of the batch's source that no batch of this run has seen,
-/// unless that is more than the safety valve allows.
+/// Marks gone the live records of the batch's source that no batch of this run has seen (nor
+/// this one handed over by id: `kept`), unless that is more than the safety valve allows.
+/// `seen`, when given, is every record the run saw: the live ids not in it are the unseen ones,
+/// found without reading the records' rows.
 fn sweep(
     tx: &mut dyn WriteTx,
     run: RunId,
     batch: &HarvestBatch<'_>,
+    seen: Option<&HashSet<&str>>,
+    kept: &HashSet<&str>,
     out: &mut AppliedBatch,
 ) -> Result<Vec<String>, DbError> {
-    let live = tx.live_count(batch.source)?;
-    let unseen = tx.unseen(batch.source, run.0)?;
+    let (live, unseen) = match seen {
+        Some(seen) => {
+            let live = tx.live_ids(batch.source)?;
+            let n = live.len() as i64;
+            (
+                n,
+                live.into_iter()
+                    .filter(|id| !seen.contains(id.as_str()))
+                    .collect::<Vec<_>>(),
+            )
+        }
+        None => {
+            let mut unseen = tx.unseen(batch.source, run.0)?;
+            unseen.retain(|id| !kept.contains(id.as_str()));
+            (tx.live_count(batch.source)?, unseen)
+        }
+    };
     let n = unseen.len() as u64;
     let fraction = if batch.max_sweep_fraction.is_nan() {
         DEFAULT_MAX_SWEEP_FRACTION
