@@ -133,11 +133,12 @@ INSERT INTO compress_backlog (after) SELECT 0 WHERE EXISTS (SELECT 1 FROM record
     // records it left live, and `classified_with` says under which topic rules the stored
     // records were classified (another fingerprint makes the harvester read them back).
     // `records_live_ids` answers "which of these ids are live" and "every live id of a source"
-    // without reading the records' rows (the whole file, for a sweep).
+    // without reading the records' rows (the whole file, for a sweep); SQLite takes a partial
+    // index as covering only if it holds the column its condition tests, hence `gone_at`.
     r#"
 ALTER TABLE sources ADD COLUMN swept_at TEXT;
 ALTER TABLE sources ADD COLUMN classified_with TEXT;
-CREATE INDEX records_live_ids ON records(source, id) WHERE gone_at IS NULL;
+CREATE INDEX records_live_ids ON records(source, id, gone_at) WHERE gone_at IS NULL;
 "#,
 ];
 
