@@ -418,6 +418,15 @@ fn run_counts(env: &Env, source: &str) -> serde_json::Value {
     runs[0]["counts"].clone()
 }
 
+/// The status of every API request the site answered.
+fn api_statuses(site: &FakeSite) -> Vec<u16> {
+    site.log()
+        .into_iter()
+        .filter(|l| l.path.starts_with("/api/"))
+        .map(|l| l.status)
+        .collect()
+}
+
 /// Unchanged pages cost a 304 each and their records are handed over by id, not copied in the
 /// checkpoint nor read back; a page that changes is read again; new topic rules reach the
 /// records of unchanged pages.
@@ -456,13 +465,7 @@ async fn json_source_revalidates_its_pages_and_keeps_no_copies_in_its_checkpoint
         (Some(3), Some(0)),
         "{again}"
     );
-    let statuses: Vec<u16> = site
-        .log()
-        .into_iter()
-        .filter(|l| l.path.starts_with("/api/"))
-        .map(|l| l.status)
-        .collect();
-    assert_eq!(statuses, [304, 304]);
+    assert_eq!(api_statuses(&site), [304, 304]);
 
     // the second page changes: it is read again, the first still costs a 304
     page(
@@ -489,13 +492,7 @@ async fn json_source_revalidates_its_pages_and_keeps_no_copies_in_its_checkpoint
         (Some(1), Some(2)),
         "{fourth}"
     );
-    let statuses: Vec<u16> = site
-        .log()
-        .into_iter()
-        .filter(|l| l.path.starts_with("/api/"))
-        .map(|l| l.status)
-        .collect();
-    assert_eq!(statuses, [304, 304]);
+    assert_eq!(api_statuses(&site), [304, 304]);
     // and only once
     let fifth = run_counts(&env, "api");
     assert_eq!(fifth["unchanged"].as_u64(), Some(3), "{fifth}");

@@ -705,24 +705,25 @@ impl PgStore {
     }
 
     pub(crate) fn checkpoint(&self, source: &str) -> Result<Option<String>, StoreError> {
-        let row = self.read(
-            &format!("reading the checkpoint of source `{source}`"),
-            false,
-            |c| c.query_opt("SELECT checkpoint FROM sources WHERE id = $1", &[&source]),
-        )?;
-        Ok(row.and_then(|r| r.get(0)))
+        self.source_text(source, "checkpoint", "the checkpoint")
     }
 
     pub(crate) fn classified_with(&self, source: &str) -> Result<Option<String>, StoreError> {
+        self.source_text(source, "classified_with", "how it was classified")
+    }
+
+    /// A text column of a source's row; `None` when unset or no such source.
+    fn source_text(
+        &self,
+        source: &str,
+        column: &'static str,
+        what: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let sql = format!("SELECT {column} FROM sources WHERE id = $1");
         let row = self.read(
-            &format!("reading how source `{source}` was classified"),
+            &format!("reading {what} of source `{source}`"),
             false,
-            |c| {
-                c.query_opt(
-                    "SELECT classified_with FROM sources WHERE id = $1",
-                    &[&source],
-                )
-            },
+            |c| c.query_opt(&sql, &[&source]),
         )?;
         Ok(row.and_then(|r| r.get(0)))
     }

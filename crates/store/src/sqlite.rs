@@ -374,10 +374,7 @@ impl SqliteStore {
         source: &str,
         ids: &[String],
     ) -> Result<Vec<Record>, StoreError> {
-        let list = serde_json::to_string(ids).map_err(|source| StoreError::Encode {
-            what: "a list of record ids".into(),
-            source,
-        })?;
+        let list = id_list(ids)?;
         let rows: Vec<(String, String)> = self.read(|c| {
             c.prepare_cached(
                 "SELECT id, record_json(json, body) FROM records
@@ -496,30 +493,31 @@ impl SqliteStore {
     }
 
     pub(crate) fn checkpoint(&self, source: &str) -> Result<Option<String>, StoreError> {
-        self.read(|c| {
-            let cp: Option<Option<String>> = c
-                .prepare_cached("SELECT checkpoint FROM sources WHERE id = ?1")
-                .and_then(|mut s| s.query_row([source], |r| r.get(0)).optional())
-                .ctx(&format!("reading the checkpoint of source `{source}`"))?;
-            Ok(cp.flatten())
-        })
+        self.source_text(source, "checkpoint", "the checkpoint")
     }
 
     pub(crate) fn classified_with(&self, source: &str) -> Result<Option<String>, StoreError> {
+        self.source_text(source, "classified_with", "how it was classified")
+    }
+
+    /// A text column of a source's row; `None` when unset or no such source.
+    fn source_text(
+        &self,
+        source: &str,
+        column: &'static str,
+        what: &str,
+    ) -> Result<Option<String>, StoreError> {
         self.read(|c| {
-            let fp: Option<Option<String>> = c
-                .prepare_cached("SELECT classified_with FROM sources WHERE id = ?1")
+            let v: Option<Option<String>> = c
+                .prepare_cached(&format!("SELECT {column} FROM sources WHERE id = ?1"))
                 .and_then(|mut s| s.query_row([source], |r| r.get(0)).optional())
-                .ctx(&format!("reading how source `{source}` was classified"))?;
-            Ok(fp.flatten())
+                .ctx(&format!("reading {what} of source `{source}`"))?;
+            Ok(v.flatten())
         })
     }
 
     pub(crate) fn count_live(&self, source: &str, ids: &[String]) -> Result<usize, StoreError> {
-        let list = serde_json::to_string(ids).map_err(|source| StoreError::Encode {
-            what: "a list of record ids".into(),
-            source,
-        })?;
+        let list = id_list(ids)?;
         let n: i64 = self.read(|c| {
             c.prepare_cached(
                 "SELECT COUNT(*) FROM records
@@ -1101,6 +1099,14 @@ impl WriteTx for SqliteTx<'_> {
         }
         Ok(())
     }
+}
+
+/// Ids as a JSON array, for `json_each`.
+fn id_list(ids: &[String]) -> Result<String, StoreError> {
+    serde_json::to_string(ids).map_err(|source| StoreError::Encode {
+        what: "a list of record ids".into(),
+        source,
+    })
 }
 
 /// A record's `last_seen`: a live record was also seen by its source's last complete sweep
