@@ -1,7 +1,9 @@
 //! The conditional-GET page cache kept in a source's checkpoint: per URL, the validators the
-//! server gave (`ETag`, `Last-Modified`) and what the connector derived from the page (records,
-//! warnings). On the next run a 304 reuses that value, so an unchanged page costs one cheap request
-//! and still yields its records (a complete listing must list them, or they would be swept).
+//! server gave (`ETag`, `Last-Modified`) and what the connector derived from the page (the ids of
+//! its records, links, warnings — never copies of records: the store has them). On the next run a
+//! 304 reuses that value, so an unchanged page costs one cheap request and still yields its
+//! records, by id (a complete listing must list them, or they would be swept); see
+//! [`fetch_page_or_stored`].
 //!
 //! The checkpoint is written with the records in one transaction, so the cache never describes
 //! records that were not stored. A cache made under other params (a fingerprint mismatch) or by
@@ -11,9 +13,12 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use snodo_connector::{Fetched, HttpClient, HttpError, HttpResponse, Validators};
+use snodo_connector::{Fetched, HarvestContext, HttpClient, HttpError, HttpResponse, Validators};
+use snodo_model::RecordId;
 
-const VERSION: u32 = 1;
+/// 2: pages hold record ids, not records (a cache of version 1 is dropped: its pages are fetched
+/// again once).
+const VERSION: u32 = 2;
 
 /// One cached page.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -123,6 +128,36 @@ pub async fn fetch_page(
         Fetched::NotModified => Ok(Page::Unchanged(cached.cloned().unwrap_or_default())),
         Fetched::Disallowed { robots_url } => Ok(Page::Disallowed { robots_url }),
     }
+}
+
+/// Fetches `url` like [`fetch_page`], for a page whose cached value names records (`ids` reads
+/// them from it). When the server says the page is unchanged, its records are handed over by id
+/// (the second value) if the store still has every one of them; otherwise — or if the cached
+/// value cannot be read — the page is fetched again as if never seen, so the connector makes
+/// its records anew.
+pub async fn fetch_page_or_stored(
+    ctx: &HarvestContext,
+    previous: &PageCache,
+    url: &str,
+    accept: &str,
+    ids: impl Fn(&CachedPage) -> Option<Vec<RecordId>>,
+) -> Result<(Page, Vec<RecordId>), HttpError> {
+    let page = fetch_page(&ctx.http, previous, url, accept).await?;
+    if let Page::Unchanged(c) = &page {
+        if let Some(ids) = ids(c) {
+            if ids.is_empty() || ctx.all_stored(&ids).await {
+                return Ok((page, ids));
+            }
+        }
+        let none = PageCache::new(&previous.fingerprint);
+        return Ok((fetch_page(&ctx.http, &none, url, accept).await?, Vec::new()));
+    }
+    Ok((page, Vec::new()))
+}
+
+/// Record ids as a cached page keeps them; `None` if any is not one.
+pub fn parse_ids<'a>(ids: impl IntoIterator<Item = &'a String>) -> Option<Vec<RecordId>> {
+    ids.into_iter().map(|id| id.parse().ok()).collect()
 }
 
 #[cfg(test)]

@@ -8,6 +8,17 @@ use std::sync::{Arc, Mutex};
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, Response, StatusCode};
 
+/// A store holding `records`, as the harvester gives connectors
+/// ([`snodo_connector::HarvestContext::with_stored`]): it counts which of some ids it has.
+pub fn store_of(records: &[snodo_model::Record]) -> snodo_connector::StoredFn {
+    let held: std::collections::HashSet<snodo_model::RecordId> =
+        records.iter().map(|r| r.id.clone()).collect();
+    Arc::new(move |ids| {
+        let n = ids.iter().filter(|id| held.contains(id)).count();
+        Box::pin(async move { Ok(n) })
+    })
+}
+
 /// One page the site serves.
 #[derive(Debug, Clone)]
 pub struct FakePage {

@@ -15,7 +15,7 @@ pub mod status;
 use snodo_model::record::normalize_locale;
 use snodo_model::Kind;
 
-pub use cache::{fetch_page, CachedPage, Page, PageCache};
+pub use cache::{fetch_page, fetch_page_or_stored, CachedPage, Page, PageCache};
 pub use dates::{parse_date, parse_instant, parse_range, parse_timestamp, DateRange};
 pub use item::{absolute_url, build_record, Item, Target};
 pub use status::parse_status;

@@ -23,8 +23,14 @@ use snodo_connector::{
 };
 use snodo_model::{Kind, Record, RecordId};
 use snodo_sitekit::{
-    build_record, fetch_page, parse_range, parse_status, CachedPage, Item, Page, PageCache, Target,
+    build_record, fetch_page_or_stored, parse_range, parse_status, CachedPage, Item, Page,
+    PageCache, Target,
 };
+
+/// Records so far, in full or by id.
+fn taken(out: &HarvestOutput) -> usize {
+    out.records.len() + out.unchanged.len()
+}
 
 const ACCEPT: &str = "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5";
 
@@ -278,11 +284,23 @@ impl FeedConnector {
     }
 }
 
-/// What a cached feed page holds: the records made from it and the entries that failed.
+/// What a cached feed page holds: the ids of the records made from it (the store has the
+/// records) and the entries that failed.
 #[derive(serde::Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 struct Cached {
-    records: Vec<Record>,
+    ids: Vec<String>,
     failed: u64,
+}
+
+impl Cached {
+    fn read(c: &CachedPage) -> Option<Cached> {
+        serde_json::from_value(c.value.clone()).ok()
+    }
+
+    fn ids(c: &CachedPage) -> Option<Vec<RecordId>> {
+        snodo_sitekit::cache::parse_ids(&Cached::read(c)?.ids)
+    }
 }
 
 /// A declaration as quick-xml sees one: `<?xml` then whitespace or `?`.
@@ -381,11 +399,9 @@ impl Connector for FeedConnector {
         let mut whole = true;
         for feed_url in &self.feeds {
             ctx.check_cancelled()?;
-            let (records, failed, warnings) = match fetch_page(
-                &ctx.http, &previous, feed_url, ACCEPT,
-            )
-            .await?
-            {
+            let (page, unchanged) =
+                fetch_page_or_stored(ctx, &previous, feed_url, ACCEPT, Cached::ids).await?;
+            let (records, failed, warnings) = match page {
                 Page::Disallowed { robots_url } => {
                     whole = false;
                     out.warnings.push(format!(
@@ -394,10 +410,18 @@ impl Connector for FeedConnector {
                     continue;
                 }
                 Page::Unchanged(page) => {
-                    let cached: Cached =
-                        serde_json::from_value(page.value.clone()).unwrap_or_default();
+                    let failed = Cached::read(&page).map_or(0, |c| c.failed);
                     next.put(feed_url, page.clone());
-                    (cached.records, cached.failed, page.warnings)
+                    for id in unchanged {
+                        if taken(&out) >= self.max_items || ctx.limit_reached(taken(&out)) {
+                            whole = false;
+                            break;
+                        }
+                        if ids.insert(id.clone()) {
+                            out.unchanged.push(id);
+                        }
+                    }
+                    (Vec::new(), failed, page.warnings)
                 }
                 Page::Fresh {
                     response,
@@ -407,7 +431,7 @@ impl Connector for FeedConnector {
                     let (records, failed) =
                         self.records_of(feed_url, &response.body, &ctx.source, &mut warnings)?;
                     let value = serde_json::to_value(Cached {
-                        records: records.clone(),
+                        ids: records.iter().map(|r| r.id.to_string()).collect(),
                         failed,
                     })
                     .unwrap_or_default();
@@ -431,20 +455,20 @@ impl Connector for FeedConnector {
                 if ids.contains(&r.id) {
                     continue;
                 }
-                if out.records.len() >= self.max_items || ctx.limit_reached(out.records.len()) {
+                if taken(&out) >= self.max_items || ctx.limit_reached(taken(&out)) {
                     whole = false;
                     break;
                 }
                 ids.insert(r.id.clone());
                 out.records.push(r);
             }
-            if ctx.limit_reached(out.records.len()) {
+            if ctx.limit_reached(taken(&out)) {
                 whole = false;
                 break;
             }
         }
         ctx.report(Progress::Records {
-            n: out.records.len() as u64,
+            n: taken(&out) as u64,
         });
         out.complete = whole && self.complete_listing && ctx.item_limit().is_none();
         out.checkpoint = next.to_checkpoint();

@@ -4,7 +4,7 @@
 use snodo_connector::{Connector, HarvestContext, HttpClient, HttpSettings, SourceSpec};
 use snodo_feed::{FeedConnector, FeedParams};
 use snodo_model::{Kind, Territory};
-use snodo_sitekit::fake::{FakePage, FakeSite};
+use snodo_sitekit::fake::{store_of, FakePage, FakeSite};
 use tokio_util::sync::CancellationToken;
 
 const RSS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
@@ -176,13 +176,24 @@ async fn unchanged_feed_costs_a_304_and_yields_the_same_records() {
         .clone()
         .expect("a checkpoint with the ETag");
     site.clear_log();
-    let second = c.harvest(&ctx(s.clone()), Some(&cp)).await.unwrap();
+    let stored = ctx(s.clone()).with_stored(store_of(&first.records));
+    let second = c.harvest(&stored, Some(&cp)).await.unwrap();
     let hits = site.hits("/feed");
     assert_eq!(hits.len(), 1);
     assert_eq!(hits[0].status, 304);
     assert_eq!(hits[0].if_none_match.as_deref(), Some("\"v1\""));
-    assert_eq!(second.records, first.records);
+    // The records are handed over by id: the checkpoint holds ids, not copies.
+    assert!(second.records.is_empty());
+    let ids: Vec<_> = first.records.iter().map(|r| r.id.clone()).collect();
+    assert_eq!(second.unchanged, ids);
     assert_eq!(second.failed, first.failed);
+    assert!(!cp.contains("Piano"), "{cp}");
+    // Without the records in the store (`snodo check`), the feed is read again.
+    site.clear_log();
+    let unstored = c.harvest(&ctx(s.clone()), Some(&cp)).await.unwrap();
+    let statuses: Vec<u16> = site.hits("/feed").iter().map(|h| h.status).collect();
+    assert_eq!(statuses, [304, 200]);
+    assert_eq!(unstored.records, first.records);
     // A changed feed is read again.
     site.set(
         "/feed",

@@ -23,10 +23,10 @@ use serde::{Deserialize, Serialize};
 use snodo_connector::{
     Connector, ConnectorError, HarvestContext, HarvestOutput, Progress, SourceSpec,
 };
-use snodo_model::{Kind, Record};
+use snodo_model::{Kind, Record, RecordId};
 use snodo_sitekit::{
-    absolute_url, build_record, fetch_page, parse_date, parse_instant, parse_range, parse_status,
-    CachedPage, Item, Page, PageCache, Target,
+    absolute_url, build_record, fetch_page, fetch_page_or_stored, parse_date, parse_instant,
+    parse_range, parse_status, CachedPage, Item, Page, PageCache, Target,
 };
 
 const ACCEPT_HTML: &str = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5";
@@ -218,14 +218,22 @@ pub struct HtmlConnector {
     fingerprint: String,
 }
 
-/// What one item page gave, cached with its validators.
+/// What one item page gave, cached with its validators: its record's id (the store has the
+/// record), or why none came out.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ItemPage {
-    record: Option<Record>,
+    id: Option<String>,
     /// Fields whose configured selector matched nothing.
     missing: Vec<String>,
     /// Why no record came out, if none did.
     error: Option<String>,
+}
+
+/// The record of an item page: made now, or still stored (an unchanged page's, by id).
+enum Made {
+    Record(Box<Record>),
+    Stored(RecordId),
 }
 
 /// What one list page gave.
@@ -494,6 +502,9 @@ impl HtmlConnector {
         warnings: &mut Vec<String>,
     ) -> Result<(Vec<String>, bool), ConnectorError> {
         let mut urls: Vec<String> = Vec::new();
+        // `urls` as a set: a sitemap lists up to 50,000 (a scan of the list per link was
+        // quadratic).
+        let mut listed: HashSet<String> = HashSet::new();
         let mut seen_pages: HashSet<String> = HashSet::new();
         let mut whole = true;
         let mut offsite = 0usize;
@@ -565,7 +576,7 @@ impl HtmlConnector {
                         } else if filter.as_ref().is_none_or(|f| u.contains(f.as_str())) {
                             if !self.same_host(&u) {
                                 offsite += 1;
-                            } else if !urls.contains(&u) {
+                            } else if listed.insert(u.clone()) {
                                 urls.push(u);
                             }
                         }
@@ -655,7 +666,7 @@ impl HtmlConnector {
                     for l in list.links {
                         if !self.same_host(&l) {
                             offsite += 1;
-                        } else if !urls.contains(&l) {
+                        } else if listed.insert(l.clone()) {
                             urls.push(l);
                         }
                     }
@@ -770,41 +781,57 @@ impl Connector for HtmlConnector {
         let mut pages = 0usize;
         for u in urls {
             ctx.check_cancelled()?;
-            if out.records.len() >= self.max_items || ctx.limit_reached(out.records.len()) {
+            let taken = out.records.len() + out.unchanged.len();
+            if taken >= self.max_items || ctx.limit_reached(taken) {
                 whole = false;
                 break;
             }
-            let page = match fetch_page(&ctx.http, &previous, &u, ACCEPT_HTML).await {
-                Ok(Page::Disallowed { robots_url }) => {
+            let fetched =
+                fetch_page_or_stored(ctx, &previous, &u, ACCEPT_HTML, |c: &CachedPage| {
+                    let page: ItemPage = serde_json::from_value(c.value.clone()).ok()?;
+                    snodo_sitekit::cache::parse_ids(&page.id)
+                })
+                .await;
+            let (page, record) = match fetched {
+                Ok((Page::Disallowed { robots_url }, _)) => {
                     whole = false;
                     out.warnings
                         .push(format!("{u}: skipped, {robots_url} forbids it"));
                     continue;
                 }
-                Ok(Page::Unchanged(c)) => {
+                Ok((Page::Unchanged(c), unchanged)) => {
                     let v: ItemPage = serde_json::from_value(c.value.clone()).unwrap_or_default();
                     next.put(&u, c);
-                    v
+                    (v, unchanged.into_iter().next().map(Made::Stored))
                 }
-                Ok(Page::Fresh {
-                    response,
-                    validators,
-                }) => {
+                Ok((
+                    Page::Fresh {
+                        response,
+                        validators,
+                    },
+                    _,
+                )) => {
                     let page_url = url::Url::parse(&u).unwrap_or_else(|_| self.list_url.clone());
                     let (item, missing) =
                         self.extract(&page_url, &String::from_utf8_lossy(&response.body));
                     let mut w = Vec::new();
-                    let v = match build_record(item, &target, &mut w) {
-                        Ok(r) => ItemPage {
-                            record: Some(r),
-                            missing,
-                            error: None,
-                        },
-                        Err(e) => ItemPage {
-                            record: None,
-                            missing,
-                            error: Some(e),
-                        },
+                    let (v, record) = match build_record(item, &target, &mut w) {
+                        Ok(r) => (
+                            ItemPage {
+                                id: Some(r.id.to_string()),
+                                missing,
+                                error: None,
+                            },
+                            Some(Made::Record(Box::new(r))),
+                        ),
+                        Err(e) => (
+                            ItemPage {
+                                id: None,
+                                missing,
+                                error: Some(e),
+                            },
+                            None,
+                        ),
                     };
                     next.put(
                         &u,
@@ -815,7 +842,7 @@ impl Connector for HtmlConnector {
                         },
                     );
                     out.warnings.extend(w);
-                    v
+                    (v, record)
                 }
                 Err(e) if !e.is_transient() || e.status().is_some() => {
                     // One broken item page does not fail the run; it makes it partial.
@@ -827,8 +854,9 @@ impl Connector for HtmlConnector {
             };
             pages += 1;
             misses.add(&u, &page.missing);
-            match page.record {
-                Some(r) => out.records.push(r),
+            match record {
+                Some(Made::Record(r)) => out.records.push(*r),
+                Some(Made::Stored(id)) => out.unchanged.push(id),
                 None => {
                     out.failed += 1;
                     out.warnings
@@ -841,7 +869,7 @@ impl Connector for HtmlConnector {
         }
         out.warnings.extend(misses.warnings(pages));
         ctx.report(Progress::Records {
-            n: out.records.len() as u64,
+            n: (out.records.len() + out.unchanged.len()) as u64,
         });
         out.complete = whole && self.complete_listing && ctx.item_limit().is_none();
         out.checkpoint = next.to_checkpoint();

@@ -4,7 +4,7 @@
 use snodo_connector::{Connector, HarvestContext, HttpClient, HttpSettings, SourceSpec};
 use snodo_html::{HtmlConnector, HtmlParams, ItemParams, ListParams};
 use snodo_model::Territory;
-use snodo_sitekit::fake::{FakePage, FakeSite};
+use snodo_sitekit::fake::{store_of, FakePage, FakeSite};
 use tokio_util::sync::CancellationToken;
 
 fn spec(url: &str) -> SourceSpec {
@@ -155,15 +155,31 @@ async fn unchanged_pages_cost_a_304_and_a_changed_page_is_read_again() {
         FakePage::html(detail("Due bis", "dal 14/06/2099 al 07/07/2099", "")).with_etag("\"d2\""),
     );
     site.clear_log();
+    let stored = ctx(s.clone()).with_stored(store_of(&first.records));
     let second = c
-        .harvest(&ctx(s), first.checkpoint.as_deref())
+        .harvest(&stored, first.checkpoint.as_deref())
         .await
         .unwrap();
-    assert_eq!(site.hits("/c/uno")[0].status, 304);
-    assert_eq!(site.hits("/c/due")[0].status, 200);
-    assert_eq!(second.records[0], first.records[0]);
-    assert_eq!(second.records[1].title.get("it"), Some("Due bis"));
+    let statuses = |path: &str| -> Vec<u16> { site.hits(path).iter().map(|h| h.status).collect() };
+    assert_eq!(statuses("/c/uno"), [304]);
+    assert_eq!(statuses("/c/due"), [200]);
+    // The unchanged page's record by id; the changed one and the one without validators in full.
+    assert_eq!(second.unchanged, [first.records[0].id.clone()]);
+    assert_eq!(second.records.len(), 2);
+    assert_eq!(second.records[0].title.get("it"), Some("Due bis"));
     assert!(second.complete);
+    let checkpoint = second.checkpoint.clone().unwrap();
+    assert!(!checkpoint.contains("Due bis"), "{checkpoint}");
+
+    // A record the store no longer has: its page is read again.
+    site.clear_log();
+    let without_first = ctx(s).with_stored(store_of(&first.records[1..]));
+    let third = c
+        .harvest(&without_first, first.checkpoint.as_deref())
+        .await
+        .unwrap();
+    assert_eq!(statuses("/c/uno"), [304, 200]);
+    assert_eq!(third.records[0], first.records[0]);
 }
 
 #[tokio::test]

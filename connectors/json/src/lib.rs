@@ -23,8 +23,8 @@ use snodo_connector::{
 };
 use snodo_model::{Kind, Record, RecordId};
 use snodo_sitekit::{
-    build_record, fetch_page, parse_date, parse_instant, parse_range, parse_status, CachedPage,
-    Item, Page, PageCache, Target,
+    build_record, fetch_page_or_stored, parse_date, parse_instant, parse_range, parse_status,
+    CachedPage, Item, Page, PageCache, Target,
 };
 
 const ACCEPT: &str = "application/json";
@@ -156,20 +156,18 @@ impl CachedValue {
         }
     }
 
-    /// The page again, by the ids of its records; `None` if any is no longer in the store.
-    async fn restore(c: &CachedPage, ctx: &HarvestContext) -> Option<PageValue> {
+    /// The cached page's record ids.
+    fn ids(c: &CachedPage) -> Option<Vec<RecordId>> {
         let cached: CachedValue = serde_json::from_value(c.value.clone()).ok()?;
-        let ids = cached
-            .ids
-            .iter()
-            .map(|id| id.parse::<RecordId>().ok())
-            .collect::<Option<Vec<_>>>()?;
-        if !ctx.all_stored(&ids).await {
-            return None;
-        }
+        snodo_sitekit::cache::parse_ids(&cached.ids)
+    }
+
+    /// The page again, its records by id (all still stored: see [`fetch_page_or_stored`]).
+    fn restore(c: &CachedPage, unchanged: Vec<RecordId>) -> Option<PageValue> {
+        let cached: CachedValue = serde_json::from_value(c.value.clone()).ok()?;
         Some(PageValue {
             records: Vec::new(),
-            unchanged: ids,
+            unchanged,
             failed: cached.failed,
             total_pages: cached.total_pages,
             next: cached.next,
@@ -560,28 +558,20 @@ impl Connector for JsonConnector {
                 ));
                 break;
             }
-            let mut answer = fetch_page(&ctx.http, &previous, &current, ACCEPT).await;
-            let mut restored = None;
-            if let Ok(Page::Unchanged(c)) = &answer {
-                restored = CachedValue::restore(c, ctx).await;
-                if restored.is_none() {
-                    // the store no longer has them all: fetch the page as if never seen
-                    let none = PageCache::new(&self.fingerprint);
-                    answer = fetch_page(&ctx.http, &none, &current, ACCEPT).await;
-                }
-            }
+            let answer =
+                fetch_page_or_stored(ctx, &previous, &current, ACCEPT, CachedValue::ids).await;
             let value = match answer {
                 // WordPress answers 400 past the last page when the total header was missing.
                 Err(e) if fetched > 1 && matches!(e.status(), Some(400 | 404)) => break,
                 Err(e) => return Err(e.into()),
-                Ok(Page::Disallowed { robots_url }) => {
+                Ok((Page::Disallowed { robots_url }, _)) => {
                     whole = false;
                     out.warnings
                         .push(format!("{current}: skipped, {robots_url} forbids it"));
                     break;
                 }
-                Ok(Page::Unchanged(c)) => {
-                    let Some(v) = restored.take() else {
+                Ok((Page::Unchanged(c), unchanged)) => {
+                    let Some(v) = CachedValue::restore(&c, unchanged) else {
                         return Err(ConnectorError::Protocol {
                             url: current,
                             message: "answered 304 Not Modified to a request without validators"
@@ -592,10 +582,13 @@ impl Connector for JsonConnector {
                     next_cache.put(&current, c);
                     v
                 }
-                Ok(Page::Fresh {
-                    response,
-                    validators,
-                }) => {
+                Ok((
+                    Page::Fresh {
+                        response,
+                        validators,
+                    },
+                    _,
+                )) => {
                     let mut w = Vec::new();
                     let v = self.page_value(&current, &response, &target, &mut w)?;
                     next_cache.put(

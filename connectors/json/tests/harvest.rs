@@ -1,11 +1,9 @@
 //! The JSON connector against fake WordPress, Plone and generic APIs on loopback.
 
-use std::sync::Arc;
-
-use snodo_connector::{Connector, HarvestContext, HttpClient, HttpSettings, SourceSpec, StoredFn};
+use snodo_connector::{Connector, HarvestContext, HttpClient, HttpSettings, SourceSpec};
 use snodo_json::{FieldMap, JsonConnector, JsonParams};
 use snodo_model::{Record, RecordId, Territory};
-use snodo_sitekit::fake::{FakePage, FakeSite};
+use snodo_sitekit::fake::{store_of, FakePage, FakeSite};
 use tokio_util::sync::CancellationToken;
 
 fn spec(url: &str) -> SourceSpec {
@@ -25,14 +23,6 @@ fn ctx(spec: SourceSpec) -> HarvestContext {
     })
     .unwrap();
     HarvestContext::new(spec, http.for_run("t"), CancellationToken::new())
-}
-
-/// A store holding `records`, as the harvester gives connectors.
-fn store_of(records: Vec<Record>) -> StoredFn {
-    Arc::new(move |ids| {
-        let n = records.iter().filter(|r| ids.contains(&r.id)).count();
-        Box::pin(async move { Ok(n) })
-    })
 }
 
 fn ids_of(records: &[Record]) -> Vec<RecordId> {
@@ -121,7 +111,7 @@ async fn wordpress_pages_by_total_pages_header_with_conditional_get() {
 
     // unchanged pages: their records are handed over by id, not read back or parsed again
     site.clear_log();
-    let with_store = ctx(s.clone()).with_stored(store_of(out.records.clone()));
+    let with_store = ctx(s.clone()).with_stored(store_of(&out.records));
     let again = c.harvest(&with_store, Some(&checkpoint)).await.unwrap();
     assert!(again.records.is_empty());
     assert_eq!(again.unchanged, ids_of(&out.records));
@@ -133,7 +123,7 @@ async fn wordpress_pages_by_total_pages_header_with_conditional_get() {
 
     // a record the store no longer has: its page is fetched again, the other stays by id
     site.clear_log();
-    let missing_first = ctx(s.clone()).with_stored(store_of(out.records[1..].to_vec()));
+    let missing_first = ctx(s.clone()).with_stored(store_of(&out.records[1..]));
     let again = c.harvest(&missing_first, Some(&checkpoint)).await.unwrap();
     assert_eq!(again.records, out.records[..2]);
     assert_eq!(again.unchanged, ids_of(&out.records[2..]));
