@@ -530,3 +530,80 @@ async fn json_source_revalidates_its_pages_and_keeps_no_copies_in_its_checkpoint
         "{first}"
     );
 }
+
+/// A source larger than what a run holds in memory is stored as it is fetched: the sweep of a
+/// complete listing still spares every record of the run, and a run that fails half-way keeps
+/// what it stored (what the source publishes) but marks nothing gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_large_json_source_is_stored_as_it_is_fetched() {
+    const PAGES: u32 = 13;
+    let site = FakeSite::start().await;
+    let page = |n: u32, items: u32, title_of: &dyn Fn(u32) -> String| {
+        let first = (n - 1) * 100 + 1;
+        let items: Vec<serde_json::Value> = (first..first + items)
+            .map(|i| json_item(i, &title_of(i)))
+            .collect();
+        site.set(
+            &format!("/api/consultazioni?page={n}"),
+            FakePage::json(serde_json::Value::Array(items).to_string())
+                .with_header("X-Total-Pages", &PAGES.to_string()),
+        );
+    };
+    let plain = |i: u32| format!("Consultazione numero {i}");
+    for n in 1..=PAGES {
+        page(n, 100, &plain);
+    }
+    let source = format!(
+        "[[sources]]\nid = \"big\"\nname = \"Big\"\nkind = \"json\"\nurl = \"{}\"\nterritory = \"09\"\n\
+         [sources.pagination]\npage_param = \"page\"\ntotal_pages_header = \"x-total-pages\"\n",
+        site.url("/api/consultazioni")
+    );
+    let env = Env::new(&source);
+    assert_eq!(run_counts(&env, "big")["added"], 1300);
+
+    // the last page loses 50 items: gone, while the 1,000 records stored before the run's last
+    // batch are spared
+    page(PAGES, 50, &plain);
+    let second = run_counts(&env, "big");
+    assert_eq!(
+        (
+            second["unchanged"].as_u64(),
+            second["gone"].as_u64(),
+            second["seen"].as_u64()
+        ),
+        (Some(1250), Some(50), Some(1250)),
+        "{second}"
+    );
+
+    // a record on the first page changes, then page 12 is broken: the run fails, the change
+    // fetched before it stays, nothing is marked gone
+    page(1, 100, &|i| {
+        if i == 5 {
+            "Consultazione sul verde rinnovata".into()
+        } else {
+            plain(i)
+        }
+    });
+    site.set("/api/consultazioni?page=12", FakePage::json("{ not json"));
+    let out = env.run(&["harvest", "big", "--json"]);
+    assert!(!out.status.success(), "{}", stdout(&out));
+    let runs: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("harvest --json");
+    assert_eq!(runs[0]["outcome"], "failed", "{runs}");
+    assert_eq!(runs[0]["counts"]["changed"], 1, "{runs}");
+    assert_eq!(runs[0]["counts"]["gone"], 0, "{runs}");
+    let error = runs[0]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("page=12"), "{error}");
+
+    let server = env.serve();
+    let http = Http::new();
+    let all = http
+        .get(&server.url("/api/v1/search?source=big&limit=1"))
+        .await
+        .json();
+    assert_eq!(all["total"], 1250, "{all}");
+    let found = http
+        .get(&server.url("/api/v1/search?q=rinnovata"))
+        .await
+        .json();
+    assert_eq!(found["total"], 1, "{found}");
+}

@@ -278,7 +278,7 @@ impl Connector for ConsulConnector {
                 for e in edges {
                     match self.record_of(collection, &e["node"], &ctx.source, &mut out.warnings) {
                         Ok(r) => {
-                            if ids.insert(r.id.clone()) {
+                            if ids.len() < self.max_items && ids.insert(r.id.clone()) {
                                 out.records.push(r);
                             }
                         }
@@ -288,11 +288,12 @@ impl Connector for ConsulConnector {
                         }
                     }
                 }
-                if out.records.len() >= self.max_items || ctx.limit_reached(out.records.len()) {
+                // `ids` holds every record taken, handed over or not.
+                if ids.len() >= self.max_items || ctx.limit_reached(ids.len()) {
                     whole = false;
-                    out.records.truncate(self.max_items);
                     break 'collections;
                 }
+                ctx.hand_over(&mut out).await?;
                 let next = conn["pageInfo"]["hasNextPage"].as_bool() == Some(true);
                 let cursor = conn["pageInfo"]["endCursor"].as_str().map(str::to_owned);
                 match cursor {
@@ -310,7 +311,7 @@ impl Connector for ConsulConnector {
             }
         }
         ctx.report(Progress::Records {
-            n: out.records.len() as u64,
+            n: ids.len() as u64,
         });
         out.complete = whole && ctx.item_limit().is_none();
         Ok(out)

@@ -779,9 +779,10 @@ impl Connector for HtmlConnector {
         };
         let mut misses = Misses::default();
         let mut pages = 0usize;
+        // Items taken so far, handed over or not.
+        let mut taken = 0usize;
         for u in urls {
             ctx.check_cancelled()?;
-            let taken = out.records.len() + out.unchanged.len();
             if taken >= self.max_items || ctx.limit_reached(taken) {
                 whole = false;
                 break;
@@ -855,8 +856,15 @@ impl Connector for HtmlConnector {
             pages += 1;
             misses.add(&u, &page.missing);
             match record {
-                Some(Made::Record(r)) => out.records.push(*r),
-                Some(Made::Stored(id)) => out.unchanged.push(id),
+                Some(Made::Record(r)) => {
+                    out.records.push(*r);
+                    taken += 1;
+                    ctx.hand_over(&mut out).await?;
+                }
+                Some(Made::Stored(id)) => {
+                    out.unchanged.push(id);
+                    taken += 1;
+                }
                 None => {
                     out.failed += 1;
                     out.warnings
@@ -868,9 +876,7 @@ impl Connector for HtmlConnector {
             });
         }
         out.warnings.extend(misses.warnings(pages));
-        ctx.report(Progress::Records {
-            n: (out.records.len() + out.unchanged.len()) as u64,
-        });
+        ctx.report(Progress::Records { n: taken as u64 });
         out.complete = whole && self.complete_listing && ctx.item_limit().is_none();
         out.checkpoint = next.to_checkpoint();
         Ok(out)

@@ -544,6 +544,8 @@ impl Connector for JsonConnector {
         let mut number = 1u32;
         let mut url = Some(self.page_url(1));
         let mut fetched = 0u32;
+        // Items taken so far, handed over or not.
+        let mut taken = 0usize;
         while let Some(current) = url.take() {
             ctx.check_cancelled()?;
             if !seen.insert(current.clone()) {
@@ -607,7 +609,6 @@ impl Connector for JsonConnector {
                 what: format!("page {current}"),
             });
             out.failed += value.failed;
-            let mut taken = out.records.len() + out.unchanged.len();
             for r in value.records {
                 if taken < self.max_items && ids.insert(r.id.clone()) {
                     out.records.push(r);
@@ -624,6 +625,7 @@ impl Connector for JsonConnector {
                 whole = false;
                 break;
             }
+            ctx.hand_over(&mut out).await?;
             url = if let Some(n) = value.next {
                 let same = url::Url::parse(&n).is_ok_and(|u| u.host_str() == self.first.host_str());
                 same.then_some(n)
@@ -639,9 +641,7 @@ impl Connector for JsonConnector {
                 None
             };
         }
-        ctx.report(Progress::Records {
-            n: (out.records.len() + out.unchanged.len()) as u64,
-        });
+        ctx.report(Progress::Records { n: taken as u64 });
         out.complete = whole && self.complete_listing && ctx.item_limit().is_none();
         out.checkpoint = next_cache.to_checkpoint();
         Ok(out)

@@ -3,7 +3,10 @@
 //! A connector only fetches and normalises: it gets a [`HarvestContext`] (the source's settings, a
 //! polite HTTP client, progress reporting, cancellation) and the checkpoint of its last run, and
 //! returns records plus the next checkpoint. It never touches the store or the index: the harvester
-//! writes records and checkpoint together, in one transaction.
+//! writes them. A connector of a large source may hand records over as it goes
+//! ([`HarvestContext::hand_over`]), so that a source of many thousand records is never held in
+//! memory whole; the checkpoint and the sweep of records gone upstream still wait for the end of
+//! the run, and are written together in one transaction.
 
 pub mod http;
 
@@ -47,6 +50,22 @@ pub type StoredFn = Arc<
         + Sync,
 >;
 
+/// Stores records a connector hands over before its run ends. See [`HarvestContext::hand_over`].
+pub type SinkFn = Arc<
+    dyn Fn(
+            Vec<Record>,
+        )
+            -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// Records a connector gathers before [`HarvestContext::hand_over`] passes them on: few store
+/// transactions, and a bounded share of a large source in memory (at a million records over 90
+/// sources, each source's 11,000 records held until its run ended took 110 MB, four sources
+/// harvested at once 440 MB).
+pub const HAND_OVER_AT: usize = 1_000;
+
 /// Everything a connector may use during one run.
 #[derive(Clone)]
 pub struct HarvestContext {
@@ -56,6 +75,7 @@ pub struct HarvestContext {
     progress: Option<ProgressFn>,
     item_limit: Option<usize>,
     stored: Option<StoredFn>,
+    sink: Option<SinkFn>,
 }
 
 impl HarvestContext {
@@ -70,6 +90,7 @@ impl HarvestContext {
             progress: None,
             item_limit: None,
             stored: None,
+            sink: None,
         }
     }
 
@@ -77,6 +98,29 @@ impl HarvestContext {
     pub fn with_stored(mut self, f: StoredFn) -> Self {
         self.stored = Some(f);
         self
+    }
+
+    /// Lets the connector hand records over before its run ends (the harvester does).
+    pub fn with_sink(mut self, f: SinkFn) -> Self {
+        self.sink = Some(f);
+        self
+    }
+
+    /// Passes the records gathered in `out` so far on to be stored now, once there are
+    /// [`HAND_OVER_AT`] of them and the run has somewhere to store them (not in `snodo check`):
+    /// `out.records` is then empty. Connectors of paginated listings call it after each page.
+    ///
+    /// Records stored this way stay stored if the run fails later: they are what the source
+    /// publishes. A failed run still marks nothing gone and keeps its old checkpoint.
+    pub async fn hand_over(&self, out: &mut HarvestOutput) -> Result<(), ConnectorError> {
+        let Some(f) = self.sink.as_ref() else {
+            return Ok(());
+        };
+        if out.records.len() < HAND_OVER_AT {
+            return Ok(());
+        }
+        let records = std::mem::take(&mut out.records);
+        f(records).await.map_err(ConnectorError::Store)
     }
 
     /// True when every one of `ids` is a live record of this source in the store: a connector
@@ -143,6 +187,7 @@ impl HarvestContext {
 /// What one run of a connector produced.
 #[derive(Debug, Default)]
 pub struct HarvestOutput {
+    /// The records not yet handed over with [`HarvestContext::hand_over`].
     pub records: Vec<Record>,
     /// Records seen again exactly as stored, by id (from pages the server says are unchanged,
     /// checked with [`HarvestContext::all_stored`]): counted as seen without being read back,
@@ -167,6 +212,9 @@ pub enum ConnectorError {
     Protocol { url: String, message: String },
     #[error("the run was cancelled (shutdown)")]
     Cancelled,
+    /// Records handed over during the run ([`HarvestContext::hand_over`]) could not be stored.
+    #[error("storing records during the run failed: {0}")]
+    Store(String),
 }
 
 /// A connector: one per configured source, built by the registry from the source's typed params.
@@ -181,4 +229,84 @@ pub trait Connector: Send + Sync {
         ctx: &HarvestContext,
         checkpoint: Option<&str>,
     ) -> Result<HarvestOutput, ConnectorError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use snodo_model::{Kind, LocalizedText};
+
+    use super::*;
+
+    fn ctx() -> HarvestContext {
+        let spec = SourceSpec {
+            id: "s".into(),
+            name: "S".into(),
+            url: "https://example.org/".into(),
+            territory: Territory::default(),
+        };
+        let http = HttpClient::new(HttpSettings::default()).expect("client");
+        HarvestContext::new(spec, http, CancellationToken::new())
+    }
+
+    fn records(n: usize) -> Vec<Record> {
+        (0..n)
+            .map(|i| {
+                let id = RecordId::new("s", Kind::Process, i.to_string());
+                Record::new(id, "https://example.org/", "it", LocalizedText::new())
+            })
+            .collect()
+    }
+
+    /// A sink that keeps what it is given, or refuses everything.
+    fn sink(got: Arc<Mutex<Vec<usize>>>, refuse: bool) -> SinkFn {
+        Arc::new(move |records: Vec<Record>| {
+            let got = got.clone();
+            Box::pin(async move {
+                if refuse {
+                    return Err("disk full".to_owned());
+                }
+                got.lock().unwrap().push(records.len());
+                Ok(())
+            })
+        })
+    }
+
+    #[tokio::test]
+    async fn records_are_handed_over_once_there_are_enough_and_somewhere_to_store_them() {
+        // nowhere to store them (`snodo check`): kept to the end
+        let mut out = HarvestOutput {
+            records: records(HAND_OVER_AT + 5),
+            ..Default::default()
+        };
+        ctx().hand_over(&mut out).await.unwrap();
+        assert_eq!(out.records.len(), HAND_OVER_AT + 5);
+
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let ctx = ctx().with_sink(sink(got.clone(), false));
+        let mut out = HarvestOutput {
+            records: records(HAND_OVER_AT - 1),
+            ..Default::default()
+        };
+        ctx.hand_over(&mut out).await.unwrap();
+        assert_eq!(out.records.len(), HAND_OVER_AT - 1, "too few to hand over");
+        out.records.extend(records(1));
+        ctx.hand_over(&mut out).await.unwrap();
+        assert!(out.records.is_empty());
+        assert_eq!(*got.lock().unwrap(), [HAND_OVER_AT]);
+    }
+
+    #[tokio::test]
+    async fn a_store_that_refuses_them_fails_the_run_with_its_reason() {
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let ctx = ctx().with_sink(sink(got, true));
+        let mut out = HarvestOutput {
+            records: records(HAND_OVER_AT),
+            ..Default::default()
+        };
+        let err = ctx.hand_over(&mut out).await.unwrap_err();
+        assert!(matches!(err, ConnectorError::Store(_)));
+        assert!(err.to_string().contains("disk full"), "{err}");
+    }
 }

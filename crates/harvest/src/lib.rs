@@ -22,7 +22,7 @@ use snodo_connector::{
     Connector, ConnectorError, HarvestContext, HttpClient, ProgressFn, SourceSpec,
 };
 use snodo_model::Record;
-use snodo_store::{HarvestBatch, Outcome, RunCounts, RunFinish, Store, StoreError};
+use snodo_store::{HarvestBatch, Outcome, RunCounts, RunFinish, RunId, Store, StoreError};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
@@ -200,7 +200,8 @@ impl Harvester {
     }
 
     /// Harvests one source now: fetch, store (records and checkpoint in one transaction), index.
-    /// A failed run changes no record: its error is recorded in the run history.
+    /// A failed run marks nothing gone and keeps the old checkpoint; its error is recorded in
+    /// the run history. Records a large source handed over before the failure stay stored.
     pub async fn run(&self, id: &str) -> Result<RunReport, HarvestError> {
         let claim = self.claim(id)?;
         self.run_claimed(claim).await
@@ -228,25 +229,35 @@ impl Harvester {
             ctx = ctx.with_progress(p.clone());
         }
         ctx = ctx.with_stored(live_count(self.store.clone(), id.to_owned()));
+        let handed = Arc::new(Mutex::new(HandedOver::default()));
+        ctx = ctx.with_sink(sink(
+            self.store.clone(),
+            run_id,
+            entry.clone(),
+            handed.clone(),
+        ));
         let store = self.store.clone();
         let checkpoint = {
             let id = id.to_owned();
             blocking(move || store.checkpoint(&id)).await??
         };
         let result = entry.connector.harvest(&ctx, checkpoint.as_deref()).await;
+        drop(ctx);
+        // What was stored during the run belongs to it whatever happens next.
+        let handed = std::mem::take(&mut *handed.lock().unwrap_or_else(|p| p.into_inner()));
         let mut report = RunReport {
             source: id.to_owned(),
             outcome: Outcome::Failed,
-            counts: RunCounts::default(),
+            counts: handed.counts,
             error: None,
-            warnings: Vec::new(),
+            warnings: handed.warnings,
             requests: 0,
             retries: 0,
             duration_ms: 0,
         };
         match result {
             Ok(out) => {
-                report.warnings = out.warnings;
+                report.warnings.extend(out.warnings);
                 let mut records = out.records;
                 let mut unchanged: Vec<String> =
                     out.unchanged.iter().map(ToString::to_string).collect();
@@ -301,7 +312,7 @@ impl Harvester {
                 .await?;
                 match applied {
                     Ok(applied) => {
-                        report.counts = applied.counts;
+                        report.counts += applied.counts;
                         report.counts.failed += failed;
                         report.warnings.extend(applied.warnings);
                         // `complete` only decides whether to sweep: a feed is a window of recent
@@ -322,8 +333,21 @@ impl Harvester {
             }
             Err(ConnectorError::Cancelled) => {
                 report.outcome = Outcome::Abandoned;
-                report.error =
-                    Some("cancelled by shutdown before it finished; nothing was written".into());
+                report.error = Some(if handed.batches == 0 {
+                    "cancelled by shutdown before it finished; nothing was written".into()
+                } else {
+                    format!(
+                        "cancelled by shutdown before it finished; the {} record(s) stored so \
+                         far stay, nothing was marked gone",
+                        report.counts.seen
+                    )
+                });
+            }
+            Err(e) if handed.batches > 0 => {
+                report.error = Some(format!(
+                    "{e} (the {} record(s) stored before that stay; nothing was marked gone)",
+                    report.counts.seen
+                ));
             }
             Err(e) => report.error = Some(e.to_string()),
         }
@@ -342,8 +366,9 @@ impl Harvester {
             requests: report.requests,
         };
         // Indexed before the run is recorded as ended: whoever sees it end (the console, `snodo
-        // harvest` asking a server) finds its records searchable.
-        let indexed = if report.succeeded() {
+        // harvest` asking a server) finds its records searchable. A failed run's records stored
+        // before it failed are searchable too.
+        let indexed = if report.succeeded() || handed.batches > 0 {
             self.indexer.catch_up().await.map(drop)
         } else {
             Ok(())
@@ -473,6 +498,46 @@ async fn publish_source_gauges(store: &Arc<Store>, source: &str) {
         Ok(Err(e)) => tracing::warn!(source, error = %e, "cannot count records for metrics"),
         Err(e) => tracing::warn!(source, error = %e, "cannot count records for metrics"),
     }
+}
+
+/// What the connector handed over during a run ([`HarvestContext::hand_over`]) and the store
+/// made of it.
+#[derive(Default)]
+struct HandedOver {
+    counts: RunCounts,
+    warnings: Vec<String>,
+    batches: u32,
+}
+
+/// Stores the records a connector hands over during its run: classified like the rest, as a
+/// batch of the run that sweeps nothing and leaves the checkpoint alone (the final batch does
+/// both, and its sweep spares every record the run's batches saw).
+fn sink(
+    store: Arc<Store>,
+    run: RunId,
+    entry: Arc<Entry>,
+    handed: Arc<Mutex<HandedOver>>,
+) -> snodo_connector::SinkFn {
+    Arc::new(move |mut records: Vec<Record>| {
+        let (store, entry, handed) = (store.clone(), entry.clone(), handed.clone());
+        Box::pin(async move {
+            let applied = blocking(move || {
+                for r in &mut records {
+                    r.themes = snodo_model::topics::classify(r, &entry.config.topic_rules);
+                }
+                let batch = HarvestBatch::new(&entry.config.id, &records, false, None, Utc::now());
+                store.apply_harvest(run, &batch)
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+            let mut h = handed.lock().unwrap_or_else(|p| p.into_inner());
+            h.counts += applied.counts;
+            h.warnings.extend(applied.warnings);
+            h.batches += 1;
+            Ok(())
+        })
+    })
 }
 
 /// The connector's way to check that records it would hand over by id are still stored.
