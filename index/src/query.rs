@@ -456,14 +456,15 @@ fn corrections(
     }
     let distance = if n >= TWO_EDITS_CHARS { 2 } else { 1 };
     let mut freq: HashMap<String, u64> = HashMap::new();
+    // Built once: a two-edit automaton of a long word costs as much as walking a segment's terms.
+    let automaton = FuzzyTermQuery::new(term, distance, true)
+        .automaton()
+        .map_err(engine)?;
     for seg in searcher.segment_readers() {
-        let automaton = FuzzyTermQuery::new(term.clone(), distance, true)
-            .automaton()
-            .map_err(engine)?;
         let inverted = seg.inverted_index(fields.words).map_err(engine)?;
         let mut stream = inverted
             .terms()
-            .search(automaton)
+            .search(&automaton)
             .into_stream()
             .map_err(|e| engine(e.into()))?;
         while stream.advance() {
