@@ -3,8 +3,10 @@
 #   scripts/pg.sh start   initdb (once) and start; prints the URL to export as
 #                         SNODO_TEST_DATABASE_URL (tests create a database of their own on it)
 #   scripts/pg.sh stop    stop it
-# Each test leaves its database behind (to read after a failure); `start` drops those of earlier
-# runs that nothing is connected to, which had grown to 28 GB on a developer's machine.
+#   scripts/pg.sh clean   drop the databases tests left behind (each leaves its own, to read after
+#                         a failure; 28 GB had piled up on a developer's machine) that nothing is
+#                         connected to. Not done by `start`: a test restarts the server under a
+#                         running Snodo, whose database must survive.
 # SNODO_PG_DIR (default /tmp/snodo-pg) and SNODO_PG_PORT (default 55432) choose where. fsync is
 # off: the data is thrown away, and the tests measure behaviour, not durability; benchmarks set
 # SNODO_PG_DURABLE=1 for PostgreSQL's own durable defaults.
@@ -38,18 +40,20 @@ start)
     as_owner "'$BIN/pg_ctl' -D '$DIR' -l '$DIR/server.log' -w -t 60 start \
       -o '-h 127.0.0.1 -p $PORT -k $DIR $fast -c max_connections=400' >/dev/null"
   fi
+  echo "postgres://snodo@127.0.0.1:$PORT/postgres"
+  ;;
+clean)
   PSQL="$BIN/psql -h 127.0.0.1 -p $PORT -U snodo -d postgres -qAt"
   for db in $($PSQL -c "SELECT datname FROM pg_database WHERE datname ~ '^snodo_(store|e2e)_'"); do
-    # One in use (a test run going on beside this one) refuses to go: left to the next start.
+    # One in use (a test run going on beside this one) refuses to go: left to the next clean.
     $PSQL -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
   done
-  echo "postgres://snodo@127.0.0.1:$PORT/postgres"
   ;;
 stop)
   as_owner "'$BIN/pg_ctl' -D '$DIR' -m fast -w stop >/dev/null"
   ;;
 *)
-  echo "usage: scripts/pg.sh start|stop" >&2
+  echo "usage: scripts/pg.sh start|stop|clean" >&2
   exit 2
   ;;
 esac

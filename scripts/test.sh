@@ -11,6 +11,8 @@ cd "$(dirname "$0")/.."
 if [ -z "${SNODO_TEST_DATABASE_URL:-}" ] && ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
   SNODO_TEST_DATABASE_URL=$(scripts/pg.sh start)
   export SNODO_TEST_DATABASE_URL
+  # The databases earlier runs of the suite left on this server.
+  scripts/pg.sh clean
 fi
 cargo test --workspace --locked
 if [ -n "${SNODO_TEST_DATABASE_URL:-}" ]; then
