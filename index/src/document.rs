@@ -230,8 +230,9 @@ pub fn to_document(f: &Fields, r: &Record) -> Result<TantivyDocument, serde_json
         .chain(everywhere.iter().copied())
         .collect();
 
-    // Every word, for completing the word being typed.
-    for t in [&r.title, &r.subtitle, &r.summary, &r.description] {
+    // The words of titles, summaries and names, for completing the word being typed (see
+    // `Fields::words`).
+    for t in [&r.title, &r.subtitle, &r.summary] {
         for (_, s) in t.iter() {
             doc.add_text(f.words, s);
         }

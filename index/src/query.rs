@@ -12,8 +12,9 @@
 //! dangling `AND`).
 //!
 //! **Search-as-you-type.** When the query does not end in whitespace and its last word (outside
-//! any phrase) has at least two characters, that word is completed: the `words` field (every word
-//! of every record, folded, not stemmed) is scanned for terms starting with it, and the word is
+//! any phrase) has at least two characters, that word is completed: the `words` field (the words
+//! of the records' titles, summaries and names, folded, not stemmed) is scanned for terms
+//! starting with it, and the word is
 //! rewritten to `(word OR completion1 OR completion2 …)` with at most [`MAX_COMPLETIONS`]
 //! completions (fewer for a two- or three-letter word), the most frequent first. The rewritten text is then parsed as usual, so every
 //! completion goes through each field's own analyser (stemmed in Italian and English fields),
@@ -437,10 +438,11 @@ fn fold_word(word: &str) -> Option<String> {
 }
 
 /// Typo tolerance: when a word of [`ONE_EDIT_CHARS`]+ letters (folded) is in no record at all,
-/// the words of the index within one edit (two from [`TWO_EDITS_CHARS`] letters; a swap of two
-/// letters counts as one) stand in for it, the most frequent first. A word that some record has
-/// is never corrected, so exact matches are all there is when they exist; nor is a finished word
-/// completed (`pressupost` does not become `pressupostos`). `Ok(None)`: leave it.
+/// the words of the titles, summaries and names within one edit (two from [`TWO_EDITS_CHARS`]
+/// letters; a swap of two letters counts as one) stand in for it, the most frequent first. A word
+/// that some record has (as the search analyses it) is never corrected, so exact matches are all
+/// there is when they exist; nor is a finished word completed (`pressupost` does not become
+/// `pressupostos`). `Ok(None)`: leave it.
 fn corrections(
     searcher: &Searcher,
     fields: &Fields,
@@ -451,7 +453,7 @@ fn corrections(
         return Ok(None);
     }
     let term = Term::from_field_text(fields.words, folded);
-    if searcher.doc_freq(&term).map_err(engine)? > 0 {
+    if searcher.doc_freq(&term).map_err(engine)? > 0 || in_descriptions(searcher, fields, folded)? {
         return Ok(None);
     }
     let distance = if n >= TWO_EDITS_CHARS { 2 } else { 1 };
@@ -482,6 +484,25 @@ fn corrections(
     v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     v.truncate(MAX_CORRECTIONS);
     Ok((!v.is_empty()).then(|| v.into_iter().map(|(t, _)| t).collect()))
+}
+
+/// True when some record's text has `folded` as its own language's analyser indexes it: the
+/// words of descriptions are not in the `words` field.
+fn in_descriptions(searcher: &Searcher, fields: &Fields, folded: &str) -> Result<bool, IndexError> {
+    for field in fields.body.all() {
+        let mut analyzer = searcher
+            .index()
+            .tokenizer_for_field(field)
+            .map_err(engine)?;
+        let mut stream = analyzer.token_stream(folded);
+        while let Some(t) = stream.next() {
+            let term = Term::from_field_text(field, &t.text);
+            if searcher.doc_freq(&term).map_err(engine)? > 0 {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
 }
 
 /// Rewrites every plain word that no record has (outside phrases, not excluded with `-`, not an

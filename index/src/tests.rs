@@ -1055,6 +1055,23 @@ fn misspelt_words_are_corrected_within_one_or_two_edits() {
 }
 
 #[test]
+fn a_word_of_a_description_is_not_corrected_into_a_title_word() {
+    let idx = index_with(&[
+        rec("a", Kind::Process, "1", "Tariffa del canone"),
+        with_desc(
+            rec("a", Kind::Process, "2", "Coro cittadino"),
+            "it",
+            "Le voci canore del quartiere",
+        ),
+    ]);
+    // `canore` is one edit from `canone`, but a record has it (in its description only).
+    assert_eq!(ids(&idx, &req("canore ")), ["a:process:2"]);
+    assert_eq!(ids(&idx, &req("cannone ")), ["a:process:1"]);
+    // Completions come from titles, summaries and names.
+    assert_eq!(ids(&idx, &req("cano")), ["a:process:1"]);
+}
+
+#[test]
 fn only_the_canonical_record_of_a_group_of_duplicates_is_searchable() {
     let mut naz = rec("naz", Kind::Consultation, "1", "Piano della mobilità");
     let mut reg = rec("reg", Kind::Consultation, "9", "Piano della mobilità");
