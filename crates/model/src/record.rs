@@ -485,6 +485,12 @@ impl Record {
     /// store can skip rewriting and re-indexing records that did not change upstream.
     pub fn content_hash(&self) -> String {
         let json = serde_json::to_vec(self).expect("a Record always serialises to JSON");
+        Self::hash_of_json(&json)
+    }
+
+    /// [`Record::content_hash`] of a record already serialised with `serde_json` (the store
+    /// serialises each record once, for its row and its hash).
+    pub fn hash_of_json(json: &[u8]) -> String {
         hex::encode(Sha256::digest(json))
     }
 

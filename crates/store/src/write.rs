@@ -136,10 +136,10 @@ pub(crate) fn apply_batch(
             continue;
         }
         let rctx = || format!("storing record {id}");
-        let hash = record.content_hash();
+        let json = encode(record, id)?;
+        let hash = Record::hash_of_json(json.as_bytes());
         match tx.existing(id).ctx(&rctx())? {
             None => {
-                let json = encode(record, id)?;
                 let seq = tx.log(id, "upsert").ctx(&rctx())?;
                 tx.insert(&NewRecord {
                     id,
@@ -169,7 +169,6 @@ pub(crate) fn apply_batch(
                 c.unchanged += 1;
             }
             Some((_, gone)) => {
-                let json = encode(record, id)?;
                 let seq = tx.log(id, "upsert").ctx(&rctx())?;
                 tx.update(id, &json, &hash, now, seq, run.0).ctx(&rctx())?;
                 crate::duplicates::write_keys(tx, id, record).ctx(&rctx())?;
