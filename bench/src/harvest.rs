@@ -263,7 +263,7 @@ pub fn config(site: SocketAddr, manifest: &Manifest, data_dir: &Path) -> String 
     let english = english_sources(manifest.sources);
     let mut c = format!(
         "[storage]\ndata_dir = {:?}\n\n[harvest]\nmin_delay_ms = 0\njitter_secs = 0\n\
-         allow_private_addresses = true\nper_host_concurrency = 4\n\n[log]\nlevel = \"warn\"\n",
+         allow_private_addresses = true\nper_host_concurrency = 4\n\n[log]\nlevel = \"info\"\n",
         data_dir.display().to_string()
     );
     for k in 0..manifest.sources {
@@ -332,6 +332,15 @@ pub fn run_harvest(snodo: &Path, config: &Path) -> Result<Timed> {
     let secs = started.elapsed().as_secs_f64();
     let output = reader.join().unwrap_or_default();
     let errors = err_reader.join().unwrap_or_default();
+    // Its log beside the config, every run's after the last, for reading where the time went.
+    if let Ok(mut log) = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(config.with_extension("log"))
+    {
+        use std::io::Write as _;
+        let _ = writeln!(log, "=== snodo harvest, {secs:.1} s\n{errors}");
+    }
     if !status.success() {
         bail!("snodo harvest failed ({status}):\n{errors}\n{output}");
     }
