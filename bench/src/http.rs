@@ -16,6 +16,8 @@ use crate::corpus;
 pub struct HttpQuery {
     pub class: &'static str,
     pub path: String,
+    /// For labelled queries: the title of the record expected in the top 3.
+    pub expect_title: Option<String>,
 }
 
 /// Classes of the "near me" set, in report order.
@@ -51,6 +53,7 @@ pub fn near_me_queries() -> Vec<HttpQuery> {
     let q = |class: &'static str, query: String| HttpQuery {
         class,
         path: format!("/api/v1/search?limit=20&{query}"),
+        expect_title: None,
     };
     for (i, (name, t)) in places.iter().enumerate() {
         let (Some(c), Some(p), Some(r)) = (&t.comune, &t.province, &t.region) else {
@@ -88,6 +91,7 @@ pub fn citizen_queries(seed: u64, n: u64, limit: usize) -> Vec<HttpQuery> {
         .map(|q| HttpQuery {
             class: q.class.as_str(),
             path: api_path(q, limit),
+            expect_title: q.expect_title.clone(),
         })
         .collect()
 }
@@ -199,13 +203,45 @@ pub struct ClassLatency {
     pub mean_bytes: usize,
 }
 
-/// Runs every query `reps` times after one warm-up pass; every answer must be 200.
-pub fn measure(addr: &str, queries: &[HttpQuery], reps: usize) -> Result<Vec<ClassLatency>> {
+/// True when one of the first three items of a search answer has `title` (in any locale).
+fn in_top_3(answer: &str, title: &str) -> bool {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(answer) else {
+        return false;
+    };
+    let items = v["items"].as_array().map(Vec::as_slice).unwrap_or_default();
+    items.iter().take(3).any(|item| match &item["title"] {
+        serde_json::Value::String(t) => t == title,
+        serde_json::Value::Object(m) => m.values().any(|t| t.as_str() == Some(title)),
+        _ => false,
+    })
+}
+
+/// Labelled queries whose record was in the top 3 over HTTP, and how many there were.
+pub struct Quality {
+    pub found: usize,
+    pub labelled: usize,
+}
+
+/// Runs every query `reps` times after one warm-up pass, which also checks the labelled queries'
+/// answers; every answer must be 200.
+pub fn measure(
+    addr: &str,
+    queries: &[HttpQuery],
+    reps: usize,
+) -> Result<(Vec<ClassLatency>, Quality)> {
     let mut client = Client::connect(addr)?;
+    let mut quality = Quality {
+        found: 0,
+        labelled: 0,
+    };
     for q in queries {
-        let (status, _) = client.get(&q.path)?;
+        let (status, body) = client.get_body(&q.path)?;
         if status != 200 {
             bail!("{} answered {status}", q.path);
+        }
+        if let Some(title) = &q.expect_title {
+            quality.labelled += 1;
+            quality.found += usize::from(in_top_3(&body, title));
         }
     }
     let mut by_class: BTreeMap<&str, (Vec<f64>, usize)> = BTreeMap::new();
@@ -248,7 +284,7 @@ pub fn measure(addr: &str, queries: &[HttpQuery], reps: usize) -> Result<Vec<Cla
         })
         .collect();
     out.sort_by_key(|c| order(&c.class));
-    Ok(out)
+    Ok((out, quality))
 }
 
 /// The table of [`measure`]'s figures.

@@ -272,11 +272,17 @@ fn main() -> Result<()> {
                 other => bail!("--mix takes near-me or citizen, not `{other}`"),
             };
             eprintln!("{} queries, {reps} timed runs each", qs.len());
-            let rows = http::measure(addr, &qs, reps)?;
+            let (rows, quality) = http::measure(addr, &qs, reps)?;
             if let Some(out) = args.get("out") {
                 std::fs::write(out, serde_json::to_string_pretty(&rows)?)?;
             }
             print!("{}", http::markdown(&rows));
+            if quality.labelled > 0 {
+                println!(
+                    "labelled queries: expected record in the top 3 for {}/{}",
+                    quality.found, quality.labelled
+                );
+            }
             Ok(())
         }
         other => bail!("unknown command `{other}`; expected run, report, prefill, wrk-lua or http"),
