@@ -824,7 +824,10 @@ pub(crate) fn configure_writer(conn: &Connection) -> rusqlite::Result<String> {
     // One plan per statement, whatever values are bound: without it, SQLite compiled the
     // duplicate-key look-up again at every execution (it may pick a plan by a bound integer),
     // 4 % of a first harvest's CPU.
-    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
     Ok(mode)
 }
 
