@@ -593,6 +593,7 @@ async fn a_large_json_source_is_stored_as_it_is_fetched() {
     assert_eq!(runs[0]["counts"]["gone"], 0, "{runs}");
     let error = runs[0]["error"].as_str().unwrap_or_default();
     assert!(error.contains("page=12"), "{error}");
+    assert!(error.contains("stored so far stay"), "{error}");
 
     let server = env.serve();
     let http = Http::new();

@@ -199,7 +199,8 @@ impl Harvester {
         })
     }
 
-    /// Harvests one source now: fetch, store (records and checkpoint in one transaction), index.
+    /// Harvests one source now: fetch, store (a large source's records as they come; the last
+    /// ones, the checkpoint and the sweep in one transaction), index.
     /// A failed run marks nothing gone and keeps the old checkpoint; its error is recorded in
     /// the run history. Records a large source handed over before the failure stay stored.
     pub async fn run(&self, id: &str) -> Result<RunReport, HarvestError> {
@@ -242,9 +243,15 @@ impl Harvester {
             blocking(move || store.checkpoint(&id)).await??
         };
         let result = entry.connector.harvest(&ctx, checkpoint.as_deref()).await;
-        drop(ctx);
         // What was stored during the run belongs to it whatever happens next.
         let handed = std::mem::take(&mut *handed.lock().unwrap_or_else(|p| p.into_inner()));
+        // For the error of a run that stops after storing some records.
+        let kept = (handed.batches > 0).then(|| {
+            format!(
+                "the {} record(s) stored so far stay, nothing was marked gone",
+                handed.counts.seen
+            )
+        });
         let mut report = RunReport {
             source: id.to_owned(),
             outcome: Outcome::Failed,
@@ -333,23 +340,17 @@ impl Harvester {
             }
             Err(ConnectorError::Cancelled) => {
                 report.outcome = Outcome::Abandoned;
-                report.error = Some(if handed.batches == 0 {
-                    "cancelled by shutdown before it finished; nothing was written".into()
-                } else {
-                    format!(
-                        "cancelled by shutdown before it finished; the {} record(s) stored so \
-                         far stay, nothing was marked gone",
-                        report.counts.seen
-                    )
-                });
-            }
-            Err(e) if handed.batches > 0 => {
                 report.error = Some(format!(
-                    "{e} (the {} record(s) stored before that stay; nothing was marked gone)",
-                    report.counts.seen
+                    "cancelled by shutdown before it finished; {}",
+                    kept.as_deref().unwrap_or("nothing was written")
                 ));
             }
-            Err(e) => report.error = Some(e.to_string()),
+            Err(e) => {
+                report.error = Some(match &kept {
+                    Some(k) => format!("{e} ({k})"),
+                    None => e.to_string(),
+                });
+            }
         }
         // The platform is done with and the records are stored: the next source may start
         // while this one's records are indexed.

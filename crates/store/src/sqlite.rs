@@ -822,8 +822,8 @@ pub(crate) fn configure_writer(conn: &Connection) -> rusqlite::Result<String> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.set_prepared_statement_cache_capacity(64);
     // One plan per statement, whatever values are bound: without it, SQLite compiled the
-    // duplicate-key look-up again at every execution (it may pick a plan by a bound integer),
-    // 4 % of a first harvest's CPU.
+    // duplicate-key look-up again at every execution (`sqlite3Reprepare` in 282 of 7,000
+    // `perf` samples of a first harvest).
     conn.set_db_config(
         rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
         true,
