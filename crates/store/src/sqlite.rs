@@ -806,6 +806,9 @@ pub(crate) fn truncate_wal(conn: &Connection) -> rusqlite::Result<bool> {
     .map(|busy| busy == 0)
 }
 
+/// The writer's page cache, in KiB (the readers keep SQLite's default: they read few pages).
+const WRITER_CACHE_KIB: i64 = 32 * 1024;
+
 /// Returns the journal mode SQLite accepted. Setting it is also the first real read of the file,
 /// so a file that is not a database fails here, as an open error.
 pub(crate) fn configure_writer(conn: &Connection) -> rusqlite::Result<String> {
@@ -820,6 +823,11 @@ pub(crate) fn configure_writer(conn: &Connection) -> rusqlite::Result<String> {
     // it ever reached (620 MB after a harvest of a million records).
     conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // SQLite's default page cache is 2 MiB: the writer's look-ups (record ids, duplicate keys)
+    // read most pages back from the file. A first harvest of 100,000 records spent 9.4–10.4 s
+    // of its 42 s of CPU in the kernel, most of it copying pages; 6.3 s with 32 MiB (64 MiB
+    // saved no more).
+    conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
     conn.set_prepared_statement_cache_capacity(64);
     // One plan per statement, whatever values are bound: without it, SQLite compiled the
     // duplicate-key look-up again at every execution (`sqlite3Reprepare` in 282 of 7,000
