@@ -11,6 +11,8 @@
 //!                 after `prefill`: harvests of changed records, one index commit each
 //! snodo-bench harvest --records N [--sources 90] [--work DIR] [--snodo PATH]
 //!                 the corpus as a JSON API, harvested twice by `snodo harvest`: time, RSS, disk
+//! snodo-bench engine --data-dir DIR [--reps 200] QUERY...
+//!                 in-process latency of each query (top 20, total, facets, snippets): min, p50, p99
 //! snodo-bench http --addr 127.0.0.1:18080 [--reps 5] [--out FILE.json]
 //!                 latency per class of the "near me" queries against a running `snodo serve`
 //! ```
@@ -252,6 +254,32 @@ fn main() -> Result<()> {
             let n = args.num("records", 10_000)?;
             let st = snodo_bench::realistic::stats(seed, n);
             println!("{}", serde_json::to_string_pretty(&st)?);
+            Ok(())
+        }
+        "engine" => {
+            let dir = PathBuf::from(args.get("data-dir").context("--data-dir DIR is required")?);
+            let reps = args.num("reps", 200)?.max(1) as usize;
+            let mut engine = engines::open_snodo(&dir)?;
+            for text in &args.rest {
+                let q = queries::BenchQuery::words(text.as_str());
+                let total = engine.search(&q)?.total;
+                let mut ms: Vec<f64> = (0..reps)
+                    .map(|_| {
+                        let started = std::time::Instant::now();
+                        engine
+                            .search(&q)
+                            .map(|_| started.elapsed().as_secs_f64() * 1e3)
+                    })
+                    .collect::<Result<_>>()?;
+                ms.sort_by(f64::total_cmp);
+                let at = |p: f64| ms[((ms.len() - 1) as f64 * p).round() as usize];
+                println!(
+                    "{text:?}: {total} matches; min {:.3} ms, p50 {:.3} ms, p99 {:.3} ms over {reps} runs",
+                    ms[0],
+                    at(0.5),
+                    at(0.99)
+                );
+            }
             Ok(())
         }
         "wrk-lua" => {

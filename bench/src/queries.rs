@@ -95,6 +95,11 @@ pub enum Part {
 }
 
 impl BenchQuery {
+    /// A finished query (ends in a space: nothing completed), ranked by relevance, unfiltered.
+    pub fn words(text: impl Into<String>) -> BenchQuery {
+        BenchQuery::new(Class::Word, text)
+    }
+
     fn new(class: Class, text: impl Into<String>) -> BenchQuery {
         BenchQuery {
             class,

@@ -109,6 +109,8 @@ struct Generation {
     last_seq: AtomicU64,
     /// The common words of the searcher last seen, for completing the word being typed.
     common: Mutex<CommonState>,
+    /// The fast-field columns of each segment, opened once.
+    columns: collect::ColumnCache,
 }
 
 /// Which searcher the common words are of (tantivy's generation id), and whether a build is
@@ -162,6 +164,7 @@ impl Generation {
             dir,
             last_seq: AtomicU64::new(last_seq),
             common: Mutex::new(CommonState::default()),
+            columns: collect::ColumnCache::default(),
         })
     }
 
@@ -703,10 +706,12 @@ impl Index {
         let common = common_words(&generation, &searcher);
         let running = Running::start(&self.searching);
         let parallel = running.alone;
+        generation.columns.retain(&searcher);
         search::run(
             &searcher,
             &generation.fields,
             common.as_deref(),
+            &generation.columns,
             parallel,
             req,
             today,

@@ -5,6 +5,7 @@
 //! rebuilt from the store.
 
 use std::collections::BTreeSet;
+use std::sync::{Arc, LazyLock};
 
 use tantivy::schema::{
     Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, STORED,
@@ -14,7 +15,7 @@ use tantivy::tokenizer::{
     TextAnalyzer, TokenizerManager,
 };
 
-use crate::stem::{CachedStemmer, StemLanguage};
+use crate::stem::{CachedStemmer, KeepStarting, StemLanguage};
 
 /// Version of the schema and analysis. Stored next to the index in [`VERSION_FILE`].
 pub const SCHEMA_VERSION: u32 = 8;
@@ -71,6 +72,15 @@ impl LangGroup {
             LangGroup::It => "it",
             LangGroup::En => "en",
             LangGroup::Other => "other",
+        }
+    }
+
+    /// The stemmer of the group's analyser.
+    pub fn stemmer(self) -> Option<StemLanguage> {
+        match self {
+            LangGroup::It => Some(StemLanguage::Italian),
+            LangGroup::En => Some(StemLanguage::English),
+            LangGroup::Other => None,
         }
     }
 
@@ -277,9 +287,9 @@ pub fn fields_of(schema: &Schema) -> Option<Fields> {
 
 /// Registers the analysers every text field uses. Must run on each opened or created index.
 pub fn register_tokenizers(manager: &TokenizerManager) {
-    manager.register(TOKENIZER_IT, analyzer(Some(StemLanguage::Italian)));
-    manager.register(TOKENIZER_EN, analyzer(Some(StemLanguage::English)));
-    manager.register(TOKENIZER_GENERIC, analyzer(None));
+    for g in LangGroup::ALL {
+        manager.register(g.tokenizer(), analyzer(g.stemmer()));
+    }
 }
 
 /// `SimpleTokenizer → RemoveLongFilter(40) → LowerCaser → AsciiFoldingFilter → stop words →
@@ -293,12 +303,31 @@ pub fn analyzer(stem: Option<StemLanguage>) -> TextAnalyzer {
         .filter(RemoveLongFilter::limit(MAX_TOKEN_LEN))
         .filter(LowerCaser)
         .filter(AsciiFoldingFilter)
-        .filter(StopWordFilter::remove(stop_words()));
+        .filter(STOP_WORD_FILTER.clone());
     match stem {
         Some(lang) => base.filter(CachedStemmer(lang)).build(),
         None => base.build(),
     }
 }
+
+/// The analyser of `group`'s fields for a snippet: the same terms for every word that starts
+/// with one of `prefixes`, an empty one for any other (which is then not stemmed).
+pub fn snippet_analyzer(group: LangGroup, prefixes: Arc<[String]>) -> TextAnalyzer {
+    let base = TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(MAX_TOKEN_LEN))
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
+        .filter(STOP_WORD_FILTER.clone())
+        .filter(KeepStarting(prefixes));
+    match group.stemmer() {
+        Some(lang) => base.filter(CachedStemmer(lang)).build(),
+        None => base.build(),
+    }
+}
+
+/// Built once: the filter holds its words behind an `Arc`.
+static STOP_WORD_FILTER: LazyLock<StopWordFilter> =
+    LazyLock::new(|| StopWordFilter::remove(stop_words()));
 
 /// Lower case and ASCII folding only: the shape of the `words` field's terms, for matching the
 /// word being typed against them (stop words kept: `la` may start `lavoro`).
@@ -400,6 +429,34 @@ mod tests {
         assert_eq!(tokens(&mut it, "il bilancio").len(), 1);
         // Long tokens are dropped.
         assert!(tokens(&mut it, &"x".repeat(41)).is_empty());
+    }
+
+    #[test]
+    fn snippet_chain_stems_only_what_can_match() {
+        let text = "Il Bilancio partecipativo dei bilanci comunali";
+        let mut full = analyzer(Some(StemLanguage::Italian));
+        let mut snippet = snippet_analyzer(LangGroup::It, Arc::from(vec!["bilan".to_owned()]));
+        let offsets = |a: &mut TextAnalyzer| {
+            let mut out = Vec::new();
+            let mut s = a.token_stream(text);
+            while let Some(t) = s.next() {
+                out.push((t.offset_from, t.offset_to, t.position));
+            }
+            out
+        };
+        assert_eq!(offsets(&mut snippet), offsets(&mut full));
+        let expected: Vec<String> = tokens(&mut full, text)
+            .into_iter()
+            .map(|t| {
+                if t.starts_with("bilan") {
+                    t
+                } else {
+                    String::new()
+                }
+            })
+            .collect();
+        assert_eq!(tokens(&mut snippet, text), expected);
+        assert_eq!(expected.iter().filter(|t| !t.is_empty()).count(), 2);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
+use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde::Serialize;
@@ -458,13 +459,9 @@ impl Snippets<'_> {
             if let Some(e) = failed {
                 return Err(engine(e));
             }
-            let needles: Vec<String> = terms.keys().map(|t| needle(t)).collect();
+            let needles: Arc<[String]> = terms.keys().map(|t| needle(t)).collect();
+            let tokenizer = crate::schema::snippet_analyzer(group, needles.clone());
             let needles = Needles::new(&needles);
-            let tokenizer = self
-                .searcher
-                .index()
-                .tokenizer_for_field(field)
-                .map_err(engine)?;
             let g = SnippetGenerator::new(terms, tokenizer, field, SNIPPET_CHARS);
             self.generators.insert(key, (g, needles));
         }
@@ -570,6 +567,7 @@ pub(crate) fn run(
     searcher: &Searcher,
     fields: &Fields,
     common: Option<&crate::query::CommonWords>,
+    columns: &crate::collect::ColumnCache,
     parallel: bool,
     req: &SearchRequest,
     today: NaiveDate,
@@ -653,6 +651,7 @@ pub(crate) fn run(
     let facets_collector = FacetCollector {
         today: today_day,
         places: req.place_facets,
+        columns,
     };
     let limit = req.limit.min(MAX_LIMIT);
     let (top, counts) = if limit == 0 || req.offset > MAX_OFFSET {
@@ -665,6 +664,7 @@ pub(crate) fn run(
             offset: req.offset,
             boost_today: has_text.then_some(today_day),
             timely_today: (!has_text).then_some(today_day),
+            columns,
         };
         on_threads(searcher, &query, &(top, facets_collector), parallel).map_err(engine)?
     };
