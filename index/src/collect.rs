@@ -62,6 +62,7 @@ const BATCH: usize = 128;
 /// A string column and a counter per term ordinal.
 struct OrdCounts {
     column: Option<StrColumn>,
+    names: Arc<[String]>,
     /// The ordinals when every document has exactly one (read in batches).
     dense: Option<Arc<dyn ColumnValues<u64>>>,
     counts: Vec<u64>,
@@ -72,6 +73,7 @@ impl OrdCounts {
         let n = column.column.as_ref().map_or(0, |c| c.num_terms());
         OrdCounts {
             column: column.column.clone(),
+            names: column.names.clone(),
             dense: column.dense.clone(),
             counts: vec![0; n],
         }
@@ -111,21 +113,14 @@ impl OrdCounts {
         }
     }
 
-    fn harvest(self) -> std::io::Result<BTreeMap<String, u64>> {
+    fn harvest(self) -> BTreeMap<String, u64> {
         let mut out = BTreeMap::new();
-        let Some(column) = self.column else {
-            return Ok(out);
-        };
-        let mut s = String::new();
         for (ord, n) in self.counts.into_iter().enumerate() {
-            if n > 0 {
-                s.clear();
-                if column.ord_to_str(ord as u64, &mut s)? {
-                    *out.entry(s.clone()).or_default() += n;
-                }
+            if let (true, Some(name)) = (n > 0, self.names.get(ord)) {
+                *out.entry(name.clone()).or_default() += n;
             }
         }
-        Ok(out)
+        out
     }
 }
 
@@ -156,13 +151,27 @@ fn u64_column(reader: &SegmentReader, field: &str) -> Arc<dyn ColumnValues<u64>>
 struct OrdColumn {
     column: Option<StrColumn>,
     dense: Option<Arc<dyn ColumnValues<u64>>>,
+    /// Every term, by ordinal: looking one up in the column's dictionary decodes a block of it,
+    /// for every value counted in every segment of every search.
+    names: Arc<[String]>,
 }
 
 impl OrdColumn {
     fn open(reader: &SegmentReader, field: &str) -> tantivy::Result<Self> {
         let column = reader.fast_fields().str(field)?;
         let dense = column.as_ref().and_then(|c| dense(c.ords()));
-        Ok(OrdColumn { column, dense })
+        let mut names = Vec::new();
+        if let Some(c) = &column {
+            let mut terms = c.dictionary().stream()?;
+            while terms.advance() {
+                names.push(String::from_utf8_lossy(terms.key()).into_owned());
+            }
+        }
+        Ok(OrdColumn {
+            column,
+            dense,
+            names: names.into(),
+        })
     }
 }
 
@@ -388,7 +397,7 @@ impl SegmentCollector for FacetsSegment {
                 kind.insert(k.as_str().to_owned(), n);
             }
         }
-        let mut region = self.region_other.harvest()?;
+        let mut region = self.region_other.harvest();
         for (code, &n) in self.region.iter().enumerate().take(21).skip(1) {
             if n > 0 {
                 *region.entry(packed::region_code(code as u8)).or_default() += n;
@@ -407,7 +416,7 @@ impl SegmentCollector for FacetsSegment {
             .map(|(t, n)| (t.code.to_owned(), n))
             .collect();
         let (province, comune) = match self.places {
-            Some((p, c)) => (p.harvest()?, c.harvest()?),
+            Some((p, c)) => (p.harvest(), c.harvest()),
             None => Default::default(),
         };
         Ok(FacetCounts {
@@ -417,7 +426,7 @@ impl SegmentCollector for FacetsSegment {
             comune,
             total: self.total,
             kind,
-            source: self.source.harvest()?,
+            source: self.source.harvest(),
             region,
             status,
         })

@@ -243,11 +243,37 @@ struct Folder {
     non_ascii: HashMap<char, String>,
 }
 
-/// A folded text, and for each of its bytes the offset in the original text of the character it
-/// comes from: where a folded match is in the text as shown.
+/// A folded text, and where its bytes come from in the original text.
 struct Folded {
     text: String,
-    origin: Vec<u32>,
+    /// Where the folded text stops following the original byte for byte: at each non-ASCII
+    /// character (whose folded form maps to its start) and right after it. Sorted by the first
+    /// element; ASCII text (most of it) needs no entry.
+    jumps: Vec<Jump>,
+}
+
+#[derive(Clone, Copy)]
+struct Jump {
+    /// Offset in the folded text.
+    folded: u32,
+    /// Offset in the original text.
+    original: u32,
+    /// The folded bytes from here on come from one character (at `original`); else they follow
+    /// the original one for one.
+    within_char: bool,
+}
+
+impl Folded {
+    /// The offset in the original text of the character the folded byte `at` comes from.
+    fn origin(&self, at: usize) -> usize {
+        let at = u32::try_from(at).unwrap_or(u32::MAX);
+        let i = self.jumps.partition_point(|j| j.folded <= at);
+        match i.checked_sub(1).map(|i| self.jumps[i]) {
+            None => at as usize,
+            Some(j) if j.within_char => j.original as usize,
+            Some(j) => (j.original + (at - j.folded)) as usize,
+        }
+    }
 }
 
 impl Folder {
@@ -258,16 +284,23 @@ impl Folder {
         }
     }
 
+    /// Lower case and ASCII folding as the analysers do; runs of ASCII (most of a text) are
+    /// copied and lower-cased in bulk.
     fn fold(&mut self, text: &str) -> Folded {
         let mut out = String::with_capacity(text.len());
-        let mut origin = Vec::with_capacity(text.len());
-        for (i, c) in text.char_indices() {
-            let at = u32::try_from(i).unwrap_or(u32::MAX);
-            if c.is_ascii() {
-                out.push(c.to_ascii_lowercase());
-                origin.push(at);
-                continue;
-            }
+        let mut jumps = Vec::new();
+        let mut rest = text;
+        while !rest.is_empty() {
+            let ascii = rest
+                .bytes()
+                .position(|b| !b.is_ascii())
+                .unwrap_or(rest.len());
+            let from = out.len();
+            out.push_str(&rest[..ascii]);
+            out[from..].make_ascii_lowercase();
+            rest = &rest[ascii..];
+            let Some(c) = rest.chars().next() else { break };
+            let at = text.len() - rest.len();
             let analyzer = &mut self.analyzer;
             let f = self.non_ascii.entry(c).or_insert_with(|| {
                 let mut buf = [0u8; 4];
@@ -278,10 +311,21 @@ impl Folder {
                 }
                 folded
             });
+            let offset = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+            jumps.push(Jump {
+                folded: offset(out.len()),
+                original: offset(at),
+                within_char: true,
+            });
             out.push_str(f);
-            origin.resize(origin.len() + f.len(), at);
+            rest = &rest[c.len_utf8()..];
+            jumps.push(Jump {
+                folded: offset(out.len()),
+                original: offset(at + c.len_utf8()),
+                within_char: false,
+            });
         }
-        Folded { text: out, origin }
+        Folded { text: out, jumps }
     }
 }
 
@@ -307,7 +351,7 @@ fn mentions(folded: &Folded, needles: &Needles) -> Vec<(usize, usize)> {
     };
     let mut at: Vec<(usize, usize)> = finder
         .find_overlapping_iter(folded.text.as_str())
-        .map(|m| (folded.origin[m.start()] as usize, m.pattern().as_usize()))
+        .map(|m| (folded.origin(m.start()), m.pattern().as_usize()))
         .collect();
     // reported by where they end; `densest` reads them by where they start
     at.sort_unstable();
@@ -869,12 +913,24 @@ mod tests {
         let mut f = Folder::new();
         let folded = f.fold(text);
         assert_eq!(folded.text, expected);
-        assert_eq!(folded.origin.len(), folded.text.len());
         let at = folded.text.find("strasse").unwrap();
-        assert_eq!(&text[folded.origin[at] as usize..][..4], "Stra");
+        assert_eq!(&text[folded.origin(at)..][..4], "Stra");
         let at = folded.text.find("naive").unwrap();
-        assert_eq!(&text[folded.origin[at] as usize..][..2], "na");
+        assert_eq!(&text[folded.origin(at)..][..2], "na");
+        // Every folded byte maps to the start of the character it comes from.
+        let starts: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
+        let mut previous = 0;
+        for at in 0..folded.text.len() {
+            let o = folded.origin(at);
+            assert!(starts.contains(&o) && o >= previous, "byte {at} -> {o}");
+            previous = o;
+        }
+        // `ß` folds to two bytes, both from it.
+        let at = folded.text.find("ss").unwrap();
+        assert_eq!(folded.origin(at), folded.origin(at + 1));
+        assert_eq!(&text[folded.origin(at)..][..2], "ß");
         assert_eq!(f.fold("").text, "");
+        assert_eq!(f.fold("ABC").jumps.len(), 0);
     }
 
     #[test]
