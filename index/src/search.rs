@@ -335,7 +335,14 @@ struct Needles(Option<aho_corasick::AhoCorasick>);
 impl Needles {
     fn new(needles: &[String]) -> Needles {
         // more needles than a DFA's size limit allows: no snippets, not an error
-        Needles(aho_corasick::AhoCorasick::new(needles).ok())
+        // The NFA: it is built for one search and runs over some twenty texts, and the DFA the
+        // default picks for a few needles took longer to build than the searches it sped up.
+        Needles(
+            aho_corasick::AhoCorasick::builder()
+                .kind(Some(aho_corasick::AhoCorasickKind::NoncontiguousNFA))
+                .build(needles)
+                .ok(),
+        )
     }
 
     fn count(&self) -> usize {
