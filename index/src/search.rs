@@ -334,9 +334,9 @@ struct Needles(Option<aho_corasick::AhoCorasick>);
 
 impl Needles {
     fn new(needles: &[String]) -> Needles {
-        // more needles than a DFA's size limit allows: no snippets, not an error
         // The NFA: it is built for one search and runs over some twenty texts, and the DFA the
         // default picks for a few needles took longer to build than the searches it sped up.
+        // Beyond the automaton's size limits: no snippets, not an error.
         Needles(
             aho_corasick::AhoCorasick::builder()
                 .kind(Some(aho_corasick::AhoCorasickKind::NoncontiguousNFA))

@@ -41,8 +41,8 @@ impl StemLanguage {
 const MAX_CACHED: usize = 50_000;
 
 /// Word → stem. foldhash rather than SipHash: several times faster on short words (SipHash was
-/// 0.9 % of a first harvest's CPU), still seeded per map, so text chosen to collide cannot slow
-/// a harvest down.
+/// 0.9 % of a first harvest's CPU), still randomly seeded, so text chosen to collide cannot
+/// slow a harvest down.
 type StemMap = HashMap<String, String, foldhash::fast::RandomState>;
 
 thread_local! {
