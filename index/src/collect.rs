@@ -7,7 +7,7 @@ use snodo_model::{Kind, Status};
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::{Column, ColumnIndex, ColumnValues, StrColumn};
 use tantivy::index::SegmentId;
-use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader, TantivyError};
+use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 
 use crate::packed;
 use crate::search::Sort;
@@ -350,20 +350,17 @@ impl Collector for Facets<'_> {
         false
     }
 
-    fn merge_fruits(
-        &self,
-        fruits: Vec<std::io::Result<FacetCounts>>,
-    ) -> tantivy::Result<FacetCounts> {
+    fn merge_fruits(&self, fruits: Vec<FacetCounts>) -> tantivy::Result<FacetCounts> {
         let mut all = FacetCounts::default();
         for f in fruits {
-            all.merge(f.map_err(|e| TantivyError::IoError(Arc::new(e)))?);
+            all.merge(f);
         }
         Ok(all)
     }
 }
 
 impl SegmentCollector for FacetsSegment {
-    type Fruit = std::io::Result<FacetCounts>;
+    type Fruit = FacetCounts;
 
     fn collect(&mut self, doc: DocId, _score: Score) {
         self.docs.push(doc);
@@ -380,7 +377,7 @@ impl SegmentCollector for FacetsSegment {
         }
     }
 
-    fn harvest(mut self) -> std::io::Result<FacetCounts> {
+    fn harvest(mut self) -> FacetCounts {
         self.flush();
         let mut status = BTreeMap::new();
         for (st, n) in [Status::Upcoming, Status::Open, Status::Closed]
@@ -419,7 +416,7 @@ impl SegmentCollector for FacetsSegment {
             Some((p, c)) => (p.harvest(), c.harvest()),
             None => Default::default(),
         };
-        Ok(FacetCounts {
+        FacetCounts {
             method,
             topic,
             province,
@@ -429,7 +426,7 @@ impl SegmentCollector for FacetsSegment {
             source: self.source.harvest(),
             region,
             status,
-        })
+        }
     }
 }
 

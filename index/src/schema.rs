@@ -12,7 +12,7 @@ use tantivy::schema::{
 };
 use tantivy::tokenizer::{
     AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, StopWordFilter,
-    TextAnalyzer, TokenizerManager,
+    TextAnalyzer, TextAnalyzerBuilder, Tokenizer, TokenizerManager,
 };
 
 use crate::stem::{CachedStemmer, KeepStarting, StemLanguage};
@@ -299,30 +299,29 @@ pub fn register_tokenizers(manager: &TokenizerManager) {
 /// field's analyser but kept by another would otherwise have to match in that other field, and a
 /// conjunctive query like `bilancio del comune` would miss Italian records.
 pub fn analyzer(stem: Option<StemLanguage>) -> TextAnalyzer {
-    let base = TextAnalyzer::builder(SimpleTokenizer::default())
-        .filter(RemoveLongFilter::limit(MAX_TOKEN_LEN))
-        .filter(LowerCaser)
-        .filter(AsciiFoldingFilter)
-        .filter(STOP_WORD_FILTER.clone());
     match stem {
-        Some(lang) => base.filter(CachedStemmer(lang)).build(),
-        None => base.build(),
+        Some(lang) => unstemmed().filter(CachedStemmer(lang)).build(),
+        None => unstemmed().build(),
     }
 }
 
 /// The analyser of `group`'s fields for a snippet: the same terms for every word that starts
 /// with one of `prefixes`, an empty one for any other (which is then not stemmed).
 pub fn snippet_analyzer(group: LangGroup, prefixes: Arc<[String]>) -> TextAnalyzer {
-    let base = TextAnalyzer::builder(SimpleTokenizer::default())
-        .filter(RemoveLongFilter::limit(MAX_TOKEN_LEN))
-        .filter(LowerCaser)
-        .filter(AsciiFoldingFilter)
-        .filter(STOP_WORD_FILTER.clone())
-        .filter(KeepStarting(prefixes));
+    let base = unstemmed().filter(KeepStarting(prefixes));
     match group.stemmer() {
         Some(lang) => base.filter(CachedStemmer(lang)).build(),
         None => base.build(),
     }
+}
+
+/// Every analyser's chain up to the stemmer.
+fn unstemmed() -> TextAnalyzerBuilder<impl Tokenizer> {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(MAX_TOKEN_LEN))
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
+        .filter(STOP_WORD_FILTER.clone())
 }
 
 /// Built once: the filter holds its words behind an `Arc`.
