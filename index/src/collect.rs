@@ -1,7 +1,7 @@
 //! Collectors over fast fields: facet counts in one pass over all matches, and the sort key.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use snodo_model::{Kind, Status};
 use tantivy::collector::{Collector, SegmentCollector};
@@ -47,8 +47,12 @@ impl FacetCounts {
 }
 
 /// Facet collector: kind, region and status from the packed `facets` column (status against
-/// `today`), source from the ordinals of its string column. Values are read in batches of
-/// [`BATCH`] matches, which lets the column decoders work without a dynamic call per value.
+/// `today`), source from the ordinals of its string column.
+///
+/// Matches are marked in a bitmap while the query runs and counted when the segment is done:
+/// either the matches themselves, or — when they are most of the segment — the segment's
+/// totals (counted once and kept, see [`Totals`]) minus the records that did not match. A
+/// word found in 85 % of the records then costs the columns of 15 % of them. Counts stay exact.
 pub struct Facets<'a> {
     pub today: i64,
     /// Also count by province and comune (two more columns read per match).
@@ -56,72 +60,258 @@ pub struct Facets<'a> {
     pub(crate) columns: &'a ColumnCache,
 }
 
-/// Matches buffered before their columns are read.
+/// Matches whose columns are read together.
 const BATCH: usize = 128;
 
-/// A string column and a counter per term ordinal.
-struct OrdCounts {
-    column: Option<StrColumn>,
-    names: Arc<[String]>,
-    /// The ordinals when every document has exactly one (read in batches).
-    dense: Option<Arc<dyn ColumnValues<u64>>>,
-    counts: Vec<u64>,
+/// Facet counts of one segment by value number; names are put on them at the end.
+#[derive(Clone)]
+struct Tally {
+    total: u64,
+    kind: [u64; 16],
+    region: [u64; 32],
+    status: [u64; 3],
+    method: [u64; 6],
+    topic: [u64; 13],
+    /// By term ordinal of the segment's string columns.
+    source: Vec<u64>,
+    /// Regions that are not an ISTAT code (read only for those).
+    region_other: Vec<u64>,
+    province: Vec<u64>,
+    comune: Vec<u64>,
 }
 
-impl OrdCounts {
-    fn new(column: &OrdColumn) -> Self {
-        let n = column.column.as_ref().map_or(0, |c| c.num_terms());
-        OrdCounts {
-            column: column.column.clone(),
-            names: column.names.clone(),
-            dense: column.dense.clone(),
-            counts: vec![0; n],
+/// Adds one to `counts[ord]`, when the ordinal is in range.
+fn bump(counts: &mut [u64], ord: u64) {
+    if let Some(n) = usize::try_from(ord).ok().and_then(|i| counts.get_mut(i)) {
+        *n += 1;
+    }
+}
+
+/// Every facet field holds at most one value per document, so the first ordinal is the only one.
+fn bump_first(counts: &mut [u64], column: &OrdColumn, doc: DocId) {
+    if let Some(ord) = column.column.as_ref().and_then(|c| c.ords().first(doc)) {
+        bump(counts, ord);
+    }
+}
+
+impl Tally {
+    fn new(cols: &SegmentColumns) -> Tally {
+        let zeros = |c: &OrdColumn| vec![0; c.names.len()];
+        Tally {
+            total: 0,
+            kind: [0; 16],
+            region: [0; 32],
+            status: [0; 3],
+            method: [0; 6],
+            topic: [0; 13],
+            source: zeros(&cols.source),
+            region_other: zeros(&cols.region),
+            province: zeros(&cols.province),
+            comune: zeros(&cols.comune),
         }
     }
 
-    fn count(&mut self, ord: u64) {
-        if let Some(n) = usize::try_from(ord)
-            .ok()
-            .and_then(|i| self.counts.get_mut(i))
-        {
-            *n += 1;
+    /// Counts `docs` (at most [`BATCH`], ascending); `today` as a [`packed::day_offset`].
+    fn add(&mut self, cols: &SegmentColumns, today: u64, places: bool, docs: &[DocId]) {
+        let mut scratch = [0u64; BATCH];
+        let vals = &mut scratch[..docs.len()];
+        cols.packed.get_vals(docs, vals);
+        for (&v, &doc) in vals.iter().zip(docs) {
+            self.kind[packed::kind_index(v)] += 1;
+            let r = packed::region(v);
+            self.region[usize::from(r)] += 1;
+            if r == packed::REGION_OTHER {
+                bump_first(&mut self.region_other, &cols.region, doc);
+            }
+            let st = match packed::status(v, today) {
+                Status::Upcoming => 0,
+                Status::Open => 1,
+                Status::Closed => 2,
+            };
+            self.status[st] += 1;
+            let mut m = packed::methods(v);
+            while m != 0 {
+                self.method[m.trailing_zeros() as usize] += 1;
+                m &= m - 1;
+            }
         }
-    }
-
-    /// Every facet field holds at most one value per document, so the first ordinal is the only
-    /// one.
-    fn collect(&mut self, doc: DocId) {
-        if let Some(ord) = self.column.as_ref().and_then(|c| c.ords().first(doc)) {
-            self.count(ord);
+        cols.themes.get_vals(docs, vals);
+        for &v in vals.iter() {
+            let mut m = v & 0x1fff;
+            while m != 0 {
+                self.topic[m.trailing_zeros() as usize] += 1;
+                m &= m - 1;
+            }
         }
-    }
-
-    fn collect_batch(&mut self, docs: &[DocId], scratch: &mut [u64]) {
-        match self.dense.clone() {
-            Some(values) => {
-                let out = &mut scratch[..docs.len()];
-                values.get_vals(docs, out);
-                for &ord in out.iter() {
-                    self.count(ord);
+        match &cols.source.dense {
+            Some(ords) => {
+                ords.get_vals(docs, vals);
+                for &ord in vals.iter() {
+                    bump(&mut self.source, ord);
                 }
             }
             None => {
                 for &doc in docs {
-                    self.collect(doc);
+                    bump_first(&mut self.source, &cols.source, doc);
                 }
             }
         }
-    }
-
-    fn harvest(self) -> BTreeMap<String, u64> {
-        let mut out = BTreeMap::new();
-        for (ord, n) in self.counts.into_iter().enumerate() {
-            if let (true, Some(name)) = (n > 0, self.names.get(ord)) {
-                *out.entry(name.clone()).or_default() += n;
+        if places {
+            for &doc in docs {
+                bump_first(&mut self.province, &cols.province, doc);
+                bump_first(&mut self.comune, &cols.comune, doc);
             }
         }
+        self.total += docs.len() as u64;
+    }
+
+    /// Counts every document of `words` (a bitmap, bit `d` for document `d`), in batches.
+    fn add_bitmap(
+        &mut self,
+        cols: &SegmentColumns,
+        today: u64,
+        places: bool,
+        words: impl Iterator<Item = u64>,
+    ) {
+        let mut docs = [0 as DocId; BATCH];
+        let mut n = 0;
+        for (w, mut bits) in words.enumerate() {
+            while bits != 0 {
+                docs[n] = (w as DocId) * 64 + bits.trailing_zeros();
+                bits &= bits - 1;
+                n += 1;
+                if n == BATCH {
+                    self.add(cols, today, places, &docs);
+                    n = 0;
+                }
+            }
+        }
+        self.add(cols, today, places, &docs[..n]);
+    }
+
+    /// `totals` minus `self`: the counts of the documents `self` did not count.
+    fn complement_of(&self, totals: &Tally) -> Tally {
+        fn minus(all: &mut [u64], part: &[u64]) {
+            for (a, p) in all.iter_mut().zip(part) {
+                *a = a.saturating_sub(*p);
+            }
+        }
+        let mut out = totals.clone();
+        out.total = out.total.saturating_sub(self.total);
+        minus(&mut out.kind, &self.kind);
+        minus(&mut out.region, &self.region);
+        minus(&mut out.status, &self.status);
+        minus(&mut out.method, &self.method);
+        minus(&mut out.topic, &self.topic);
+        minus(&mut out.source, &self.source);
+        minus(&mut out.region_other, &self.region_other);
+        minus(&mut out.province, &self.province);
+        minus(&mut out.comune, &self.comune);
         out
     }
+
+    fn into_counts(self, cols: &SegmentColumns, places: bool) -> FacetCounts {
+        fn named(counts: Vec<u64>, names: &[String]) -> BTreeMap<String, u64> {
+            let mut out = BTreeMap::new();
+            for (n, name) in counts.into_iter().zip(names) {
+                if n > 0 {
+                    *out.entry(name.clone()).or_default() += n;
+                }
+            }
+            out
+        }
+        let status = [Status::Upcoming, Status::Open, Status::Closed]
+            .into_iter()
+            .zip(self.status)
+            .filter(|(_, n)| *n > 0)
+            .map(|(st, n)| (st.as_str().to_owned(), n))
+            .collect();
+        let kind = Kind::ALL
+            .iter()
+            .zip(self.kind)
+            .filter(|(_, n)| *n > 0)
+            .map(|(k, n)| (k.as_str().to_owned(), n))
+            .collect();
+        let mut region = named(self.region_other, &cols.region.names);
+        for (code, &n) in self.region.iter().enumerate().take(21).skip(1) {
+            if n > 0 {
+                *region.entry(packed::region_code(code as u8)).or_default() += n;
+            }
+        }
+        let method = snodo_model::METHODS
+            .iter()
+            .zip(self.method)
+            .filter(|(_, n)| *n > 0)
+            .map(|(m, n)| ((*m).to_owned(), n))
+            .collect();
+        let topic = snodo_model::topics::THEMES
+            .iter()
+            .zip(self.topic)
+            .filter(|(_, n)| *n > 0)
+            .map(|(t, n)| (t.code.to_owned(), n))
+            .collect();
+        let (province, comune) = if places {
+            (
+                named(self.province, &cols.province.names),
+                named(self.comune, &cols.comune.names),
+            )
+        } else {
+            Default::default()
+        };
+        FacetCounts {
+            total: self.total,
+            kind,
+            source: named(self.source, &cols.source.names),
+            region,
+            status,
+            method,
+            topic,
+            province,
+            comune,
+        }
+    }
+}
+
+/// The facet counts of every live document of a segment as of one day, with the live
+/// documents as a bitmap: what a search whose matches are most of the segment subtracts from.
+pub(crate) struct Totals {
+    /// The deletes and the day they were counted for.
+    key: (Option<tantivy::Opstamp>, u64),
+    /// Bit `d` set when document `d` is live.
+    alive: Vec<u64>,
+    live: u64,
+    tally: Tally,
+}
+
+impl Totals {
+    fn count(cols: &SegmentColumns, reader: &SegmentReader, today: u64) -> Totals {
+        let max = reader.max_doc();
+        let mut alive = vec![0u64; bitmap_words(max)];
+        match reader.alive_bitset() {
+            Some(a) => {
+                for doc in a.iter_alive() {
+                    alive[(doc / 64) as usize] |= 1 << (doc % 64);
+                }
+            }
+            None => {
+                for doc in 0..max {
+                    alive[(doc / 64) as usize] |= 1 << (doc % 64);
+                }
+            }
+        }
+        let mut tally = Tally::new(cols);
+        tally.add_bitmap(cols, today, true, alive.iter().copied());
+        Totals {
+            key: (reader.delete_opstamp(), today),
+            alive,
+            live: u64::from(reader.num_docs()),
+            tally,
+        }
+    }
+}
+
+fn bitmap_words(max_doc: DocId) -> usize {
+    (max_doc as usize).div_ceil(64)
 }
 
 /// The values of a column in which every document has exactly one, without the per-read
@@ -190,9 +380,23 @@ pub(crate) struct SegmentColumns {
     region: OrdColumn,
     province: OrdColumn,
     comune: OrdColumn,
+    /// The last [`Totals`] counted, for its deletes and day.
+    totals: Mutex<Option<Arc<Totals>>>,
 }
 
 impl SegmentColumns {
+    /// The segment's [`Totals`] for `reader`'s deletes and `today`, counted when not kept.
+    fn totals(&self, reader: &SegmentReader, today: u64) -> Arc<Totals> {
+        let key = (reader.delete_opstamp(), today);
+        let mut kept = self.totals.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(t) = kept.as_ref().filter(|t| t.key == key) {
+            return t.clone();
+        }
+        let counted = Arc::new(Totals::count(self, reader, today));
+        *kept = Some(counted.clone());
+        counted
+    }
+
     fn open(reader: &SegmentReader) -> tantivy::Result<SegmentColumns> {
         Ok(SegmentColumns {
             packed: packed_column(reader),
@@ -208,6 +412,7 @@ impl SegmentColumns {
             region: OrdColumn::open(reader, "region")?,
             province: OrdColumn::open(reader, "province")?,
             comune: OrdColumn::open(reader, "comune")?,
+            totals: Mutex::new(None),
         })
     }
 }
@@ -241,75 +446,26 @@ impl ColumnCache {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SegmentId, Arc<SegmentColumns>>> {
         // A panic while holding the lock cannot leave the map half-updated: recover it.
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
 pub struct FacetsSegment {
     today: u64,
-    total: u64,
-    packed: Arc<dyn ColumnValues<u64>>,
-    themes: Arc<dyn ColumnValues<u64>>,
-    source: OrdCounts,
-    /// Only read for a region that is not an ISTAT code.
-    region_other: OrdCounts,
-    /// Province and comune, when asked for.
-    places: Option<(OrdCounts, OrdCounts)>,
-    kind: [u64; 16],
-    region: [u64; 32],
-    status: [u64; 3],
-    method: [u64; 6],
-    topic: [u64; 13],
-    docs: Vec<DocId>,
-    scratch: Vec<u64>,
+    places: bool,
+    columns: Arc<SegmentColumns>,
+    reader: SegmentReader,
+    /// Bit `d` set when document `d` matched.
+    matched: Vec<u64>,
+    count: u64,
 }
 
 impl FacetsSegment {
-    fn flush(&mut self) {
-        if self.docs.is_empty() {
-            return;
-        }
-        let n = self.docs.len();
-        let vals = &mut self.scratch[..n];
-        self.packed.get_vals(&self.docs, vals);
-        for (i, &v) in vals.iter().enumerate() {
-            self.kind[packed::kind_index(v)] += 1;
-            let r = packed::region(v);
-            self.region[usize::from(r)] += 1;
-            if r == packed::REGION_OTHER {
-                self.region_other.collect(self.docs[i]);
-            }
-            let st = match packed::status(v, self.today) {
-                Status::Upcoming => 0,
-                Status::Open => 1,
-                Status::Closed => 2,
-            };
-            self.status[st] += 1;
-            let mut m = packed::methods(v);
-            while m != 0 {
-                self.method[m.trailing_zeros() as usize] += 1;
-                m &= m - 1;
-            }
-        }
-        self.themes.get_vals(&self.docs, vals);
-        for &v in vals.iter() {
-            let mut m = v & 0x1fff;
-            while m != 0 {
-                self.topic[m.trailing_zeros() as usize] += 1;
-                m &= m - 1;
-            }
-        }
-        self.source.collect_batch(&self.docs, &mut self.scratch);
-        if let Some((province, comune)) = &mut self.places {
-            for &doc in &self.docs {
-                province.collect(doc);
-                comune.collect(doc);
-            }
-        }
-        self.total += n as u64;
-        self.docs.clear();
+    /// Whether `doc` matched (the collector has seen it).
+    pub(crate) fn contains(&self, doc: DocId) -> bool {
+        self.matched
+            .get((doc / 64) as usize)
+            .is_some_and(|w| w & (1 << (doc % 64)) != 0)
     }
 }
 
@@ -322,27 +478,13 @@ impl Collector for Facets<'_> {
         _segment: SegmentOrdinal,
         reader: &SegmentReader,
     ) -> tantivy::Result<FacetsSegment> {
-        let columns = self.columns.get(reader)?;
         Ok(FacetsSegment {
             today: packed::day_offset(self.today),
-            total: 0,
-            packed: columns.packed.clone(),
-            themes: columns.themes.clone(),
-            source: OrdCounts::new(&columns.source),
-            region_other: OrdCounts::new(&columns.region),
-            places: self.places.then(|| {
-                (
-                    OrdCounts::new(&columns.province),
-                    OrdCounts::new(&columns.comune),
-                )
-            }),
-            kind: [0; 16],
-            region: [0; 32],
-            status: [0; 3],
-            method: [0; 6],
-            topic: [0; 13],
-            docs: Vec::with_capacity(BATCH),
-            scratch: vec![0; BATCH],
+            places: self.places,
+            columns: self.columns.get(reader)?,
+            reader: reader.clone(),
+            matched: vec![0; bitmap_words(reader.max_doc())],
+            count: 0,
         })
     }
 
@@ -363,70 +505,34 @@ impl SegmentCollector for FacetsSegment {
     type Fruit = FacetCounts;
 
     fn collect(&mut self, doc: DocId, _score: Score) {
-        self.docs.push(doc);
-        if self.docs.len() == BATCH {
-            self.flush();
+        if let Some(w) = self.matched.get_mut((doc / 64) as usize) {
+            *w |= 1 << (doc % 64);
+            self.count += 1;
         }
     }
 
     fn collect_block(&mut self, docs: &[DocId]) {
-        for chunk in docs.chunks(BATCH) {
-            self.flush();
-            self.docs.extend_from_slice(chunk);
-            self.flush();
+        for &doc in docs {
+            self.collect(doc, 0.0);
         }
     }
 
-    fn harvest(mut self) -> FacetCounts {
-        self.flush();
-        let mut status = BTreeMap::new();
-        for (st, n) in [Status::Upcoming, Status::Open, Status::Closed]
-            .into_iter()
-            .zip(self.status)
-        {
-            if n > 0 {
-                status.insert(st.as_str().to_owned(), n);
-            }
-        }
-        let mut kind = BTreeMap::new();
-        for (k, n) in Kind::ALL.iter().zip(self.kind) {
-            if n > 0 {
-                kind.insert(k.as_str().to_owned(), n);
-            }
-        }
-        let mut region = self.region_other.harvest();
-        for (code, &n) in self.region.iter().enumerate().take(21).skip(1) {
-            if n > 0 {
-                *region.entry(packed::region_code(code as u8)).or_default() += n;
-            }
-        }
-        let method = snodo_model::METHODS
-            .iter()
-            .zip(self.method)
-            .filter(|(_, n)| *n > 0)
-            .map(|(m, n)| ((*m).to_owned(), n))
-            .collect();
-        let topic = snodo_model::topics::THEMES
-            .iter()
-            .zip(self.topic)
-            .filter(|(_, n)| *n > 0)
-            .map(|(t, n)| (t.code.to_owned(), n))
-            .collect();
-        let (province, comune) = match self.places {
-            Some((p, c)) => (p.harvest(), c.harvest()),
-            None => Default::default(),
+    fn harvest(self) -> FacetCounts {
+        let cols = &*self.columns;
+        let live = u64::from(self.reader.num_docs());
+        let tally = if self.count > live / 2 {
+            let totals = cols.totals(&self.reader, self.today);
+            let mut missed = Tally::new(cols);
+            let words = totals.alive.iter().zip(&self.matched).map(|(a, m)| a & !m);
+            missed.add_bitmap(cols, self.today, self.places, words);
+            debug_assert_eq!(missed.total + self.count, totals.live);
+            missed.complement_of(&totals.tally)
+        } else {
+            let mut tally = Tally::new(cols);
+            tally.add_bitmap(cols, self.today, self.places, self.matched.iter().copied());
+            tally
         };
-        FacetCounts {
-            method,
-            topic,
-            province,
-            comune,
-            total: self.total,
-            kind,
-            source: self.source.harvest(),
-            region,
-            status,
-        }
+        tally.into_counts(cols, self.places)
     }
 }
 
@@ -540,6 +646,19 @@ pub struct TopKSegment {
 }
 
 impl TopKSegment {
+    /// The text score a match must exceed to enter the page: the worst key kept, once `k` are,
+    /// divided by the largest boost (a match at exactly that score could still tie and win on
+    /// the later keys, hence the step down). Only for relevance with a status boost.
+    fn threshold(&self) -> Score {
+        match self.heap.peek() {
+            Some(worst) if self.heap.len() >= self.k => {
+                let bound = (worst.key.primary / MAX_BOOST) as Score;
+                bound - bound.abs() * 1e-6
+            }
+            _ => Score::MIN,
+        }
+    }
+
     /// An upper bound of [`Self::primary`] that reads no column when it can.
     fn primary_bound(&self, doc: DocId, score: f64) -> f64 {
         match (self.sort, self.boost_today) {
@@ -677,4 +796,54 @@ impl SegmentCollector for TopKSegment {
             .map(|e| (e.key, tantivy::DocAddress::new(segment, e.doc)))
             .collect()
     }
+}
+
+/// The page and the facets of a text search ranked by relevance, in two passes per segment:
+/// `counting` (the whole query, filters included) is run without scores to mark its matches
+/// for the facets; then `ranking` (the text alone, a flat union of terms) is run by
+/// tantivy's block-max WAND, which skips the blocks of postings whose best possible score
+/// cannot enter the page, and only marked matches are kept. A word found in most records is
+/// then scored for a few thousand of its matches instead of every one of them.
+pub(crate) fn counted_then_ranked(
+    searcher: &tantivy::Searcher,
+    counting: &dyn tantivy::query::Query,
+    ranking: &dyn tantivy::query::Query,
+    top: &TopK<'_>,
+    facets: &Facets<'_>,
+    parallel: bool,
+) -> tantivy::Result<(Vec<(SortKey, tantivy::DocAddress)>, FacetCounts)> {
+    use tantivy::query::EnableScoring;
+    debug_assert!(matches!(top.sort, Sort::Relevance) && top.boost_today.is_some());
+    let counting = counting.weight(EnableScoring::disabled_from_searcher(searcher))?;
+    let ranking = ranking.weight(EnableScoring::enabled_from_searcher(searcher))?;
+    let segment = |(ord, reader): (usize, &SegmentReader)| {
+        let ord = ord as SegmentOrdinal;
+        let mut counts = facets.for_segment(ord, reader)?;
+        let alive = reader.alive_bitset();
+        counting.for_each_no_score(reader, &mut |docs| {
+            for &doc in docs {
+                if alive.is_none_or(|a| a.is_alive(doc)) {
+                    counts.collect(doc, 0.0);
+                }
+            }
+        })?;
+        let mut best = top.for_segment(ord, reader)?;
+        ranking.for_each_pruning(Score::MIN, reader, &mut |doc, score| {
+            if counts.contains(doc) {
+                best.collect(doc, score);
+            }
+            best.threshold()
+        })?;
+        Ok((best.harvest(), counts.harvest()))
+    };
+    let single;
+    let executor = if parallel {
+        searcher.index().search_executor()
+    } else {
+        single = tantivy::Executor::single_thread();
+        &single
+    };
+    let fruits = executor.map(segment, searcher.segment_readers().iter().enumerate())?;
+    let (tops, counts): (Vec<_>, Vec<_>) = fruits.into_iter().unzip();
+    Ok((top.merge_fruits(tops)?, facets.merge_fruits(counts)?))
 }

@@ -25,7 +25,11 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::sync::LazyLock;
 
-use tantivy::query::{EmptyQuery, FuzzyTermQuery, Query, QueryParser, QueryParserError};
+use tantivy::query::{
+    BooleanQuery, BoostQuery, EmptyQuery, FuzzyTermQuery, Occur, Query, QueryParser,
+    QueryParserError, TermQuery,
+};
+use tantivy::schema::IndexRecordOption;
 use tantivy::termdict::TermMerger;
 use tantivy::{Searcher, Term};
 
@@ -562,13 +566,85 @@ fn has_text(searcher: &Searcher, field: tantivy::schema::Field) -> bool {
     })
 }
 
+/// The words of a query that is one plain word or one group of alternatives `(a OR b …)` of
+/// plain words (what a word being typed, or a misspelt one, becomes), else `None`.
+fn alternatives(text: &str) -> Option<Vec<&str>> {
+    let t = text.trim();
+    let inner = t
+        .strip_prefix('(')
+        .and_then(|s| s.strip_suffix(')'))
+        .unwrap_or(t);
+    let mut words = Vec::new();
+    for (i, w) in inner.split_whitespace().enumerate() {
+        if i % 2 == 1 {
+            if w != "OR" {
+                return None;
+            }
+        } else if w.chars().all(char::is_alphanumeric) && !is_operator(w) {
+            words.push(w);
+        } else {
+            return None;
+        }
+    }
+    // Not empty, and not ending in `OR`.
+    (!words.is_empty() && inner.split_whitespace().count() == 2 * words.len() - 1).then_some(words)
+}
+
+/// The query of [`alternatives`] as one flat union of term queries, one per word and searched
+/// field, each boosted like the parser boosts it: tantivy ranks a union of plain terms by
+/// block-max WAND (blocks whose best score cannot enter the page are skipped), while the
+/// parser's nested unions (word → fields) are scored match by match. Same matches, and the
+/// same scores (sums of the same term scores). `None` when a word analyses to more than one
+/// token in some field (the parser makes a phrase of it) or to none in every field.
+fn flat_union(
+    searcher: &Searcher,
+    words: &[&str],
+    searched: &[(tantivy::schema::Field, f32)],
+) -> Result<Option<Box<dyn Query>>, IndexError> {
+    let index = searcher.index();
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    for &(field, boost) in searched {
+        let mut analyzer = index.tokenizer_for_field(field).map_err(engine)?;
+        for word in words {
+            let mut tokens = Vec::with_capacity(1);
+            let mut stream = analyzer.token_stream(word);
+            while let Some(t) = stream.next() {
+                tokens.push(t.text.clone());
+            }
+            if tokens.len() > 1 {
+                return Ok(None);
+            }
+            for t in tokens {
+                let term: Box<dyn Query> = Box::new(TermQuery::new(
+                    Term::from_field_text(field, &t),
+                    IndexRecordOption::WithFreqs,
+                ));
+                let q = if boost == 1.0 {
+                    term
+                } else {
+                    Box::new(BoostQuery::new(term, boost))
+                };
+                clauses.push((Occur::Should, q));
+            }
+        }
+    }
+    Ok((!clauses.is_empty()).then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>))
+}
+
+/// A parsed user query.
+pub(crate) struct Parsed {
+    pub query: Box<dyn Query>,
+    /// The same query as a flat union of terms, when it is one (see [`flat_union`]).
+    pub union: Option<Box<dyn Query>>,
+}
+
 /// The parsed user query: `None` matches everything.
 pub(crate) fn parse(
     searcher: &Searcher,
     fields: &Fields,
     common: Option<&CommonWords>,
     q: Option<&str>,
-) -> Result<Option<Box<dyn Query>>, IndexError> {
+) -> Result<Option<Parsed>, IndexError> {
     let Some(norm) = q.map(normalize).transpose()?.flatten() else {
         return Ok(None);
     };
@@ -611,7 +687,7 @@ pub(crate) fn parse(
     let searched = if with_text.is_empty() { all } else { with_text };
     let mut parser = QueryParser::for_index(index, searched.iter().map(|(f, _)| *f).collect());
     parser.set_conjunction_by_default();
-    for (f, boost) in searched {
+    for &(f, boost) in &searched {
         parser.set_field_boost(f, boost);
     }
     // Only exclusions ("-scuole", or a phrase that analyses to nothing beside one): everything
@@ -630,7 +706,11 @@ pub(crate) fn parse(
     if query.downcast_ref::<EmptyQuery>().is_some() {
         return Ok(None);
     }
-    Ok(Some(query))
+    let union = match alternatives(&text) {
+        Some(words) => flat_union(searcher, &words, &searched)?,
+        None => None,
+    };
+    Ok(Some(Parsed { query, union }))
 }
 
 #[cfg(test)]

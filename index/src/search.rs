@@ -624,10 +624,10 @@ pub(crate) fn run(
     today: NaiveDate,
 ) -> Result<SearchResults, IndexError> {
     let today_day = day(today);
-    let text_query = crate::query::parse(searcher, fields, common, req.q.as_deref())?;
-    let has_text = text_query.is_some();
-    let main: Box<dyn Query> = match &text_query {
-        Some(q) => q.box_clone(),
+    let parsed = crate::query::parse(searcher, fields, common, req.q.as_deref())?;
+    let has_text = parsed.is_some();
+    let main: Box<dyn Query> = match &parsed {
+        Some(p) => p.query.box_clone(),
         None => Box::new(AllQuery),
     };
     let mut clauses = vec![(Occur::Must, main)];
@@ -717,12 +717,23 @@ pub(crate) fn run(
             timely_today: (!has_text).then_some(today_day),
             columns,
         };
-        on_threads(searcher, &query, &(top, facets_collector), parallel).map_err(engine)?
+        match parsed.as_ref().and_then(|p| p.union.as_deref()) {
+            Some(union) if req.sort == Sort::Relevance => crate::collect::counted_then_ranked(
+                searcher,
+                &query,
+                union,
+                &top,
+                &facets_collector,
+                parallel,
+            ),
+            _ => on_threads(searcher, &query, &(top, facets_collector), parallel),
+        }
+        .map_err(engine)?
     };
 
-    let mut snippets = text_query.as_deref().map(|q| Snippets {
+    let mut snippets = parsed.as_ref().map(|p| Snippets {
         searcher,
-        query: q,
+        query: p.query.as_ref(),
         fields,
         generators: BTreeMap::new(),
         folder: Folder::new(),

@@ -1369,3 +1369,105 @@ fn completions_count_every_segment_and_keep_the_commonest() {
         }
     }
 }
+
+// ---------------------------------------------------------------- facets at scale
+
+/// Facets of a query whose matches are most of a segment are counted as the segment's totals
+/// minus the records that did not match; of one matching few, match by match. Both must equal
+/// a count over the records themselves, after updates and removals (deleted documents in the
+/// segments) and on several segments.
+#[test]
+fn facets_equal_a_count_of_the_records_whether_matches_are_many_or_few() {
+    let regions = [Some("16"), Some("08"), None, Some("01"), Some("08")];
+    let comuni = [Some("037006"), Some("072006"), None, Some("037011")];
+    let record = |i: usize, common: bool| {
+        let kind = [Kind::Process, Kind::Assembly, Kind::Consultation][i % 3];
+        let title = format!(
+            "{} progetto {}{}",
+            if common { "Bilancio" } else { "Verde" },
+            ["alfa", "beta", "gamma"][i % 3],
+            if i % 7 == 0 { " raro" } else { "" }
+        );
+        let mut r = rec(&format!("s{}", i % 4), kind, &i.to_string(), &title);
+        r.territory.region = regions[i % 5].map(str::to_owned);
+        r.territory.comune = comuni[i % 4].map(str::to_owned);
+        r.start_date = [None, Some(d("2026-06-01")), Some(d("2026-01-01"))][i % 3];
+        r.end_date = [None, Some(d("2026-12-31")), Some(d("2026-03-01"))][(i / 3) % 3];
+        r
+    };
+    let mut live: BTreeMap<usize, Record> = BTreeMap::new();
+    let idx = Index::open_in_ram().unwrap();
+    // Three commits, three segments; nine in ten records say "bilancio".
+    for batch in 0..3 {
+        let records: Vec<Record> = (batch * 100..batch * 100 + 100)
+            .map(|i| record(i, i % 10 != 0))
+            .collect();
+        idx.apply(&upserts(&records), (batch + 1) as u64).unwrap();
+        live.extend(
+            records
+                .into_iter()
+                .enumerate()
+                .map(|(j, r)| (batch * 100 + j, r)),
+        );
+    }
+    // Updates (some stop saying "bilancio") and removals leave deleted documents behind.
+    let mut changes = Vec::new();
+    for i in (0..300).step_by(9) {
+        let r = record(i, i % 2 == 0);
+        changes.push(IndexChange::Upsert(Box::new(r.clone())));
+        live.insert(i, r);
+    }
+    for i in (5..300).step_by(13) {
+        changes.push(IndexChange::Remove(live[&i].id.to_string()));
+        live.remove(&i);
+    }
+    idx.apply(&changes, 4).unwrap();
+
+    let expected = |matches: &dyn Fn(&Record) -> bool| {
+        let mut f = crate::collect::FacetCounts::default();
+        for r in live.values().filter(|r| matches(r)) {
+            f.total += 1;
+            *f.kind.entry(r.id.kind.as_str().to_owned()).or_default() += 1;
+            *f.source.entry(r.id.source.clone()).or_default() += 1;
+            if let Some(reg) = &r.territory.region {
+                *f.region.entry(reg.clone()).or_default() += 1;
+            }
+            let st = Status::from_dates(r.start_date, r.end_date, today());
+            *f.status.entry(st.as_str().to_owned()).or_default() += 1;
+            if let Some(c) = &r.territory.comune {
+                *f.comune.entry(c.clone()).or_default() += 1;
+            }
+        }
+        f
+    };
+    let title = |r: &Record| r.title.get("it").unwrap_or_default().to_lowercase();
+    let cases: [(Option<&str>, &dyn Fn(&Record) -> bool); 5] = [
+        (Some("bilancio "), &|r| title(r).contains("bilancio")),
+        (Some("bilancio"), &|r| title(r).contains("bilancio")),
+        (Some("bilancio raro"), &|r| {
+            title(r).contains("bilancio") && title(r).contains("raro")
+        }),
+        (Some("verde "), &|r| title(r).contains("verde")),
+        (None, &|_| true),
+    ];
+    for (q, matches) in cases {
+        let want = expected(matches);
+        for limit in [0, 10] {
+            let r = SearchRequest {
+                q: q.map(str::to_owned),
+                limit,
+                place_facets: true,
+                ..Default::default()
+            };
+            let got = idx.search(&r, today()).unwrap();
+            let case = format!("{q:?}, limit {limit}");
+            assert_eq!(got.total, want.total, "{case}");
+            assert_eq!(got.facets.kind, want.kind, "{case}");
+            assert_eq!(got.facets.source, want.source, "{case}");
+            assert_eq!(got.facets.region, want.region, "{case}");
+            assert_eq!(got.facets.status, want.status, "{case}");
+            assert_eq!(got.facets.comune, want.comune, "{case}");
+            assert_eq!(got.items.len(), (limit as u64).min(want.total) as usize);
+        }
+    }
+}
