@@ -279,32 +279,34 @@ pub(crate) struct Totals {
     key: (Option<tantivy::Opstamp>, u64),
     /// Bit `d` set when document `d` is live.
     alive: Vec<u64>,
-    live: u64,
     tally: Tally,
 }
 
 impl Totals {
     fn count(cols: &SegmentColumns, reader: &SegmentReader, today: u64) -> Totals {
         let max = reader.max_doc();
-        let mut alive = vec![0u64; bitmap_words(max)];
-        match reader.alive_bitset() {
+        let alive = match reader.alive_bitset() {
             Some(a) => {
+                let mut words = vec![0u64; bitmap_words(max)];
                 for doc in a.iter_alive() {
-                    alive[(doc / 64) as usize] |= 1 << (doc % 64);
+                    words[(doc / 64) as usize] |= 1 << (doc % 64);
                 }
+                words
             }
             None => {
-                for doc in 0..max {
-                    alive[(doc / 64) as usize] |= 1 << (doc % 64);
+                // Every document, and no bit past the last one.
+                let mut words = vec![u64::MAX; bitmap_words(max)];
+                if let Some(last) = words.last_mut().filter(|_| max % 64 != 0) {
+                    *last = (1 << (max % 64)) - 1;
                 }
+                words
             }
-        }
+        };
         let mut tally = Tally::new(cols);
         tally.add_bitmap(cols, today, true, alive.iter().copied());
         Totals {
             key: (reader.delete_opstamp(), today),
             alive,
-            live: u64::from(reader.num_docs()),
             tally,
         }
     }
@@ -525,7 +527,7 @@ impl SegmentCollector for FacetsSegment {
             let mut missed = Tally::new(cols);
             let words = totals.alive.iter().zip(&self.matched).map(|(a, m)| a & !m);
             missed.add_bitmap(cols, self.today, self.places, words);
-            debug_assert_eq!(missed.total + self.count, totals.live);
+            debug_assert_eq!(missed.total + self.count, totals.tally.total);
             missed.complement_of(&totals.tally)
         } else {
             let mut tally = Tally::new(cols);

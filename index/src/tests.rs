@@ -1441,7 +1441,8 @@ fn facets_equal_a_count_of_the_records_whether_matches_are_many_or_few() {
         f
     };
     let title = |r: &Record| r.title.get("it").unwrap_or_default().to_lowercase();
-    let cases: [(Option<&str>, &dyn Fn(&Record) -> bool); 5] = [
+    type Matches<'a> = &'a dyn Fn(&Record) -> bool;
+    let cases: [(Option<&str>, Matches); 5] = [
         (Some("bilancio "), &|r| title(r).contains("bilancio")),
         (Some("bilancio"), &|r| title(r).contains("bilancio")),
         (Some("bilancio raro"), &|r| {
