@@ -10,6 +10,7 @@ use tantivy::index::SegmentId;
 use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 
 use crate::packed;
+use crate::query::Ranking;
 use crate::search::Sort;
 
 /// Counts of every facet value over all matching documents.
@@ -800,24 +801,34 @@ impl SegmentCollector for TopKSegment {
     }
 }
 
+/// A segment's matches are ranked by the flat union when they are at least this share of the
+/// union's postings: block-max WAND then finds the page among many matches; fewer matches
+/// (a rare word beside a common one, a narrow filter) are scored one by one, which costs less
+/// than walking the union of the common word's postings to find them.
+const WAND_SHARE: u64 = 8;
+
 /// The page and the facets of a text search ranked by relevance, in two passes per segment:
-/// `counting` (the whole query, filters included) is run without scores to mark its matches
-/// for the facets; then `ranking` (the text alone, a flat union of terms) is run by
-/// tantivy's block-max WAND, which skips the blocks of postings whose best possible score
-/// cannot enter the page, and only marked matches are kept. A word found in most records is
-/// then scored for a few thousand of its matches instead of every one of them.
+/// `query` (filters included) is run without scores to mark its matches for the facets; then,
+/// when the matches are a large share of the union's postings, `ranking` (the text alone, a
+/// flat union of terms with the same scores) is run by tantivy's block-max WAND, which skips
+/// the blocks of postings whose best possible score cannot enter the page, and only marked
+/// matches are kept; otherwise `query` is scored. A word found in most records is then scored
+/// for a few thousand of its matches instead of every one of them.
 pub(crate) fn counted_then_ranked(
     searcher: &tantivy::Searcher,
-    counting: &dyn tantivy::query::Query,
-    ranking: &dyn tantivy::query::Query,
+    query: &dyn tantivy::query::Query,
+    ranking: &Ranking,
     top: &TopK<'_>,
     facets: &Facets<'_>,
     parallel: bool,
 ) -> tantivy::Result<(Vec<(SortKey, tantivy::DocAddress)>, FacetCounts)> {
     use tantivy::query::EnableScoring;
     debug_assert!(matches!(top.sort, Sort::Relevance) && top.boost_today.is_some());
-    let counting = counting.weight(EnableScoring::disabled_from_searcher(searcher))?;
-    let ranking = ranking.weight(EnableScoring::enabled_from_searcher(searcher))?;
+    let counting = query.weight(EnableScoring::disabled_from_searcher(searcher))?;
+    let scored = query.weight(EnableScoring::enabled_from_searcher(searcher))?;
+    let union = ranking
+        .query
+        .weight(EnableScoring::enabled_from_searcher(searcher))?;
     let segment = |(ord, reader): (usize, &SegmentReader)| {
         let ord = ord as SegmentOrdinal;
         let mut counts = facets.for_segment(ord, reader)?;
@@ -830,12 +841,25 @@ pub(crate) fn counted_then_ranked(
             }
         })?;
         let mut best = top.for_segment(ord, reader)?;
-        ranking.for_each_pruning(Score::MIN, reader, &mut |doc, score| {
-            if counts.contains(doc) {
-                best.collect(doc, score);
-            }
-            best.threshold()
-        })?;
+        let mut postings = 0u64;
+        for term in &ranking.terms {
+            postings += u64::from(reader.inverted_index(term.field())?.doc_freq(term)?);
+        }
+        if counts.count.saturating_mul(WAND_SHARE) >= postings {
+            union.for_each_pruning(Score::MIN, reader, &mut |doc, score| {
+                if counts.contains(doc) {
+                    best.collect(doc, score);
+                }
+                best.threshold()
+            })?;
+        } else if counts.count > 0 {
+            scored.for_each_pruning(Score::MIN, reader, &mut |doc, score| {
+                if alive.is_none_or(|a| a.is_alive(doc)) {
+                    best.collect(doc, score);
+                }
+                best.threshold()
+            })?;
+        }
         Ok((best.harvest(), counts.harvest()))
     };
     let single;

@@ -580,7 +580,7 @@ fn alternatives(text: &str) -> Option<Vec<&str>> {
             if w != "OR" {
                 return None;
             }
-        } else if w.chars().all(char::is_alphanumeric) && !is_operator(w) {
+        } else if is_plain(w) {
             words.push(w);
         } else {
             return None;
@@ -590,19 +590,75 @@ fn alternatives(text: &str) -> Option<Vec<&str>> {
     (!words.is_empty() && inner.split_whitespace().count() == 2 * words.len() - 1).then_some(words)
 }
 
-/// The query of [`alternatives`] as one flat union of term queries, one per word and searched
-/// field, each boosted like the parser boosts it: tantivy ranks a union of plain terms by
-/// block-max WAND (blocks whose best score cannot enter the page are skipped), while the
-/// parser's nested unions (word → fields) are scored match by match. Same matches, and the
-/// same scores (sums of the same term scores). `None` when a word analyses to more than one
-/// token in some field (the parser makes a phrase of it) or to none in every field.
+fn is_plain(w: &str) -> bool {
+    !w.is_empty() && w.chars().all(char::is_alphanumeric) && !is_operator(w)
+}
+
+/// The words of a query whose score is a sum of term scores: one group of [`alternatives`], or
+/// words and groups `(a OR b …)` all required (`bilancio (parte OR partecipativo …)`: a word
+/// being typed after others, a typo among them), else `None` (phrases, exclusions, explicit
+/// operators, nested groups).
+fn summed_words(text: &str) -> Option<Vec<&str>> {
+    if let Some(words) = alternatives(text) {
+        return Some(words);
+    }
+    // Parentheses the user typed stand alone (`tidy`); the groups of completions and
+    // corrections are glued to their words.
+    let mut tokens = Vec::new();
+    for w in text.split_whitespace() {
+        let open = w.len() - w.trim_start_matches('(').len();
+        let close = w.len() - w.trim_end_matches(')').len();
+        if open + close >= w.len() {
+            tokens.extend(w.split_inclusive(['(', ')']));
+            continue;
+        }
+        tokens.extend(std::iter::repeat_n("(", open));
+        tokens.push(&w[open..w.len() - close]);
+        tokens.extend(std::iter::repeat_n(")", close));
+    }
+    let mut words = Vec::new();
+    let mut tokens = tokens.into_iter();
+    while let Some(t) = tokens.next() {
+        if t != "(" {
+            if !is_plain(t) {
+                return None;
+            }
+            words.push(t);
+            continue;
+        }
+        // A group: word (OR word)* `)`.
+        let mut expect_word = true;
+        loop {
+            match tokens.next()? {
+                ")" if !expect_word => break,
+                "OR" if !expect_word => expect_word = true,
+                w if expect_word && is_plain(w) => {
+                    words.push(w);
+                    expect_word = false;
+                }
+                _ => return None,
+            }
+        }
+    }
+    (!words.is_empty()).then_some(words)
+}
+
+/// A query whose score is a sum of term scores (see [`summed_words`]) as one flat union of term
+/// queries, one per word and searched field, each boosted like the parser boosts it: tantivy
+/// ranks a union of plain terms by block-max WAND (blocks whose best score cannot enter the
+/// page are skipped), while the parser's nested unions and intersections (word → fields) are
+/// scored match by match. For a record the query matches, the same score (the sum of the same
+/// term scores); the union also matches records the query does not, which the caller leaves
+/// out. `None` when a word analyses to more than one token in some field (the parser makes a
+/// phrase of it) or to none in every field.
 fn flat_union(
     searcher: &Searcher,
     words: &[&str],
     searched: &[(tantivy::schema::Field, f32)],
-) -> Result<Option<Box<dyn Query>>, IndexError> {
+) -> Result<Option<Ranking>, IndexError> {
     let index = searcher.index();
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    let mut terms = Vec::new();
     for &(field, boost) in searched {
         let mut analyzer = index.tokenizer_for_field(field).map_err(engine)?;
         for word in words {
@@ -615,10 +671,10 @@ fn flat_union(
                 return Ok(None);
             }
             for t in tokens {
-                let term: Box<dyn Query> = Box::new(TermQuery::new(
-                    Term::from_field_text(field, &t),
-                    IndexRecordOption::WithFreqs,
-                ));
+                let term = Term::from_field_text(field, &t);
+                terms.push(term.clone());
+                let term: Box<dyn Query> =
+                    Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs));
                 let q = if boost == 1.0 {
                     term
                 } else {
@@ -628,14 +684,25 @@ fn flat_union(
             }
         }
     }
-    Ok((!clauses.is_empty()).then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>))
+    Ok((!clauses.is_empty()).then(|| Ranking {
+        query: Box::new(BooleanQuery::new(clauses)),
+        terms,
+    }))
+}
+
+/// A query's text as a flat union of its terms, for ranking by block-max WAND.
+pub(crate) struct Ranking {
+    pub query: Box<dyn Query>,
+    /// The union's terms, for how many records it could match in a segment.
+    pub terms: Vec<Term>,
 }
 
 /// A parsed user query.
 pub(crate) struct Parsed {
     pub query: Box<dyn Query>,
-    /// The same query as a flat union of terms, when it is one (see [`flat_union`]).
-    pub union: Option<Box<dyn Query>>,
+    /// The same scores as a flat union of terms, when the query's score is their sum (see
+    /// [`flat_union`]).
+    pub union: Option<Ranking>,
 }
 
 /// The parsed user query: `None` matches everything.
@@ -706,7 +773,7 @@ pub(crate) fn parse(
     if query.downcast_ref::<EmptyQuery>().is_some() {
         return Ok(None);
     }
-    let union = match alternatives(&text) {
+    let union = match summed_words(&text) {
         Some(words) => flat_union(searcher, &words, &searched)?,
         None => None,
     };
@@ -754,6 +821,39 @@ mod tests {
         // Parentheses inside a phrase are just text.
         assert!(normalize("\"a (b\"").is_ok());
         assert!(normalize(&"a".repeat(512)).is_ok());
+    }
+
+    #[test]
+    fn only_sums_of_plain_words_are_ranked_as_a_union() {
+        let sw = summed_words;
+        assert_eq!(sw("comune"), Some(vec!["comune"]));
+        assert_eq!(
+            sw("(parte OR partecipativo)"),
+            Some(vec!["parte", "partecipativo"])
+        );
+        assert_eq!(sw("a OR b"), Some(vec!["a", "b"]));
+        assert_eq!(
+            sw("bilancio partecipativo"),
+            Some(vec!["bilancio", "partecipativo"])
+        );
+        assert_eq!(
+            sw("bilancio (parte OR partecipativo) città"),
+            Some(vec!["bilancio", "parte", "partecipativo", "città"])
+        );
+        assert_eq!(sw("( a OR b ) c"), Some(vec!["a", "b", "c"]));
+        assert_eq!(sw("(a) b"), Some(vec!["a", "b"]));
+        // Anything whose score is not a sum of required words' terms.
+        assert_eq!(sw("a OR b c"), None);
+        assert_eq!(sw("a AND b"), None);
+        assert_eq!(sw("a -b"), None);
+        assert_eq!(sw("a +b"), None);
+        assert_eq!(sw("\"a b\" c"), None);
+        assert_eq!(sw("( a b ) c"), None);
+        assert_eq!(sw("((a OR b)) c"), None);
+        assert_eq!(sw("(a OR b"), None);
+        assert_eq!(sw("(a OR) b"), None);
+        assert_eq!(sw("a NOT b"), None);
+        assert_eq!(sw("( )"), None);
     }
 
     #[test]

@@ -717,7 +717,7 @@ pub(crate) fn run(
             timely_today: (!has_text).then_some(today_day),
             columns,
         };
-        match parsed.as_ref().and_then(|p| p.union.as_deref()) {
+        match parsed.as_ref().and_then(|p| p.union.as_ref()) {
             Some(union) if req.sort == Sort::Relevance => crate::collect::counted_then_ranked(
                 searcher,
                 &query,

@@ -1472,3 +1472,117 @@ fn facets_equal_a_count_of_the_records_whether_matches_are_many_or_few() {
         }
     }
 }
+
+/// Queries whose score is a sum of term scores are ranked by block-max WAND over a flat union of
+/// their terms (when their matches are a large share of it) or scored match by match: the page
+/// must be the one the parser's own query gives (`+word` keeps the same query and scores but
+/// goes the usual way), for common and rare words, groups, filters, pages further on, several
+/// segments and deleted documents.
+#[test]
+fn pages_ranked_by_the_flat_union_equal_the_parsers_ranking() {
+    use std::collections::BTreeSet;
+    // A deterministic mix: common words in most records, rarer ones in few, repeated a varying
+    // number of times in texts of varying length (BM25's frequencies and norms differ).
+    let words = [
+        "bilancio",
+        "partecipativo",
+        "comune",
+        "mobilità",
+        "scuola",
+        "verde",
+        "raro",
+        "piazza",
+    ];
+    let mut seed = 7u64;
+    let mut next = move |n: u64| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) % n
+    };
+    let mut records = Vec::new();
+    for i in 0..900usize {
+        let mut text = Vec::new();
+        for (w, word) in words.iter().enumerate() {
+            // Word w in about (8 - w) / 9 of the records, up to 4 times.
+            if next(9) < (8 - w) as u64 {
+                for _ in 0..=next(4) {
+                    text.push(*word);
+                }
+            }
+        }
+        for _ in 0..next(40) {
+            text.push(["testo", "proposta", "incontro", "cittadini"][next(4) as usize]);
+        }
+        let title = format!("{} {}", words[next(8) as usize], ["alfa", "beta"][i % 2]);
+        let mut r = rec(
+            &format!("s{}", i % 3),
+            Kind::Process,
+            &i.to_string(),
+            &title,
+        );
+        r.territory.region = Some(["16", "08", "01"][i % 3].to_owned());
+        r.start_date = [None, Some(d("2026-06-01")), Some(d("2026-01-01"))][i % 3];
+        r.end_date = [None, Some(d("2026-12-31")), Some(d("2026-03-01"))][(i / 3) % 3];
+        records.push(with_desc(r, "it", &text.join(" ")));
+    }
+    let idx = Index::open_in_ram().unwrap();
+    for (n, batch) in records.chunks(300).enumerate() {
+        idx.apply(&upserts(batch), n as u64 + 1).unwrap();
+    }
+    let removed: Vec<IndexChange> = (0..900)
+        .step_by(11)
+        .map(|i| IndexChange::Remove(records[i].id.to_string()))
+        .collect();
+    idx.apply(&removed, 4).unwrap();
+
+    let page = |q: &str, region: Option<&str>, offset: usize| {
+        let r = SearchRequest {
+            q: Some(q.to_owned()),
+            region: region.map(str::to_owned),
+            limit: 10,
+            offset,
+            ..Default::default()
+        };
+        idx.search(&r, today()).unwrap()
+    };
+    let queries = [
+        ("bilancio ", "+bilancio "),
+        ("bilancio partecipativo ", "+bilancio +partecipativo "),
+        ("comune mobilità scuola ", "+comune +mobilità +scuola "),
+        ("bilancio raro ", "+bilancio +raro "),
+        ("piazza raro ", "+piazza +raro "),
+        ("(scuola OR verde) comune ", "+(scuola OR verde) +comune "),
+        ("bilancio (raro OR piazza) ", "+bilancio +(raro OR piazza) "),
+    ];
+    for (q, twin) in queries {
+        for region in [None, Some("08")] {
+            for offset in [0, 25] {
+                let case = format!("{q:?}, region {region:?}, offset {offset}");
+                let (got, want) = (page(q, region, offset), page(twin, region, offset));
+                assert_eq!(got.total, want.total, "{case}");
+                assert!(got.total > 0, "{case}: the fixture should match");
+                assert_eq!(got.facets.kind, want.facets.kind, "{case}");
+                let scores = |r: &SearchResults| -> Vec<f32> {
+                    r.items.iter().map(|h| h.score.unwrap()).collect()
+                };
+                let (gs, ws) = (scores(&got), scores(&want));
+                assert_eq!(gs.len(), ws.len(), "{case}");
+                for (g, w) in gs.iter().zip(&ws) {
+                    assert!((g - w).abs() <= 1e-4 * w.abs(), "{case}: {gs:?} vs {ws:?}");
+                }
+                // Records whose score is clearly above the page's last are the same; equal
+                // scores may be summed in another order and swap places within a tie.
+                let last = ws.last().copied().unwrap_or(0.0);
+                let above = |r: &SearchResults| -> BTreeSet<String> {
+                    r.items
+                        .iter()
+                        .filter(|h| h.score.unwrap() > last * (1.0 + 1e-4))
+                        .map(|h| h.id.clone())
+                        .collect()
+                };
+                assert_eq!(above(&got), above(&want), "{case}");
+            }
+        }
+    }
+}
