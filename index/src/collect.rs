@@ -464,6 +464,17 @@ pub struct FacetsSegment {
 }
 
 impl FacetsSegment {
+    /// The segment's live documents (and its totals), counted once per deletes and day.
+    fn live(&self) -> Arc<Totals> {
+        self.columns.totals(&self.reader, self.today)
+    }
+
+    /// Takes `bits` as the segment's matches, instead of collecting them one by one.
+    fn mark_all(&mut self, bits: Vec<u64>) {
+        self.count = bits.iter().map(|w| u64::from(w.count_ones())).sum();
+        self.matched = bits;
+    }
+
     /// Whether `doc` matched (the collector has seen it).
     pub(crate) fn contains(&self, doc: DocId) -> bool {
         self.matched
@@ -801,51 +812,189 @@ impl SegmentCollector for TopKSegment {
     }
 }
 
-/// A segment's matches are ranked by the flat union when they are at least this share of the
-/// union's postings: block-max WAND then finds the page among many matches; fewer matches
-/// (a rare word beside a common one, a narrow filter) are scored one by one, which costs less
-/// than walking the union of the common word's postings to find them.
+/// The live documents of a segment that have every required word or group of `ranking` (one
+/// of its terms, in some field) and pass `filters`: the query's matches, found without running
+/// it (its intersections of unions seek through the postings document by document; here each
+/// term's postings are read block by block into a bitmap).
+fn matches(
+    reader: &SegmentReader,
+    ranking: &Ranking,
+    filters: Option<&dyn tantivy::query::Weight>,
+    alive: &[u64],
+) -> tantivy::Result<Vec<u64>> {
+    use tantivy::schema::IndexRecordOption;
+    use tantivy::{DocSet, TERMINATED};
+    let mut found = alive.to_vec();
+    for group in 0..ranking.groups {
+        let mut terms = ranking.terms.iter().filter(|(_, g)| *g == group).peekable();
+        if terms.peek().is_none() {
+            // A word every field drops (a stop word): the parser drops it too.
+            continue;
+        }
+        let mut bits = vec![0u64; found.len()];
+        for (term, _) in terms {
+            let inverted = reader.inverted_index(term.field())?;
+            let Some(mut block) = inverted.read_block_postings(term, IndexRecordOption::Basic)?
+            else {
+                continue;
+            };
+            loop {
+                let docs = block.docs();
+                if docs.is_empty() {
+                    break;
+                }
+                for &d in docs {
+                    bits[(d / 64) as usize] |= 1 << (d % 64);
+                }
+                block.advance();
+            }
+        }
+        for (f, b) in found.iter_mut().zip(&bits) {
+            *f &= b;
+        }
+    }
+    let Some(filters) = filters else {
+        return Ok(found);
+    };
+    // Leapfrog: the next match, then the filters from there, then the next match from where the
+    // filters landed.
+    let mut scorer = filters.scorer(reader, 1.0)?;
+    let mut kept = vec![0u64; found.len()];
+    let mut next = next_set(&found, 0);
+    while let Some(doc) = next {
+        let mut at = scorer.doc();
+        if at < doc {
+            at = scorer.seek(doc);
+        }
+        if at == TERMINATED {
+            break;
+        }
+        if at == doc {
+            kept[(doc / 64) as usize] |= 1 << (doc % 64);
+            next = next_set(&found, doc + 1);
+        } else {
+            next = next_set(&found, at);
+        }
+    }
+    Ok(kept)
+}
+
+/// The first set bit at or after `from`.
+fn next_set(bits: &[u64], from: DocId) -> Option<DocId> {
+    let mut i = (from / 64) as usize;
+    let mut word = *bits.get(i)? & (u64::MAX << (from % 64));
+    loop {
+        if word != 0 {
+            return Some(i as DocId * 64 + word.trailing_zeros());
+        }
+        i += 1;
+        word = *bits.get(i)?;
+    }
+}
+
+/// Matches are ranked by the flat union when they are at least this share of the union's
+/// postings: block-max WAND then finds the page among many matches; fewer matches (a rare word
+/// beside a common one, a narrow filter) are scored one by one, which costs less than walking
+/// the union of the common word's postings to find them.
 const WAND_SHARE: u64 = 8;
 
+/// BM25 statistics for one search, each term's looked up once: the query, its flat union and
+/// the decision between them ask for the same terms, and a word being typed brings up to 32
+/// completions in every text field, each looked up in every segment's dictionary.
+pub(crate) struct Stats<'a> {
+    searcher: &'a tantivy::Searcher,
+    doc_freqs: std::cell::RefCell<HashMap<tantivy::Term, u64>>,
+}
+
+impl<'a> Stats<'a> {
+    pub(crate) fn new(searcher: &'a tantivy::Searcher) -> Stats<'a> {
+        Stats {
+            searcher,
+            doc_freqs: Default::default(),
+        }
+    }
+
+    pub(crate) fn scoring(&self) -> tantivy::query::EnableScoring<'_> {
+        tantivy::query::EnableScoring::enabled_from_statistics_provider(self, self.searcher)
+    }
+}
+
+impl tantivy::query::Bm25StatisticsProvider for Stats<'_> {
+    fn total_num_tokens(&self, field: tantivy::schema::Field) -> tantivy::Result<u64> {
+        self.searcher.total_num_tokens(field)
+    }
+
+    fn total_num_docs(&self) -> tantivy::Result<u64> {
+        self.searcher.total_num_docs()
+    }
+
+    fn doc_freq(&self, term: &tantivy::Term) -> tantivy::Result<u64> {
+        if let Some(&n) = self.doc_freqs.borrow().get(term) {
+            return Ok(n);
+        }
+        let n = self.searcher.doc_freq(term)?;
+        self.doc_freqs.borrow_mut().insert(term.clone(), n);
+        Ok(n)
+    }
+}
+
 /// The page and the facets of a text search ranked by relevance, in two passes per segment:
-/// `query` (filters included) is run without scores to mark its matches for the facets; then,
-/// when the matches are a large share of the union's postings, `ranking` (the text alone, a
-/// flat union of terms with the same scores) is run by tantivy's block-max WAND, which skips
-/// the blocks of postings whose best possible score cannot enter the page, and only marked
-/// matches are kept; otherwise `query` is scored. A word found in most records is then scored
-/// for a few thousand of its matches instead of every one of them.
+/// the query's matches are marked in a bitmap for the facets (each required word's or group's
+/// postings read block by block into a bitmap, the bitmaps intersected, then the filters);
+/// then, where the matches are a large share of the union's postings, `ranking` (the text
+/// alone, a flat union of terms with the same scores) is run by tantivy's block-max WAND,
+/// which skips the blocks of postings whose best possible score cannot enter the page, and
+/// only marked matches are kept; elsewhere `query` (text and filters) is scored. A word found
+/// in most records is then scored for a few thousand of its matches instead of every one of
+/// them. `None` when the query cannot match such a share anywhere (its rarest required word is
+/// rare): one scored pass is then cheaper.
 pub(crate) fn counted_then_ranked(
     searcher: &tantivy::Searcher,
+    stats: &Stats<'_>,
     query: &dyn tantivy::query::Query,
+    filters: Option<&dyn tantivy::query::Query>,
     ranking: &Ranking,
     top: &TopK<'_>,
     facets: &Facets<'_>,
     parallel: bool,
-) -> tantivy::Result<(Vec<(SortKey, tantivy::DocAddress)>, FacetCounts)> {
-    use tantivy::query::EnableScoring;
+) -> tantivy::Result<Option<(Vec<(SortKey, tantivy::DocAddress)>, FacetCounts)>> {
+    use tantivy::query::{Bm25StatisticsProvider, EnableScoring};
     debug_assert!(matches!(top.sort, Sort::Relevance) && top.boost_today.is_some());
-    let counting = query.weight(EnableScoring::disabled_from_searcher(searcher))?;
-    let scored = query.weight(EnableScoring::enabled_from_searcher(searcher))?;
-    let union = ranking
-        .query
-        .weight(EnableScoring::enabled_from_searcher(searcher))?;
+    let mut postings = 0u64;
+    let mut by_group: Vec<Option<u64>> = vec![None; ranking.groups];
+    for (term, group) in &ranking.terms {
+        let n = stats.doc_freq(term)?;
+        postings += n;
+        *by_group[*group].get_or_insert(0) += n;
+    }
+    // No more records match than have the rarest required word (or group) in some field; a
+    // group without terms (a stop word) is dropped from the query.
+    let at_most = by_group.into_iter().flatten().min().unwrap_or(0);
+    if at_most.saturating_mul(WAND_SHARE) < postings {
+        return Ok(None);
+    }
+    let filters = filters
+        .map(|f| f.weight(EnableScoring::disabled_from_searcher(searcher)))
+        .transpose()?;
+    let scored = query.weight(stats.scoring())?;
+    let union = ranking.query.weight(stats.scoring())?;
+    let all_docs = searcher
+        .segment_readers()
+        .iter()
+        .map(|r| u64::from(r.max_doc()))
+        .sum::<u64>()
+        .max(1);
     let segment = |(ord, reader): (usize, &SegmentReader)| {
         let ord = ord as SegmentOrdinal;
         let mut counts = facets.for_segment(ord, reader)?;
         let alive = reader.alive_bitset();
-        counting.for_each_no_score(reader, &mut |docs| {
-            for &doc in docs {
-                if alive.is_none_or(|a| a.is_alive(doc)) {
-                    counts.collect(doc, 0.0);
-                }
-            }
-        })?;
+        let found = matches(reader, ranking, filters.as_deref(), &counts.live().alive)?;
+        counts.mark_all(found);
         let mut best = top.for_segment(ord, reader)?;
-        let mut postings = 0u64;
-        for term in &ranking.terms {
-            postings += u64::from(reader.inverted_index(term.field())?.doc_freq(term)?);
-        }
-        if counts.count.saturating_mul(WAND_SHARE) >= postings {
+        // The segment's share of the union's postings, near enough for the choice.
+        let here =
+            (u128::from(postings) * u128::from(reader.max_doc()) / u128::from(all_docs)) as u64;
+        if counts.count.saturating_mul(WAND_SHARE) >= here {
             union.for_each_pruning(Score::MIN, reader, &mut |doc, score| {
                 if counts.contains(doc) {
                     best.collect(doc, score);
@@ -871,5 +1020,8 @@ pub(crate) fn counted_then_ranked(
     };
     let fruits = executor.map(segment, searcher.segment_readers().iter().enumerate())?;
     let (tops, counts): (Vec<_>, Vec<_>) = fruits.into_iter().unzip();
-    Ok((top.merge_fruits(tops)?, facets.merge_fruits(counts)?))
+    Ok(Some((
+        top.merge_fruits(tops)?,
+        facets.merge_fruits(counts)?,
+    )))
 }

@@ -598,9 +598,9 @@ fn is_plain(w: &str) -> bool {
 /// words and groups `(a OR b …)` all required (`bilancio (parte OR partecipativo …)`: a word
 /// being typed after others, a typo among them), else `None` (phrases, exclusions, explicit
 /// operators, nested groups).
-fn summed_words(text: &str) -> Option<Vec<&str>> {
+fn summed_words(text: &str) -> Option<Vec<Vec<&str>>> {
     if let Some(words) = alternatives(text) {
-        return Some(words);
+        return Some(vec![words]);
     }
     // Parentheses the user typed stand alone (`tidy`); the groups of completions and
     // corrections are glued to their words.
@@ -616,31 +616,33 @@ fn summed_words(text: &str) -> Option<Vec<&str>> {
         tokens.push(&w[open..w.len() - close]);
         tokens.extend(std::iter::repeat_n(")", close));
     }
-    let mut words = Vec::new();
+    let mut groups = Vec::new();
     let mut tokens = tokens.into_iter();
     while let Some(t) = tokens.next() {
         if t != "(" {
             if !is_plain(t) {
                 return None;
             }
-            words.push(t);
+            groups.push(vec![t]);
             continue;
         }
         // A group: word (OR word)* `)`.
+        let mut group = Vec::new();
         let mut expect_word = true;
         loop {
             match tokens.next()? {
                 ")" if !expect_word => break,
                 "OR" if !expect_word => expect_word = true,
                 w if expect_word && is_plain(w) => {
-                    words.push(w);
+                    group.push(w);
                     expect_word = false;
                 }
                 _ => return None,
             }
         }
+        groups.push(group);
     }
-    (!words.is_empty()).then_some(words)
+    (!groups.is_empty()).then_some(groups)
 }
 
 /// A query whose score is a sum of term scores (see [`summed_words`]) as one flat union of term
@@ -653,15 +655,19 @@ fn summed_words(text: &str) -> Option<Vec<&str>> {
 /// phrase of it) or to none in every field.
 fn flat_union(
     searcher: &Searcher,
-    words: &[&str],
+    groups: &[Vec<&str>],
     searched: &[(tantivy::schema::Field, f32)],
 ) -> Result<Option<Ranking>, IndexError> {
     let index = searcher.index();
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     let mut terms = Vec::new();
+    let words = groups
+        .iter()
+        .enumerate()
+        .flat_map(|(g, words)| words.iter().map(move |w| (g, *w)));
     for &(field, boost) in searched {
         let mut analyzer = index.tokenizer_for_field(field).map_err(engine)?;
-        for word in words {
+        for (group, word) in words.clone() {
             let mut tokens = Vec::with_capacity(1);
             let mut stream = analyzer.token_stream(word);
             while let Some(t) = stream.next() {
@@ -672,7 +678,7 @@ fn flat_union(
             }
             for t in tokens {
                 let term = Term::from_field_text(field, &t);
-                terms.push(term.clone());
+                terms.push((term.clone(), group));
                 let term: Box<dyn Query> =
                     Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs));
                 let q = if boost == 1.0 {
@@ -687,14 +693,17 @@ fn flat_union(
     Ok((!clauses.is_empty()).then(|| Ranking {
         query: Box::new(BooleanQuery::new(clauses)),
         terms,
+        groups: groups.len(),
     }))
 }
 
 /// A query's text as a flat union of its terms, for ranking by block-max WAND.
 pub(crate) struct Ranking {
     pub query: Box<dyn Query>,
-    /// The union's terms, for how many records it could match in a segment.
-    pub terms: Vec<Term>,
+    /// The union's terms, each with the required word or group it stands for: how many
+    /// records the query and the union can match.
+    pub terms: Vec<(Term, usize)>,
+    pub groups: usize,
 }
 
 /// A parsed user query.
@@ -774,7 +783,7 @@ pub(crate) fn parse(
         return Ok(None);
     }
     let union = match summed_words(&text) {
-        Some(words) => flat_union(searcher, &words, &searched)?,
+        Some(groups) => flat_union(searcher, &groups, &searched)?,
         None => None,
     };
     Ok(Some(Parsed { query, union }))
@@ -826,22 +835,26 @@ mod tests {
     #[test]
     fn only_sums_of_plain_words_are_ranked_as_a_union() {
         let sw = summed_words;
-        assert_eq!(sw("comune"), Some(vec!["comune"]));
+        assert_eq!(sw("comune"), Some(vec![vec!["comune"]]));
         assert_eq!(
             sw("(parte OR partecipativo)"),
-            Some(vec!["parte", "partecipativo"])
+            Some(vec![vec!["parte", "partecipativo"]])
         );
-        assert_eq!(sw("a OR b"), Some(vec!["a", "b"]));
+        assert_eq!(sw("a OR b"), Some(vec![vec!["a", "b"]]));
         assert_eq!(
             sw("bilancio partecipativo"),
-            Some(vec!["bilancio", "partecipativo"])
+            Some(vec![vec!["bilancio"], vec!["partecipativo"]])
         );
         assert_eq!(
             sw("bilancio (parte OR partecipativo) città"),
-            Some(vec!["bilancio", "parte", "partecipativo", "città"])
+            Some(vec![
+                vec!["bilancio"],
+                vec!["parte", "partecipativo"],
+                vec!["città"]
+            ])
         );
-        assert_eq!(sw("( a OR b ) c"), Some(vec!["a", "b", "c"]));
-        assert_eq!(sw("(a) b"), Some(vec!["a", "b"]));
+        assert_eq!(sw("( a OR b ) c"), Some(vec![vec!["a", "b"], vec!["c"]]));
+        assert_eq!(sw("(a) b"), Some(vec![vec!["a"], vec!["b"]]));
         // Anything whose score is not a sum of required words' terms.
         assert_eq!(sw("a OR b c"), None);
         assert_eq!(sw("a AND b"), None);

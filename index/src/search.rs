@@ -672,7 +672,7 @@ pub(crate) fn run(
                 let mut c: Vec<(Occur, Box<dyn Query>)> =
                     clauses.iter().map(|(o, q)| (*o, q.box_clone())).collect();
                 c.push(term_filter(fields.place, term));
-                let n = on_threads(searcher, &BooleanQuery::new(c), &Count, parallel)
+                let n = on_threads(searcher, None, &BooleanQuery::new(c), &Count, parallel)
                     .map_err(engine)? as u64;
                 counts.total += n;
                 match *level {
@@ -697,6 +697,15 @@ pub(crate) fn run(
             clauses.push(filter(Box::new(BooleanQuery::new(any))));
         }
     }
+    // The filters alone (every clause but the text): required, and scoring nothing.
+    let filters = (clauses.len() > 1).then(|| {
+        BooleanQuery::new(
+            clauses[1..]
+                .iter()
+                .map(|(occur, q)| (*occur, q.box_clone()))
+                .collect(),
+        )
+    });
     let query = BooleanQuery::new(clauses);
 
     let facets_collector = FacetCollector {
@@ -706,7 +715,8 @@ pub(crate) fn run(
     };
     let limit = req.limit.min(MAX_LIMIT);
     let (top, counts) = if limit == 0 || req.offset > MAX_OFFSET {
-        let counts = on_threads(searcher, &query, &facets_collector, parallel).map_err(engine)?;
+        let counts =
+            on_threads(searcher, None, &query, &facets_collector, parallel).map_err(engine)?;
         (Vec::new(), counts)
     } else {
         let top = TopK {
@@ -717,18 +727,32 @@ pub(crate) fn run(
             timely_today: (!has_text).then_some(today_day),
             columns,
         };
-        match parsed.as_ref().and_then(|p| p.union.as_ref()) {
+        let stats = crate::collect::Stats::new(searcher);
+        let ranked = match parsed.as_ref().and_then(|p| p.union.as_ref()) {
             Some(union) if req.sort == Sort::Relevance => crate::collect::counted_then_ranked(
                 searcher,
+                &stats,
                 &query,
+                filters.as_ref().map(|f| f as &dyn Query),
                 union,
                 &top,
                 &facets_collector,
                 parallel,
-            ),
-            _ => on_threads(searcher, &query, &(top, facets_collector), parallel),
+            )
+            .map_err(engine)?,
+            _ => None,
+        };
+        match ranked {
+            Some(found) => found,
+            None => on_threads(
+                searcher,
+                Some(&stats),
+                &query,
+                &(top, facets_collector),
+                parallel,
+            )
+            .map_err(engine)?,
         }
-        .map_err(engine)?
     };
 
     let mut snippets = parsed.as_ref().map(|p| Snippets {
@@ -788,24 +812,25 @@ pub(crate) fn run(
 /// under load it adds hand-offs and contention to every search for no gain in throughput.
 fn on_threads<C: tantivy::collector::Collector>(
     searcher: &Searcher,
+    stats: Option<&crate::collect::Stats<'_>>,
     query: &dyn Query,
     collector: &C,
     parallel: bool,
 ) -> tantivy::Result<C::Fruit> {
-    if parallel {
-        return searcher.search(query, collector);
-    }
-    let scoring = if collector.requires_scoring() {
-        tantivy::query::EnableScoring::enabled_from_searcher(searcher)
-    } else {
-        tantivy::query::EnableScoring::disabled_from_searcher(searcher)
+    use tantivy::query::EnableScoring;
+    let scoring = match (collector.requires_scoring(), stats) {
+        (false, _) => EnableScoring::disabled_from_searcher(searcher),
+        (true, Some(stats)) => stats.scoring(),
+        (true, None) => EnableScoring::enabled_from_searcher(searcher),
     };
-    searcher.search_with_executor(
-        query,
-        collector,
-        &tantivy::Executor::single_thread(),
-        scoring,
-    )
+    let single;
+    let executor = if parallel {
+        searcher.index().search_executor()
+    } else {
+        single = tantivy::Executor::single_thread();
+        &single
+    };
+    searcher.search_with_executor(query, collector, executor, scoring)
 }
 
 /// The `place` term of the records of a place itself (see `Fields::place`).

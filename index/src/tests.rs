@@ -1476,8 +1476,9 @@ fn facets_equal_a_count_of_the_records_whether_matches_are_many_or_few() {
 /// Queries whose score is a sum of term scores are ranked by block-max WAND over a flat union of
 /// their terms (when their matches are a large share of it) or scored match by match: the page
 /// must be the one the parser's own query gives (`+word` keeps the same query and scores but
-/// goes the usual way), for common and rare words, groups, filters, pages further on, several
-/// segments and deleted documents.
+/// goes the usual way), with the same total and facets, for common and rare words, groups, a
+/// stop word, filters on terms and on dates, pages further on, several segments and deleted
+/// documents.
 #[test]
 fn pages_ranked_by_the_flat_union_equal_the_parsers_ranking() {
     use std::collections::BTreeSet;
@@ -1536,10 +1537,11 @@ fn pages_ranked_by_the_flat_union_equal_the_parsers_ranking() {
         .collect();
     idx.apply(&removed, 4).unwrap();
 
-    let page = |q: &str, region: Option<&str>, offset: usize| {
+    let page = |q: &str, filter: Option<&str>, offset: usize| {
         let r = SearchRequest {
             q: Some(q.to_owned()),
-            region: region.map(str::to_owned),
+            region: filter.filter(|f| *f != "open").map(str::to_owned),
+            status: filter.filter(|f| *f == "open").map(|_| Status::Open),
             limit: 10,
             offset,
             ..Default::default()
@@ -1554,15 +1556,19 @@ fn pages_ranked_by_the_flat_union_equal_the_parsers_ranking() {
         ("piazza raro ", "+piazza +raro "),
         ("(scuola OR verde) comune ", "+(scuola OR verde) +comune "),
         ("bilancio (raro OR piazza) ", "+bilancio +(raro OR piazza) "),
+        // A stop word between: dropped alike.
+        ("bilancio della comune ", "bilancio AND della AND comune "),
     ];
     for (q, twin) in queries {
-        for region in [None, Some("08")] {
+        for filter in [None, Some("08"), Some("open")] {
             for offset in [0, 25] {
-                let case = format!("{q:?}, region {region:?}, offset {offset}");
-                let (got, want) = (page(q, region, offset), page(twin, region, offset));
+                let case = format!("{q:?}, filter {filter:?}, offset {offset}");
+                let (got, want) = (page(q, filter, offset), page(twin, filter, offset));
                 assert_eq!(got.total, want.total, "{case}");
                 assert!(got.total > 0, "{case}: the fixture should match");
                 assert_eq!(got.facets.kind, want.facets.kind, "{case}");
+                assert_eq!(got.facets.region, want.facets.region, "{case}");
+                assert_eq!(got.facets.status, want.facets.status, "{case}");
                 let scores = |r: &SearchResults| -> Vec<f32> {
                     r.items.iter().map(|h| h.score.unwrap()).collect()
                 };
