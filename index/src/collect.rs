@@ -721,7 +721,7 @@ impl TopKSegment {
 }
 
 impl Collector for TopK<'_> {
-    type Fruit = Vec<(SortKey, tantivy::DocAddress)>;
+    type Fruit = Page;
     type Child = TopKSegment;
 
     fn for_segment(
@@ -749,11 +749,8 @@ impl Collector for TopK<'_> {
         true
     }
 
-    fn merge_fruits(
-        &self,
-        fruits: Vec<Vec<(SortKey, tantivy::DocAddress)>>,
-    ) -> tantivy::Result<Self::Fruit> {
-        let mut all: Vec<(SortKey, tantivy::DocAddress)> = fruits.into_iter().flatten().collect();
+    fn merge_fruits(&self, fruits: Vec<Page>) -> tantivy::Result<Self::Fruit> {
+        let mut all: Page = fruits.into_iter().flatten().collect();
         all.sort_by(|a, b| {
             b.0.primary
                 .total_cmp(&a.0.primary)
@@ -766,7 +763,7 @@ impl Collector for TopK<'_> {
 }
 
 impl SegmentCollector for TopKSegment {
-    type Fruit = Vec<(SortKey, tantivy::DocAddress)>;
+    type Fruit = Page;
 
     fn collect(&mut self, doc: DocId, score: Score) {
         if self.k == 0 {
@@ -938,6 +935,17 @@ impl tantivy::query::Bm25StatisticsProvider for Stats<'_> {
     }
 }
 
+/// A page of hits: sort keys and addresses.
+pub(crate) type Page = Vec<(SortKey, tantivy::DocAddress)>;
+
+/// A text search: the whole query, its filters alone, and its text as a flat union of terms.
+#[derive(Clone, Copy)]
+pub(crate) struct TextSearch<'a> {
+    pub query: &'a dyn tantivy::query::Query,
+    pub filters: Option<&'a dyn tantivy::query::Query>,
+    pub ranking: &'a Ranking,
+}
+
 /// The page and the facets of a text search ranked by relevance, in two passes per segment:
 /// the query's matches are marked in a bitmap for the facets (each required word's or group's
 /// postings read block by block into a bitmap, the bitmaps intersected, then the filters);
@@ -951,14 +959,17 @@ impl tantivy::query::Bm25StatisticsProvider for Stats<'_> {
 pub(crate) fn counted_then_ranked(
     searcher: &tantivy::Searcher,
     stats: &Stats<'_>,
-    query: &dyn tantivy::query::Query,
-    filters: Option<&dyn tantivy::query::Query>,
-    ranking: &Ranking,
+    text: &TextSearch<'_>,
     top: &TopK<'_>,
     facets: &Facets<'_>,
     parallel: bool,
-) -> tantivy::Result<Option<(Vec<(SortKey, tantivy::DocAddress)>, FacetCounts)>> {
+) -> tantivy::Result<Option<(Page, FacetCounts)>> {
     use tantivy::query::{Bm25StatisticsProvider, EnableScoring};
+    let TextSearch {
+        query,
+        filters,
+        ranking,
+    } = *text;
     debug_assert!(matches!(top.sort, Sort::Relevance) && top.boost_today.is_some());
     let mut postings = 0u64;
     let mut by_group: Vec<Option<u64>> = vec![None; ranking.groups];

@@ -732,9 +732,11 @@ pub(crate) fn run(
             Some(union) if req.sort == Sort::Relevance => crate::collect::counted_then_ranked(
                 searcher,
                 &stats,
-                &query,
-                filters.as_ref().map(|f| f as &dyn Query),
-                union,
+                &crate::collect::TextSearch {
+                    query: &query,
+                    filters: filters.as_ref().map(|f| f as &dyn Query),
+                    ranking: union,
+                },
                 &top,
                 &facets_collector,
                 parallel,
