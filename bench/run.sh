@@ -50,7 +50,7 @@ for n in "${sizes[@]}"; do
   /usr/bin/time -f "wall %e s, peak RSS %M KiB" "$snodo" --config "$(config 1024)" reindex 2>&1 | tail -2
   echo '```'
   echo; echo "#### queries with no match, in the engine, $n records"; echo '```'
-  "$bench" engine --data-dir "$dir/snodo-data" xqzvwkjh zzyzx qwxzrtplm "bilancio xqzvwkjh"
+  "$bench" engine --data-dir "$dir/snodo-data" "xqzvwkjh " "zzyzx " "qwxzrtplm " "bilancio xqzvwkjh "
   echo '```'
   echo; echo "#### corpus statistics ($corpus, first 20,000 records)"; echo '```'
   [ "$corpus" = realistic ] && "$bench" stats --records 20000

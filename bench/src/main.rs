@@ -12,7 +12,8 @@
 //! snodo-bench harvest --records N [--sources 90] [--work DIR] [--snodo PATH]
 //!                 the corpus as a JSON API, harvested twice by `snodo harvest`: time, RSS, disk
 //! snodo-bench engine --data-dir DIR [--reps 200] QUERY...
-//!                 in-process latency of each query (top 20, total, facets, snippets): min, p50, p99
+//!                 in-process latency of each query (top 20, total, facets, snippets): min, p50, p99;
+//!                 a query ending in a space is finished, else its last word is being typed
 //! snodo-bench http --addr 127.0.0.1:18080 [--reps 5] [--out FILE.json]
 //!                 latency per class of the "near me" queries against a running `snodo serve`
 //! ```
@@ -261,7 +262,7 @@ fn main() -> Result<()> {
             let reps = args.num("reps", 200)?.max(1) as usize;
             let mut engine = engines::open_snodo(&dir)?;
             for text in &args.rest {
-                let q = queries::BenchQuery::words(text.as_str());
+                let q = queries::BenchQuery::as_sent(text);
                 let total = engine.search(&q)?.total;
                 let mut ms: Vec<f64> = (0..reps)
                     .map(|_| {

@@ -100,6 +100,14 @@ impl BenchQuery {
         BenchQuery::new(Class::Word, text)
     }
 
+    /// The text as a user sends it: without trailing whitespace, its last word is being typed
+    /// (and completed); with it, every word is finished.
+    pub fn as_sent(text: &str) -> BenchQuery {
+        let mut q = BenchQuery::new(Class::Word, text.trim_end());
+        q.typing = !text.ends_with(char::is_whitespace);
+        q
+    }
+
     fn new(class: Class, text: impl Into<String>) -> BenchQuery {
         BenchQuery {
             class,

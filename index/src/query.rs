@@ -691,7 +691,7 @@ fn flat_union(
         }
     }
     Ok((!clauses.is_empty()).then(|| Ranking {
-        query: Box::new(BooleanQuery::new(clauses)),
+        query: BooleanQuery::new(clauses),
         terms,
         groups: groups.len(),
     }))
@@ -699,7 +699,8 @@ fn flat_union(
 
 /// A query's text as a flat union of its terms, for ranking by block-max WAND.
 pub(crate) struct Ranking {
-    pub query: Box<dyn Query>,
+    /// `Should` clauses only: a term query (boosted where the parser boosts) per term.
+    pub query: BooleanQuery,
     /// The union's terms, each with the required word or group it stands for: how many
     /// records the query and the union can match.
     pub terms: Vec<(Term, usize)>,
