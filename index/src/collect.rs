@@ -817,6 +817,7 @@ fn matches(
     reader: &SegmentReader,
     ranking: &Ranking,
     filters: Option<&dyn tantivy::query::Weight>,
+    status: Option<(Status, &SegmentColumns, u64)>,
     alive: &[u64],
 ) -> tantivy::Result<Vec<u64>> {
     use tantivy::schema::IndexRecordOption;
@@ -850,13 +851,46 @@ fn matches(
             *f &= b;
         }
     }
+    if let Some((status, cols, today)) = status {
+        // From the packed dates, one read per match (the status's filters on the start and end
+        // days rescan their columns from match to match).
+        for (i, word) in found.iter_mut().enumerate() {
+            let mut bits = *word;
+            while bits != 0 {
+                let bit = bits & bits.wrapping_neg();
+                bits &= bits - 1;
+                let doc = i as DocId * 64 + bit.trailing_zeros();
+                if packed::status(cols.packed.get_val(doc), today) != status {
+                    *word &= !bit;
+                }
+            }
+        }
+    }
     let Some(filters) = filters else {
         return Ok(found);
     };
-    // Leapfrog: the next match, then the filters from there, then the next match from where the
-    // filters landed.
     let mut scorer = filters.scorer(reader, 1.0)?;
     let mut kept = vec![0u64; found.len()];
+    let marked: u64 = found.iter().map(|w| u64::from(w.count_ones())).sum();
+    if marked.saturating_mul(16) >= u64::from(scorer.size_hint()) {
+        // Many matches: the filters' documents in order, each looked up in the bitmap.
+        let mut docs = [0; tantivy::COLLECT_BLOCK_BUFFER_LEN];
+        loop {
+            let n = scorer.fill_buffer(&mut docs);
+            for &doc in &docs[..n] {
+                let (i, bit) = ((doc / 64) as usize, 1u64 << (doc % 64));
+                if found[i] & bit != 0 {
+                    kept[i] |= bit;
+                }
+            }
+            if n < docs.len() {
+                break;
+            }
+        }
+        return Ok(kept);
+    }
+    // Few: leapfrog, the next match, then the filters from there, then the next match from
+    // where the filters landed.
     let mut next = next_set(&found, 0);
     while let Some(doc) = next {
         let mut at = scorer.doc();
@@ -947,11 +981,13 @@ impl tantivy::query::Bm25StatisticsProvider for Stats<'_> {
 /// A page of hits: sort keys and addresses.
 pub(crate) type Page = Vec<(SortKey, tantivy::DocAddress)>;
 
-/// A text search: the whole query, its filters alone, and its text as a flat union of terms.
+/// A text search: its text alone; its filters but the status, and the status; and its text as
+/// a flat union of terms.
 #[derive(Clone, Copy)]
 pub(crate) struct TextSearch<'a> {
-    pub query: &'a dyn tantivy::query::Query,
+    pub text: &'a dyn tantivy::query::Query,
     pub filters: Option<&'a dyn tantivy::query::Query>,
+    pub status: Option<Status>,
     pub ranking: &'a Ranking,
 }
 
@@ -975,8 +1011,9 @@ pub(crate) fn counted_then_ranked(
 ) -> tantivy::Result<Option<(Page, FacetCounts)>> {
     use tantivy::query::{Bm25StatisticsProvider, EnableScoring, Query};
     let TextSearch {
-        query,
+        text,
         filters,
+        status,
         ranking,
     } = *text;
     debug_assert!(matches!(top.sort, Sort::Relevance) && top.boost_today.is_some());
@@ -996,7 +1033,7 @@ pub(crate) fn counted_then_ranked(
     let filters = filters
         .map(|f| f.weight(EnableScoring::disabled_from_searcher(searcher)))
         .transpose()?;
-    let scored = query.weight(stats.scoring())?;
+    let scored = text.weight(stats.scoring())?;
     let union = ranking.query.weight(stats.scoring())?;
     let term_by_term = if ranking.terms.len() > WAND_TERMS {
         let weights = ranking
@@ -1018,21 +1055,32 @@ pub(crate) fn counted_then_ranked(
     let segment = |(ord, reader): (usize, &SegmentReader)| {
         let ord = ord as SegmentOrdinal;
         let mut counts = facets.for_segment(ord, reader)?;
-        let alive = reader.alive_bitset();
-        let found = matches(reader, ranking, filters.as_deref(), &counts.live().alive)?;
+        let cols = facets.columns.get(reader)?;
+        let status = status.map(|s| (s, &*cols, counts.today));
+        let found = matches(
+            reader,
+            ranking,
+            filters.as_deref(),
+            status,
+            &counts.live().alive,
+        )?;
         counts.mark_all(found);
         let mut best = top.for_segment(ord, reader)?;
         // The segment's share of the union's postings, near enough for the choice.
         let here =
             (u128::from(postings) * u128::from(reader.max_doc()) / u128::from(all_docs)) as u64;
         if counts.count <= FEW_MATCHES && counts.count.saturating_mul(WAND_SHARE) < here {
-            if counts.count > 0 {
-                scored.for_each_pruning(Score::MIN, reader, &mut |doc, score| {
-                    if alive.is_none_or(|a| a.is_alive(doc)) {
-                        best.collect(doc, score);
-                    }
-                    best.threshold()
-                })?;
+            // The text scored at each match (every match has the text: each seek lands on it).
+            let mut scorer = scored.scorer(reader, 1.0)?;
+            let mut next = next_set(&counts.matched, 0);
+            while let Some(doc) = next {
+                if scorer.doc() < doc && scorer.seek(doc) == tantivy::TERMINATED {
+                    break;
+                }
+                if scorer.doc() == doc {
+                    best.collect(doc, scorer.score());
+                }
+                next = next_set(&counts.matched, doc + 1);
             }
         } else if let Some(weights) = &term_by_term {
             // Each term's score added into its documents' sums (as the union adds them), then

@@ -640,9 +640,11 @@ pub(crate) fn run(
     if let Some(region) = &req.region {
         clauses.push(term_filter(fields.region, region));
     }
+    let status_at = clauses.len();
     if let Some(status) = req.status {
         clauses.extend(status_filters(fields, status, today_day));
     }
+    let status_clauses = status_at..clauses.len();
     if let Some(method) = &req.method {
         clauses.push(term_filter(fields.method, method));
     }
@@ -697,15 +699,16 @@ pub(crate) fn run(
             clauses.push(filter(Box::new(BooleanQuery::new(any))));
         }
     }
-    // The filters alone (every clause but the text): required, and scoring nothing.
-    let filters = (clauses.len() > 1).then(|| {
-        BooleanQuery::new(
-            clauses[1..]
-                .iter()
-                .map(|(occur, q)| (*occur, q.box_clone()))
-                .collect(),
-        )
-    });
+    // The filters alone but the status (every clause but the text and the status's): required,
+    // and scoring nothing.
+    let other: Vec<(Occur, Box<dyn Query>)> = clauses
+        .iter()
+        .enumerate()
+        .skip(1)
+        .filter(|(i, _)| !status_clauses.contains(i))
+        .map(|(_, (occur, q))| (*occur, q.box_clone()))
+        .collect();
+    let filters = (!other.is_empty()).then(|| BooleanQuery::new(other));
     let query = BooleanQuery::new(clauses);
 
     let facets_collector = FacetCollector {
@@ -728,20 +731,23 @@ pub(crate) fn run(
             columns,
         };
         let stats = crate::collect::Stats::new(searcher);
-        let ranked = match parsed.as_ref().and_then(|p| p.union.as_ref()) {
-            Some(union) if req.sort == Sort::Relevance => crate::collect::counted_then_ranked(
-                searcher,
-                &stats,
-                &crate::collect::TextSearch {
-                    query: &query,
-                    filters: filters.as_ref().map(|f| f as &dyn Query),
-                    ranking: union,
-                },
-                &top,
-                &facets_collector,
-                parallel,
-            )
-            .map_err(engine)?,
+        let ranked = match parsed.as_ref().and_then(|p| Some((p, p.union.as_ref()?))) {
+            Some((parsed, union)) if req.sort == Sort::Relevance => {
+                crate::collect::counted_then_ranked(
+                    searcher,
+                    &stats,
+                    &crate::collect::TextSearch {
+                        text: parsed.query.as_ref(),
+                        filters: filters.as_ref().map(|f| f as &dyn Query),
+                        status: req.status,
+                        ranking: union,
+                    },
+                    &top,
+                    &facets_collector,
+                    parallel,
+                )
+                .map_err(engine)?
+            }
             _ => None,
         };
         match ranked {

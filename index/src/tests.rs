@@ -1540,8 +1540,13 @@ fn pages_ranked_by_the_flat_union_equal_the_parsers_ranking() {
     let page = |q: &str, filter: Option<&str>, offset: usize| {
         let r = SearchRequest {
             q: Some(q.to_owned()),
-            region: filter.filter(|f| *f != "open").map(str::to_owned),
-            status: filter.filter(|f| *f == "open").map(|_| Status::Open),
+            region: filter.filter(|f| f.starts_with('0')).map(str::to_owned),
+            status: filter.and_then(|f| match f {
+                "open" => Some(Status::Open),
+                "closed" => Some(Status::Closed),
+                "upcoming" => Some(Status::Upcoming),
+                _ => None,
+            }),
             limit: 10,
             offset,
             ..Default::default()
@@ -1560,7 +1565,13 @@ fn pages_ranked_by_the_flat_union_equal_the_parsers_ranking() {
         ("bilancio della comune ", "bilancio AND della AND comune "),
     ];
     for (q, twin) in queries {
-        for filter in [None, Some("08"), Some("open")] {
+        for filter in [
+            None,
+            Some("08"),
+            Some("open"),
+            Some("closed"),
+            Some("upcoming"),
+        ] {
             for offset in [0, 25] {
                 let case = format!("{q:?}, filter {filter:?}, offset {offset}");
                 let (got, want) = (page(q, filter, offset), page(twin, filter, offset));
