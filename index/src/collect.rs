@@ -176,15 +176,12 @@ impl Tally {
     ) {
         let mut docs = [0 as DocId; BATCH];
         let mut n = 0;
-        for (w, mut bits) in words.enumerate() {
-            while bits != 0 {
-                docs[n] = (w as DocId) * 64 + bits.trailing_zeros();
-                bits &= bits - 1;
-                n += 1;
-                if n == BATCH {
-                    self.add(cols, today, places, &docs);
-                    n = 0;
-                }
+        for doc in set_bits(words) {
+            docs[n] = doc;
+            n += 1;
+            if n == BATCH {
+                self.add(cols, today, places, &docs);
+                n = 0;
             }
         }
         self.add(cols, today, places, &docs[..n]);
@@ -290,7 +287,7 @@ impl Totals {
             Some(a) => {
                 let mut words = vec![0u64; bitmap_words(max)];
                 for doc in a.iter_alive() {
-                    words[(doc / 64) as usize] |= 1 << (doc % 64);
+                    mark(&mut words, doc);
                 }
                 words
             }
@@ -315,6 +312,27 @@ impl Totals {
 
 fn bitmap_words(max_doc: DocId) -> usize {
     (max_doc as usize).div_ceil(64)
+}
+
+/// Sets document `doc`'s bit.
+fn mark(bits: &mut [u64], doc: DocId) {
+    bits[(doc / 64) as usize] |= 1 << (doc % 64);
+}
+
+/// The documents whose bits are set in word `i` of a bitmap, in order.
+fn docs_of(i: usize, mut word: u64) -> impl Iterator<Item = DocId> {
+    std::iter::from_fn(move || {
+        (word != 0).then(|| {
+            let doc = i as DocId * 64 + word.trailing_zeros();
+            word &= word - 1;
+            doc
+        })
+    })
+}
+
+/// The documents whose bits are set, in order.
+fn set_bits(words: impl Iterator<Item = u64>) -> impl Iterator<Item = DocId> {
+    words.enumerate().flat_map(|(i, w)| docs_of(i, w))
 }
 
 /// The values of a column in which every document has exactly one, without the per-read
@@ -842,7 +860,7 @@ fn matches(
                     break;
                 }
                 for &d in docs {
-                    bits[(d / 64) as usize] |= 1 << (d % 64);
+                    mark(&mut bits, d);
                 }
                 block.advance();
             }
@@ -855,13 +873,9 @@ fn matches(
         // From the packed dates, one read per match (the status's filters on the start and end
         // days rescan their columns from match to match).
         for (i, word) in found.iter_mut().enumerate() {
-            let mut bits = *word;
-            while bits != 0 {
-                let bit = bits & bits.wrapping_neg();
-                bits &= bits - 1;
-                let doc = i as DocId * 64 + bit.trailing_zeros();
+            for doc in docs_of(i, *word) {
                 if packed::status(cols.packed.get_val(doc), today) != status {
-                    *word &= !bit;
+                    *word &= !(1 << (doc % 64));
                 }
             }
         }
@@ -901,7 +915,7 @@ fn matches(
             break;
         }
         if at == doc {
-            kept[(doc / 64) as usize] |= 1 << (doc % 64);
+            mark(&mut kept, doc);
             next = next_set(&found, doc + 1);
         } else {
             next = next_set(&found, at);
@@ -1055,7 +1069,7 @@ pub(crate) fn counted_then_ranked(
     let segment = |(ord, reader): (usize, &SegmentReader)| {
         let ord = ord as SegmentOrdinal;
         let mut counts = facets.for_segment(ord, reader)?;
-        let cols = facets.columns.get(reader)?;
+        let cols = counts.columns.clone();
         let status = status.map(|s| (s, &*cols, counts.today));
         let found = matches(
             reader,
@@ -1072,15 +1086,13 @@ pub(crate) fn counted_then_ranked(
         if counts.count <= FEW_MATCHES && counts.count.saturating_mul(WAND_SHARE) < here {
             // The text scored at each match (every match has the text: each seek lands on it).
             let mut scorer = scored.scorer(reader, 1.0)?;
-            let mut next = next_set(&counts.matched, 0);
-            while let Some(doc) = next {
+            for doc in set_bits(counts.matched.iter().copied()) {
                 if scorer.doc() < doc && scorer.seek(doc) == tantivy::TERMINATED {
                     break;
                 }
                 if scorer.doc() == doc {
                     best.collect(doc, scorer.score());
                 }
-                next = next_set(&counts.matched, doc + 1);
             }
         } else if let Some(weights) = &term_by_term {
             // Each term's score added into its documents' sums (as the union adds them), then
@@ -1089,13 +1101,8 @@ pub(crate) fn counted_then_ranked(
             for w in weights {
                 w.for_each(reader, &mut |doc, score| sums[doc as usize] += score)?;
             }
-            for (i, &word) in counts.matched.iter().enumerate() {
-                let mut bits = word;
-                while bits != 0 {
-                    let doc = i as DocId * 64 + bits.trailing_zeros();
-                    bits &= bits - 1;
-                    best.collect(doc, sums[doc as usize]);
-                }
+            for doc in set_bits(counts.matched.iter().copied()) {
+                best.collect(doc, sums[doc as usize]);
             }
         } else {
             union.for_each_pruning(Score::MIN, reader, &mut |doc, score| {
