@@ -259,26 +259,12 @@ fn search_threads() -> usize {
 /// many small segments; a search looks every word up in each and walks them one per thread,
 /// so `n` equal segments are both the fewest lookups and an even split of the work.
 fn balance_segments(writer: &mut IndexWriter<TantivyDocument>, n: usize) -> Result<(), IndexError> {
-    let mut metas = writer.index().searchable_segment_metas().map_err(engine)?;
+    let metas = writer.index().searchable_segment_metas().map_err(engine)?;
     if metas.len() <= n {
         return Ok(());
     }
     let started = Instant::now();
-    // Largest first, each into the bin with the fewest documents so far.
-    metas.sort_by_key(|m| std::cmp::Reverse(m.num_docs()));
-    let mut bins: Vec<(u64, Vec<tantivy::index::SegmentId>)> = vec![(0, Vec::new()); n];
-    for m in &metas {
-        if let Some(bin) = bins.iter_mut().min_by_key(|b| b.0) {
-            bin.0 += u64::from(m.num_docs());
-            bin.1.push(m.id());
-        }
-    }
-    let merges: Vec<_> = bins
-        .iter()
-        .filter(|b| b.1.len() > 1)
-        .map(|b| writer.merge(&b.1))
-        .collect();
-    for m in merges {
+    for m in start_balanced_merges(writer, &metas, n) {
         m.wait().map_err(engine)?;
     }
     tracing::info!(
@@ -288,6 +274,62 @@ fn balance_segments(writer: &mut IndexWriter<TantivyDocument>, n: usize) -> Resu
         "search index segments merged"
     );
     Ok(())
+}
+
+/// Starts the merges that leave `metas` as `n` segments of about equal size (largest first,
+/// each into the bin with the fewest documents so far); returns them to wait for.
+fn start_balanced_merges(
+    writer: &mut IndexWriter<TantivyDocument>,
+    metas: &[tantivy::index::SegmentMeta],
+    n: usize,
+) -> Vec<tantivy::FutureResult<Option<tantivy::index::SegmentMeta>>> {
+    let mut metas = metas.to_vec();
+    metas.sort_by_key(|m| std::cmp::Reverse(m.num_docs()));
+    let mut bins: Vec<(u64, Vec<tantivy::index::SegmentId>)> = vec![(0, Vec::new()); n.max(1)];
+    for m in &metas {
+        if let Some(bin) = bins.iter_mut().min_by_key(|b| b.0) {
+            bin.0 += u64::from(m.num_docs());
+            bin.1.push(m.id());
+        }
+    }
+    bins.iter()
+        .filter(|b| b.1.len() > 1)
+        .map(|b| writer.merge(&b.1))
+        .collect()
+}
+
+/// An index with fewer live documents than this is left as its commits made it: its searches
+/// are fast whatever its segments.
+#[cfg(not(test))]
+const MIN_DOCS_TO_COMPACT: u64 = 10_000;
+#[cfg(test)]
+const MIN_DOCS_TO_COMPACT: u64 = 1;
+/// Compacted when the segments beyond the `n` largest hold at least this share of the documents
+/// (a large harvest's log merges leave 12 segments of 1M records, half of them beyond the two
+/// largest), not for the few small segments a daily harvest adds, which the merge policy keeps
+/// in check without rewriting the whole index.
+const MIN_SHARE_TO_COMPACT: f64 = 0.1;
+
+/// Whether segments of `live` documents each are worth merging into `n` segments.
+fn worth_compacting(live: &[u64], n: usize) -> bool {
+    let total: u64 = live.iter().sum();
+    if live.len() <= n || total < MIN_DOCS_TO_COMPACT {
+        return false;
+    }
+    let mut sorted = live.to_vec();
+    sorted.sort_unstable_by(|a, b| b.cmp(a));
+    let beyond: u64 = sorted[n..].iter().sum();
+    beyond as f64 >= MIN_SHARE_TO_COMPACT * total as f64
+}
+
+/// What [`Index::compact`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Compaction {
+    pub segments_before: usize,
+    pub segments_after: usize,
+    /// Live documents in the segments merged.
+    pub docs: u64,
+    pub ms: u64,
 }
 
 fn swap_writer(
@@ -326,11 +368,15 @@ fn open_writer(
     let writer = index
         .writer_with_num_threads(threads, heap)
         .map_err(|e| writer_error(e, dir))?;
+    writer.set_merge_policy(merge_policy());
+    Ok(writer)
+}
+
+fn merge_policy() -> Box<dyn tantivy::indexer::MergePolicy> {
     let mut policy = tantivy::indexer::LogMergePolicy::default();
     policy.set_del_docs_ratio_before_merge(DELETED_SHARE_BEFORE_MERGE);
     policy.set_min_num_segments(SEGMENTS_PER_MERGE);
-    writer.set_merge_policy(Box::new(policy));
-    Ok(writer)
+    Box::new(policy)
 }
 
 fn writer_error(e: TantivyError, dir: Option<&Path>) -> IndexError {
@@ -693,6 +739,73 @@ impl Index {
             "search index rebuilt"
         );
         Ok(docs)
+    }
+
+    /// Merges the index's segments into one per search thread when many small ones hold a good
+    /// share of the records: a harvest commits every few thousand changes, and the merge policy
+    /// leaves a million records in a dozen segments, in each of which every search looks every
+    /// word up (at 100k, six segments answered in 1.84 ms at the median what two answered in
+    /// 1.3). Call it when a round of harvests has ended; `Ok(None)` when there was nothing to
+    /// do. Searches go on meanwhile, and so do commits: only starting the merges holds the
+    /// writer.
+    pub fn compact(&self) -> Result<Option<Compaction>, IndexError> {
+        let generation = self.generation();
+        let n = search_threads();
+        let started = Instant::now();
+        let (before, docs, merges) = {
+            let _serial = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+            let mut guard = generation.writer();
+            let Some(writer) = guard.as_ref() else {
+                return Ok(None);
+            };
+            let live = |metas: &[tantivy::index::SegmentMeta]| -> Vec<u64> {
+                metas.iter().map(|m| u64::from(m.num_docs())).collect()
+            };
+            let metas = writer.index().searchable_segment_metas().map_err(engine)?;
+            if !worth_compacting(&live(&metas), n) {
+                return Ok(None);
+            }
+            // A merge the policy started may hold some of these segments: ours would then fail
+            // at its end. Swapping the writer waits for those, and ours run with no policy.
+            swap_writer(&mut guard, 1, WRITER_HEAP_BYTES, generation.dir.as_deref())?;
+            let writer = guard.as_mut().ok_or_else(|| IndexError::Engine {
+                message: "the index writer was closed".into(),
+            })?;
+            writer.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
+            let metas = writer.index().searchable_segment_metas().map_err(engine)?;
+            let docs = live(&metas).iter().sum::<u64>();
+            (metas.len(), docs, start_balanced_merges(writer, &metas, n))
+        };
+        let merged = merges
+            .into_iter()
+            .try_for_each(|m| m.wait().map(drop).map_err(engine));
+        {
+            let mut guard = generation.writer();
+            if let Some(writer) = guard.as_mut() {
+                writer.set_merge_policy(merge_policy());
+                // Merged-away segments' files would otherwise stay until the next commit.
+                if merged.is_ok() {
+                    writer.garbage_collect_files().wait().map_err(engine)?;
+                }
+            }
+        }
+        merged?;
+        generation.reader.reload().map_err(engine)?;
+        let after = generation.reader.searcher().segment_readers().len();
+        let done = Compaction {
+            segments_before: before,
+            segments_after: after,
+            docs,
+            ms: started.elapsed().as_millis() as u64,
+        };
+        tracing::info!(
+            from = before,
+            to = after,
+            docs,
+            ms = done.ms,
+            "search index compacted"
+        );
+        Ok(Some(done))
     }
 
     /// Searches. `today` (Europe/Rome) decides statuses, both for the filter and the facets.

@@ -1603,3 +1603,118 @@ fn pages_ranked_by_the_flat_union_equal_the_parsers_ranking() {
         }
     }
 }
+
+fn segments(idx: &Index) -> usize {
+    idx.generation().reader.searcher().segment_readers().len()
+}
+
+#[test]
+fn compaction_is_only_for_many_segments_holding_a_good_share() {
+    // A dozen log-merged segments of a large harvest: half beyond the two largest.
+    let harvested = [
+        250_000, 200_000, 150_000, 100_000, 80_000, 60_000, 50_000, 40_000, 30_000, 20_000, 15_000,
+        5_000,
+    ];
+    assert!(worth_compacting(&harvested, 2));
+    // Two balanced segments and a daily harvest's small ones: left to the merge policy.
+    assert!(!worth_compacting(&[500_000, 495_000, 3_000, 2_000], 2));
+    assert!(!worth_compacting(&[500_000, 500_000], 2));
+    assert!(!worth_compacting(&[], 2));
+}
+
+#[test]
+fn compaction_merges_segments_without_changing_what_searches_find() {
+    let tmp = tempfile::tempdir().unwrap();
+    let idx = Index::open(tmp.path()).unwrap();
+    // One segment per commit, as a large harvest leaves them before its log merges catch up.
+    if let Some(w) = idx.generation().writer().as_ref() {
+        w.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
+    }
+    let records = mixed_records();
+    for (n, chunk) in records.chunks(5).enumerate() {
+        idx.apply(&upserts(chunk), n as u64 + 1).unwrap();
+    }
+    idx.apply(&[IndexChange::Remove(records[3].id.to_string())], 50)
+        .unwrap();
+    let before = segments(&idx);
+    let n = search_threads();
+    assert!(
+        before > n,
+        "{before} segments: the fixture needs more than {n}"
+    );
+    let requests: Vec<SearchRequest> = vec![
+        req("bilancio "),
+        req("scuole partecip"),
+        req("\"processo 12\" "),
+        SearchRequest {
+            status: Some(Status::Open),
+            sort: Sort::Closing,
+            limit: 100,
+            ..Default::default()
+        },
+        SearchRequest {
+            region: Some("16".into()),
+            sort: Sort::Newest,
+            limit: 100,
+            ..Default::default()
+        },
+    ];
+    let answers: Vec<SearchResults> = requests
+        .iter()
+        .map(|r| idx.search(r, today()).unwrap())
+        .collect();
+    let version = idx.version();
+
+    let done = idx.compact().unwrap().expect("many segments: compacted");
+    assert_eq!(done.segments_before, before);
+    assert_eq!(done.docs, 39);
+    assert!(done.segments_after <= n, "{done:?}");
+    assert_eq!(segments(&idx), done.segments_after);
+    assert_eq!(idx.num_docs(), 39);
+    assert_eq!(idx.last_applied_seq(), 50);
+    // Same documents: a cached answer stays right.
+    assert_eq!(idx.version(), version);
+    for (r, a) in requests.iter().zip(&answers) {
+        let b = idx.search(r, today()).unwrap();
+        assert_eq!((a.total, &a.facets), (b.total, &b.facets), "{r:?}");
+        let key = |h: &SearchHit| (h.id.clone(), h.title.clone(), h.snippet.clone());
+        let (mut x, mut y): (Vec<_>, Vec<_>) = (
+            a.items.iter().map(key).collect(),
+            b.items.iter().map(key).collect(),
+        );
+        if r.sort == Sort::Relevance {
+            // BM25 statistics counted the removed record until its segment was merged.
+            x.sort();
+            y.sort();
+        }
+        assert_eq!(x, y, "{r:?}");
+    }
+    // Nothing more to do, and the writer goes on writing with its merge policy.
+    assert_eq!(idx.compact().unwrap(), None);
+    idx.apply(
+        &upserts(&[rec("tre", Kind::Process, "nuovo", "Piazza nuova")]),
+        51,
+    )
+    .unwrap();
+    idx.apply(&[IndexChange::Remove(records[0].id.to_string())], 52)
+        .unwrap();
+    assert_eq!(ids(&idx, &req("piazza ")), vec!["tre:process:nuovo"]);
+    assert_eq!(idx.num_docs(), 39);
+    // The merged-away segments' files are gone, and the compacted index reopens as it was.
+    drop(idx);
+    let reopened = Index::open(tmp.path()).unwrap();
+    assert_eq!((reopened.num_docs(), reopened.last_applied_seq()), (39, 52));
+    let current = std::fs::read_to_string(tmp.path().join(CURRENT_FILE)).unwrap();
+    let files = std::fs::read_dir(tmp.path().join(current.trim()))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".idx"))
+        })
+        .count();
+    assert_eq!(
+        files,
+        segments(&reopened),
+        "one term index file per live segment"
+    );
+}

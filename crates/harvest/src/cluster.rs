@@ -51,17 +51,25 @@ pub async fn follow(store: Arc<Store>, indexer: Arc<Indexer>, cancel: Cancellati
         return;
     }
     let mut failing = false;
+    // Changes applied since the index last caught up with nothing new: a harvest round.
+    let mut applied = false;
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return,
             got = woken.recv() => if got.is_none() { return },
         }
         match indexer.catch_up().await {
-            Ok(_) => {
+            Ok(n) => {
                 if failing {
                     tracing::info!("the index follows the store again");
                 }
                 failing = false;
+                if n > 0 {
+                    applied = true;
+                } else if std::mem::take(&mut applied) {
+                    // The harvester has gone quiet: merge what its commits left.
+                    indexer.compact().await;
+                }
             }
             // Said once per outage, not once a second: the index keeps serving what it has.
             Err(e) if !failing => {

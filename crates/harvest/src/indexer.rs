@@ -48,6 +48,20 @@ impl Indexer {
         Ok(n)
     }
 
+    /// Merges the index's segments when many small ones hold a good share of the records (see
+    /// [`Index::compact`]): call it when a round of harvests has ended. A failure is logged, not
+    /// returned: the index stays as it was, only slower to search.
+    pub async fn compact(&self) {
+        let index = self.index.clone();
+        match blocking(move || index.compact()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "search index: compaction failed; its segments stay as they were")
+            }
+            Err(e) => tracing::warn!(error = %e, "search index: compaction did not run"),
+        }
+    }
+
     /// Rebuilds the index from every live record in the store.
     pub async fn rebuild(&self) -> Result<u64, HarvestError> {
         let _one = self.lock.lock().await;

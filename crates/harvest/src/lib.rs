@@ -176,6 +176,11 @@ impl Harvester {
             .contains(id)
     }
 
+    /// Runs claimed and not yet ended, the caller's own included.
+    fn running_count(&self) -> usize {
+        self.running.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
     fn entry(&self, id: &str) -> Option<&Arc<Entry>> {
         self.entries.iter().find(|e| e.config.id == id)
     }
@@ -394,6 +399,12 @@ impl Harvester {
             Some(e) => {
                 tracing::warn!(source = id, outcome = report.outcome.as_str(), error = %e, ms = report.duration_ms, "harvest failed")
             }
+        }
+        // The last run of a round to end merges the segments the round's commits left (a first
+        // harvest of a million records leaves a dozen), so that searches look each word up in
+        // few. Searches and other runs go on meanwhile.
+        if self.running_count() <= 1 {
+            self.indexer.compact().await;
         }
         Ok(report)
     }
