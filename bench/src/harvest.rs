@@ -293,6 +293,24 @@ pub struct Timed {
     /// sampled every 50 ms.
     pub peak_anon_kib: u64,
     pub output: String,
+    /// The index compaction at the end of the round, from its log line: segments before and
+    /// after, seconds (part of `secs`: the records were searchable before it).
+    pub compaction: Option<(u64, u64, f64)>,
+}
+
+/// `from`, `to` and `ms` of the "search index compacted" line of a `snodo` log.
+fn compaction_in(log: &str) -> Option<(u64, u64, f64)> {
+    let line = log.lines().find(|l| l.contains("search index compacted"))?;
+    let field = |name: &str| -> Option<u64> {
+        line.split_whitespace()
+            .find_map(|w| w.strip_prefix(name))
+            .and_then(|v| v.trim_matches(|c: char| !c.is_ascii_digit()).parse().ok())
+    };
+    Some((
+        field("from=")?,
+        field("to=")?,
+        field("ms=")? as f64 / 1000.0,
+    ))
 }
 
 pub fn run_harvest(snodo: &Path, config: &Path) -> Result<Timed> {
@@ -348,6 +366,7 @@ pub fn run_harvest(snodo: &Path, config: &Path) -> Result<Timed> {
         secs,
         peak_rss_kib: peak,
         peak_anon_kib: peak_anon,
+        compaction: compaction_in(&errors),
         output,
     })
 }
@@ -368,6 +387,14 @@ pub fn disk_bytes(path: &Path) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_compaction_is_read_off_the_log() {
+        let log = "2026-12-05T11:00:00Z  INFO snodo_harvest: harvest finished source=\"b\"\n\
+                   2026-12-05T11:00:09Z  INFO snodo_index: search index compacted from=12 to=2 docs=1000000 ms=61234\n";
+        assert_eq!(compaction_in(log), Some((12, 2, 61.234)));
+        assert_eq!(compaction_in("INFO harvest finished ms=3"), None);
+    }
 
     #[test]
     fn pages_hold_every_record_once_and_the_site_serves_them_with_etags() {

@@ -212,10 +212,19 @@ fn main() -> Result<()> {
                 let store = snodo_bench::harvest::disk_bytes(&data.join("snodo.sqlite3"))
                     + snodo_bench::harvest::disk_bytes(&data.join("snodo.sqlite3-wal"));
                 let index = snodo_bench::harvest::disk_bytes(&data.join("index"));
+                let compacted = match t.compaction {
+                    Some((from, to, secs)) => format!(
+                        " (searchable after {:.1} s, then the index compacted from {from} to {to} \
+                         segments in {secs:.1} s)",
+                        t.secs - secs
+                    ),
+                    None => String::new(),
+                };
                 println!(
-                    "{label}: {n} records from {sources} sources in {:.1} s ({:.0} records/s), \
-                     peak RSS {:.0} MiB ({:.0} MiB anonymous); added {}, unchanged {}, failed {}; \
-                     store {:.0} MiB ({:.2}× the records' {:.0} MiB of text), index {:.0} MiB",
+                    "{label}: {n} records from {sources} sources in {:.1} s{compacted} \
+                     ({:.0} records/s), peak RSS {:.0} MiB ({:.0} MiB anonymous); added {}, \
+                     unchanged {}, failed {}; store {:.0} MiB ({:.2}× the records' {:.0} MiB of \
+                     text), index {:.0} MiB",
                     t.secs,
                     n as f64 / t.secs,
                     t.peak_rss_kib as f64 / 1024.0,

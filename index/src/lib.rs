@@ -327,7 +327,7 @@ fn worth_compacting(live: &[u64], n: usize) -> bool {
 pub struct Compaction {
     pub segments_before: usize,
     pub segments_after: usize,
-    /// Live documents in the segments merged.
+    /// Live documents in the index.
     pub docs: u64,
     pub ms: u64,
 }
@@ -771,8 +771,12 @@ impl Index {
             let writer = guard.as_mut().ok_or_else(|| IndexError::Engine {
                 message: "the index writer was closed".into(),
             })?;
-            writer.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
+            // The policy's merges may have done part of the work.
             let metas = writer.index().searchable_segment_metas().map_err(engine)?;
+            if !worth_compacting(&live(&metas), n) {
+                return Ok(None);
+            }
+            writer.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
             let docs = live(&metas).iter().sum::<u64>();
             (metas.len(), docs, start_balanced_merges(writer, &metas, n))
         };
@@ -869,12 +873,20 @@ fn common_words(
     }
     if !state.building {
         state.building = true;
-        let (generation, searcher) = (Arc::clone(generation), searcher.clone());
+        // Not the generation itself: it holds the writer, whose directory lock must go with the
+        // index (a process reopening it right after would find it locked).
+        let (weak, fields, searcher) = (
+            Arc::downgrade(generation),
+            generation.fields.clone(),
+            searcher.clone(),
+        );
         let spawned = std::thread::Builder::new()
             .name("snodo-common-words".into())
             .spawn(move || {
-                let built =
-                    query::CommonWords::build(&searcher, &generation.fields, query::COMMON_WORDS);
+                let built = query::CommonWords::build(&searcher, &fields, query::COMMON_WORDS);
+                let Some(generation) = weak.upgrade() else {
+                    return;
+                };
                 let mut state = generation.common.lock().unwrap_or_else(|p| p.into_inner());
                 state.building = false;
                 // after a failure, this searcher completes from the term lists: not retried
