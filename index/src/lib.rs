@@ -780,9 +780,11 @@ impl Index {
             let writer = guard.as_mut().ok_or_else(|| IndexError::Engine {
                 message: "the index writer was closed".into(),
             })?;
-            // The policy's merges may have done part of the work.
+            // The policy's merges may have done the work; the files they merged away stay
+            // until the next commit's clean-up, which may be a day off: collected now.
             let metas = writer.index().searchable_segment_metas().map_err(engine)?;
             if !worth_compacting(&live(&metas), n) {
+                writer.garbage_collect_files().wait().map_err(engine)?;
                 return Ok(None);
             }
             writer.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));

@@ -1604,6 +1604,18 @@ fn pages_ranked_by_the_flat_union_equal_the_parsers_ranking() {
     }
 }
 
+/// `.idx` files (one per segment) in the current generation of the index in `dir`.
+fn term_files(dir: &std::path::Path) -> usize {
+    let current = std::fs::read_to_string(dir.join(CURRENT_FILE)).unwrap();
+    std::fs::read_dir(dir.join(current.trim()))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".idx"))
+        })
+        .count()
+}
+
 fn segments(idx: &Index) -> usize {
     idx.generation().reader.searcher().segment_readers().len()
 }
@@ -1670,6 +1682,11 @@ fn compaction_merges_segments_without_changing_what_searches_find() {
     assert_eq!(done.docs, 39);
     assert!(done.segments_after <= n, "{done:?}");
     assert_eq!(segments(&idx), done.segments_after);
+    assert_eq!(
+        term_files(tmp.path()),
+        done.segments_after,
+        "merged-away files removed"
+    );
     assert_eq!(idx.num_docs(), 39);
     assert_eq!(idx.last_applied_seq(), 50);
     // Same documents: a cached answer stays right.
@@ -1704,17 +1721,5 @@ fn compaction_merges_segments_without_changing_what_searches_find() {
     drop(idx);
     let reopened = Index::open(tmp.path()).unwrap();
     assert_eq!((reopened.num_docs(), reopened.last_applied_seq()), (39, 52));
-    let current = std::fs::read_to_string(tmp.path().join(CURRENT_FILE)).unwrap();
-    let files = std::fs::read_dir(tmp.path().join(current.trim()))
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".idx"))
-        })
-        .count();
-    assert_eq!(
-        files,
-        segments(&reopened),
-        "one term index file per live segment"
-    );
+    assert_eq!(term_files(tmp.path()), segments(&reopened));
 }
