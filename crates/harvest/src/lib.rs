@@ -401,7 +401,7 @@ impl Harvester {
             }
         }
         // The last run of a round to end merges the segments the round's commits left (a first
-        // harvest of a million records leaves a dozen), so that searches look each word up in
+        // harvest of a million records leaves eight), so that searches look each word up in
         // few. Searches and other runs go on meanwhile.
         if self.running_count() <= 1 {
             self.indexer.compact().await;
