@@ -753,9 +753,9 @@ impl Index {
     /// Merges the index's segments into one per search thread when many small ones hold a good
     /// share of the records: a harvest commits every 5,000 changes and the merge policy leaves
     /// a first harvest of 1M records in 8 segments, in each of which every search looks every
-    /// word up (compacted, the server spent 10–20 % less CPU on the same queries). Call it when
-    /// a round of harvests has ended; `Ok(None)` when there was nothing to do. Searches go on
-    /// meanwhile, and so do commits: only starting the merges holds the writer.
+    /// word up (compacted, the server spent 15–20 % less CPU on the same queries at 100k, 3–13 %
+    /// at 1M). Call it when a round of harvests has ended; `Ok(None)` when there was nothing to
+    /// do. Searches go on meanwhile, and so do commits: only starting the merges holds the writer.
     pub fn compact(&self) -> Result<Option<Compaction>, IndexError> {
         let generation = self.generation();
         let n = search_threads();
