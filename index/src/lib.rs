@@ -771,6 +771,9 @@ impl Index {
             };
             let metas = writer.index().searchable_segment_metas().map_err(engine)?;
             if !worth_compacting(&live(&metas), n) {
+                // A merge the policy ended after the last commit left its inputs' files, which
+                // the next commit's clean-up would only remove a day later.
+                writer.garbage_collect_files().wait().map_err(engine)?;
                 return Ok(None);
             }
             // A merge the policy started may hold some of these segments: ours would then fail
@@ -779,8 +782,7 @@ impl Index {
             let writer = guard.as_mut().ok_or_else(|| IndexError::Engine {
                 message: "the index writer was closed".into(),
             })?;
-            // The policy's merges may have done the work; the files they merged away stay
-            // until the next commit's clean-up, which may be a day off: collected now.
+            // The policy's merges may have done the work (their inputs' files collected too).
             let metas = writer.index().searchable_segment_metas().map_err(engine)?;
             if !worth_compacting(&live(&metas), n) {
                 writer.garbage_collect_files().wait().map_err(engine)?;
