@@ -1723,3 +1723,36 @@ fn compaction_merges_segments_without_changing_what_searches_find() {
     assert_eq!((reopened.num_docs(), reopened.last_applied_seq()), (39, 52));
     assert_eq!(term_files(tmp.path()), segments(&reopened));
 }
+
+#[test]
+fn compaction_with_nothing_to_merge_still_removes_files_merged_away_since_the_last_commit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let idx = Index::open(tmp.path()).unwrap();
+    if let Some(w) = idx.generation().writer().as_ref() {
+        w.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
+    }
+    let records = mixed_records();
+    for (n, chunk) in records.chunks(14).enumerate() {
+        idx.apply(&upserts(chunk), n as u64 + 1).unwrap();
+    }
+    assert_eq!(segments(&idx), 3);
+    // A merge the policy would have run, ended after the last commit: its inputs stay on disk.
+    {
+        let generation = idx.generation();
+        let mut guard = generation.writer();
+        let writer = guard.as_mut().unwrap();
+        let metas = writer.index().searchable_segment_metas().unwrap();
+        let ids: Vec<_> = metas.iter().take(2).map(|m| m.id()).collect();
+        writer.merge(&ids).wait().unwrap();
+        generation.reader.reload().unwrap();
+    }
+    assert_eq!(segments(&idx), 2);
+    assert_eq!(
+        term_files(tmp.path()),
+        4,
+        "the merged-away segments' files are still there"
+    );
+    idx.compact().unwrap();
+    assert_eq!(term_files(tmp.path()), segments(&idx));
+    assert_eq!(idx.num_docs(), 40);
+}
