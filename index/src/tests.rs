@@ -1616,6 +1616,19 @@ fn term_files(dir: &std::path::Path) -> usize {
         .count()
 }
 
+/// An index in `dir` holding `records`, committed `per_commit` at a time with no merge policy:
+/// one segment per commit, as a large harvest leaves them before its log merges catch up.
+fn one_segment_per_commit(dir: &std::path::Path, records: &[Record], per_commit: usize) -> Index {
+    let idx = Index::open(dir).unwrap();
+    if let Some(w) = idx.generation().writer().as_ref() {
+        w.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
+    }
+    for (n, chunk) in records.chunks(per_commit).enumerate() {
+        idx.apply(&upserts(chunk), n as u64 + 1).unwrap();
+    }
+    idx
+}
+
 fn segments(idx: &Index) -> usize {
     idx.generation().reader.searcher().segment_readers().len()
 }
@@ -1637,15 +1650,8 @@ fn compaction_is_only_for_many_segments_holding_a_good_share() {
 #[test]
 fn compaction_merges_segments_without_changing_what_searches_find() {
     let tmp = tempfile::tempdir().unwrap();
-    let idx = Index::open(tmp.path()).unwrap();
-    // One segment per commit, as a large harvest leaves them before its log merges catch up.
-    if let Some(w) = idx.generation().writer().as_ref() {
-        w.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
-    }
     let records = mixed_records();
-    for (n, chunk) in records.chunks(5).enumerate() {
-        idx.apply(&upserts(chunk), n as u64 + 1).unwrap();
-    }
+    let idx = one_segment_per_commit(tmp.path(), &records, 5);
     idx.apply(&[IndexChange::Remove(records[3].id.to_string())], 50)
         .unwrap();
     let before = segments(&idx);
@@ -1727,14 +1733,8 @@ fn compaction_merges_segments_without_changing_what_searches_find() {
 #[test]
 fn compaction_with_nothing_to_merge_still_removes_files_merged_away_since_the_last_commit() {
     let tmp = tempfile::tempdir().unwrap();
-    let idx = Index::open(tmp.path()).unwrap();
-    if let Some(w) = idx.generation().writer().as_ref() {
-        w.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
-    }
     let records = mixed_records();
-    for (n, chunk) in records.chunks(14).enumerate() {
-        idx.apply(&upserts(chunk), n as u64 + 1).unwrap();
-    }
+    let idx = one_segment_per_commit(tmp.path(), &records, 14);
     assert_eq!(segments(&idx), 3);
     // A merge the policy would have run, ended after the last commit: its inputs stay on disk.
     {
