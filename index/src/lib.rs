@@ -382,10 +382,109 @@ fn open_writer(
 }
 
 fn merge_policy() -> Box<dyn tantivy::indexer::MergePolicy> {
-    let mut policy = tantivy::indexer::LogMergePolicy::default();
-    policy.set_del_docs_ratio_before_merge(DELETED_SHARE_BEFORE_MERGE);
-    policy.set_min_num_segments(SEGMENTS_PER_MERGE);
-    Box::new(policy)
+    Box::new(BoundedMerges)
+}
+
+/// A merge's output is kept under this share of the index's documents (`1 / n`): the merges
+/// of a first harvest then leave many middle-sized segments instead of a few large ones, and
+/// the compaction that ends it ([`Index::compact`]) can bin them into parts of about equal
+/// size. tantivy's log merges of 1M records left 320,000-record segments, compacted into
+/// 640,000 + 360,000: a lone search, split over two threads, waited for the larger part.
+const MERGED_SHARE_DIVISOR: u64 = 8;
+/// ...but a small index's merges may reach this many documents, so that a few records
+/// committed by each of many harvest runs never pile up as hundreds of tiny segments.
+#[cfg(not(test))]
+const MERGED_MIN_DOCS: u64 = 10_000;
+#[cfg(test)]
+const MERGED_MIN_DOCS: u64 = 10;
+/// Segments whose sizes are within this factor (as a base-2 logarithm, tantivy's 0.75) are of
+/// one level, merged together; every segment under `MERGED_MIN_DOCS` is of the lowest.
+const LEVEL_LOG_SIZE: f64 = 0.75;
+
+/// Log merges (segments of about the same size merged together, [`SEGMENTS_PER_MERGE`] at
+/// least) whose output stays under [`mergeable_docs`], and, alone, a segment of any size once
+/// a large share of it is deleted versions.
+#[derive(Debug, Clone, Copy)]
+struct BoundedMerges;
+
+/// The most live documents a merge may produce in an index of `total`.
+fn mergeable_docs(total: u64) -> u64 {
+    (total / MERGED_SHARE_DIVISOR).max(MERGED_MIN_DOCS)
+}
+
+/// The merges of [`BoundedMerges`] among segments of `(live, deleted)` documents, as indexes
+/// into `segments`.
+fn bounded_merges(segments: &[(u64, u64)]) -> Vec<Vec<usize>> {
+    let total: u64 = segments.iter().map(|s| s.0).sum();
+    let cap = mergeable_docs(total);
+    let mut order: Vec<usize> = (0..segments.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(segments[i].0));
+    // Levels, largest first, as tantivy's log merge policy draws them.
+    let mut levels: Vec<Vec<usize>> = Vec::new();
+    let mut level_top = f64::MAX;
+    for i in order {
+        let log_size = (segments[i].0.max(MERGED_MIN_DOCS) as f64).log2();
+        if log_size < level_top - LEVEL_LOG_SIZE || levels.is_empty() {
+            level_top = log_size;
+            levels.push(Vec::new());
+        }
+        if let Some(level) = levels.last_mut() {
+            level.push(i);
+        }
+    }
+    let mut merges = Vec::new();
+    let mut merged = vec![false; segments.len()];
+    for level in &levels {
+        // Smallest first, as many as fit under the cap per merge.
+        let (mut merge, mut docs) = (Vec::new(), 0);
+        for &i in level.iter().rev() {
+            if docs + segments[i].0 > cap {
+                if merge.len() >= SEGMENTS_PER_MERGE {
+                    merges.push(std::mem::take(&mut merge));
+                }
+                (merge, docs) = (Vec::new(), 0);
+            }
+            if segments[i].0 <= cap {
+                merge.push(i);
+                docs += segments[i].0;
+            }
+        }
+        if merge.len() >= SEGMENTS_PER_MERGE {
+            merges.push(merge);
+        }
+    }
+    for m in &merges {
+        for &i in m {
+            merged[i] = true;
+        }
+    }
+    for (i, &(live, deleted)) in segments.iter().enumerate() {
+        let all = live + deleted;
+        let mostly_deleted =
+            all > 0 && deleted as f64 > f64::from(DELETED_SHARE_BEFORE_MERGE) * all as f64;
+        if mostly_deleted && !merged[i] {
+            merges.push(vec![i]);
+        }
+    }
+    merges
+}
+
+impl tantivy::indexer::MergePolicy for BoundedMerges {
+    fn compute_merge_candidates(
+        &self,
+        segments: &[tantivy::index::SegmentMeta],
+    ) -> Vec<tantivy::indexer::MergeCandidate> {
+        let sizes: Vec<(u64, u64)> = segments
+            .iter()
+            .map(|m| (u64::from(m.num_docs()), u64::from(m.num_deleted_docs())))
+            .collect();
+        bounded_merges(&sizes)
+            .into_iter()
+            .map(|m| {
+                tantivy::indexer::MergeCandidate(m.into_iter().map(|i| segments[i].id()).collect())
+            })
+            .collect()
+    }
 }
 
 fn writer_error(e: TantivyError, dir: Option<&Path>) -> IndexError {

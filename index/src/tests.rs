@@ -1756,3 +1756,74 @@ fn compaction_with_nothing_to_merge_still_removes_files_merged_away_since_the_la
     assert_eq!(term_files(tmp.path()), segments(&idx));
     assert_eq!(idx.num_docs(), 40);
 }
+
+fn segment_sizes(idx: &Index) -> Vec<u32> {
+    let mut sizes: Vec<u32> = idx
+        .generation()
+        .reader
+        .searcher()
+        .segment_readers()
+        .iter()
+        .map(|r| r.num_docs())
+        .collect();
+    sizes.sort_unstable_by(|a, b| b.cmp(a));
+    sizes
+}
+
+#[test]
+fn a_first_harvest_of_many_commits_is_compacted_into_segments_of_about_equal_size() {
+    let tmp = tempfile::tempdir().unwrap();
+    let idx = Index::open(tmp.path()).unwrap();
+    let records: Vec<Record> = (0..2_000)
+        .map(|i| {
+            rec(
+                "src",
+                Kind::Process,
+                &format!("p{i}"),
+                &format!("processo {i}"),
+            )
+        })
+        .collect();
+    // Batches of 50, each committed, with the merge policy of every index.
+    for (n, chunk) in records.chunks(50).enumerate() {
+        idx.apply(&upserts(chunk), n as u64 + 1).unwrap();
+    }
+    idx.compact().unwrap();
+    let sizes = segment_sizes(&idx);
+    assert_eq!(sizes.iter().sum::<u32>(), 2_000);
+    assert_eq!(sizes.len(), search_threads().min(sizes.len()), "{sizes:?}");
+    // Log merges alone grew one segment of most records, which compaction cannot split.
+    let (largest, smallest) = (sizes[0], sizes[sizes.len() - 1]);
+    assert!(
+        f64::from(largest) <= 1.1 * f64::from(smallest),
+        "segments of {sizes:?}"
+    );
+}
+
+#[test]
+fn merges_stay_under_a_share_of_the_index_and_rewrite_mostly_deleted_segments() {
+    let live = |sizes: &[u64]| sizes.iter().map(|&n| (n, 0)).collect::<Vec<_>>();
+    let docs = |sizes: &[u64], merge: &[usize]| merge.iter().map(|&i| sizes[i]).sum::<u64>();
+    assert_eq!(mergeable_docs(1_000_000), 125_000);
+    // Commits of 5,000 in a 1M index: merged 25 at a time (125,000), then the other 15.
+    let mut harvest = vec![5_000; 40];
+    harvest.push(800_000);
+    let merges = bounded_merges(&live(&harvest));
+    let lens: Vec<usize> = merges.iter().map(Vec::len).collect();
+    assert_eq!(lens, [25, 15]);
+    assert!(merges.iter().flatten().all(|&i| i < 40));
+    // Small segments are merged as long as they fit, four at least.
+    let tiny = vec![1; 100];
+    let merges = bounded_merges(&live(&tiny));
+    let cap = mergeable_docs(100);
+    assert!(merges.iter().all(|m| m.len() >= 4 && docs(&tiny, m) <= cap));
+    assert!(merges.iter().map(Vec::len).sum::<usize>() > 100 - 4);
+    // Too few of a size, or too large: left alone.
+    assert!(bounded_merges(&live(&[50_000, 50_000, 50_000, 1_000_000])).is_empty());
+    assert!(bounded_merges(&live(&[500_000, 500_000, 400_000, 300_000])).is_empty());
+    // A compacted half a third of whose documents are deleted versions: rewritten alone.
+    assert_eq!(
+        bounded_merges(&[(500_000, 100_000), (340_000, 160_000)]),
+        vec![vec![1]]
+    );
+}
