@@ -433,7 +433,6 @@ fn bounded_merges(segments: &[(u64, u64)]) -> Vec<Vec<usize>> {
         }
     }
     let mut merges = Vec::new();
-    let mut merged = vec![false; segments.len()];
     for level in &levels {
         // Smallest first, as many as fit under the cap per merge.
         let (mut merge, mut docs) = (Vec::new(), 0);
@@ -453,10 +452,9 @@ fn bounded_merges(segments: &[(u64, u64)]) -> Vec<Vec<usize>> {
             merges.push(merge);
         }
     }
-    for m in &merges {
-        for &i in m {
-            merged[i] = true;
-        }
+    let mut merged = vec![false; segments.len()];
+    for &i in merges.iter().flatten() {
+        merged[i] = true;
     }
     for (i, &(live, deleted)) in segments.iter().enumerate() {
         let all = live + deleted;
