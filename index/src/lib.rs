@@ -52,6 +52,7 @@ mod collect;
 mod document;
 mod error;
 mod packed;
+mod pairs;
 mod query;
 mod schema;
 mod search;
@@ -111,6 +112,8 @@ struct Generation {
     common: Mutex<CommonState>,
     /// The fast-field columns of each segment, opened once.
     columns: collect::ColumnCache,
+    /// The common words whose pairs every document of this generation has, if chosen.
+    pairs: Option<Arc<pairs::PairWords>>,
 }
 
 /// Which searcher the common words are of (tantivy's generation id), and whether a build is
@@ -128,8 +131,9 @@ impl Generation {
         index: tantivy::Index,
         fields: Fields,
         dir: Option<PathBuf>,
+        pairs: Option<pairs::PairWords>,
     ) -> Result<Self, IndexError> {
-        Self::with_writer(index, fields, dir, true)
+        Self::with_writer(index, fields, dir, pairs, true)
     }
 
     /// `writable = false` opens a reader only: for searching while another process writes.
@@ -137,6 +141,7 @@ impl Generation {
         mut index: tantivy::Index,
         fields: Fields,
         dir: Option<PathBuf>,
+        pairs: Option<pairs::PairWords>,
         writable: bool,
     ) -> Result<Self, IndexError> {
         schema::register_tokenizers(index.tokenizers());
@@ -165,21 +170,22 @@ impl Generation {
             last_seq: AtomicU64::new(last_seq),
             common: Mutex::new(CommonState::default()),
             columns: collect::ColumnCache::default(),
+            pairs: pairs.map(Arc::new),
         })
     }
 
-    fn in_ram() -> Result<Self, IndexError> {
+    fn in_ram(pairs: Option<pairs::PairWords>) -> Result<Self, IndexError> {
         let (schema, fields) = schema::build_schema();
         let index = tantivy::Index::builder()
             .schema(schema)
             .settings(schema::index_settings())
             .create_in_ram()
             .map_err(engine)?;
-        Generation::new(index, fields, None)
+        Generation::new(index, fields, None, pairs)
     }
 
-    /// Creates an empty generation in a new directory under `base`.
-    fn create_on_disk(base: &Path) -> Result<Self, IndexError> {
+    /// Creates an empty generation in a new directory under `base`, with its common words.
+    fn create_on_disk(base: &Path, pairs: Option<pairs::PairWords>) -> Result<Self, IndexError> {
         let name = next_generation_name(base)?;
         let dir = base.join(&name);
         fs::create_dir_all(&dir).map_err(|e| IndexError::io(&dir, e))?;
@@ -187,10 +193,13 @@ impl Generation {
             &dir.join(VERSION_FILE),
             format!("{SCHEMA_VERSION}\n").as_bytes(),
         )?;
+        if let Some(p) = &pairs {
+            write_file_synced(&dir.join(pairs::FILE), p.to_file_text().as_bytes())?;
+        }
         let (schema, fields) = schema::build_schema();
         let index = tantivy::Index::create(index_files(&dir)?, schema, schema::index_settings())
             .map_err(engine)?;
-        Generation::new(index, fields, Some(dir))
+        Generation::new(index, fields, Some(dir), pairs)
     }
 
     /// Opens the generation in `dir`; `Ok(None)` when it was written with another schema.
@@ -219,7 +228,8 @@ impl Generation {
             tracing::warn!(dir = %dir.display(), "search index schema differs from this build's; it will be rebuilt");
             return Ok(None);
         };
-        Generation::with_writer(index, fields, Some(dir.to_owned()), writable).map(Some)
+        let pairs = pairs::PairWords::read(dir)?;
+        Generation::with_writer(index, fields, Some(dir.to_owned()), pairs, writable).map(Some)
     }
 
     fn writer(&self) -> MutexGuard<'_, Option<IndexWriter<TantivyDocument>>> {
@@ -607,7 +617,7 @@ impl Index {
         let (generation, needs_rebuild) = match existing {
             Some(g) => (g, false),
             None => {
-                let g = Generation::create_on_disk(dir)?;
+                let g = Generation::create_on_disk(dir, None)?;
                 let name = generation_name(&g)?;
                 switch_current(dir, &name)?;
                 // New or replaced: either way the store may hold records the index lacks.
@@ -671,7 +681,7 @@ impl Index {
     pub fn open_in_ram() -> Result<Index, IndexError> {
         Ok(Index {
             base: None,
-            current: RwLock::new(Arc::new(Generation::in_ram()?)),
+            current: RwLock::new(Arc::new(Generation::in_ram(None)?)),
             write_lock: Mutex::new(()),
             needs_rebuild: AtomicBool::new(false),
             version: AtomicU64::new(0),
@@ -702,6 +712,15 @@ impl Index {
         self.needs_rebuild.load(Ordering::SeqCst)
     }
 
+    /// True when the index has grown large enough for phrases of common words to be worth a
+    /// term of their own (see the `pairs` module) but was created without choosing those words
+    /// (a new installation filled by harvests): a [`Index::rebuild`] chooses them. Until then
+    /// phrases are answered from positions, exactly but more slowly.
+    pub fn lacks_pair_words(&self) -> bool {
+        let g = self.generation();
+        g.pairs.is_none() && g.reader.searcher().num_docs() >= pairs::SAMPLE as u64
+    }
+
     /// Number of searchable documents.
     pub fn num_docs(&self) -> u64 {
         self.generation().reader.searcher().num_docs()
@@ -720,6 +739,7 @@ impl Index {
             message: "the index writer was closed".into(),
         })?;
         let f = &generation.fields;
+        let mut analyzers = generation.pairs.as_ref().map(|_| pairs::Analyzers::new());
         let result = (|| -> Result<(), IndexError> {
             for change in changes {
                 match change {
@@ -728,10 +748,12 @@ impl Index {
                         writer.delete_term(Term::from_field_text(f.id, &record.id.to_string()));
                     }
                     IndexChange::Upsert(record) => {
-                        let doc =
-                            document::to_document(f, record).map_err(|e| IndexError::Engine {
+                        let pairs = generation.pairs.as_deref().zip(analyzers.as_mut());
+                        let doc = document::to_document(f, record, pairs).map_err(|e| {
+                            IndexError::Engine {
                                 message: format!("record {}: {e}", record.id),
-                            })?;
+                            }
+                        })?;
                         writer.delete_term(Term::from_field_text(f.id, &record.id.to_string()));
                         writer.add_document(doc).map_err(engine)?;
                     }
@@ -763,9 +785,16 @@ impl Index {
     ) -> Result<u64, IndexError> {
         let _serial = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
         let started = Instant::now();
+        // The first records choose the common words whose pairs every document gets.
+        let mut records = records.filter(document::is_canonical);
+        let sample: Vec<Record> = records.by_ref().take(pairs::SAMPLE).collect();
+        let mut analyzers = pairs::Analyzers::new();
+        let words = (sample.len() == pairs::SAMPLE)
+            .then(|| pairs::PairWords::choose(&sample, &mut analyzers));
+        let chosen = words.as_ref().map_or(0, pairs::PairWords::len);
         let fresh = match &self.base {
-            Some(base) => Generation::create_on_disk(base)?,
-            None => Generation::in_ram()?,
+            Some(base) => Generation::create_on_disk(base, words)?,
+            None => Generation::in_ram(words)?,
         };
         let built = (|| -> Result<u64, IndexError> {
             let mut guard = fresh.writer();
@@ -791,8 +820,9 @@ impl Index {
             // index starts empty, so only a repeated id needs a delete (hashes: 8 bytes a record;
             // a collision only costs a harmless delete of the record's own id).
             let mut seen = std::collections::HashSet::new();
-            for record in records.filter(document::is_canonical) {
-                let doc = document::to_document(&fresh.fields, &record).map_err(|e| {
+            for record in sample.into_iter().chain(records) {
+                let pairs = fresh.pairs.as_deref().map(|p| (p, &mut analyzers));
+                let doc = document::to_document(&fresh.fields, &record, pairs).map_err(|e| {
                     IndexError::Engine {
                         message: format!("record {}: {e}", record.id),
                     }
@@ -841,6 +871,7 @@ impl Index {
             records = added,
             docs,
             seq = up_to_seq,
+            pair_words = chosen,
             ms = started.elapsed().as_millis() as u64,
             "search index rebuilt"
         );
@@ -936,7 +967,10 @@ impl Index {
         search::run(
             &searcher,
             &generation.fields,
-            common.as_deref(),
+            query::Vocabulary {
+                common: common.as_deref(),
+                pairs: generation.pairs.as_deref(),
+            },
             &generation.columns,
             parallel,
             req,

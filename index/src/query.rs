@@ -34,7 +34,8 @@ use tantivy::termdict::TermMerger;
 use tantivy::{Searcher, Term};
 
 use crate::error::{engine, IndexError};
-use crate::schema::{fold_analyzer, stop_words, Fields};
+use crate::pairs::{Analyzers, PairWords, PhraseTerms};
+use crate::schema::{fold_analyzer, stop_words, Fields, LangGroup, TITLE_BOOST};
 
 /// Longest accepted query, in characters.
 pub const MAX_QUERY_CHARS: usize = 512;
@@ -707,9 +708,21 @@ pub(crate) struct Ranking {
     pub groups: usize,
 }
 
+/// What an index generation knows of its words, beside its terms.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Vocabulary<'a> {
+    /// The commonest words, to complete the word being typed (built after each commit).
+    pub common: Option<&'a CommonWords>,
+    /// The words whose pairs are terms (chosen when the generation was built).
+    pub pairs: Option<&'a PairWords>,
+}
+
 /// A parsed user query.
 pub(crate) struct Parsed {
     pub query: Box<dyn Query>,
+    /// The query as written, for highlighting, when `query` searches pair terms instead of
+    /// some of its phrases (see [`pair_phrases`]).
+    pub highlight: Option<Box<dyn Query>>,
     /// The same scores as a flat union of terms, when the query's score is their sum (see
     /// [`flat_union`]).
     pub union: Option<Ranking>,
@@ -719,7 +732,7 @@ pub(crate) struct Parsed {
 pub(crate) fn parse(
     searcher: &Searcher,
     fields: &Fields,
-    common: Option<&CommonWords>,
+    words: Vocabulary<'_>,
     q: Option<&str>,
 ) -> Result<Option<Parsed>, IndexError> {
     let Some(norm) = q.map(normalize).transpose()?.flatten() else {
@@ -736,7 +749,7 @@ pub(crate) fn parse(
         if let Some((range, _)) = last_word(&text) {
             let mut alternatives = vec![text[range.clone()].to_owned()];
             alternatives.extend(
-                completions(searcher, fields, common, &prefix)?
+                completions(searcher, fields, words.common, &prefix)?
                     .into_iter()
                     .filter(|c| *c != prefix),
             );
@@ -769,16 +782,27 @@ pub(crate) fn parse(
     }
     // Only exclusions ("-scuole", or a phrase that analyses to nothing beside one): everything
     // except those, as people mean it, rather than tantivy's "only excluding terms" error.
-    let query = match parser.parse_query(&text) {
-        Err(QueryParserError::AllButQueryForbidden) => parser.parse_query(&format!("* {text}")),
-        other => other,
+    let parse = |text: &str| {
+        let query = match parser.parse_query(text) {
+            Err(QueryParserError::AllButQueryForbidden) => parser.parse_query(&format!("* {text}")),
+            other => other,
+        };
+        query.map_err(|e| {
+            IndexError::query(format!(
+                "the query could not be understood ({e}); use words, \"quoted phrases\", \
+                 parentheses, AND, OR, NOT and -word to exclude"
+            ))
+        })
     };
-    let query = query.map_err(|e| {
-        IndexError::query(format!(
-            "the query could not be understood ({e}); use words, \"quoted phrases\", \
-             parentheses, AND, OR, NOT and -word to exclude"
-        ))
-    })?;
+    let query = parse(&text)?;
+    let paired = match words.pairs {
+        Some(pairs) => pair_phrases(searcher, fields, pairs, &searched, &text)?,
+        None => None,
+    };
+    let (query, highlight) = match paired {
+        Some(paired) => (parse(&paired)?, Some(query)),
+        None => (query, None),
+    };
     // Nothing searchable left (only stop words, or only punctuation): match everything.
     if query.downcast_ref::<EmptyQuery>().is_some() {
         return Ok(None);
@@ -787,7 +811,114 @@ pub(crate) fn parse(
         Some(groups) => flat_union(searcher, &groups, &searched)?,
         None => None,
     };
-    Ok(Some(Parsed { query, union }))
+    Ok(Some(Parsed {
+        query,
+        highlight,
+        union,
+    }))
+}
+
+/// `text` with each quoted phrase of two common words replaced by its pair terms, searched in
+/// the pair fields (see the `pairs` module); `None` when no phrase is. In a language where the
+/// phrase is not such a pair but could match (a place name in every language's names, say),
+/// the phrase is still searched by positions in that language's fields: the records found are
+/// exactly the phrase's.
+fn pair_phrases(
+    searcher: &Searcher,
+    fields: &Fields,
+    words: &PairWords,
+    searched: &[(tantivy::schema::Field, f32)],
+    text: &str,
+) -> Result<Option<String>, IndexError> {
+    let mut analyzers = Analyzers::new();
+    let schema = searcher.schema();
+    let mut out = String::with_capacity(text.len());
+    let mut replaced = false;
+    let mut rest = text;
+    while let Some(open) = rest.find('"') {
+        let Some(len) = rest[open + 1..].find('"') else {
+            break;
+        };
+        let phrase = &rest[open + 1..open + 1 + len];
+        out.push_str(&rest[..open]);
+        match phrase_pairs(searcher, fields, words, searched, &mut analyzers, phrase)? {
+            Some((terms, positional)) => {
+                let mut clauses: Vec<String> = terms
+                    .iter()
+                    .flat_map(|t| {
+                        [
+                            format!("pairs_title:{t}^{TITLE_BOOST}"),
+                            format!("pairs_body:{t}"),
+                        ]
+                    })
+                    .collect();
+                for (f, boost) in positional {
+                    let name = schema.get_field_name(f);
+                    clauses.push(format!("{name}:\"{phrase}\"^{boost}"));
+                }
+                out.push('(');
+                out.push_str(&clauses.join(" OR "));
+                out.push(')');
+                replaced = true;
+            }
+            None => out.push_str(&rest[open..open + len + 2]),
+        }
+        rest = &rest[open + len + 2..];
+    }
+    out.push_str(rest);
+    Ok(replaced.then_some(out))
+}
+
+/// The pair terms a phrase is searched by (one per language where it is a pair of common
+/// words), and the fields, with their boosts, where it must still be searched by positions;
+/// `None` when no language has it as a pair, or a language analyses it to other than two words.
+#[allow(clippy::type_complexity)]
+fn phrase_pairs(
+    searcher: &Searcher,
+    fields: &Fields,
+    words: &PairWords,
+    searched: &[(tantivy::schema::Field, f32)],
+    analyzers: &mut Analyzers,
+    phrase: &str,
+) -> Result<Option<(Vec<String>, Vec<(tantivy::schema::Field, f32)>)>, IndexError> {
+    let mut terms: Vec<String> = Vec::new();
+    let mut positional = Vec::new();
+    for g in LangGroup::ALL {
+        let group_fields: Vec<(tantivy::schema::Field, f32)> =
+            [fields.title, fields.body, fields.extra]
+                .map(|f| f.get(g))
+                .into_iter()
+                .filter_map(|f| searched.iter().find(|(s, _)| *s == f).copied())
+                .collect();
+        if group_fields.is_empty() {
+            continue;
+        }
+        match words.phrase_in(analyzers, g, phrase) {
+            PhraseTerms::Pair(t, _) => {
+                if !terms.contains(&t) {
+                    terms.push(t);
+                }
+            }
+            PhraseTerms::Positions(ws) => {
+                // A word no field of this language has: the phrase cannot match here.
+                let mut absent = false;
+                for w in &ws {
+                    let mut df = 0;
+                    for (f, _) in &group_fields {
+                        df += searcher
+                            .doc_freq(&Term::from_field_text(*f, w))
+                            .map_err(engine)?;
+                    }
+                    absent |= df == 0;
+                }
+                if !absent {
+                    positional.extend(group_fields);
+                }
+            }
+            PhraseTerms::Other => return Ok(None),
+        }
+    }
+    Ok((!terms.is_empty()).then_some((terms, positional)))
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use tantivy::tokenizer::{
 use crate::stem::{CachedStemmer, KeepStarting, StemLanguage};
 
 /// Version of the schema and analysis. Stored next to the index in [`VERSION_FILE`].
-pub const SCHEMA_VERSION: u32 = 8;
+pub const SCHEMA_VERSION: u32 = 9;
 
 /// Bytes of stored documents compressed together. A hit reads its whole block: with tantivy's
 /// 16 KB default, three or four records of realistic length were decompressed for each of the
@@ -40,6 +40,8 @@ pub const VERSION_FILE: &str = "snodo-index-version";
 pub const TOKENIZER_IT: &str = "it";
 pub const TOKENIZER_EN: &str = "en";
 pub const TOKENIZER_GENERIC: &str = "generic";
+/// Pair terms (see the `pairs` module), written already analysed and separated by spaces.
+pub const TOKENIZER_PAIRS: &str = "pairs";
 
 /// Tokens longer than this many bytes are dropped (base64 blobs, URLs glued together).
 const MAX_TOKEN_LEN: usize = 40;
@@ -115,6 +117,9 @@ impl PerLang {
     }
 }
 
+/// How much more a word counts in a title than in the rest of a record.
+pub const TITLE_BOOST: f32 = 2.0;
+
 /// Handles to every field of the schema.
 #[derive(Debug, Clone)]
 pub struct Fields {
@@ -163,6 +168,11 @@ pub struct Fields {
     /// twice took a quarter of a first harvest's time; the completions and corrections worth
     /// offering (the most frequent words) are in titles and summaries too.
     pub words: Field,
+    /// Pairs of neighbouring common words of the titles, and of the body and names (see the
+    /// `pairs` module): a phrase of two common words is one term here. Frequencies and lengths
+    /// for ranking, no positions.
+    pub pairs_title: Field,
+    pub pairs_body: Field,
     /// JSON of the display data ([`crate::document::Display`]).
     pub display: Field,
 }
@@ -171,7 +181,7 @@ impl Fields {
     /// All fields the query parser searches, with their boosts.
     pub fn searched(&self) -> Vec<(Field, f32)> {
         let mut v = Vec::new();
-        for (fields, boost) in [(self.title, 2.0), (self.body, 1.0)] {
+        for (fields, boost) in [(self.title, TITLE_BOOST), (self.body, 1.0)] {
             for f in fields.all() {
                 v.push((f, boost));
             }
@@ -253,6 +263,14 @@ pub fn build_schema() -> (Schema, Fields) {
     let body = per_lang("body");
     let extra = per_lang("extra");
     let words = b.add_text_field("words", analysed(TOKENIZER_GENERIC, false));
+    let pairs = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(TOKENIZER_PAIRS)
+            .set_index_option(IndexRecordOption::WithFreqs)
+            .set_fieldnorms(true),
+    );
+    let pairs_title = b.add_text_field("pairs_title", pairs.clone());
+    let pairs_body = b.add_text_field("pairs_body", pairs);
     let display = b.add_text_field("display", STORED);
     let fields = Fields {
         id,
@@ -274,6 +292,8 @@ pub fn build_schema() -> (Schema, Fields) {
         body,
         extra,
         words,
+        pairs_title,
+        pairs_body,
         display,
     };
     (b.build(), fields)
@@ -290,6 +310,10 @@ pub fn register_tokenizers(manager: &TokenizerManager) {
     for g in LangGroup::ALL {
         manager.register(g.tokenizer(), analyzer(g.stemmer()));
     }
+    manager.register(
+        TOKENIZER_PAIRS,
+        TextAnalyzer::from(tantivy::tokenizer::WhitespaceTokenizer::default()),
+    );
 }
 
 /// `SimpleTokenizer → RemoveLongFilter(40) → LowerCaser → AsciiFoldingFilter → stop words →

@@ -617,14 +617,14 @@ fn render_snippet(
 pub(crate) fn run(
     searcher: &Searcher,
     fields: &Fields,
-    common: Option<&crate::query::CommonWords>,
+    words: crate::query::Vocabulary<'_>,
     columns: &crate::collect::ColumnCache,
     parallel: bool,
     req: &SearchRequest,
     today: NaiveDate,
 ) -> Result<SearchResults, IndexError> {
     let today_day = day(today);
-    let parsed = crate::query::parse(searcher, fields, common, req.q.as_deref())?;
+    let parsed = crate::query::parse(searcher, fields, words, req.q.as_deref())?;
     let has_text = parsed.is_some();
     let main: Box<dyn Query> = match &parsed {
         Some(p) => p.query.box_clone(),
@@ -765,7 +765,7 @@ pub(crate) fn run(
 
     let mut snippets = parsed.as_ref().map(|p| Snippets {
         searcher,
-        query: p.query.as_ref(),
+        query: p.highlight.as_deref().unwrap_or(p.query.as_ref()),
         fields,
         generators: BTreeMap::new(),
         folder: Folder::new(),

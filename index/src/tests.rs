@@ -1827,3 +1827,115 @@ fn merges_stay_under_a_share_of_the_index_and_rewrite_mostly_deleted_segments() 
         vec![vec![1]]
     );
 }
+
+// ---------------------------------------------------------------- phrases of common words
+
+#[test]
+fn a_phrase_of_common_words_finds_the_same_records_from_its_pair_term_as_from_positions() {
+    // Enough records for a rebuild to choose common words; "bilancio" and "partecipativo" are
+    // in all of them, in every arrangement a phrase must tell apart.
+    let texts = [
+        "Il bilancio partecipativo del quartiere",
+        "Partecipativo è il bilancio, non il piano",
+        "Bilancio del partecipativo",
+        "Bilancio, partecipativo: due parole",
+        "bilancio e partecipativo e bilancio partecipativo",
+        "Un bilancio molto partecipativo",
+    ];
+    let mut records: Vec<Record> = (0..60)
+        .map(|i| {
+            let r = rec("s", Kind::Process, &i.to_string(), "Proposta");
+            with_desc(r, "it", texts[i % texts.len()])
+        })
+        .collect();
+    records.push(with_desc(
+        rec("s", Kind::Process, "en", "Proposal"),
+        "en",
+        "The participatory budget, a budget that is participatory",
+    ));
+    // Italian words in English text: in English fields the phrase is not a pair of common
+    // words, and is searched there by positions.
+    records.push(with_desc(
+        rec("s", Kind::Process, "en2", "Rome"),
+        "en",
+        "Rome's bilancio partecipativo, and another bilancio that is partecipativo",
+    ));
+    let by_positions = index_with(&records);
+    assert!(by_positions.lacks_pair_words());
+    let by_pairs = Index::open_in_ram().unwrap();
+    by_pairs
+        .rebuild(&mut records.clone().into_iter(), 1)
+        .unwrap();
+    assert!(!by_pairs.lacks_pair_words());
+    assert!(by_pairs.generation().pairs.is_some());
+
+    let ids = |idx: &Index, q: &str| {
+        let res = idx.search(&req(q), today()).unwrap();
+        let mut ids: Vec<String> = res.items.iter().map(|h| h.id.clone()).collect();
+        ids.sort();
+        (res.total, ids)
+    };
+    for q in [
+        "\"bilancio partecipativo\" ",
+        "\"partecipativo bilancio\" ",
+        "\"bilancio del partecipativo\" ",
+        "\"bilancio di partecipativo\" ",
+        "\"bilancio partecipativo\" quartiere ",
+        "-\"bilancio partecipativo\" ",
+        "\"participatory budget\" ",
+        "\"budget participatory\" ",
+        "\"bilancio molto\" ",
+    ] {
+        let (total, found) = ids(&by_pairs, q);
+        assert_eq!(
+            (total, &found),
+            (ids(&by_positions, q).0, &ids(&by_positions, q).1),
+            "{q}"
+        );
+        let (found_here, _) = (total, found);
+        if ["\"bilancio partecipativo\" ", "\"participatory budget\" "].contains(&q) {
+            assert!(found_here > 0, "{q}: nothing found");
+        }
+    }
+    // Analysed once for both a field and the pairs, every other search ranks as before.
+    let ranked = |idx: &Index, q: &str| {
+        let res = idx.search(&req(q), today()).unwrap();
+        res.items
+            .iter()
+            .map(|h| (h.id.clone(), h.score, h.snippet.clone()))
+            .collect::<Vec<_>>()
+    };
+    for q in [
+        "bilancio ",
+        "quartiere piano ",
+        "participatory ",
+        "rome",
+        "bilancio -molto ",
+    ] {
+        assert_eq!(ranked(&by_pairs, q), ranked(&by_positions, q), "{q}");
+    }
+    // The pair term is searched, and the phrase's words are still what is highlighted.
+    let q = "\"bilancio partecipativo\" ";
+    let parsed = crate::query::parse(
+        &by_pairs.generation().reader.searcher(),
+        &by_pairs.generation().fields,
+        crate::query::Vocabulary {
+            common: None,
+            pairs: by_pairs.generation().pairs.as_deref(),
+        },
+        Some(q),
+    )
+    .unwrap()
+    .unwrap();
+    assert!(
+        parsed.highlight.is_some(),
+        "{q} was not answered from its pair"
+    );
+    assert!(ids(&by_pairs, q).1.contains(&"s:process:en2".to_owned()));
+    let hit = &by_pairs.search(&req(q), today()).unwrap().items[0];
+    let snippet = hit.snippet.clone().unwrap();
+    assert!(
+        snippet.contains("<mark>bilancio</mark> <mark>partecipativo</mark>"),
+        "{snippet}"
+    );
+}

@@ -392,6 +392,13 @@ impl App {
         let jitter = Duration::from_secs(self.config.harvest.jitter_secs);
         let app = Arc::new(self);
         let mut background = tokio::task::JoinSet::new();
+        // A long-running server may rebuild its index in the background, once it has grown
+        // enough to choose the common words whose pairs make phrases fast.
+        app.indexer.allow_rebuilds();
+        {
+            let indexer = app.indexer.clone();
+            background.spawn(async move { indexer.choose_pair_words().await });
+        }
         let harvesting = if !shared {
             let harvester = Arc::new(app.harvester()?);
             background.spawn(snodo_harvest::scheduler::run(harvester.clone(), jitter));

@@ -2,6 +2,7 @@
 //! commit payload holds the last applied `seq`, so after a crash between a store commit and an
 //! index commit, the next catch-up finds the gap and fills it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use snodo_index::{Index, IndexChange};
@@ -17,6 +18,9 @@ pub struct Indexer {
     index: Arc<Index>,
     /// One catch-up or rebuild at a time, so changes are applied in order.
     lock: tokio::sync::Mutex<()>,
+    /// Whether [`Indexer::compact`] may also rebuild (see [`Indexer::choose_pair_words`]):
+    /// in a server, not in a one-off `snodo harvest`, which should end when its harvest does.
+    rebuilds: AtomicBool,
 }
 
 impl Indexer {
@@ -25,6 +29,29 @@ impl Indexer {
             store,
             index,
             lock: tokio::sync::Mutex::new(()),
+            rebuilds: AtomicBool::new(false),
+        }
+    }
+
+    /// Lets [`Indexer::compact`] rebuild the index when it lacks its common words.
+    pub fn allow_rebuilds(&self) {
+        self.rebuilds.store(true, Ordering::Relaxed);
+    }
+
+    /// Rebuilds the index when it has grown enough for phrases of common words to have terms
+    /// of their own but was filled without choosing those words (see
+    /// [`Index::lacks_pair_words`]): what a new installation's first harvests leave. Searches
+    /// go on against the current index meanwhile; a failure is logged and leaves it as it is.
+    pub async fn choose_pair_words(&self) {
+        if !self.index.lacks_pair_words() {
+            return;
+        }
+        tracing::info!(
+            docs = self.index.num_docs(),
+            "search index: rebuilding to choose its common words (phrases of them get faster)"
+        );
+        if let Err(e) = self.rebuild().await {
+            tracing::warn!(error = %e, "search index: the rebuild for common words failed; phrases stay slower");
         }
     }
 
@@ -59,6 +86,9 @@ impl Indexer {
                 tracing::warn!(error = %e, "search index: compaction failed; its segments stay as they were")
             }
             Err(e) => tracing::warn!(error = %e, "search index: compaction did not run"),
+        }
+        if self.rebuilds.load(Ordering::Relaxed) {
+            self.choose_pair_words().await;
         }
     }
 
@@ -111,5 +141,68 @@ fn catch_up_blocking(store: &Store, index: &Index) -> Result<u64, HarvestError> 
             .collect();
         applied += batch.len() as u64;
         index.apply(&batch, last)?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use snodo_model::{Kind, LocalizedText, Record, RecordId};
+    use snodo_store::{HarvestBatch, SourceInfo};
+
+    /// A store of `n` records, harvested in one run, and its indexer caught up.
+    async fn indexed(n: usize) -> Indexer {
+        let store = Arc::new(Store::open_in_memory().unwrap());
+        store
+            .sync_sources(&[SourceInfo {
+                id: "s".into(),
+                name: "S".into(),
+                kind: "json".into(),
+                url: "http://127.0.0.1:9".into(),
+            }])
+            .unwrap();
+        let records: Vec<Record> = (0..n)
+            .map(|i| {
+                let mut r = Record::new(
+                    RecordId::new("s", Kind::Process, i.to_string()),
+                    format!("https://s.example.it/{i}"),
+                    "it",
+                    LocalizedText::single("it", &format!("Bilancio partecipativo {i}")),
+                );
+                r.description
+                    .insert_plain("it", "Il bilancio partecipativo del quartiere e il verde");
+                r
+            })
+            .collect();
+        let now = chrono::Utc::now();
+        let run = store.start_run("s", now).unwrap();
+        store
+            .apply_harvest(run, &HarvestBatch::new("s", &records, true, None, now))
+            .unwrap();
+        let indexer = Indexer::new(store, Arc::new(Index::open_in_ram().unwrap()));
+        indexer.catch_up().await.unwrap();
+        indexer
+    }
+
+    #[tokio::test]
+    async fn a_server_rebuilds_an_index_filled_without_common_words_after_a_round() {
+        let indexer = indexed(10_000).await;
+        assert!(indexer.index().lacks_pair_words());
+        // A one-off harvest ends with its harvest: no rebuild.
+        indexer.compact().await;
+        assert!(indexer.index().lacks_pair_words());
+        indexer.allow_rebuilds();
+        indexer.compact().await;
+        assert!(!indexer.index().lacks_pair_words());
+        assert_eq!(indexer.index().num_docs(), 10_000);
+    }
+
+    #[tokio::test]
+    async fn a_small_index_is_not_rebuilt_for_its_common_words() {
+        let indexer = indexed(50).await;
+        indexer.allow_rebuilds();
+        assert!(!indexer.index().lacks_pair_words());
+        indexer.compact().await;
+        assert_eq!(indexer.index().num_docs(), 50);
     }
 }

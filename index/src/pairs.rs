@@ -1,0 +1,304 @@
+//! Phrases of common words, answered from one term instead of from positions.
+//!
+//! A phrase query reads the positions of its words in every record that has them all: for
+//! `"bilancio partecipativo"` at a million realistic records, 450,000 records have both words
+//! and 200,000 the phrase, and reading their positions was most of a 20–60 ms search. The
+//! records also get one term per pair of neighbouring words when both are *common* (in at
+//! least [`MIN_SHARE`] of the records, like Lucene's common grams): a phrase of two such words
+//! is then one term's postings, as cheap as a word. A phrase with a rarer word is answered from
+//! positions as before, which is cheap because the rarer word's records are few.
+//!
+//! The common words are chosen once per index generation, from the first [`SAMPLE`] records of
+//! a rebuild, and kept beside the index ([`FILE`]): every document of the generation has its
+//! pairs, so the pair term finds exactly the records the phrase does. A generation created
+//! empty (a new installation) has none until it is rebuilt (see
+//! [`crate::Index::lacks_pair_words`]).
+
+use std::collections::{HashMap, HashSet};
+use std::fs;
+use std::path::Path;
+
+use snodo_model::{LocalizedText, Record};
+use tantivy::tokenizer::{TextAnalyzer, Token};
+
+use crate::error::IndexError;
+use crate::schema::{analyzer, LangGroup};
+
+/// Name of the file, inside an index generation directory, that lists its common words.
+pub const FILE: &str = "pair-words";
+
+/// Records the common words are chosen from; a rebuild of fewer chooses none (phrases over a
+/// small index are cheap anyway).
+#[cfg(not(test))]
+pub const SAMPLE: usize = 10_000;
+#[cfg(test)]
+pub const SAMPLE: usize = 20;
+
+/// A word is common when at least this share of the sampled records has it.
+const MIN_SHARE: f64 = 0.05;
+
+/// At most this many common words: a bound on the pairs a record can get.
+const MAX_WORDS: usize = 1_000;
+
+/// Two words more than this many positions apart make no pair: a phrase with two stop words
+/// in a row inside is answered from positions.
+const MAX_GAP: usize = 2;
+
+/// foldhash rather than SipHash: every word of every record indexed is looked up here.
+type Words = HashSet<String, foldhash::fast::RandomState>;
+
+/// The common words of an index generation: terms as the analysers write them.
+#[derive(Debug, Default)]
+pub(crate) struct PairWords {
+    words: Words,
+}
+
+/// One analyser per language group, built once per batch of documents.
+pub(crate) struct Analyzers([TextAnalyzer; 3]);
+
+impl Analyzers {
+    pub(crate) fn new() -> Analyzers {
+        Analyzers(LangGroup::ALL.map(|g| analyzer(g.stemmer())))
+    }
+
+    fn get(&mut self, g: LangGroup) -> &mut TextAnalyzer {
+        let i = LangGroup::ALL.iter().position(|x| *x == g).unwrap_or(2);
+        &mut self.0[i]
+    }
+
+    /// The tokens of `text`.
+    pub(crate) fn analyse(&mut self, g: LangGroup, text: &str) -> Vec<Token> {
+        let mut tokens = Vec::new();
+        let mut stream = self.get(g).token_stream(text);
+        while let Some(t) = stream.next() {
+            tokens.push(t.clone());
+        }
+        tokens
+    }
+
+    /// The terms of `text` with their positions.
+    fn terms(&mut self, g: LangGroup, text: &str) -> Vec<(usize, String)> {
+        let mut out = Vec::new();
+        let mut stream = self.get(g).token_stream(text);
+        while let Some(t) = stream.next() {
+            out.push((t.position, t.text.clone()));
+        }
+        out
+    }
+}
+
+/// The term of two words `gap` positions apart: `a_b`, `a__b` with a stop word between. The
+/// analysers' terms are letters and digits only, so `_` cannot occur in them.
+fn pair(a: &str, gap: usize, b: &str) -> String {
+    let mut t = String::with_capacity(a.len() + gap + b.len());
+    t.push_str(a);
+    t.extend(std::iter::repeat_n('_', gap));
+    t.push_str(b);
+    t
+}
+
+/// The texts of a record that go to the body field and its names (the title is in the body).
+fn body_texts(r: &Record) -> impl Iterator<Item = &LocalizedText> {
+    [&r.title, &r.subtitle, &r.summary, &r.description]
+        .into_iter()
+        .chain([&r.promoter, &r.group, &r.territory.scope_name])
+        .chain(&r.topics)
+}
+
+impl PairWords {
+    /// The words in at least [`MIN_SHARE`] of `records` (at most [`MAX_WORDS`], the commonest).
+    pub(crate) fn choose(records: &[Record], analyzers: &mut Analyzers) -> PairWords {
+        let mut df: HashMap<String, usize> = HashMap::new();
+        let mut seen = HashSet::new();
+        for r in records {
+            seen.clear();
+            for text in body_texts(r) {
+                for (locale, t) in text.iter() {
+                    for (_, term) in analyzers.terms(LangGroup::of_locale(locale), t) {
+                        seen.insert(term);
+                    }
+                }
+            }
+            for term in seen.drain() {
+                *df.entry(term).or_default() += 1;
+            }
+        }
+        let floor = ((records.len() as f64) * MIN_SHARE).ceil().max(1.0) as usize;
+        let mut common: Vec<(usize, String)> = df
+            .into_iter()
+            .filter(|(_, n)| *n >= floor)
+            .map(|(w, n)| (n, w))
+            .collect();
+        common.sort_unstable_by(|a, b| b.cmp(a));
+        common.truncate(MAX_WORDS);
+        PairWords {
+            words: common.into_iter().map(|(_, w)| w).collect(),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.words.len()
+    }
+
+    /// The words kept in `dir`, `Ok(None)` when the generation has none.
+    pub(crate) fn read(dir: &Path) -> Result<Option<PairWords>, IndexError> {
+        let path = dir.join(FILE);
+        match fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(PairWords {
+                words: text
+                    .lines()
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            })),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(IndexError::io(path, e)),
+        }
+    }
+
+    /// The words, one per line, sorted (so that the file says what it holds at a glance).
+    pub(crate) fn to_file_text(&self) -> String {
+        let mut words: Vec<&str> = self.words.iter().map(String::as_str).collect();
+        words.sort_unstable();
+        let mut out = words.join("\n");
+        out.push('\n');
+        out
+    }
+
+    /// The pair terms of an analysed text, space-separated onto `out`: every two common words
+    /// at most [`MAX_GAP`] positions apart, whatever is between them (a phrase with a stop word
+    /// inside matches any word there, as it does by positions).
+    pub(crate) fn add_pairs(&self, tokens: &[Token], out: &mut String) {
+        for (i, a) in tokens.iter().enumerate() {
+            if !self.words.contains(&a.text) {
+                continue;
+            }
+            for b in &tokens[i + 1..] {
+                let gap = b.position.saturating_sub(a.position);
+                if gap > MAX_GAP {
+                    break;
+                }
+                if gap >= 1 && self.words.contains(&b.text) {
+                    if !out.is_empty() {
+                        out.push(' ');
+                    }
+                    out.push_str(&a.text);
+                    out.extend(std::iter::repeat_n('_', gap));
+                    out.push_str(&b.text);
+                }
+            }
+        }
+    }
+
+    /// A record's pair terms: `(title, body)`, each space-separated.
+    pub(crate) fn of_record(&self, r: &Record, analyzers: &mut Analyzers) -> (String, String) {
+        let (mut title, mut body) = (String::new(), String::new());
+        for (locale, t) in r.title.iter() {
+            let tokens = analyzers.analyse(LangGroup::of_locale(locale), t);
+            self.add_pairs(&tokens, &mut title);
+        }
+        for text in body_texts(r) {
+            for (locale, t) in text.iter() {
+                let tokens = analyzers.analyse(LangGroup::of_locale(locale), t);
+                self.add_pairs(&tokens, &mut body);
+            }
+        }
+        (title, body)
+    }
+
+    /// How a quoted phrase is searched in language group `g`'s fields.
+    pub(crate) fn phrase_in(
+        &self,
+        analyzers: &mut Analyzers,
+        g: LangGroup,
+        phrase: &str,
+    ) -> PhraseTerms {
+        let terms = analyzers.terms(g, phrase);
+        match terms.as_slice() {
+            [(pa, a), (pb, b)] => {
+                let gap = pb.saturating_sub(*pa);
+                if (1..=MAX_GAP).contains(&gap) && self.words.contains(a) && self.words.contains(b)
+                {
+                    PhraseTerms::Pair(pair(a, gap, b), [a.clone(), b.clone()])
+                } else {
+                    PhraseTerms::Positions([a.clone(), b.clone()])
+                }
+            }
+            _ => PhraseTerms::Other,
+        }
+    }
+}
+
+/// A quoted phrase as one language group analyses it.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum PhraseTerms {
+    /// Two common words: their pair term, and the two words.
+    Pair(String, [String; 2]),
+    /// Two words, not both common: positions are needed.
+    Positions([String; 2]),
+    /// One word, none, or more than two.
+    Other,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(ws: &[&str]) -> PairWords {
+        PairWords {
+            words: ws.iter().map(|w| (*w).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn pairs_join_neighbouring_common_words_and_count_the_stop_words_between() {
+        let mut an = Analyzers::new();
+        let p = words(&["bilanc", "partecip", "patt", "collabor"]);
+        let mut out = String::new();
+        let text = "Il bilancio partecipativo e i patti di collaborazione, bilancio nuovo";
+        p.add_pairs(&an.analyse(LangGroup::It, text), &mut out);
+        // Like positions, pairs see through stop words and punctuation.
+        assert_eq!(out, "bilanc_partecip patt__collabor collabor_bilanc");
+        assert_eq!(
+            p.phrase_in(&mut an, LangGroup::It, "patti di collaborazione"),
+            PhraseTerms::Pair("patt__collabor".into(), ["patt".into(), "collabor".into()])
+        );
+        assert_eq!(
+            p.phrase_in(&mut an, LangGroup::It, "bilancio nuovo"),
+            PhraseTerms::Positions(["bilanc".into(), "nuov".into()])
+        );
+        assert_eq!(
+            p.phrase_in(&mut an, LangGroup::It, "trasporto pubblico locale"),
+            PhraseTerms::Other
+        );
+    }
+
+    #[test]
+    fn common_words_are_those_of_enough_records() {
+        let mut an = Analyzers::new();
+        let record = |i: usize, text: &str| {
+            use snodo_model::{Kind, RecordId};
+            let mut r = Record::new(
+                RecordId::new("s", Kind::Process, i.to_string()),
+                format!("https://s.example.it/{i}"),
+                "it",
+                LocalizedText::single("it", "titolo"),
+            );
+            r.description.insert_plain("it", text);
+            r
+        };
+        let mut records: Vec<Record> = (0..100)
+            .map(|i| record(i, "bilancio partecipativo della città"))
+            .collect();
+        records.push(record(100, "parola rarissima"));
+        let p = PairWords::choose(&records, &mut an);
+        assert!(p.words.contains("bilanc") && p.words.contains("partecip"));
+        assert!(!p.words.contains("rarissim"), "{:?}", p.words);
+        let back = {
+            let dir = tempfile::tempdir().unwrap();
+            fs::write(dir.path().join(FILE), p.to_file_text()).unwrap();
+            PairWords::read(dir.path()).unwrap().unwrap()
+        };
+        assert_eq!(back.words, p.words);
+    }
+}
