@@ -714,11 +714,18 @@ impl Index {
 
     /// True when the index has grown large enough for phrases of common words to be worth a
     /// term of their own (see the `pairs` module) but was created without choosing those words
-    /// (a new installation filled by harvests): a [`Index::rebuild`] chooses them. Until then
-    /// phrases are answered from positions, exactly but more slowly.
+    /// (a new installation filled by harvests), or chose them from a quarter of its records or
+    /// fewer: a [`Index::rebuild`] chooses them from the whole index. Until then phrases are
+    /// answered from positions (exactly, more slowly), or from pairs of words that may not be
+    /// the commonest.
     pub fn lacks_pair_words(&self) -> bool {
         let g = self.generation();
-        g.pairs.is_none() && g.reader.searcher().num_docs() >= pairs::SAMPLE as u64
+        let docs = g.reader.searcher().num_docs();
+        match &g.pairs {
+            None => docs >= pairs::SAMPLE as u64,
+            // Chosen from the first records of a store several times larger.
+            Some(p) => p.chosen_from().saturating_mul(4) < docs,
+        }
     }
 
     /// Number of searchable documents.
@@ -785,12 +792,22 @@ impl Index {
     ) -> Result<u64, IndexError> {
         let _serial = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
         let started = Instant::now();
-        // The first records choose the common words whose pairs every document gets.
+        // The common words whose pairs every document gets: from the index being replaced when
+        // it is large enough, else from the first records.
         let mut records = records.filter(document::is_canonical);
-        let sample: Vec<Record> = records.by_ref().take(pairs::SAMPLE).collect();
         let mut analyzers = pairs::Analyzers::new();
-        let words = (sample.len() == pairs::SAMPLE)
-            .then(|| pairs::PairWords::choose(&sample, &mut analyzers));
+        let old = self.generation();
+        let old_searcher = old.reader.searcher();
+        let (sample, words) = if old_searcher.num_docs() >= pairs::SAMPLE as u64 {
+            let words = pairs::PairWords::from_index(&old_searcher, &old.fields)?;
+            (Vec::new(), Some(words))
+        } else {
+            let sample: Vec<Record> = records.by_ref().take(pairs::SAMPLE).collect();
+            let words = (sample.len() == pairs::SAMPLE)
+                .then(|| pairs::PairWords::choose(&sample, &mut analyzers));
+            (sample, words)
+        };
+        drop((old, old_searcher));
         let chosen = words.as_ref().map_or(0, pairs::PairWords::len);
         let fresh = match &self.base {
             Some(base) => Generation::create_on_disk(base, words)?,

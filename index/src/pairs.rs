@@ -8,11 +8,14 @@
 //! is then one term's postings, as cheap as a word. A phrase with a rarer word is answered from
 //! positions as before, which is cheap because the rarer word's records are few.
 //!
-//! The common words are chosen once per index generation, from the first [`SAMPLE`] records of
-//! a rebuild, and kept beside the index ([`FILE`]): every document of the generation has its
-//! pairs, so the pair term finds exactly the records the phrase does. A generation created
-//! empty (a new installation) has none until it is rebuilt (see
-//! [`crate::Index::lacks_pair_words`]).
+//! The common words are chosen once per index generation, when it is rebuilt: from the index
+//! it replaces when that has at least [`SAMPLE`] records (its term lists give every word's
+//! record count), else from the rebuild's first [`SAMPLE`] records. They are kept beside the
+//! index ([`FILE`]), and every document of the generation has its pairs, so the pair term finds
+//! exactly the records the phrase does. A generation created empty (a new installation) has
+//! none, and one whose words were chosen from a quarter of its records or fewer (the first
+//! records of a store are often a few sources') chooses again, from itself, at the next rebuild
+//! (see [`crate::Index::lacks_pair_words`]).
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -21,11 +24,17 @@ use std::path::Path;
 use snodo_model::{LocalizedText, Record};
 use tantivy::tokenizer::{TextAnalyzer, Token};
 
-use crate::error::IndexError;
-use crate::schema::{analyzer, LangGroup};
+use tantivy::termdict::TermMerger;
+use tantivy::Searcher;
+
+use crate::error::{engine, IndexError};
+use crate::schema::{analyzer, Fields, LangGroup};
 
 /// Name of the file, inside an index generation directory, that lists its common words.
 pub const FILE: &str = "pair-words";
+
+/// The first line of [`FILE`]: how many records the words were chosen from.
+const FROM_HEADER: &str = "# common words of records: ";
 
 /// Records the common words are chosen from; a rebuild of fewer chooses none (phrases over a
 /// small index are cheap anyway).
@@ -51,6 +60,8 @@ type Words = HashSet<String, foldhash::fast::RandomState>;
 #[derive(Debug, Default)]
 pub(crate) struct PairWords {
     words: Words,
+    /// How many records they were chosen from.
+    from: u64,
 }
 
 /// One analyser per language group, built once per batch of documents.
@@ -124,16 +135,71 @@ impl PairWords {
             }
         }
         let floor = ((records.len() as f64) * MIN_SHARE).ceil().max(1.0) as usize;
-        let mut common: Vec<(usize, String)> = df
+        let common: Vec<(usize, String)> = df
             .into_iter()
             .filter(|(_, n)| *n >= floor)
             .map(|(w, n)| (n, w))
             .collect();
+        PairWords::commonest(common, records.len() as u64)
+    }
+
+    /// The words of at least [`MIN_SHARE`] of an index's records, by the document frequencies
+    /// of its body fields' terms (deleted versions counted too: near enough).
+    pub(crate) fn from_index(
+        searcher: &Searcher,
+        fields: &Fields,
+    ) -> Result<PairWords, IndexError> {
+        let docs = searcher.num_docs();
+        let floor = ((docs as f64) * MIN_SHARE).ceil().max(1.0) as u64;
+        let mut df: HashMap<String, u64> = HashMap::new();
+        for field in fields.body.all() {
+            let inverted = searcher
+                .segment_readers()
+                .iter()
+                .map(|seg| seg.inverted_index(field))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(engine)?;
+            let streams = inverted
+                .iter()
+                .map(|inv| inv.terms().stream())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| engine(e.into()))?;
+            let mut merger = TermMerger::new(streams);
+            while merger.advance() {
+                let n: u64 = merger
+                    .current_segment_ords_and_term_infos()
+                    .map(|(_, info)| u64::from(info.doc_freq))
+                    .sum();
+                // A word common over the languages together is common in one of them, but
+                // for the few split evenly between them.
+                if n * 2 >= floor {
+                    if let Ok(w) = std::str::from_utf8(merger.key()) {
+                        *df.entry(w.to_owned()).or_default() += n;
+                    }
+                }
+            }
+        }
+        let common = df
+            .into_iter()
+            .filter(|(_, n)| *n >= floor)
+            .map(|(w, n)| (n as usize, w))
+            .collect();
+        Ok(PairWords::commonest(common, docs))
+    }
+
+    /// The [`MAX_WORDS`] commonest of `(records, word)`.
+    fn commonest(mut common: Vec<(usize, String)>, from: u64) -> PairWords {
         common.sort_unstable_by(|a, b| b.cmp(a));
         common.truncate(MAX_WORDS);
         PairWords {
             words: common.into_iter().map(|(_, w)| w).collect(),
+            from,
         }
+    }
+
+    /// How many records the words were chosen from.
+    pub(crate) fn chosen_from(&self) -> u64 {
+        self.from
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -144,13 +210,20 @@ impl PairWords {
     pub(crate) fn read(dir: &Path) -> Result<Option<PairWords>, IndexError> {
         let path = dir.join(FILE);
         match fs::read_to_string(&path) {
-            Ok(text) => Ok(Some(PairWords {
-                words: text
+            Ok(text) => {
+                let from = text
                     .lines()
-                    .filter(|l| !l.is_empty())
+                    .next()
+                    .and_then(|l| l.strip_prefix(FROM_HEADER))
+                    .and_then(|n| n.trim().parse().ok())
+                    .unwrap_or(0);
+                let words = text
+                    .lines()
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
                     .map(str::to_owned)
-                    .collect(),
-            })),
+                    .collect();
+                Ok(Some(PairWords { words, from }))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(IndexError::io(path, e)),
         }
@@ -160,7 +233,8 @@ impl PairWords {
     pub(crate) fn to_file_text(&self) -> String {
         let mut words: Vec<&str> = self.words.iter().map(String::as_str).collect();
         words.sort_unstable();
-        let mut out = words.join("\n");
+        let mut out = format!("{FROM_HEADER}{}\n", self.from);
+        out.push_str(&words.join("\n"));
         out.push('\n');
         out
     }
@@ -247,6 +321,7 @@ mod tests {
     fn words(ws: &[&str]) -> PairWords {
         PairWords {
             words: ws.iter().map(|w| (*w).to_owned()).collect(),
+            from: 0,
         }
     }
 
@@ -299,6 +374,6 @@ mod tests {
             fs::write(dir.path().join(FILE), p.to_file_text()).unwrap();
             PairWords::read(dir.path()).unwrap().unwrap()
         };
-        assert_eq!(back.words, p.words);
+        assert_eq!((back.words, back.from), (p.words, 101));
     }
 }

@@ -796,8 +796,10 @@ pub(crate) fn parse(
     };
     let query = parse(&text)?;
     let paired = match words.pairs {
-        Some(pairs) => pair_phrases(searcher, fields, pairs, &searched, &text)?,
-        None => None,
+        Some(pairs) if text.contains('"') => {
+            pair_phrases(searcher, fields, pairs, &searched, &text)?
+        }
+        _ => None,
     };
     let (query, highlight) = match paired {
         Some(paired) => (parse(&paired)?, Some(query)),

@@ -1914,6 +1914,24 @@ fn a_phrase_of_common_words_finds_the_same_records_from_its_pair_term_as_from_po
     ] {
         assert_eq!(ranked(&by_pairs, q), ranked(&by_positions, q), "{q}");
     }
+    // Rebuilt, an index large enough chooses its common words from its own term lists.
+    let docs = by_positions.num_docs();
+    by_positions
+        .rebuild(&mut records.clone().into_iter(), 2)
+        .unwrap();
+    let chosen = by_positions
+        .generation()
+        .pairs
+        .as_ref()
+        .map(|p| p.chosen_from());
+    assert_eq!(chosen, Some(docs));
+    assert!(!by_positions.lacks_pair_words());
+    for q in [
+        "\"bilancio partecipativo\" ",
+        "\"bilancio del partecipativo\" ",
+    ] {
+        assert_eq!(ids(&by_pairs, q), ids(&by_positions, q), "{q}");
+    }
     // The pair term is searched, and the phrase's words are still what is highlighted.
     let q = "\"bilancio partecipativo\" ";
     let parsed = crate::query::parse(
