@@ -5,8 +5,9 @@
 //! and 200,000 the phrase, and reading their positions was most of a 20–60 ms search. The
 //! records also get one term per pair of neighbouring words when both are *common* (in at
 //! least [`MIN_SHARE`] of the records, like Lucene's common grams): a phrase of two such words
-//! is then one term's postings, as cheap as a word. A phrase with a rarer word is answered from
-//! positions as before, which is cheap because the rarer word's records are few.
+//! is then one term's postings, as cheap as a word, and a longer one a phrase of pairs, whose
+//! positions are few to read. A phrase with a rarer word is answered from positions as before,
+//! which is cheap because the rarer word's records are few.
 //!
 //! The common words are chosen once per index generation, when it is rebuilt: from the index
 //! it replaces when that has at least [`SAMPLE`] records (its term lists give every word's
@@ -22,7 +23,7 @@ use std::fs;
 use std::path::Path;
 
 use snodo_model::{LocalizedText, Record};
-use tantivy::tokenizer::{TextAnalyzer, Token};
+use tantivy::tokenizer::{PreTokenizedString, TextAnalyzer, Token};
 
 use tantivy::termdict::TermMerger;
 use tantivy::Searcher;
@@ -239,10 +240,11 @@ impl PairWords {
         out
     }
 
-    /// The pair terms of an analysed text, space-separated onto `out`: every two common words
-    /// at most [`MAX_GAP`] positions apart, whatever is between them (a phrase with a stop word
-    /// inside matches any word there, as it does by positions).
-    pub(crate) fn add_pairs(&self, tokens: &[Token], out: &mut String) {
+    /// The pair terms of an analysed text, onto `out`: every two common words at most
+    /// [`MAX_GAP`] positions apart, whatever is between them (a phrase with a stop word inside
+    /// matches any word there, as it does by positions), at the first word's position plus
+    /// `base`.
+    fn add_pairs(&self, tokens: &[Token], base: usize, out: &mut Vec<Token>) {
         for (i, a) in tokens.iter().enumerate() {
             if !self.words.contains(&a.text) {
                 continue;
@@ -253,31 +255,42 @@ impl PairWords {
                     break;
                 }
                 if gap >= 1 && self.words.contains(&b.text) {
-                    if !out.is_empty() {
-                        out.push(' ');
-                    }
-                    out.push_str(&a.text);
-                    out.extend(std::iter::repeat_n('_', gap));
-                    out.push_str(&b.text);
+                    out.push(Token {
+                        position: base + a.position,
+                        text: pair(&a.text, gap, &b.text),
+                        ..Token::default()
+                    });
                 }
             }
         }
     }
 
-    /// A record's pair terms: `(title, body)`, each space-separated.
-    pub(crate) fn of_record(&self, r: &Record, analyzers: &mut Analyzers) -> (String, String) {
-        let (mut title, mut body) = (String::new(), String::new());
+    /// A record's pair terms for the title's pair field and the body's, each text's after the
+    /// previous one's with a gap, so that no phrase of pairs spans two texts.
+    pub(crate) fn of_record(
+        &self,
+        r: &Record,
+        analyzers: &mut Analyzers,
+    ) -> (PreTokenizedString, PreTokenizedString) {
+        let (mut title, mut body) = (Vec::new(), Vec::new());
+        let (mut title_base, mut body_base) = (0, 0);
         for (locale, t) in r.title.iter() {
             let tokens = analyzers.analyse(LangGroup::of_locale(locale), t);
-            self.add_pairs(&tokens, &mut title);
+            self.add_pairs(&tokens, title_base, &mut title);
+            title_base += next_base(&tokens);
         }
         for text in body_texts(r) {
             for (locale, t) in text.iter() {
                 let tokens = analyzers.analyse(LangGroup::of_locale(locale), t);
-                self.add_pairs(&tokens, &mut body);
+                self.add_pairs(&tokens, body_base, &mut body);
+                body_base += next_base(&tokens);
             }
         }
-        (title, body)
+        let field = |tokens| PreTokenizedString {
+            text: String::new(),
+            tokens,
+        };
+        (field(title), field(body))
     }
 
     /// How a quoted phrase is searched in language group `g`'s fields.
@@ -288,29 +301,47 @@ impl PairWords {
         phrase: &str,
     ) -> PhraseTerms {
         let terms = analyzers.terms(g, phrase);
-        match terms.as_slice() {
-            [(pa, a), (pb, b)] => {
-                let gap = pb.saturating_sub(*pa);
-                if (1..=MAX_GAP).contains(&gap) && self.words.contains(a) && self.words.contains(b)
-                {
-                    PhraseTerms::Pair(pair(a, gap, b), [a.clone(), b.clone()])
-                } else {
-                    PhraseTerms::Positions([a.clone(), b.clone()])
-                }
-            }
-            _ => PhraseTerms::Other,
+        if terms.len() < 2 {
+            return PhraseTerms::Other;
+        }
+        let common = terms.iter().all(|(_, w)| self.words.contains(w));
+        let gaps: Vec<usize> = terms
+            .windows(2)
+            .map(|w| w[1].0.saturating_sub(w[0].0))
+            .collect();
+        // Two words: one pair; more: a phrase of pairs, each next to the previous one, which
+        // the pairs' positions can only tell when the words are next to each other.
+        let pairs_do = match gaps.as_slice() {
+            [gap] => (1..=MAX_GAP).contains(gap),
+            _ => gaps.iter().all(|g| *g == 1),
+        };
+        if common && pairs_do {
+            PhraseTerms::Pairs(
+                terms
+                    .windows(2)
+                    .zip(&gaps)
+                    .map(|(w, gap)| pair(&w[0].1, *gap, &w[1].1))
+                    .collect(),
+            )
+        } else {
+            PhraseTerms::Positions(terms.into_iter().map(|(_, w)| w).collect())
         }
     }
+}
+
+/// How far past a text's last position the next text's pairs start.
+fn next_base(tokens: &[Token]) -> usize {
+    tokens.last().map_or(0, |t| t.position) + MAX_GAP + 2
 }
 
 /// A quoted phrase as one language group analyses it.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum PhraseTerms {
-    /// Two common words: their pair term, and the two words.
-    Pair(String, [String; 2]),
-    /// Two words, not both common: positions are needed.
-    Positions([String; 2]),
-    /// One word, none, or more than two.
+    /// Common words: their pair terms, in order (one for two words).
+    Pairs(Vec<String>),
+    /// Words not all common, or too far apart: the words, whose positions are needed.
+    Positions(Vec<String>),
+    /// One word or none: no phrase.
     Other,
 }
 
@@ -329,23 +360,39 @@ mod tests {
     fn pairs_join_neighbouring_common_words_and_count_the_stop_words_between() {
         let mut an = Analyzers::new();
         let p = words(&["bilanc", "partecip", "patt", "collabor"]);
-        let mut out = String::new();
+        let mut out = Vec::new();
         let text = "Il bilancio partecipativo e i patti di collaborazione, bilancio nuovo";
-        p.add_pairs(&an.analyse(LangGroup::It, text), &mut out);
+        p.add_pairs(&an.analyse(LangGroup::It, text), 100, &mut out);
         // Like positions, pairs see through stop words and punctuation.
-        assert_eq!(out, "bilanc_partecip patt__collabor collabor_bilanc");
+        let pairs: Vec<(usize, &str)> = out.iter().map(|t| (t.position, &*t.text)).collect();
         assert_eq!(
-            p.phrase_in(&mut an, LangGroup::It, "patti di collaborazione"),
-            PhraseTerms::Pair("patt__collabor".into(), ["patt".into(), "collabor".into()])
+            pairs,
+            [
+                (101, "bilanc_partecip"),
+                (105, "patt__collabor"),
+                (107, "collabor_bilanc")
+            ]
+        );
+        let phrase = |q: &str| p.phrase_in(&mut Analyzers::new(), LangGroup::It, q);
+        let strings = |ws: &[&str]| ws.iter().map(|w| (*w).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            phrase("patti di collaborazione"),
+            PhraseTerms::Pairs(strings(&["patt__collabor"]))
         );
         assert_eq!(
-            p.phrase_in(&mut an, LangGroup::It, "bilancio nuovo"),
-            PhraseTerms::Positions(["bilanc".into(), "nuov".into()])
+            phrase("bilancio nuovo"),
+            PhraseTerms::Positions(strings(&["bilanc", "nuov"]))
         );
         assert_eq!(
-            p.phrase_in(&mut an, LangGroup::It, "trasporto pubblico locale"),
-            PhraseTerms::Other
+            phrase("bilancio partecipativo patti"),
+            PhraseTerms::Pairs(strings(&["bilanc_partecip", "partecip_patt"]))
         );
+        // Longer phrases of pairs only when every word is next to the previous one.
+        assert_eq!(
+            phrase("bilancio partecipativo di patti"),
+            PhraseTerms::Positions(strings(&["bilanc", "partecip", "patt"]))
+        );
+        assert_eq!(phrase("bilancio"), PhraseTerms::Other);
     }
 
     #[test]

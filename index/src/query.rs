@@ -871,9 +871,9 @@ fn pair_phrases(
     Ok(replaced.then_some(out))
 }
 
-/// The pair terms a phrase is searched by (one per language where it is a pair of common
-/// words), and the fields, with their boosts, where it must still be searched by positions;
-/// `None` when no language has it as a pair, or a language analyses it to other than two words.
+/// The pair terms a phrase is searched by (a term, or a phrase of pairs, per language where its
+/// words are common), and the fields, with their boosts, where it must still be searched by positions;
+/// `None` when no language has it as pairs, or a language analyses it to fewer than two words.
 #[allow(clippy::type_complexity)]
 fn phrase_pairs(
     searcher: &Searcher,
@@ -896,7 +896,12 @@ fn phrase_pairs(
             continue;
         }
         match words.phrase_in(analyzers, g, phrase) {
-            PhraseTerms::Pair(t, _) => {
+            PhraseTerms::Pairs(pairs) => {
+                // One pair is a term; more are a phrase of pairs.
+                let t = match pairs.as_slice() {
+                    [one] => one.clone(),
+                    _ => format!("\"{}\"", pairs.join(" ")),
+                };
                 if !terms.contains(&t) {
                     terms.push(t);
                 }

@@ -18,7 +18,7 @@ use tantivy::tokenizer::{
 use crate::stem::{CachedStemmer, KeepStarting, StemLanguage};
 
 /// Version of the schema and analysis. Stored next to the index in [`VERSION_FILE`].
-pub const SCHEMA_VERSION: u32 = 9;
+pub const SCHEMA_VERSION: u32 = 10;
 
 /// Bytes of stored documents compressed together. A hit reads its whole block: with tantivy's
 /// 16 KB default, three or four records of realistic length were decompressed for each of the
@@ -169,8 +169,8 @@ pub struct Fields {
     /// offering (the most frequent words) are in titles and summaries too.
     pub words: Field,
     /// Pairs of neighbouring common words of the titles, and of the body and names (see the
-    /// `pairs` module): a phrase of two common words is one term here. Frequencies and lengths
-    /// for ranking, no positions.
+    /// `pairs` module): a phrase of two common words is one term here, a longer one a phrase of
+    /// pairs (each at its first word's position).
     pub pairs_title: Field,
     pub pairs_body: Field,
     /// JSON of the display data ([`crate::document::Display`]).
@@ -266,7 +266,7 @@ pub fn build_schema() -> (Schema, Fields) {
     let pairs = TextOptions::default().set_indexing_options(
         TextFieldIndexing::default()
             .set_tokenizer(TOKENIZER_PAIRS)
-            .set_index_option(IndexRecordOption::WithFreqs)
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions)
             .set_fieldnorms(true),
     );
     let pairs_title = b.add_text_field("pairs_title", pairs.clone());
