@@ -23,9 +23,8 @@ use std::fs;
 use std::path::Path;
 
 use snodo_model::{LocalizedText, Record};
-use tantivy::tokenizer::{PreTokenizedString, TextAnalyzer, Token};
-
 use tantivy::termdict::TermMerger;
+use tantivy::tokenizer::{PreTokenizedString, TextAnalyzer, Token};
 use tantivy::Searcher;
 
 use crate::error::{engine, IndexError};
@@ -90,12 +89,10 @@ impl Analyzers {
 
     /// The terms of `text` with their positions.
     fn terms(&mut self, g: LangGroup, text: &str) -> Vec<(usize, String)> {
-        let mut out = Vec::new();
-        let mut stream = self.get(g).token_stream(text);
-        while let Some(t) = stream.next() {
-            out.push((t.position, t.text.clone()));
-        }
-        out
+        self.analyse(g, text)
+            .into_iter()
+            .map(|t| (t.position, t.text))
+            .collect()
     }
 }
 
