@@ -77,7 +77,8 @@ impl Indexer {
 
     /// Merges the index's segments when many small ones hold a good share of the records (see
     /// [`Index::compact`]): call it when a round of harvests has ended. A failure is logged, not
-    /// returned: the index stays as it was, only slower to search.
+    /// returned: the index stays as it was, only slower to search. When rebuilds are allowed
+    /// ([`Indexer::allow_rebuilds`]), then rebuilds an index that lacks its common words.
     pub async fn compact(&self) {
         let index = self.index.clone();
         match blocking(move || index.compact()).await {
