@@ -23,11 +23,11 @@ use std::fs;
 use std::path::Path;
 
 use snodo_model::{LocalizedText, Record};
-use tantivy::termdict::TermMerger;
 use tantivy::tokenizer::{PreTokenizedString, TextAnalyzer, Token};
 use tantivy::Searcher;
 
-use crate::error::{engine, IndexError};
+use crate::error::IndexError;
+use crate::query::walk_terms;
 use crate::schema::{analyzer, Fields, LangGroup};
 
 /// Name of the file, inside an index generation directory, that lists its common words.
@@ -52,6 +52,11 @@ const MAX_WORDS: usize = 1_000;
 /// Two words more than this many positions apart make no pair: a phrase with two stop words
 /// in a row inside is answered from positions.
 const MAX_GAP: usize = 2;
+
+/// The fewest of `records` a common word is in.
+fn common_floor(records: u64) -> u64 {
+    ((records as f64) * MIN_SHARE).ceil().max(1.0) as u64
+}
 
 /// foldhash rather than SipHash: every word of every record indexed is looked up here.
 type Words = HashSet<String, foldhash::fast::RandomState>;
@@ -132,7 +137,7 @@ impl PairWords {
                 *df.entry(term).or_default() += 1;
             }
         }
-        let floor = ((records.len() as f64) * MIN_SHARE).ceil().max(1.0) as usize;
+        let floor = common_floor(records.len() as u64) as usize;
         let common: Vec<(usize, String)> = df
             .into_iter()
             .filter(|(_, n)| *n >= floor)
@@ -148,34 +153,19 @@ impl PairWords {
         fields: &Fields,
     ) -> Result<PairWords, IndexError> {
         let docs = searcher.num_docs();
-        let floor = ((docs as f64) * MIN_SHARE).ceil().max(1.0) as u64;
+        let floor = common_floor(docs);
         let mut df: HashMap<String, u64> = HashMap::new();
         for field in fields.body.all() {
-            let inverted = searcher
-                .segment_readers()
-                .iter()
-                .map(|seg| seg.inverted_index(field))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(engine)?;
-            let streams = inverted
-                .iter()
-                .map(|inv| inv.terms().stream())
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| engine(e.into()))?;
-            let mut merger = TermMerger::new(streams);
-            while merger.advance() {
-                let n: u64 = merger
-                    .current_segment_ords_and_term_infos()
-                    .map(|(_, info)| u64::from(info.doc_freq))
-                    .sum();
+            walk_terms(searcher, field, b"", &mut |key, n| {
                 // A word common over the languages together is common in one of them, but
                 // for the few split evenly between them.
                 if n * 2 >= floor {
-                    if let Ok(w) = std::str::from_utf8(merger.key()) {
+                    if let Ok(w) = std::str::from_utf8(key) {
                         *df.entry(w.to_owned()).or_default() += n;
                     }
                 }
-            }
+                true
+            })?;
         }
         let common = df
             .into_iter()

@@ -291,7 +291,7 @@ pub(crate) fn completions(
         return Ok(found);
     }
     let mut kept: BinaryHeap<(Reverse<u64>, Vec<u8>)> = BinaryHeap::with_capacity(keep + 1);
-    walk_words(searcher, fields, prefix.as_bytes(), &mut |key, df| {
+    walk_terms(searcher, fields.words, prefix.as_bytes(), &mut |key, df| {
         if !key.starts_with(prefix.as_bytes()) {
             return false;
         }
@@ -306,19 +306,18 @@ pub(crate) fn completions(
         .collect())
 }
 
-/// Walks the `words` field's terms from `from` on, in order, each once with its document
-/// frequency summed over the segments (their term lists merged as they go), until `visit`
-/// returns false.
-fn walk_words(
+/// Walks `field`'s terms from `from` on, in order, each once with its document frequency
+/// summed over the segments (their term lists merged as they go), until `visit` returns false.
+pub(crate) fn walk_terms(
     searcher: &Searcher,
-    fields: &Fields,
+    field: tantivy::schema::Field,
     from: &[u8],
     visit: &mut dyn FnMut(&[u8], u64) -> bool,
 ) -> Result<(), IndexError> {
     let inverted = searcher
         .segment_readers()
         .iter()
-        .map(|seg| seg.inverted_index(fields.words))
+        .map(|seg| seg.inverted_index(field))
         .collect::<Result<Vec<_>, _>>()
         .map_err(engine)?;
     let streams = inverted
@@ -377,7 +376,7 @@ impl CommonWords {
         cap: usize,
     ) -> Result<CommonWords, IndexError> {
         let mut by_df: HashMap<u64, usize> = HashMap::new();
-        walk_words(searcher, fields, b"", &mut |_, df| {
+        walk_terms(searcher, fields.words, b"", &mut |_, df| {
             *by_df.entry(df).or_default() += 1;
             true
         })?;
@@ -393,7 +392,7 @@ impl CommonWords {
             floor = df;
         }
         let mut words = Vec::with_capacity(kept);
-        walk_words(searcher, fields, b"", &mut |key, df| {
+        walk_terms(searcher, fields.words, b"", &mut |key, df| {
             if df >= floor {
                 if let Ok(w) = std::str::from_utf8(key) {
                     words.push((w.into(), df));
