@@ -132,6 +132,18 @@ fn add_localized(doc: &mut TantivyDocument, fields: PerLang, text: &LocalizedTex
     }
 }
 
+/// The texts of a record that go to its body field (the title too, which also has its own).
+pub(crate) fn body_texts(r: &Record) -> impl Iterator<Item = &LocalizedText> {
+    [&r.title, &r.subtitle, &r.summary, &r.description].into_iter()
+}
+
+/// The names around a record given in a language: promoter, group, scope, topics.
+pub(crate) fn name_texts(r: &Record) -> impl Iterator<Item = &LocalizedText> {
+    [&r.promoter, &r.group, &r.territory.scope_name]
+        .into_iter()
+        .chain(&r.topics)
+}
+
 /// Builds the index document of a record; with the generation's common words, its pair terms.
 pub(crate) fn to_document(
     f: &Fields,
@@ -185,14 +197,11 @@ pub(crate) fn to_document(
     doc.add_u64(f.tie, id_hash(&id));
 
     add_localized(&mut doc, f.title, &r.title);
-    for t in [&r.title, &r.subtitle, &r.summary, &r.description] {
+    for t in body_texts(r) {
         add_localized(&mut doc, f.body, t);
     }
     // Names given in a language go to that language's field.
-    for t in [&r.promoter, &r.group, &r.territory.scope_name]
-        .into_iter()
-        .chain(&r.topics)
-    {
+    for t in name_texts(r) {
         add_localized(&mut doc, f.extra, t);
     }
     // Analysing the texts once more for their pairs costs less than handing tantivy the
@@ -238,9 +247,7 @@ pub(crate) fn to_document(
             doc.add_text(field, e);
         }
     }
-    let extra: Vec<&str> = [&r.promoter, &r.group, &r.territory.scope_name]
-        .into_iter()
-        .chain(&r.topics)
+    let extra: Vec<&str> = name_texts(r)
         .flat_map(|t| t.iter().map(|(_, s)| s))
         .chain(everywhere.iter().copied())
         .collect();

@@ -111,12 +111,9 @@ fn pair(a: &str, gap: usize, b: &str) -> String {
     t
 }
 
-/// The texts of a record that go to the body field and its names (the title is in the body).
+/// The texts of a record whose pairs go to the body's pair field: the body and the names.
 fn body_texts(r: &Record) -> impl Iterator<Item = &LocalizedText> {
-    [&r.title, &r.subtitle, &r.summary, &r.description]
-        .into_iter()
-        .chain([&r.promoter, &r.group, &r.territory.scope_name])
-        .chain(&r.topics)
+    crate::document::body_texts(r).chain(crate::document::name_texts(r))
 }
 
 impl PairWords {
