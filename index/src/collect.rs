@@ -128,9 +128,7 @@ impl Decoded {
                 }
                 None => out.source.extend(docs.iter().map(|&doc| {
                     cols.source
-                        .column
-                        .as_ref()
-                        .and_then(|c| c.ords().first(doc))
+                        .first(doc)
                         .and_then(|o| u32::try_from(o).ok())
                         .unwrap_or(NO_SOURCE)
                 })),
@@ -166,7 +164,7 @@ fn bump(counts: &mut [u64], ord: u64) {
 
 /// Every facet field holds at most one value per document, so the first ordinal is the only one.
 fn bump_first(counts: &mut [u64], column: &OrdColumn, doc: DocId) {
-    if let Some(ord) = column.column.as_ref().and_then(|c| c.ords().first(doc)) {
+    if let Some(ord) = column.first(doc) {
         bump(counts, ord);
     }
 }
@@ -437,6 +435,11 @@ struct OrdColumn {
 }
 
 impl OrdColumn {
+    /// The document's ordinal (every facet field holds at most one value per document).
+    fn first(&self, doc: DocId) -> Option<u64> {
+        self.column.as_ref().and_then(|c| c.ords().first(doc))
+    }
+
     fn open(reader: &SegmentReader, field: &str) -> tantivy::Result<Self> {
         let column = reader.fast_fields().str(field)?;
         let dense = column.as_ref().and_then(|c| dense(c.ords()));
