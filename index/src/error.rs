@@ -31,6 +31,20 @@ pub enum IndexError {
     #[error("search index: {message}")]
     Engine { message: String },
 
+    /// The index was written by a later version of Snodo, with a schema this build cannot read.
+    /// Rebuilding it would take it away from the build that wrote it, so this build leaves it.
+    #[error(
+        "search index at {}: written by a newer Snodo (index schema version {found}; this build \
+         reads version {reads}); run the newer build, or remove this directory so that this \
+         build rebuilds the index from the store",
+        path.display()
+    )]
+    Newer {
+        path: PathBuf,
+        found: u32,
+        reads: u32,
+    },
+
     /// A stored document could not be decoded; rebuilding the index (`snodo reindex`) fixes it.
     #[error("search index: a stored document is unreadable ({message}); run `snodo reindex`")]
     Corrupt { message: String },

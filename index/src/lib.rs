@@ -214,6 +214,13 @@ impl Generation {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(IndexError::io(version_path, e)),
         };
+        if let Some(found) = version.filter(|&v| v > SCHEMA_VERSION) {
+            return Err(IndexError::Newer {
+                path: dir.to_owned(),
+                found,
+                reads: SCHEMA_VERSION,
+            });
+        }
         if version != Some(SCHEMA_VERSION) || !dir.join("meta.json").exists() {
             tracing::warn!(
                 dir = %dir.display(),

@@ -915,6 +915,38 @@ fn another_schema_version_is_detected_and_rebuilt() {
     assert_eq!(version.trim(), SCHEMA_VERSION.to_string());
 }
 
+/// An older build that meets an index written by a newer one (a rollback, an old tool on the
+/// same data directory) leaves it alone and says why, instead of replacing it with an empty one.
+#[test]
+fn an_index_of_a_newer_schema_version_is_left_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    {
+        let idx = Index::open(tmp.path()).unwrap();
+        idx.apply(&upserts(&[rec("v", Kind::Process, "1", "Bilancio")]), 3)
+            .unwrap();
+    }
+    let current = std::fs::read_to_string(tmp.path().join("CURRENT")).unwrap();
+    let dir = tmp.path().join(current.trim());
+    let newer = SCHEMA_VERSION + 1;
+    std::fs::write(dir.join(VERSION_FILE), format!("{newer}\n")).unwrap();
+
+    for opened in [Index::open(tmp.path()), Index::open_read_only(tmp.path())] {
+        match opened {
+            Err(e @ IndexError::Newer { .. }) => {
+                let message = e.to_string();
+                assert!(message.contains(&format!("version {newer}")), "{message}");
+                assert!(message.contains("newer Snodo"), "{message}");
+            }
+            other => panic!("expected Newer, got {:?}", other.map(|i| i.num_docs())),
+        }
+    }
+    assert!(dir.join("meta.json").exists(), "the newer index is kept");
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("CURRENT")).unwrap(),
+        current
+    );
+}
+
 fn mixed_records() -> Vec<Record> {
     let mut v = Vec::new();
     for i in 0..40 {
