@@ -919,29 +919,27 @@ impl SegmentCollector for TopKSegment {
 }
 
 /// The live documents of a segment that have every required word or group of `ranking` (one
-/// of its terms, in some field) and pass `filters`: the query's matches, found without running
-/// it (its intersections of unions seek through the postings document by document; here each
-/// term's postings are read block by block into a bitmap).
-fn matches(
+/// of its terms, in some field): the query's text matches, found without running it (its
+/// intersections of unions seek through the postings document by document; here each term's
+/// postings are read block by block into a bitmap).
+fn text_matches(
     reader: &SegmentReader,
     ranking: &Ranking,
-    filters: Option<&dyn tantivy::query::Weight>,
-    status: Option<(Status, &SegmentColumns, u64)>,
     alive: &[u64],
 ) -> tantivy::Result<Vec<u64>> {
     use tantivy::schema::IndexRecordOption;
-    use tantivy::{DocSet, TERMINATED};
     let mut found = alive.to_vec();
     for group in 0..ranking.groups {
-        let mut terms = ranking.terms.iter().filter(|(_, g)| *g == group).peekable();
+        let mut terms = ranking.terms.iter().filter(|t| t.group == group).peekable();
         if terms.peek().is_none() {
             // A word every field drops (a stop word): the parser drops it too.
             continue;
         }
         let mut bits = vec![0u64; found.len()];
-        for (term, _) in terms {
-            let inverted = reader.inverted_index(term.field())?;
-            let Some(mut block) = inverted.read_block_postings(term, IndexRecordOption::Basic)?
+        for t in terms {
+            let inverted = reader.inverted_index(t.term.field())?;
+            let Some(mut block) =
+                inverted.read_block_postings(&t.term, IndexRecordOption::Basic)?
             else {
                 continue;
             };
@@ -960,6 +958,164 @@ fn matches(
             *f &= b;
         }
     }
+    Ok(found)
+}
+
+/// One term of a [`Ranking`] in one segment: its postings with frequencies, read forward, and
+/// what its BM25 score needs (the same weight and norms tantivy's term scorer uses).
+struct TermPostings {
+    postings: tantivy::postings::SegmentPostings,
+    norms: tantivy::fieldnorm::FieldNormReader,
+    weight: tantivy::query::Bm25Weight,
+}
+
+impl TermPostings {
+    /// `None` when the segment does not have the term.
+    fn open(
+        reader: &SegmentReader,
+        term: &tantivy::Term,
+        weight: &tantivy::query::Bm25Weight,
+    ) -> tantivy::Result<Option<TermPostings>> {
+        use tantivy::schema::IndexRecordOption;
+        let inverted = reader.inverted_index(term.field())?;
+        let Some(postings) = inverted.read_postings(term, IndexRecordOption::WithFreqs)? else {
+            return Ok(None);
+        };
+        let norms = match reader.fieldnorms_readers().get_field(term.field())? {
+            Some(norms) => norms,
+            None => tantivy::fieldnorm::FieldNormReader::constant(reader.max_doc(), 1),
+        };
+        Ok(Some(TermPostings {
+            postings,
+            norms,
+            weight: weight.clone(),
+        }))
+    }
+
+    /// The term's score in `doc`, or `None` when `doc` lacks it. Documents must be asked for
+    /// in increasing order.
+    fn score_at(&mut self, doc: DocId) -> Option<Score> {
+        use tantivy::postings::Postings;
+        use tantivy::DocSet;
+        if self.postings.doc() < doc {
+            self.postings.seek(doc);
+        }
+        (self.postings.doc() == doc).then(|| {
+            self.weight
+                .score(self.norms.fieldnorm_id(doc), self.postings.term_freq())
+        })
+    }
+}
+
+/// The text matches of a query led by a rare word or group (`order[0]`), with their scores:
+/// that group's few postings are the candidates, and each other group, rarest first, keeps
+/// those that one of its terms has, found by seeking its postings (skip lists, one block
+/// decoded per seek). The parser's query would build a union per word and field for every word
+/// (tantivy's buffered union scores a window of 4,096 documents of a common word at each far
+/// seek: a title of 15 words as typed spent half its time there); and a bitmap of every
+/// group's postings reads all of a common word's. Each candidate's score is summed as its terms
+/// are found: a surviving candidate has every term's score, as the flat union would give it.
+fn sparse_matches(
+    reader: &SegmentReader,
+    ranking: &Ranking,
+    weights: &[tantivy::query::Bm25Weight],
+    order: &[usize],
+    alive: &[u64],
+) -> tantivy::Result<Vec<(DocId, Score)>> {
+    use tantivy::{DocSet, TERMINATED};
+    let terms_of = |group: usize| {
+        ranking
+            .terms
+            .iter()
+            .zip(weights)
+            .filter(move |(t, _)| t.group == group)
+    };
+    let Some((&lead, rest)) = order.split_first() else {
+        return Ok(Vec::new());
+    };
+    let is_alive = |d: DocId| {
+        alive
+            .get((d / 64) as usize)
+            .is_some_and(|w| w & (1 << (d % 64)) != 0)
+    };
+    let mut found: Vec<(DocId, Score)> = Vec::new();
+    for (t, w) in terms_of(lead) {
+        let Some(mut p) = TermPostings::open(reader, &t.term, w)? else {
+            continue;
+        };
+        loop {
+            let d = p.postings.doc();
+            if d == TERMINATED {
+                break;
+            }
+            if is_alive(d) {
+                if let Some(score) = p.score_at(d) {
+                    found.push((d, score));
+                }
+            }
+            p.postings.advance();
+        }
+    }
+    // By document, the lead's terms' scores summed in the union's order (the sort is stable).
+    found.sort_by_key(|&(d, _)| d);
+    found.dedup_by(|later, kept| {
+        let same = later.0 == kept.0;
+        if same {
+            kept.1 += later.1;
+        }
+        same
+    });
+    for &group in rest {
+        if found.is_empty() {
+            break;
+        }
+        let mut has = vec![false; found.len()];
+        for (t, w) in terms_of(group) {
+            let Some(mut p) = TermPostings::open(reader, &t.term, w)? else {
+                continue;
+            };
+            for ((d, score), has) in found.iter_mut().zip(has.iter_mut()) {
+                if let Some(s) = p.score_at(*d) {
+                    *score += s;
+                    *has = true;
+                } else if p.postings.doc() == TERMINATED {
+                    break;
+                }
+            }
+        }
+        let mut kept = has.iter();
+        found.retain(|_| kept.next().copied().unwrap_or(false));
+    }
+    Ok(found)
+}
+
+/// The flat union's score of each of `docs` (increasing), each term's postings sought to it.
+fn scores_at(
+    reader: &SegmentReader,
+    ranking: &Ranking,
+    weights: &[tantivy::query::Bm25Weight],
+    docs: impl Iterator<Item = DocId>,
+    collect: &mut dyn FnMut(DocId, Score),
+) -> tantivy::Result<()> {
+    let mut terms = Vec::with_capacity(ranking.terms.len());
+    for (t, w) in ranking.terms.iter().zip(weights) {
+        terms.extend(TermPostings::open(reader, &t.term, w)?);
+    }
+    for doc in docs {
+        let score = terms.iter_mut().filter_map(|t| t.score_at(doc)).sum();
+        collect(doc, score);
+    }
+    Ok(())
+}
+
+/// The documents of `found` that pass the status and `filters`.
+fn filtered(
+    reader: &SegmentReader,
+    mut found: Vec<u64>,
+    filters: Option<&dyn tantivy::query::Weight>,
+    status: Option<(Status, &SegmentColumns, u64)>,
+) -> tantivy::Result<Vec<u64>> {
+    use tantivy::{DocSet, TERMINATED};
     if let Some((status, cols, today)) = status {
         // From the packed dates, one read per match (the status's filters on the start and end
         // days rescan their columns from match to match).
@@ -1086,26 +1242,27 @@ impl tantivy::query::Bm25StatisticsProvider for Stats<'_> {
 /// A page of hits: sort keys and addresses.
 pub(crate) type Page = Vec<(SortKey, tantivy::DocAddress)>;
 
-/// A text search: its text alone; its filters but the status, and the status; and its text as
-/// a flat union of terms.
+/// A text search: its filters but the status, and the status; and its text as a flat union of
+/// terms.
 #[derive(Clone, Copy)]
 pub(crate) struct TextSearch<'a> {
-    pub text: &'a dyn tantivy::query::Query,
     pub filters: Option<&'a dyn tantivy::query::Query>,
     pub status: Option<Status>,
     pub ranking: &'a Ranking,
 }
 
-/// The page and the facets of a text search ranked by relevance, in two passes per segment:
-/// the query's matches are marked in a bitmap for the facets (each required word's or group's
-/// postings read block by block into a bitmap, the bitmaps intersected, then the filters);
-/// then, where the matches are a large share of the union's postings, `ranking` (the text
-/// alone, a flat union of terms with the same scores) is run by tantivy's block-max WAND,
-/// which skips the blocks of postings whose best possible score cannot enter the page, and
-/// only marked matches are kept; elsewhere `query` (text and filters) is scored. A word found
-/// in most records is then scored for a few thousand of its matches instead of every one of
-/// them. `None` when the query cannot match such a share anywhere (its rarest required word is
-/// rare): one scored pass is then cheaper.
+/// The page and the facets of a text search ranked by relevance, in two passes per segment,
+/// both over the flat union's terms (`ranking`: the same scores as the parser's query):
+///
+/// - the matches are marked in a bitmap for the facets: when the rarest required word (or
+///   group) is rare, its postings are the candidates, checked against the other words by
+///   seeking theirs ([`sparse_matches`]); else each word's postings are read block by block
+///   into a bitmap, and the bitmaps intersected. Then the filters.
+/// - then the page: few matches are scored one by one, each term's postings sought to them;
+///   many, by tantivy's block-max WAND over the union, which skips the blocks whose best
+///   possible score cannot enter the page (a word found in most records is scored for a few
+///   thousand of its matches), keeping marked matches only; a union of very many terms (a
+///   word being typed), term by term into one sum per document.
 pub(crate) fn counted_then_ranked(
     searcher: &tantivy::Searcher,
     stats: &Stats<'_>,
@@ -1113,10 +1270,9 @@ pub(crate) fn counted_then_ranked(
     top: &TopK<'_>,
     facets: &Facets<'_>,
     parallel: bool,
-) -> tantivy::Result<Option<(Page, FacetCounts)>> {
-    use tantivy::query::{Bm25StatisticsProvider, EnableScoring, Query};
+) -> tantivy::Result<(Page, FacetCounts)> {
+    use tantivy::query::{Bm25StatisticsProvider, Bm25Weight, EnableScoring, Query};
     let TextSearch {
-        text,
         filters,
         status,
         ranking,
@@ -1124,21 +1280,30 @@ pub(crate) fn counted_then_ranked(
     debug_assert!(matches!(top.sort, Sort::Relevance) && top.boost_today.is_some());
     let mut postings = 0u64;
     let mut by_group: Vec<Option<u64>> = vec![None; ranking.groups];
-    for (term, group) in &ranking.terms {
-        let n = stats.doc_freq(term)?;
+    for t in &ranking.terms {
+        let n = stats.doc_freq(&t.term)?;
         postings += n;
-        *by_group[*group].get_or_insert(0) += n;
+        *by_group[t.group].get_or_insert(0) += n;
     }
-    // No more records match than have the rarest required word (or group) in some field; a
-    // group without terms (a stop word) is dropped from the query.
-    let at_most = by_group.into_iter().flatten().min().unwrap_or(0);
-    if at_most <= FEW_MATCHES && at_most.saturating_mul(WAND_SHARE) < postings {
-        return Ok(None);
-    }
+    // The required words (or groups), rarest first; one without terms (a stop word) is dropped
+    // from the query. No more records match than have the rarest in some field.
+    let mut order: Vec<(u64, usize)> = by_group
+        .iter()
+        .enumerate()
+        .filter_map(|(g, n)| Some(((*n)?, g)))
+        .collect();
+    order.sort_unstable();
+    let at_most = order.first().map_or(0, |&(n, _)| n);
+    let sparse = at_most <= FEW_MATCHES && at_most.saturating_mul(WAND_SHARE) < postings;
+    let order: Vec<usize> = order.into_iter().map(|(_, g)| g).collect();
+    let weights = ranking
+        .terms
+        .iter()
+        .map(|t| Ok(Bm25Weight::for_terms(stats, std::slice::from_ref(&t.term))?.boost_by(t.boost)))
+        .collect::<tantivy::Result<Vec<_>>>()?;
     let filters = filters
         .map(|f| f.weight(EnableScoring::disabled_from_searcher(searcher)))
         .transpose()?;
-    let scored = text.weight(stats.scoring())?;
     let union = ranking.query.weight(stats.scoring())?;
     let term_by_term = if ranking.terms.len() > WAND_TERMS {
         let weights = ranking
@@ -1162,29 +1327,35 @@ pub(crate) fn counted_then_ranked(
         let mut counts = facets.for_segment(ord, reader)?;
         let cols = counts.columns.clone();
         let status = status.map(|s| (s, &*cols, counts.today));
-        let found = matches(
-            reader,
-            ranking,
-            filters.as_deref(),
-            status,
-            &counts.live().alive,
-        )?;
-        counts.mark_all(found);
+        let alive = counts.live();
         let mut best = top.for_segment(ord, reader)?;
+        if sparse {
+            let found = sparse_matches(reader, ranking, &weights, &order, &alive.alive)?;
+            let mut bits = vec![0u64; alive.alive.len()];
+            for &(d, _) in &found {
+                mark(&mut bits, d);
+            }
+            counts.mark_all(filtered(reader, bits, filters.as_deref(), status)?);
+            for (d, score) in found {
+                if counts.contains(d) {
+                    best.collect(d, score);
+                }
+            }
+            return Ok((best.harvest(), counts.harvest()));
+        }
+        let found = text_matches(reader, ranking, &alive.alive)?;
+        counts.mark_all(filtered(reader, found, filters.as_deref(), status)?);
         // The segment's share of the union's postings, near enough for the choice.
         let here =
             (u128::from(postings) * u128::from(reader.max_doc()) / u128::from(all_docs)) as u64;
         if counts.count <= FEW_MATCHES && counts.count.saturating_mul(WAND_SHARE) < here {
-            // The text scored at each match (every match has the text: each seek lands on it).
-            let mut scorer = scored.scorer(reader, 1.0)?;
-            for doc in set_bits(counts.matched.iter().copied()) {
-                if scorer.doc() < doc && scorer.seek(doc) == tantivy::TERMINATED {
-                    break;
-                }
-                if scorer.doc() == doc {
-                    best.collect(doc, scorer.score());
-                }
-            }
+            scores_at(
+                reader,
+                ranking,
+                &weights,
+                set_bits(counts.matched.iter().copied()),
+                &mut |doc, score| best.collect(doc, score),
+            )?;
         } else if let Some(weights) = &term_by_term {
             // Each term's score added into its documents' sums (as the union adds them), then
             // the matches offered to the page.
@@ -1214,8 +1385,5 @@ pub(crate) fn counted_then_ranked(
     };
     let fruits = executor.map(segment, searcher.segment_readers().iter().enumerate())?;
     let (tops, counts): (Vec<_>, Vec<_>) = fruits.into_iter().unzip();
-    Ok(Some((
-        top.merge_fruits(tops)?,
-        facets.merge_fruits(counts)?,
-    )))
+    Ok((top.merge_fruits(tops)?, facets.merge_fruits(counts)?))
 }

@@ -678,7 +678,11 @@ fn flat_union(
             }
             for t in tokens {
                 let term = Term::from_field_text(field, &t);
-                terms.push((term.clone(), group));
+                terms.push(RankTerm {
+                    term: term.clone(),
+                    group,
+                    boost,
+                });
                 let term: Box<dyn Query> =
                     Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs));
                 let q = if boost == 1.0 {
@@ -701,10 +705,19 @@ fn flat_union(
 pub(crate) struct Ranking {
     /// `Should` clauses only: a term query (boosted where the parser boosts) per term.
     pub query: BooleanQuery,
-    /// The union's terms, each with the required word or group it stands for: how many
-    /// records the query and the union can match.
-    pub terms: Vec<(Term, usize)>,
+    /// The union's terms, in the order of its clauses.
+    pub terms: Vec<RankTerm>,
     pub groups: usize,
+}
+
+/// A term of a [`Ranking`].
+pub(crate) struct RankTerm {
+    pub term: Term,
+    /// The required word or group it stands for: how many records the query and the union can
+    /// match.
+    pub group: usize,
+    /// The boost the parser gives its field.
+    pub boost: f32,
 }
 
 /// What an index generation knows of its words, beside its terms.

@@ -731,28 +731,21 @@ pub(crate) fn run(
             columns,
         };
         let stats = crate::collect::Stats::new(searcher);
-        let ranked = match parsed.as_ref().and_then(|p| Some((p, p.union.as_ref()?))) {
-            Some((parsed, union)) if req.sort == Sort::Relevance => {
-                crate::collect::counted_then_ranked(
-                    searcher,
-                    &stats,
-                    &crate::collect::TextSearch {
-                        text: parsed.query.as_ref(),
-                        filters: filters.as_ref().map(|f| f as &dyn Query),
-                        status: req.status,
-                        ranking: union,
-                    },
-                    &top,
-                    &facets_collector,
-                    parallel,
-                )
-                .map_err(engine)?
-            }
-            _ => None,
-        };
-        match ranked {
-            Some(found) => found,
-            None => on_threads(
+        match parsed.as_ref().and_then(|p| p.union.as_ref()) {
+            Some(union) if req.sort == Sort::Relevance => crate::collect::counted_then_ranked(
+                searcher,
+                &stats,
+                &crate::collect::TextSearch {
+                    filters: filters.as_ref().map(|f| f as &dyn Query),
+                    status: req.status,
+                    ranking: union,
+                },
+                &top,
+                &facets_collector,
+                parallel,
+            )
+            .map_err(engine)?,
+            _ => on_threads(
                 searcher,
                 Some(&stats),
                 &query,

@@ -1547,6 +1547,11 @@ fn pages_ranked_by_the_flat_union_equal_the_parsers_ranking() {
         for _ in 0..next(40) {
             text.push(["testo", "proposta", "incontro", "cittadini"][next(4) as usize]);
         }
+        // A word in one record of 13: a query led by it checks its few records against the
+        // other words' postings (the sparse path).
+        if i % 13 == 5 {
+            text.push("unico");
+        }
         let title = format!("{} {}", words[next(8) as usize], ["alfa", "beta"][i % 2]);
         let mut r = rec(
             &format!("s{}", i % 3),
@@ -1593,6 +1598,12 @@ fn pages_ranked_by_the_flat_union_equal_the_parsers_ranking() {
         ("piazza raro ", "+piazza +raro "),
         ("(scuola OR verde) comune ", "+(scuola OR verde) +comune "),
         ("bilancio (raro OR piazza) ", "+bilancio +(raro OR piazza) "),
+        ("bilancio unico ", "+bilancio +unico "),
+        (
+            "unico comune mobilità scuola ",
+            "+unico +comune +mobilità +scuola ",
+        ),
+        ("(unico OR alfa) verde ", "+(unico OR alfa) +verde "),
         // A stop word between: dropped alike.
         ("bilancio della comune ", "bilancio AND della AND comune "),
     ];
