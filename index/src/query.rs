@@ -659,8 +659,11 @@ fn flat_union(
     searched: &[(tantivy::schema::Field, f32)],
 ) -> Result<Option<Ranking>, IndexError> {
     let index = searcher.index();
-    let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-    let mut terms = Vec::new();
+    let mut terms: Vec<RankTerm> = Vec::new();
+    // Words of a group that analyse alike in a field (`scuola`, `scuole` → `scuol`, two
+    // completions of a word being typed) are one term there, with their boosts added: the
+    // same score, its postings read once.
+    let mut seen: HashMap<(Term, usize), usize> = HashMap::new();
     let words = groups
         .iter()
         .enumerate()
@@ -678,22 +681,31 @@ fn flat_union(
             }
             for t in tokens {
                 let term = Term::from_field_text(field, &t);
-                terms.push(RankTerm {
-                    term: term.clone(),
-                    group,
-                    boost,
-                });
-                let term: Box<dyn Query> =
-                    Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs));
-                let q = if boost == 1.0 {
-                    term
-                } else {
-                    Box::new(BoostQuery::new(term, boost))
-                };
-                clauses.push((Occur::Should, q));
+                match seen.entry((term.clone(), group)) {
+                    std::collections::hash_map::Entry::Occupied(at) => {
+                        terms[*at.get()].boost += boost;
+                    }
+                    std::collections::hash_map::Entry::Vacant(at) => {
+                        at.insert(terms.len());
+                        terms.push(RankTerm { term, group, boost });
+                    }
+                }
             }
         }
     }
+    let clauses: Vec<(Occur, Box<dyn Query>)> = terms
+        .iter()
+        .map(|t| {
+            let term: Box<dyn Query> =
+                Box::new(TermQuery::new(t.term.clone(), IndexRecordOption::WithFreqs));
+            let q = if t.boost == 1.0 {
+                term
+            } else {
+                Box::new(BoostQuery::new(term, t.boost))
+            };
+            (Occur::Should, q)
+        })
+        .collect();
     Ok((!clauses.is_empty()).then(|| Ranking {
         query: BooleanQuery::new(clauses),
         terms,
