@@ -342,6 +342,9 @@ pub(crate) struct Totals {
     key: (Option<tantivy::Opstamp>, u64),
     /// Bit `d` set when document `d` is live.
     alive: Vec<u64>,
+    /// The live documents upcoming, open and closed that day (the order of [`Decoded::code`]'s
+    /// status): a status filter is one pass of `and` over the matches' bitmap.
+    by_status: [Vec<u64>; 3],
     tally: Tally,
     decoded: Arc<Decoded>,
 }
@@ -368,12 +371,29 @@ impl Totals {
         };
         let mut tally = Tally::new(cols);
         tally.add_bitmap(&decoded, cols, true, alive.iter().copied());
+        let mut by_status = [(); 3].map(|_| vec![0u64; alive.len()]);
+        for (i, &word) in alive.iter().enumerate() {
+            for doc in docs_of(i, word) {
+                let status = (decoded.code[doc as usize] >> CODE_STATUS_SHIFT) & 0x3;
+                by_status[status as usize][i] |= 1 << (doc % 64);
+            }
+        }
         Totals {
             key: (reader.delete_opstamp(), decoded.today),
             alive,
+            by_status,
             tally,
             decoded,
         }
+    }
+
+    /// The live documents with `status` that day.
+    fn with_status(&self, status: Status) -> &[u64] {
+        &self.by_status[match status {
+            Status::Upcoming => 0,
+            Status::Open => 1,
+            Status::Closed => 2,
+        }]
     }
 }
 
@@ -1108,23 +1128,20 @@ fn scores_at(
     Ok(())
 }
 
-/// The documents of `found` that pass the status and `filters`.
+/// The documents of `found` that have the status (the day's documents with it) and pass
+/// `filters`.
 fn filtered(
     reader: &SegmentReader,
     mut found: Vec<u64>,
     filters: Option<&dyn tantivy::query::Weight>,
-    status: Option<(Status, &SegmentColumns, u64)>,
+    status: Option<&[u64]>,
 ) -> tantivy::Result<Vec<u64>> {
     use tantivy::{DocSet, TERMINATED};
-    if let Some((status, cols, today)) = status {
-        // From the packed dates, one read per match (the status's filters on the start and end
-        // days rescan their columns from match to match).
-        for (i, word) in found.iter_mut().enumerate() {
-            for doc in docs_of(i, *word) {
-                if packed::status(cols.packed.get_val(doc), today) != status {
-                    *word &= !(1 << (doc % 64));
-                }
-            }
+    if let Some(with_status) = status {
+        // The day's documents with the status (the status's filters on the start and end days
+        // would rescan their columns from match to match).
+        for (f, s) in found.iter_mut().zip(with_status) {
+            *f &= s;
         }
     }
     let Some(filters) = filters else {
@@ -1325,9 +1342,8 @@ pub(crate) fn counted_then_ranked(
     let segment = |(ord, reader): (usize, &SegmentReader)| {
         let ord = ord as SegmentOrdinal;
         let mut counts = facets.for_segment(ord, reader)?;
-        let cols = counts.columns.clone();
-        let status = status.map(|s| (s, &*cols, counts.today));
         let alive = counts.live();
+        let status = status.map(|s| alive.with_status(s));
         let mut best = top.for_segment(ord, reader)?;
         if sparse {
             let found = sparse_matches(reader, ranking, &weights, &order, &alive.alive)?;
@@ -1339,6 +1355,36 @@ pub(crate) fn counted_then_ranked(
             for (d, score) in found {
                 if counts.contains(d) {
                     best.collect(d, score);
+                }
+            }
+            return Ok((best.harvest(), counts.harvest()));
+        }
+        if let Some(weights) = &term_by_term {
+            // One pass over each term's postings: its score added into its documents' sums (as
+            // the union adds them), and its documents marked for its word or group. The matches
+            // are then offered to the page.
+            let mut sums = vec![0.0 as Score; reader.max_doc() as usize];
+            let mut groups: Vec<Option<Vec<u64>>> = vec![None; ranking.groups];
+            for (w, t) in weights.iter().zip(&ranking.terms) {
+                let bits = groups[t.group].get_or_insert_with(|| vec![0u64; alive.alive.len()]);
+                w.for_each(reader, &mut |doc, score| {
+                    sums[doc as usize] += score;
+                    mark(bits, doc);
+                })?;
+            }
+            let mut found = alive.alive.clone();
+            for bits in groups.iter().flatten() {
+                for (f, b) in found.iter_mut().zip(bits) {
+                    *f &= b;
+                }
+            }
+            counts.mark_all(filtered(reader, found, filters.as_deref(), status)?);
+            let mut threshold = best.threshold();
+            for doc in set_bits(counts.matched.iter().copied()) {
+                let score = sums[doc as usize];
+                if score >= threshold {
+                    best.collect(doc, score);
+                    threshold = best.threshold();
                 }
             }
             return Ok((best.harvest(), counts.harvest()));
@@ -1356,16 +1402,6 @@ pub(crate) fn counted_then_ranked(
                 set_bits(counts.matched.iter().copied()),
                 &mut |doc, score| best.collect(doc, score),
             )?;
-        } else if let Some(weights) = &term_by_term {
-            // Each term's score added into its documents' sums (as the union adds them), then
-            // the matches offered to the page.
-            let mut sums = vec![0.0 as Score; reader.max_doc() as usize];
-            for w in weights {
-                w.for_each(reader, &mut |doc, score| sums[doc as usize] += score)?;
-            }
-            for doc in set_bits(counts.matched.iter().copied()) {
-                best.collect(doc, sums[doc as usize]);
-            }
         } else {
             union.for_each_pruning(Score::MIN, reader, &mut |doc, score| {
                 if counts.contains(doc) {

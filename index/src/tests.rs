@@ -1606,7 +1606,10 @@ fn pages_ranked_by_the_flat_union_equal_the_parsers_ranking() {
         ("(unico OR alfa) verde ", "+(unico OR alfa) +verde "),
         // Two words of a group that are one term in the Italian fields (`scuol`).
         ("(scuola OR scuole) comune ", "+(scuola OR scuole) +comune "),
-        ("(scuola OR scuole OR unico) ", "+(scuola OR scuole OR unico) "),
+        (
+            "(scuola OR scuole OR unico) ",
+            "+(scuola OR scuole OR unico) ",
+        ),
         // A stop word between: dropped alike.
         ("bilancio della comune ", "bilancio AND della AND comune "),
     ];
