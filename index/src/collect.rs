@@ -1211,10 +1211,12 @@ const WAND_SHARE: u64 = 8;
 /// A union of more terms than this (a word being typed: up to 32 completions in every text
 /// field) is scored term by term into one sum per document instead of by block-max WAND, which
 /// re-sorts every term's cursor at each step: at 1M records a typed four-letter word (231
-/// terms) spent 65 % of its 112 ms there, and 25 ms term by term; with fewer terms (a typed
-/// `parte`: 35 terms, 7.2 million postings) WAND is the faster. Tests use a lower bound, so
-/// that their small queries go both ways.
-const WAND_TERMS: usize = if cfg!(test) { 8 } else { 64 };
+/// terms) spent 65 % of its 112 ms there, and 25 ms term by term. With completions that analyse
+/// alike merged, a two-letter word has 33–64 terms, and WAND still took 8–10 ms of `mi`, `au`,
+/// `ri` against 3–5 ms term by term; 15 typed words took 88 ms in all with 64 here, 70 ms with
+/// 32 (16 and 24: 71–72 ms), and titles as typed the same within noise. Tests use a lower
+/// bound, so that their small queries go both ways.
+const WAND_TERMS: usize = if cfg!(test) { 8 } else { 32 };
 
 /// BM25 statistics for one search, each term's looked up once: the query, its flat union and
 /// the decision between them ask for the same terms, and a word being typed brings up to 32
