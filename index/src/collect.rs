@@ -71,6 +71,9 @@ const CODE_REGION_SHIFT: u32 = 4;
 const CODE_STATUS_SHIFT: u32 = 9;
 const CODE_METHOD_SHIFT: u32 = 11;
 
+/// Bits of [`Decoded::themes`]: one per national topic.
+const THEME_BITS: u32 = 13;
+
 /// [`Decoded::source`] of a document without a source.
 const NO_SOURCE: u32 = u32::MAX;
 
@@ -119,7 +122,8 @@ impl Decoded {
                     | (packed::methods(v) as u32) << CODE_METHOD_SHIFT
             }));
             cols.themes.get_vals(docs, vals);
-            out.themes.extend(vals.iter().map(|&v| (v & 0x1fff) as u16));
+            out.themes
+                .extend(vals.iter().map(|&v| (v & ((1 << THEME_BITS) - 1)) as u16));
             match &cols.source.dense {
                 Some(ords) => {
                     ords.get_vals(docs, vals);
@@ -199,6 +203,9 @@ impl Tally {
         // bumped for every match is a chain of dependent stores).
         let mut combined = [0u32; 1 << CODE_METHOD_SHIFT];
         let mut methods = [0u32; 64];
+        // Topics by their set of bits too (a loop over a record's topics per match was a
+        // branch mispredicted as often as records differ).
+        let mut topics = vec![0u32; 1 << THEME_BITS];
         for doc in docs {
             let d = doc as usize;
             let (Some(&code), Some(&themes), Some(&source)) = (
@@ -210,13 +217,9 @@ impl Tally {
             };
             combined[(code & ((1 << CODE_METHOD_SHIFT) - 1)) as usize] += 1;
             methods[(code >> CODE_METHOD_SHIFT) as usize & 63] += 1;
+            topics[usize::from(themes) & ((1 << THEME_BITS) - 1)] += 1;
             if (code >> CODE_REGION_SHIFT) & 0x1f == u32::from(packed::REGION_OTHER) {
                 bump_first(&mut self.region_other, &cols.region, doc);
-            }
-            let mut t = themes;
-            while t != 0 {
-                self.topic[t.trailing_zeros() as usize] += 1;
-                t &= t - 1;
             }
             if let Some(n) = self.source.get_mut(source as usize) {
                 *n += 1;
@@ -224,6 +227,12 @@ impl Tally {
             if places {
                 bump_first(&mut self.province, &cols.province, doc);
                 bump_first(&mut self.comune, &cols.comune, doc);
+            }
+        }
+        for (mut t, &n) in topics.iter().enumerate().filter(|(_, n)| **n > 0) {
+            while t != 0 {
+                self.topic[t.trailing_zeros() as usize] += u64::from(n);
+                t &= t - 1;
             }
         }
         for (code, &n) in combined.iter().enumerate().filter(|(_, n)| **n > 0) {

@@ -1425,6 +1425,12 @@ fn facets_equal_a_count_of_the_records_whether_matches_are_many_or_few() {
         r.territory.comune = comuni[i % 4].map(str::to_owned);
         r.start_date = [None, Some(d("2026-06-01")), Some(d("2026-01-01"))][i % 3];
         r.end_date = [None, Some(d("2026-12-31")), Some(d("2026-03-01"))][(i / 3) % 3];
+        // None, one or several national topics, in varying combinations.
+        let codes = snodo_model::topics::THEMES;
+        r.themes = (0..codes.len())
+            .filter(|t| (i / 2 + t * 5) % 11 < i % 4)
+            .map(|t| codes[t].code.to_owned())
+            .collect();
         r
     };
     let mut live: BTreeMap<usize, Record> = BTreeMap::new();
@@ -1469,6 +1475,9 @@ fn facets_equal_a_count_of_the_records_whether_matches_are_many_or_few() {
             if let Some(c) = &r.territory.comune {
                 *f.comune.entry(c.clone()).or_default() += 1;
             }
+            for t in &r.themes {
+                *f.topic.entry(t.clone()).or_default() += 1;
+            }
         }
         f
     };
@@ -1500,6 +1509,11 @@ fn facets_equal_a_count_of_the_records_whether_matches_are_many_or_few() {
             assert_eq!(got.facets.region, want.region, "{case}");
             assert_eq!(got.facets.status, want.status, "{case}");
             assert_eq!(got.facets.comune, want.comune, "{case}");
+            assert_eq!(got.facets.topic, want.topic, "{case}");
+            assert!(
+                want.topic.len() > 3,
+                "{case}: the fixture should have topics"
+            );
             assert_eq!(got.items.len(), (limit as u64).min(want.total) as usize);
         }
     }
