@@ -1366,16 +1366,23 @@ pub(crate) fn counted_then_ranked(
     let at_most = order.first().map_or(0, |&(n, _)| n);
     let sparse = at_most <= FEW_MATCHES && at_most.saturating_mul(WAND_SHARE) < postings;
     let order: Vec<usize> = order.into_iter().map(|(_, g)| g).collect();
+    // Each term's BM25 weight, as its term query has it (boosted like the parser boosts it).
     let weights = ranking
         .terms
         .iter()
-        .map(|t| Ok(Bm25Weight::for_terms(stats, std::slice::from_ref(&t.term))?.boost_by(t.boost)))
+        .map(|t| {
+            let weight = Bm25Weight::for_terms(stats, std::slice::from_ref(&t.term))?;
+            Ok(weight.boost_by(t.boost))
+        })
         .collect::<tantivy::Result<Vec<_>>>()?;
     let filters = filters
         .map(|f| f.weight(EnableScoring::disabled_from_searcher(searcher)))
         .transpose()?;
-    let union = ranking.query.weight(stats.scoring())?;
     let term_by_term = ranking.terms.len() > WAND_TERMS;
+    // Block-max WAND's union, built only when the page may need it.
+    let union = (!sparse && !term_by_term)
+        .then(|| ranking.query.weight(stats.scoring()))
+        .transpose()?;
     let all_docs = searcher
         .segment_readers()
         .iter()
@@ -1442,7 +1449,7 @@ pub(crate) fn counted_then_ranked(
                 set_bits(counts.matched.iter().copied()),
                 &mut |doc, score| best.collect(doc, score),
             )?;
-        } else {
+        } else if let Some(union) = &union {
             union.for_each_pruning(Score::MIN, reader, &mut |doc, score| {
                 if counts.contains(doc) {
                     best.collect(doc, score);
