@@ -728,7 +728,8 @@ pub(crate) struct RankTerm {
     /// The required word or group it stands for: how many records the query and the union can
     /// match.
     pub group: usize,
-    /// The boost the parser gives its field.
+    /// The boost the parser gives its field, added up over the group's words that are this
+    /// term there.
     pub boost: f32,
 }
 
