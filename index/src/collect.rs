@@ -71,6 +71,23 @@ const CODE_REGION_SHIFT: u32 = 4;
 const CODE_STATUS_SHIFT: u32 = 9;
 const CODE_METHOD_SHIFT: u32 = 11;
 
+/// A status as [`Decoded::code`] holds it (two bits).
+fn status_code(status: Status) -> u32 {
+    match status {
+        Status::Upcoming => 0,
+        Status::Open => 1,
+        Status::Closed => 2,
+    }
+}
+
+fn status_of_code(code: u32) -> Status {
+    match code {
+        0 => Status::Upcoming,
+        1 => Status::Open,
+        _ => Status::Closed,
+    }
+}
+
 /// Bits of [`Decoded::themes`]: one per national topic.
 const THEME_BITS: u32 = 13;
 
@@ -111,11 +128,7 @@ impl Decoded {
             }
             cols.packed.get_vals(docs, vals);
             out.code.extend(vals.iter().map(|&v| {
-                let status = match packed::status(v, today) {
-                    Status::Upcoming => 0,
-                    Status::Open => 1,
-                    Status::Closed => 2,
-                };
+                let status = status_code(packed::status(v, today));
                 packed::kind_index(v) as u32
                     | u32::from(packed::region(v)) << CODE_REGION_SHIFT
                     | status << CODE_STATUS_SHIFT
@@ -398,11 +411,7 @@ impl Totals {
 
     /// The live documents with `status` that day.
     fn with_status(&self, status: Status) -> &[u64] {
-        &self.by_status[match status {
-            Status::Upcoming => 0,
-            Status::Open => 1,
-            Status::Closed => 2,
-        }]
+        &self.by_status[status_code(status) as usize]
     }
 }
 
@@ -794,10 +803,28 @@ pub struct TopKSegment {
     newest: Arc<dyn ColumnValues<i64>>,
     end: Arc<dyn ColumnValues<i64>>,
     tie: Arc<dyn ColumnValues<u64>>,
+    /// The segment's statuses as of `boost_today`, when decoded already (see
+    /// [`TopKSegment::statuses_from`]).
+    decoded: Option<Arc<Decoded>>,
     heap: std::collections::BinaryHeap<Entry>,
 }
 
 impl TopKSegment {
+    /// Reads the status boost of a match from `decoded` (one array read) instead of the packed
+    /// dates' column, when they are for the same day.
+    fn statuses_from(&mut self, decoded: &Arc<Decoded>) {
+        if self.boost_today == Some(decoded.today) {
+            self.decoded = Some(Arc::clone(decoded));
+        }
+    }
+
+    fn status(&self, doc: DocId, today: u64) -> Status {
+        match self.decoded.as_ref().and_then(|d| d.code.get(doc as usize)) {
+            Some(code) => status_of_code((code >> CODE_STATUS_SHIFT) & 0x3),
+            None => packed::status(self.packed.get_val(doc), today),
+        }
+    }
+
     /// The text score a match must exceed to enter the page: the worst key kept, once `k` are,
     /// divided by the largest boost (a match at exactly that score could still tie and win on
     /// the later keys, hence the step down). Only for relevance with a status boost.
@@ -835,9 +862,7 @@ impl TopKSegment {
         }
         match self.sort {
             Sort::Relevance => match self.boost_today {
-                Some(today) => {
-                    score * status_boost(packed::status(self.packed.get_val(doc), today))
-                }
+                Some(today) => score * status_boost(self.status(doc, today)),
                 None => score,
             },
             Sort::Newest => self.newest.get_val(doc) as f64,
@@ -879,6 +904,7 @@ impl Collector for TopK<'_> {
             newest: columns.newest.clone(),
             end: columns.end.clone(),
             tie: columns.tie.clone(),
+            decoded: None,
             heap: std::collections::BinaryHeap::new(),
         })
     }
@@ -1395,6 +1421,7 @@ pub(crate) fn counted_then_ranked(
         let alive = counts.live();
         let status = status.map(|s| alive.with_status(s));
         let mut best = top.for_segment(ord, reader)?;
+        best.statuses_from(&alive.decoded);
         if sparse {
             let found = sparse_matches(reader, ranking, &weights, &order, &alive.alive)?;
             let mut bits = vec![0u64; alive.alive.len()];
