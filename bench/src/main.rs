@@ -383,9 +383,8 @@ fn cmd_run(args: &Args, seed: u64) -> Result<()> {
     Ok(())
 }
 
-/// A wrk script that sends the query mix (every query of the set as an API request, the
-/// same share of each class as the set) round-robin per connection.
-/// The query mix for wrk, in a shuffled order, each of wrk's threads starting at its own place.
+/// The query mix for wrk (every query of the set as an API request, the same share of each
+/// class as the set), in a shuffled order, each of wrk's threads starting at its own place.
 /// Walked in the order `queries::build` makes it (class by class, both threads from the same
 /// place: wrk does not seed Lua's random numbers), the 64 requests in flight were mostly of one
 /// class at a time, so the slowest class (words being typed) came as one burst: a test of
