@@ -391,7 +391,7 @@ fn cmd_run(args: &Args, seed: u64) -> Result<()> {
 /// bursts of one kind rather than of a mix.
 fn wrk_lua(seed: u64, n: u64) -> String {
     let mut qs = queries::build(seed, n, usize::MAX);
-    let mut rng = corpus::Rng::new(seed ^ 0x5eed_0f_a11);
+    let mut rng = corpus::Rng::new(seed ^ 0x5eed_0fa1);
     for i in (1..qs.len()).rev() {
         qs.swap(i, rng.below(i + 1));
     }
