@@ -78,8 +78,7 @@ impl Analyzers {
     }
 
     fn get(&mut self, g: LangGroup) -> &mut TextAnalyzer {
-        let i = LangGroup::ALL.iter().position(|x| *x == g).unwrap_or(2);
-        &mut self.0[i]
+        &mut self.0[g.index()]
     }
 
     /// The tokens of `text`.
@@ -256,25 +255,30 @@ impl PairWords {
         r: &Record,
         analyzers: &mut Analyzers,
     ) -> (PreTokenizedString, PreTokenizedString) {
-        let (mut title, mut body) = (Vec::new(), Vec::new());
-        let (mut title_base, mut body_base) = (0, 0);
-        for (locale, t) in r.title.iter() {
-            let tokens = analyzers.analyse(LangGroup::of_locale(locale), t);
-            self.add_pairs(&tokens, title_base, &mut title);
-            title_base += next_base(&tokens);
-        }
-        for text in body_texts(r) {
-            for (locale, t) in text.iter() {
-                let tokens = analyzers.analyse(LangGroup::of_locale(locale), t);
-                self.add_pairs(&tokens, body_base, &mut body);
-                body_base += next_base(&tokens);
-            }
-        }
+        let title = self.pairs_of(std::iter::once(&r.title), analyzers);
+        let body = self.pairs_of(body_texts(r), analyzers);
         let field = |tokens| PreTokenizedString {
             text: String::new(),
             tokens,
         };
         (field(title), field(body))
+    }
+
+    /// The pair terms of `texts`, in every language each is given in, one after the other.
+    fn pairs_of<'a>(
+        &self,
+        texts: impl Iterator<Item = &'a LocalizedText>,
+        analyzers: &mut Analyzers,
+    ) -> Vec<Token> {
+        let (mut out, mut base) = (Vec::new(), 0);
+        for text in texts {
+            for (locale, t) in text.iter() {
+                let tokens = analyzers.analyse(LangGroup::of_locale(locale), t);
+                self.add_pairs(&tokens, base, &mut out);
+                base += next_base(&tokens);
+            }
+        }
+        out
     }
 
     /// How a quoted phrase is searched in language group `g`'s fields.

@@ -94,7 +94,8 @@ impl LangGroup {
         }
     }
 
-    fn index(self) -> usize {
+    /// Its place in [`LangGroup::ALL`] (and in a [`PerLang`]).
+    pub(crate) fn index(self) -> usize {
         match self {
             LangGroup::It => 0,
             LangGroup::En => 1,
