@@ -18,6 +18,7 @@ pub mod limits;
 pub mod map;
 pub mod page;
 pub mod params;
+pub mod search_pool;
 pub mod widget;
 
 use std::collections::BTreeMap;
@@ -106,10 +107,10 @@ pub struct AppState {
     pub answers: Arc<cache::AnswerCache>,
     /// Who publishes the DCAT-AP_IT catalogue (`[catalog]`); none is served without it.
     pub catalog: Option<catalog::Publisher>,
-    /// Searches running at once. A search is CPU-bound: more of them than twice the cores only
-    /// adds threads, memory and tail latency, so the rest wait their turn, first come first
-    /// served (the request timeout still applies while they wait).
-    pub search_permits: Arc<tokio::sync::Semaphore>,
+    /// The threads searches run on. A search is CPU-bound: more of them at once than twice the
+    /// cores only adds threads, memory and tail latency, so the rest wait their turn, first come
+    /// first served (the request timeout still applies while they wait).
+    pub searches: Arc<search_pool::SearchPool>,
 }
 
 /// How many searches may run at once: twice the cores the process may use.
@@ -134,7 +135,7 @@ impl AppState {
             limits: Limits::default(),
             answers: Arc::new(cache::AnswerCache::new(DEFAULT_SEARCH_CACHE_ENTRIES)),
             catalog: None,
-            search_permits: Arc::new(tokio::sync::Semaphore::new(default_search_concurrency())),
+            searches: Arc::new(search_pool::SearchPool::new(default_search_concurrency())),
         }
     }
 
@@ -419,16 +420,18 @@ async fn run_search(
     today: chrono::NaiveDate,
 ) -> Result<SearchResults, ApiError> {
     let index = state.index.clone();
-    let _permit = state
-        .search_permits
-        .acquire()
+    let timed = state
+        .searches
+        .run(move || {
+            // The index's own time: waiting for a turn shows in the HTTP request durations.
+            let started = Instant::now();
+            (index.search(&req, today), started.elapsed())
+        })
         .await
-        .map_err(|e| ApiError::Internal(format!("the search queue is closed: {e}")))?;
-    // The index's own time: waiting for a turn shows in the HTTP request durations.
-    let started = Instant::now();
-    let results = tokio::task::spawn_blocking(move || index.search(&req, today)).await??;
-    metrics::histogram!("snodo_search_duration_seconds").record(started.elapsed().as_secs_f64());
-    Ok(results)
+        .map_err(|e| ApiError::Internal(format!("search: {e}")))?;
+    let (results, took) = timed;
+    metrics::histogram!("snodo_search_duration_seconds").record(took.as_secs_f64());
+    Ok(results?)
 }
 
 #[utoipa::path(get, path = "/api/v1/search", tag = "search",
