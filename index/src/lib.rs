@@ -51,6 +51,7 @@
 mod collect;
 mod document;
 mod error;
+mod files;
 mod packed;
 mod pairs;
 mod query;
@@ -263,16 +264,15 @@ impl Generation {
     }
 }
 
-/// The files of a generation, mapped with random-access advice: a search reads a few blocks
-/// here and there (a word's postings, twenty records' stored text), and the kernel's
-/// read-ahead and fault-around brought in, and counted against the process, pages around each
-/// that no search asked for. At 1M records under a 300 MB memory limit the median search took
-/// 147 ms with the default advice and 5.4 ms with this one; without a limit it is no slower.
-fn index_files(dir: &Path) -> Result<tantivy::directory::MmapDirectory, IndexError> {
-    tantivy::directory::MmapDirectory::open_with_madvice(dir, tantivy::directory::Advice::Random)
-        .map_err(|e| IndexError::Engine {
-            message: format!("cannot open the search index in {}: {e}", dir.display()),
-        })
+/// The files of a generation: mapped with random-access advice, a search reading a few blocks
+/// here and there (a word's postings), and the stored text read rather than mapped (see
+/// [`files`]). Read-ahead and fault-around brought in, and counted against the process, pages
+/// around each block that no search asked for: at 1M records under a 300 MB memory limit the
+/// median search took 147 ms with the default advice and 5.4 ms with random-access advice.
+fn index_files(dir: &Path) -> Result<files::IndexFiles, IndexError> {
+    files::IndexFiles::open(dir).map_err(|e| IndexError::Engine {
+        message: format!("cannot open the search index in {}: {e}", dir.display()),
+    })
 }
 
 /// Threads a search is split over: the cores, at most 4.
