@@ -105,6 +105,8 @@ pub struct AppState {
     pub limits: Limits,
     /// Recent search answers (`[server] search_cache_entries`).
     pub answers: Arc<cache::AnswerCache>,
+    /// The home page's counts, map and sources, kept per index version and day.
+    pub home_overview: Arc<cache::Memo<(u64, chrono::NaiveDate), HomeOverview>>,
     /// Who publishes the DCAT-AP_IT catalogue (`[catalog]`); none is served without it.
     pub catalog: Option<catalog::Publisher>,
     /// The threads searches run on. A search is CPU-bound: more of them at once than twice the
@@ -134,6 +136,7 @@ impl AppState {
             accessibility: page::Accessibility::default(),
             limits: Limits::default(),
             answers: Arc::new(cache::AnswerCache::new(DEFAULT_SEARCH_CACHE_ENTRIES)),
+            home_overview: Arc::new(cache::Memo::new(HOME_OVERVIEW_TTL)),
             catalog: None,
             searches: Arc::new(search_pool::SearchPool::new(default_search_concurrency())),
         }
@@ -478,6 +481,10 @@ async fn search(
 
 /// Search answers kept when the configuration does not say (about 10 KiB each).
 pub const DEFAULT_SEARCH_CACHE_ENTRIES: usize = 1024;
+
+/// How long the home page's overview may be kept while the index is unchanged: a run that
+/// changed no record still shows its time of success within this.
+pub const HOME_OVERVIEW_TTL: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn cacheable(mut resp: Response, secs: u32) -> Response {
     if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={secs}")) {
@@ -1716,6 +1723,64 @@ async fn home_en(state: State<AppState>, raw: RawQuery) -> Response {
     home(state, raw, page::Lang::En).await
 }
 
+/// What the home page shows whatever was asked: the counts by status, the map and the sources.
+pub struct HomeOverview {
+    status_counts: std::collections::BTreeMap<String, u64>,
+    map: page::MapCounts,
+    sources: Vec<snodo_store::SourceStatus>,
+}
+
+/// The home page's overview, searched side by side: three searches over every record (the
+/// map's counts by comune are most of a view's cost at 1M records) and the sources counted.
+async fn overview(state: &AppState, today: chrono::NaiveDate) -> Result<HomeOverview, ApiError> {
+    let all = run_search(
+        state,
+        SearchRequest {
+            limit: 0,
+            ..SearchRequest::default()
+        },
+        today,
+    );
+    let open = run_search(
+        state,
+        SearchRequest {
+            limit: 0,
+            status: Some(snodo_model::Status::Open),
+            place_facets: true,
+            ..SearchRequest::default()
+        },
+        today,
+    );
+    let national = run_search(
+        state,
+        SearchRequest {
+            limit: 0,
+            status: Some(snodo_model::Status::Open),
+            place: Some(snodo_model::Territory {
+                national: true,
+                ..Default::default()
+            }),
+            ..SearchRequest::default()
+        },
+        today,
+    );
+    let store = state.store.clone();
+    let sources =
+        async { Ok::<_, ApiError>(tokio::task::spawn_blocking(move || store.sources()).await??) };
+    let (all, open, national, sources) = tokio::try_join!(all, open, national, sources)?;
+    let facets = open.facets;
+    Ok(HomeOverview {
+        status_counts: all.facets.status,
+        map: page::MapCounts {
+            region: facets.region,
+            province: facets.province,
+            comune: facets.comune,
+            national: national.total,
+        },
+        sources,
+    })
+}
+
 /// The server-rendered search page: works before (and without) JavaScript.
 async fn home(
     State(state): State<AppState>,
@@ -1750,67 +1815,22 @@ async fn home(
         }
         Err(e) => error = Some(e.to_string()),
     }
-    // the counts, the map and the sources, searched side by side
-    let overview = async {
-        let all = run_search(
-            &state,
-            SearchRequest {
-                limit: 0,
-                ..SearchRequest::default()
-            },
-            today,
-        );
-        let open = run_search(
-            &state,
-            SearchRequest {
-                limit: 0,
-                status: Some(snodo_model::Status::Open),
-                place_facets: true,
-                ..SearchRequest::default()
-            },
-            today,
-        );
-        let national = run_search(
-            &state,
-            SearchRequest {
-                limit: 0,
-                status: Some(snodo_model::Status::Open),
-                place: Some(snodo_model::Territory {
-                    national: true,
-                    ..Default::default()
-                }),
-                ..SearchRequest::default()
-            },
-            today,
-        );
-        let store = state.store.clone();
-        let sources = async {
-            Ok::<_, ApiError>(tokio::task::spawn_blocking(move || store.sources()).await??)
-        };
-        let (all, open, national, sources) = tokio::try_join!(all, open, national, sources)?;
-        let facets = open.facets;
-        let map = page::MapCounts {
-            region: facets.region,
-            province: facets.province,
-            comune: facets.comune,
-            national: national.total,
-            focus,
-        };
-        Ok::<_, ApiError>((all.facets.status, map, sources))
-    };
-    let (status_counts, map, sources) = match overview.await {
+    let overview = match state
+        .home_overview
+        .get((state.index.version(), today), || overview(&state, today))
+        .await
+    {
         Ok(v) => v,
-        Err(e) => {
-            return e.into_response();
-        }
+        Err(e) => return e.into_response(),
     };
     let html = page::render_home(&page::HomeView {
         lang,
         params: &pairs,
         results: results.as_ref(),
-        status_counts: &status_counts,
-        map: &map,
-        sources: &sources,
+        status_counts: &overview.status_counts,
+        map: &overview.map,
+        focus: focus.as_ref(),
+        sources: &overview.sources,
         error: error.as_deref(),
     });
     let code = if error.is_some() {

@@ -614,8 +614,10 @@ pub struct HomeView<'a> {
     pub results: Option<&'a SearchResults>,
     /// Over all live records: open / upcoming / closed.
     pub status_counts: &'a BTreeMap<String, u64>,
-    /// Open records by place, and the place the page is filtered by, for the map.
+    /// Open records by place, for the map.
     pub map: &'a MapCounts,
+    /// The place the page is filtered by, if any: the map shows the comuni of its region.
+    pub focus: Option<&'a snodo_model::Territory>,
     pub sources: &'a [SourceStatus],
     /// A user-facing error for a bad query, shown in the form.
     pub error: Option<&'a str>,
@@ -941,8 +943,6 @@ pub struct MapCounts {
     pub comune: BTreeMap<String, u64>,
     /// Those that concern the whole country.
     pub national: u64,
-    /// The place the page is filtered by, if any: the map shows the comuni of its region.
-    pub focus: Option<snodo_model::Territory>,
 }
 
 fn open_label(lang: Lang, name: &str, n: u64) -> String {
@@ -999,8 +999,8 @@ struct MapView {
 
 /// A choropleth from ISTAT boundaries: Italy by province, or, when the page is filtered by a
 /// place, the comuni of its region.
-fn map_view(lang: Lang, m: &MapCounts) -> MapView {
-    let focus_region = m.focus.as_ref().and_then(|t| t.region.as_deref());
+fn map_view(lang: Lang, m: &MapCounts, focus: Option<&snodo_model::Territory>) -> MapView {
+    let focus_region = focus.and_then(|t| t.region.as_deref());
     let zoom = focus_region.and_then(|r| Some((r, region_name(r)?, map::comuni(r)?)));
     let heading = match &zoom {
         Some((_, name, _)) => format!(
@@ -1086,8 +1086,8 @@ fn map_view(lang: Lang, m: &MapCounts) -> MapView {
         .map(|(c, name, n)| (c.as_str(), (name.as_str(), *n)))
         .collect();
     let max = rows.iter().map(|r| r.2).max().unwrap_or(0);
-    let focus_comune = m.focus.as_ref().and_then(|t| t.comune.as_deref());
-    let focus_province = m.focus.as_ref().and_then(|t| t.province.as_deref());
+    let focus_comune = focus.and_then(|t| t.comune.as_deref());
+    let focus_province = focus.and_then(|t| t.province.as_deref());
     let shape_views = shapes
         .iter()
         .map(|(code, d)| {
@@ -1262,7 +1262,7 @@ pub fn render_home(v: &HomeView<'_>) -> String {
         form: home_form(v),
         error: v.error,
         results: v.results.map(|r| results_view(v, r)),
-        map: map_view(lang, v.map),
+        map: map_view(lang, v.map, v.focus),
         sources: source_lines(lang, v.sources),
     })
 }
@@ -1568,6 +1568,7 @@ mod tests {
         results: SearchResults,
         status: BTreeMap<String, u64>,
         map: MapCounts,
+        focus: Option<snodo_model::Territory>,
         sources: Vec<SourceStatus>,
     }
 
@@ -1590,8 +1591,8 @@ mod tests {
                 province: [("272".to_string(), 4u64), ("215".into(), 1)].into(),
                 comune: [("072006".to_string(), 3u64), ("072004".into(), 1)].into(),
                 national: 14,
-                focus: None,
             },
+            focus: None,
             sources: vec![source(EVIL)],
         }
     }
@@ -1603,6 +1604,7 @@ mod tests {
             results: with_results.then_some(&f.results),
             status_counts: &f.status,
             map: &f.map,
+            focus: f.focus.as_ref(),
             sources: &f.sources,
             error,
         })
@@ -1858,7 +1860,7 @@ mod tests {
     #[test]
     fn a_page_filtered_by_a_place_maps_the_comuni_of_its_region() {
         let mut f = fixture("");
-        f.map.focus = Some(snodo_model::territory::from_code("072006").unwrap());
+        f.focus = Some(snodo_model::territory::from_code("072006").unwrap());
         let html = home(&f, Lang::En, false, None);
         assert!(html.contains("Open processes by comune: Puglia"));
         let shapes = crate::map::comuni("16").unwrap().iter().count();
