@@ -413,8 +413,13 @@ impl PgStore {
         }
         let ctx = "synchronising the configured sources";
         self.write(ctx, |w| {
-            w.tx.execute("UPDATE sources SET configured = false", &[])
-                .ctx(ctx)?;
+            // Only rows that change are written (a row holds its source's checkpoint).
+            let ids: Vec<&str> = sources.iter().map(|s| s.id.as_str()).collect();
+            w.tx.execute(
+                "UPDATE sources SET configured = false WHERE configured AND id <> ALL($1)",
+                &[&ids],
+            )
+            .ctx(ctx)?;
             let upsert =
                 w.tx.prepare(
                     "INSERT INTO sources (id, name, kind, url, configured)
@@ -424,7 +429,11 @@ impl PgStore {
                         configured = true,
                         checkpoint = CASE WHEN sources.kind = excluded.kind
                                            AND sources.url = excluded.url
-                                          THEN sources.checkpoint END",
+                                          THEN sources.checkpoint END
+                     WHERE sources.name IS DISTINCT FROM excluded.name
+                        OR sources.kind IS DISTINCT FROM excluded.kind
+                        OR sources.url IS DISTINCT FROM excluded.url
+                        OR NOT sources.configured",
                 )
                 .ctx(ctx)?;
             for s in sources {

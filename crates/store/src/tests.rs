@@ -267,6 +267,36 @@ fn sync_sources_upserts_and_flags_removed_sources_keeping_their_records() {
 }
 
 #[test]
+fn syncing_unchanged_sources_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.sqlite3");
+    let s = Store::open(&path).unwrap();
+    s.sync_sources(&[info("a"), info("b")]).unwrap();
+    // A checkpoint as large as a big site's page validators, which every row rewrite copied.
+    let big = "v".repeat(400_000);
+    let run = s.start_run("a", t(0)).unwrap();
+    s.apply_harvest(run, &HarvestBatch::new("a", &[], false, Some(&big), t(0)))
+        .unwrap();
+    let wal = dir.path().join("s.sqlite3-wal");
+    let before = std::fs::metadata(&wal).unwrap().len();
+    s.sync_sources(&[info("a"), info("b")]).unwrap();
+    assert_eq!(std::fs::metadata(&wal).unwrap().len(), before);
+    assert_eq!(s.checkpoint("a").unwrap().as_deref(), Some(big.as_str()));
+    // Dropping one from the configuration still flags it, and only it.
+    s.sync_sources(&[info("a")]).unwrap();
+    let configured: Vec<_> = s
+        .sources()
+        .unwrap()
+        .into_iter()
+        .map(|x| (x.id, x.configured))
+        .collect();
+    assert_eq!(
+        configured,
+        [("a".to_string(), true), ("b".to_string(), false)]
+    );
+}
+
+#[test]
 fn changing_a_sources_url_or_kind_resets_its_checkpoint() {
     on_each_engine(|mem| {
         let s = mem(&["a"]);
