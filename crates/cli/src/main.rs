@@ -1,6 +1,7 @@
 //! `snodo`: the one binary. Parses the command line, loads the config, opens store and index, and
 //! wires harvester, scheduler and API together. Errors reach the user here, with `anyhow` context.
 
+mod alloc;
 mod app;
 #[cfg(feature = "demo")]
 mod demo;
@@ -14,9 +15,6 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use snodo_config::LogFormat;
-
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
 #[command(
@@ -156,6 +154,7 @@ fn index_is_locked(e: &anyhow::Error) -> bool {
 }
 
 fn main() -> ExitCode {
+    alloc::return_freed_memory_sooner();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
