@@ -423,7 +423,7 @@ async fn run_search(
     today: chrono::NaiveDate,
 ) -> Result<SearchResults, ApiError> {
     let index = state.index.clone();
-    let timed = state
+    let (results, took) = state
         .searches
         .run(move || {
             // The index's own time: waiting for a turn shows in the HTTP request durations.
@@ -432,7 +432,6 @@ async fn run_search(
         })
         .await
         .map_err(|e| ApiError::Internal(format!("search: {e}")))?;
-    let (results, took) = timed;
     metrics::histogram!("snodo_search_duration_seconds").record(took.as_secs_f64());
     Ok(results?)
 }

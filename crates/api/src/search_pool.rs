@@ -60,10 +60,6 @@ impl SearchPool {
         }
     }
 
-    pub fn threads(&self) -> usize {
-        self.threads
-    }
-
     /// Runs `f` on a search thread once the searches queued before it have started.
     ///
     /// A caller that gives up (its request timed out or the client left) drops the answer's
