@@ -95,14 +95,14 @@ impl SqliteStore {
         if let Some(bad) = sources.iter().find(|s| !is_valid_source_id(&s.id)) {
             return Err(StoreError::InvalidSourceId(bad.id.clone()));
         }
+        let ctx = "synchronising the configured sources";
         let mut w = self.writer();
         let tx = w
             .transaction_with_behavior(TransactionBehavior::Immediate)
-            .ctx("synchronising the configured sources")?;
+            .ctx(ctx)?;
         // Only rows that change are written: a source's row holds its checkpoint (hundreds of
         // KB for a site of many pages), and rewriting every row at each start wrote 29 MB at 1M
         // records, all of it through the writer's page cache.
-        let ctx = "synchronising the configured sources";
         let configured: Vec<String> = tx
             .prepare("SELECT id FROM sources WHERE configured")
             .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
@@ -133,7 +133,7 @@ impl SqliteStore {
                     .ctx(&format!("storing source `{}`", s.id))?;
             }
         }
-        tx.commit().ctx("synchronising the configured sources")
+        tx.commit().ctx(ctx)
     }
 
     pub(crate) fn start_run(
