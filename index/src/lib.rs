@@ -57,6 +57,7 @@ mod pairs;
 mod query;
 mod schema;
 mod search;
+mod snippet;
 mod stem;
 
 use std::fs;

@@ -5,7 +5,7 @@
 //! rebuilt from the store.
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, LazyLock};
+use std::sync::LazyLock;
 
 use tantivy::schema::{
     Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, STORED,
@@ -15,7 +15,7 @@ use tantivy::tokenizer::{
     TextAnalyzer, TextAnalyzerBuilder, Tokenizer, TokenizerManager,
 };
 
-use crate::stem::{CachedStemmer, KeepStarting, StemLanguage};
+use crate::stem::{CachedStemmer, StemLanguage};
 
 /// Version of the schema and analysis. Stored next to the index in [`VERSION_FILE`].
 pub const SCHEMA_VERSION: u32 = 10;
@@ -330,16 +330,6 @@ pub fn analyzer(stem: Option<StemLanguage>) -> TextAnalyzer {
     }
 }
 
-/// The analyser of `group`'s fields for a snippet: the same terms for every word that starts
-/// with one of `prefixes`, an empty one for any other (which is then not stemmed).
-pub fn snippet_analyzer(group: LangGroup, prefixes: Arc<[String]>) -> TextAnalyzer {
-    let base = unstemmed().filter(KeepStarting(prefixes));
-    match group.stemmer() {
-        Some(lang) => base.filter(CachedStemmer(lang)).build(),
-        None => base.build(),
-    }
-}
-
 /// Every analyser's chain up to the stemmer.
 fn unstemmed() -> TextAnalyzerBuilder<impl Tokenizer> {
     TextAnalyzer::builder(SimpleTokenizer::default())
@@ -453,34 +443,6 @@ mod tests {
         assert_eq!(tokens(&mut it, "il bilancio").len(), 1);
         // Long tokens are dropped.
         assert!(tokens(&mut it, &"x".repeat(41)).is_empty());
-    }
-
-    #[test]
-    fn snippet_chain_stems_only_what_can_match() {
-        let text = "Il Bilancio partecipativo dei bilanci comunali";
-        let mut full = analyzer(Some(StemLanguage::Italian));
-        let mut snippet = snippet_analyzer(LangGroup::It, Arc::from(vec!["bilan".to_owned()]));
-        let offsets = |a: &mut TextAnalyzer| {
-            let mut out = Vec::new();
-            let mut s = a.token_stream(text);
-            while let Some(t) = s.next() {
-                out.push((t.offset_from, t.offset_to, t.position));
-            }
-            out
-        };
-        assert_eq!(offsets(&mut snippet), offsets(&mut full));
-        let expected: Vec<String> = tokens(&mut full, text)
-            .into_iter()
-            .map(|t| {
-                if t.starts_with("bilan") {
-                    t
-                } else {
-                    String::new()
-                }
-            })
-            .collect();
-        assert_eq!(tokens(&mut snippet, text), expected);
-        assert_eq!(expected.iter().filter(|t| !t.is_empty()).count(), 2);
     }
 
     #[test]

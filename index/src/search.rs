@@ -1,8 +1,7 @@
 //! Search requests and results: plain Rust types, and the search itself.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::ops::Bound;
-use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde::Serialize;
@@ -13,13 +12,13 @@ use tantivy::query::{
     AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query, RangeQuery, TermQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption, Value};
-use tantivy::snippet::SnippetGenerator;
 use tantivy::{Searcher, TantivyDocument, Term};
 
 use crate::collect::{Facets as FacetCollector, TopK};
 use crate::document::{day, within_terms, Display, NATIONAL_TERM};
 use crate::error::{engine, IndexError};
-use crate::schema::{Fields, LangGroup};
+use crate::schema::Fields;
+use crate::snippet::Snippets;
 
 /// Longest page returned, whatever the request asks.
 pub const MAX_LIMIT: usize = 1000;
@@ -213,406 +212,6 @@ fn status_filters(f: &Fields, status: Status, today: i64) -> Vec<(Occur, Box<dyn
     }
 }
 
-/// Which text a snippet comes from.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum SnippetSource {
-    Description,
-    Summary,
-}
-
-/// Snippet generators, created on first use for each (text, language group).
-struct Snippets<'a> {
-    searcher: &'a Searcher,
-    query: &'a dyn Query,
-    fields: &'a Fields,
-    /// Per text and language: the generator, and the query's terms as they start a folded word.
-    generators: BTreeMap<(SnippetSource, LangGroup), (SnippetGenerator, Needles)>,
-    /// Distinct highlighted words that make a window's fragment good enough to stop scanning:
-    /// the query's words, up to three.
-    enough: usize,
-    /// Lower case and ASCII folding, exactly as the fields' analyzers do, without tokenising or
-    /// stemming: what makes the check for the query's terms cheap.
-    folder: Folder,
-}
-
-/// Folds texts as the fields' analyzers do (lower case, then ASCII folding), one pass per text:
-/// ASCII is folded inline, and each other character through tantivy's own filters once per
-/// search, so the result is the analyzers' to the byte.
-struct Folder {
-    analyzer: tantivy::tokenizer::TextAnalyzer,
-    non_ascii: HashMap<char, String>,
-}
-
-/// A folded text, and where its bytes come from in the original text.
-struct Folded {
-    text: String,
-    /// Where the folded text stops following the original byte for byte: at each non-ASCII
-    /// character (whose folded form maps to its start) and right after it. Sorted by the first
-    /// element; ASCII text (most of it) needs no entry.
-    jumps: Vec<Jump>,
-}
-
-#[derive(Clone, Copy)]
-struct Jump {
-    /// Offset in the folded text.
-    folded: u32,
-    /// Offset in the original text.
-    original: u32,
-    /// The folded bytes from here on come from one character (at `original`); else they follow
-    /// the original one for one.
-    within_char: bool,
-}
-
-impl Folded {
-    /// The offset in the original text of the character the folded byte `at` comes from.
-    fn origin(&self, at: usize) -> usize {
-        let at = u32::try_from(at).unwrap_or(u32::MAX);
-        let i = self.jumps.partition_point(|j| j.folded <= at);
-        match i.checked_sub(1).map(|i| self.jumps[i]) {
-            None => at as usize,
-            Some(j) if j.within_char => j.original as usize,
-            Some(j) => (j.original + (at - j.folded)) as usize,
-        }
-    }
-}
-
-impl Folder {
-    fn new() -> Folder {
-        Folder {
-            analyzer: folder(),
-            non_ascii: HashMap::new(),
-        }
-    }
-
-    /// Lower case and ASCII folding as the analysers do; runs of ASCII (most of a text) are
-    /// copied and lower-cased in bulk.
-    fn fold(&mut self, text: &str) -> Folded {
-        let mut out = String::with_capacity(text.len());
-        let mut jumps = Vec::new();
-        let mut rest = text;
-        while !rest.is_empty() {
-            let ascii = rest
-                .bytes()
-                .position(|b| !b.is_ascii())
-                .unwrap_or(rest.len());
-            let from = out.len();
-            out.push_str(&rest[..ascii]);
-            out[from..].make_ascii_lowercase();
-            rest = &rest[ascii..];
-            let Some(c) = rest.chars().next() else { break };
-            let at = text.len() - rest.len();
-            let analyzer = &mut self.analyzer;
-            let f = self.non_ascii.entry(c).or_insert_with(|| {
-                let mut buf = [0u8; 4];
-                let mut stream = analyzer.token_stream(c.encode_utf8(&mut buf));
-                let mut folded = String::new();
-                while let Some(t) = stream.next() {
-                    folded.push_str(&t.text);
-                }
-                folded
-            });
-            let offset = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-            jumps.push(Jump {
-                folded: offset(out.len()),
-                original: offset(at),
-                within_char: true,
-            });
-            out.push_str(f);
-            rest = &rest[c.len_utf8()..];
-            jumps.push(Jump {
-                folded: offset(out.len()),
-                original: offset(at + c.len_utf8()),
-                within_char: false,
-            });
-        }
-        Folded { text: out, jumps }
-    }
-}
-
-/// The query's terms as they start a folded word, found all at once.
-struct Needles(Option<aho_corasick::AhoCorasick>);
-
-impl Needles {
-    fn new(needles: &[String]) -> Needles {
-        // The NFA: it is built for one search and runs over some twenty texts, and the DFA the
-        // default picks for a few needles took longer to build than the searches it sped up.
-        // Beyond the automaton's size limits: no snippets, not an error.
-        Needles(
-            aho_corasick::AhoCorasick::builder()
-                .kind(Some(aho_corasick::AhoCorasickKind::NoncontiguousNFA))
-                .build(needles)
-                .ok(),
-        )
-    }
-
-    fn count(&self) -> usize {
-        self.0.as_ref().map_or(0, |f| f.patterns_len())
-    }
-}
-
-/// Where a text mentions the query's terms: (offset in the text, which needle), in text order,
-/// in one pass however many terms a query expands to.
-fn mentions(folded: &Folded, needles: &Needles) -> Vec<(usize, usize)> {
-    let Some(finder) = &needles.0 else {
-        return Vec::new();
-    };
-    let mut at: Vec<(usize, usize)> = finder
-        .find_overlapping_iter(folded.text.as_str())
-        .map(|m| (folded.origin(m.start()), m.pattern().as_usize()))
-        .collect();
-    // reported by where they end; `densest` reads them by where they start
-    at.sort_unstable();
-    at
-}
-
-/// The offset where the densest stretch of mentions begins: the most different needles within
-/// one fragment's length, the earliest of equals.
-fn densest(at: &[(usize, usize)], needles: usize) -> usize {
-    let mut counts = vec![0u32; needles];
-    let (mut distinct, mut best, mut best_at, mut lo) = (0, 0, at[0].0, 0);
-    for &(offset, k) in at {
-        counts[k] += 1;
-        if counts[k] == 1 {
-            distinct += 1;
-        }
-        while offset - at[lo].0 > SNIPPET_CHARS {
-            let j = at[lo].1;
-            counts[j] -= 1;
-            if counts[j] == 0 {
-                distinct -= 1;
-            }
-            lo += 1;
-        }
-        if distinct > best {
-            (best, best_at) = (distinct, at[lo].0);
-        }
-    }
-    best_at
-}
-
-/// The analyzer chain up to the stemmer, over the whole text as one token.
-fn folder() -> tantivy::tokenizer::TextAnalyzer {
-    use tantivy::tokenizer::{AsciiFoldingFilter, LowerCaser, RawTokenizer, TextAnalyzer};
-    TextAnalyzer::builder(RawTokenizer::default())
-        .filter(LowerCaser)
-        .filter(AsciiFoldingFilter)
-        .build()
-}
-
-/// The part of a stem that the folded word it came from surely begins with: stemmers may change
-/// a word's last letter (English `happy` → `happi`), never what comes before it.
-fn needle(stem: &str) -> String {
-    let n = stem.chars().count();
-    if n >= 4 {
-        stem.chars().take(n - 1).collect()
-    } else {
-        stem.to_owned()
-    }
-}
-
-/// Bytes of a text analysed at a time for its snippet. A snippet re-tokenises what it reads with
-/// the field's analyzer, which on long descriptions was the largest single cost of a search
-/// (29 % of the CPU on the realistic corpus): reading windows in order and stopping at the first
-/// fragment that shows the query's words costs a fraction of reading the whole body.
-const SNIPPET_WINDOW: usize = 1024;
-/// Windows overlap by this much, so that a fragment across a boundary is found whole.
-const SNIPPET_OVERLAP: usize = 2 * SNIPPET_CHARS;
-
-/// The first char boundary at or after `i` that follows whitespace (or the end of the text).
-fn window_end(text: &str, i: usize) -> usize {
-    if i >= text.len() {
-        return text.len();
-    }
-    let mut i = i;
-    while !text.is_char_boundary(i) {
-        i += 1;
-    }
-    match text[i..].find(char::is_whitespace) {
-        Some(at) => i + at,
-        None => text.len(),
-    }
-}
-
-/// The best fragment of `text[start..end]`, if it shows any of the query's terms: (how many
-/// different words it highlights, `start`, the snippet).
-fn snippet_in(
-    g: &SnippetGenerator,
-    text: &str,
-    start: usize,
-    end: usize,
-) -> Option<(usize, usize, tantivy::snippet::Snippet)> {
-    let s = g.snippet(&text[start..end]);
-    (!s.is_empty()).then(|| (distinct_highlights(&s), start, s))
-}
-
-/// Where a window that must include `at` starts: after the last whitespace between `from` and
-/// `at`, so that it does not begin mid-word, or at `from` (on a char boundary) when there is none.
-fn window_start(text: &str, from: usize, at: usize) -> usize {
-    let mut from = from.min(at);
-    while !text.is_char_boundary(from) {
-        from -= 1;
-    }
-    match text
-        .get(from..at)
-        .and_then(|t| t.rfind(char::is_whitespace))
-    {
-        Some(i) => from + i,
-        None => from,
-    }
-}
-
-/// How many different words a snippet highlights (its quality, for choosing among windows).
-fn distinct_highlights(s: &tantivy::snippet::Snippet) -> usize {
-    let mut seen: Vec<String> = Vec::new();
-    for r in s.highlighted() {
-        if let Some(w) = s.fragment().get(r.clone()) {
-            let w = w.to_lowercase();
-            if !seen.contains(&w) {
-                seen.push(w);
-            }
-        }
-    }
-    seen.len()
-}
-
-impl Snippets<'_> {
-    fn snippet(
-        &mut self,
-        which: SnippetSource,
-        locale: &str,
-        text: &str,
-    ) -> Result<Option<String>, IndexError> {
-        let group = LangGroup::of_locale(locale);
-        let key = (which, group);
-        if !self.generators.contains_key(&key) {
-            // The query's terms in the body field (where description and summary are
-            // indexed), highlighted in whichever of the two texts the hit shows; scored as
-            // tantivy's own `SnippetGenerator::create` does.
-            let field = self.fields.body.get(group);
-            let mut terms: BTreeMap<String, f32> = BTreeMap::new();
-            let mut failed = None;
-            self.query.query_terms(&mut |term, _| {
-                if term.field() != field || failed.is_some() {
-                    return;
-                }
-                let value = term.value();
-                let Some(text) = value.as_str() else {
-                    return;
-                };
-                match self.searcher.doc_freq(term) {
-                    Ok(0) => {}
-                    Ok(df) => {
-                        terms.insert(text.to_owned(), 1.0 / (1.0 + df as f32));
-                    }
-                    Err(e) => failed = Some(e),
-                }
-            });
-            if let Some(e) = failed {
-                return Err(engine(e));
-            }
-            let needles: Arc<[String]> = terms.keys().map(|t| needle(t)).collect();
-            let tokenizer = crate::schema::snippet_analyzer(group, needles.clone());
-            let needles = Needles::new(&needles);
-            let g = SnippetGenerator::new(terms, tokenizer, field, SNIPPET_CHARS);
-            self.generators.insert(key, (g, needles));
-        }
-        let Some((g, needles)) = self.generators.get(&key) else {
-            return Ok(None);
-        };
-        let found = mentions(&self.folder.fold(text), needles);
-        // Most hits matched in their title or names only: their text is not analysed at all.
-        if found.is_empty() {
-            return Ok(None);
-        }
-        let mentioned =
-            |from: usize, to: usize| found.iter().any(|(at, _)| (from..to).contains(at));
-        let best = if text.len() <= SNIPPET_WINDOW {
-            snippet_in(g, text, 0, text.len())
-        } else {
-            // Where the query's words come closest together: no other stretch shows more of
-            // them, so one fragment's worth of text around it is all that is analysed.
-            let dense = densest(&found, needles.count());
-            let start = window_start(text, dense.saturating_sub(SNIPPET_CHARS / 2), dense);
-            let end = window_end(text, dense + SNIPPET_CHARS + SNIPPET_CHARS / 2);
-            snippet_in(g, text, start, end).or_else(|| {
-                // A mention may be another word sharing a needle's letters (`comu` in
-                // `comunicare`): when that left nothing to show, the windows in order.
-                let mut best: Option<(usize, usize, tantivy::snippet::Snippet)> = None;
-                let mut start = 0;
-                loop {
-                    let end = window_end(text, start + SNIPPET_WINDOW);
-                    if mentioned(start, end) {
-                        if let Some(found) = snippet_in(g, text, start, end) {
-                            let good = found.0 >= self.enough;
-                            if best.as_ref().is_none_or(|(q, _, _)| found.0 > *q) {
-                                best = Some(found);
-                            }
-                            if good {
-                                break;
-                            }
-                        }
-                    }
-                    if end >= text.len() {
-                        break;
-                    }
-                    let next = window_end(text, end.saturating_sub(SNIPPET_OVERLAP));
-                    start = if next > start { next } else { end };
-                }
-                best
-            })
-        };
-        let Some((_, offset, s)) = best else {
-            return Ok(None);
-        };
-        let range = s.fragment_range();
-        Ok(Some(render_snippet(
-            text,
-            s.fragment(),
-            range.start + offset..range.end + offset,
-            s.highlighted(),
-        )))
-    }
-}
-
-/// Escapes the fragment and wraps the highlighted ranges in `<mark>`; an ellipsis marks text cut
-/// on either side. Built here rather than with tantivy's `to_html`, so that exactly this markup
-/// and nothing else can appear.
-fn render_snippet(
-    text: &str,
-    fragment: &str,
-    range: std::ops::Range<usize>,
-    highlighted: &[std::ops::Range<usize>],
-) -> String {
-    let mut ranges: Vec<std::ops::Range<usize>> = highlighted.to_vec();
-    ranges.sort_by_key(|r| (r.start, r.end));
-    let mut out = String::new();
-    if range.start > 0 {
-        out.push('…');
-    }
-    let mut pos = 0;
-    for r in ranges {
-        if r.start < pos || r.end > fragment.len() || r.is_empty() {
-            continue; // overlapping, out of bounds or empty: leave unmarked
-        }
-        let (Some(before), Some(word)) = (fragment.get(pos..r.start), fragment.get(r.clone()))
-        else {
-            continue;
-        };
-        out.push_str(&html_escape::encode_text(before));
-        out.push_str("<mark>");
-        out.push_str(&html_escape::encode_text(word));
-        out.push_str("</mark>");
-        pos = r.end;
-    }
-    out.push_str(&html_escape::encode_text(
-        fragment.get(pos..).unwrap_or_default(),
-    ));
-    if range.end < text.trim_end().len() {
-        out.push('…');
-    }
-    out
-}
-
 /// Runs a search against the current searcher.
 pub(crate) fn run(
     searcher: &Searcher,
@@ -756,17 +355,12 @@ pub(crate) fn run(
         }
     };
 
-    let mut snippets = parsed.as_ref().map(|p| Snippets {
-        searcher,
-        query: p.highlight.as_deref().unwrap_or(p.query.as_ref()),
-        fields,
-        generators: BTreeMap::new(),
-        folder: Folder::new(),
-        enough: req
-            .q
-            .as_deref()
-            .map_or(1, |q| q.split_whitespace().count())
-            .clamp(1, 3),
+    let mut snippets = parsed.as_ref().map(|p| {
+        Snippets::new(
+            searcher,
+            p.highlight.as_deref().unwrap_or(p.query.as_ref()),
+            fields,
+        )
     });
     // `EN`, `en_GB` → the stored form of locale keys.
     let lang = req
@@ -882,9 +476,9 @@ fn hit(
     let snippet = match snippets {
         Some(sn) => {
             if let Some(text) = d.description.get(&title_lang) {
-                sn.snippet(SnippetSource::Description, &title_lang, text)?
+                sn.snippet(&title_lang, text)?
             } else if let Some(text) = d.summary.get(&title_lang) {
-                sn.snippet(SnippetSource::Summary, &title_lang, text)?
+                sn.snippet(&title_lang, text)?
             } else {
                 None
             }
@@ -925,85 +519,4 @@ fn hit(
         parent_url: d.parent_url,
         score,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn snippet_rendering_escapes_and_marks() {
-        let text = "a <b> bilancio & c";
-        let start = text.find("bilancio").unwrap();
-        // The empty range is ignored.
-        let marks = [start..start + 8, text.len()..text.len()];
-        let html = render_snippet(text, text, 0..text.len(), &marks);
-        assert_eq!(html, "a &lt;b&gt; <mark>bilancio</mark> &amp; c");
-        let html = render_snippet(text, &text[2..], 2..text.len(), &[]);
-        assert_eq!(html, "…&lt;b&gt; bilancio &amp; c");
-    }
-
-    /// One pass folds exactly as the analyzer chain does over the whole text, and every folded
-    /// byte points back to the character it came from.
-    #[test]
-    fn folding_matches_the_analyzers_and_maps_back() {
-        let text = "Città di ÉVORA: l'Ærø, Straße, İzmir, ŒUVRE — “naïve” café ½ ﬁne Ω";
-        let mut expected = String::new();
-        let mut analyzer = folder();
-        let mut stream = analyzer.token_stream(text);
-        while let Some(t) = stream.next() {
-            expected.push_str(&t.text);
-        }
-        let mut f = Folder::new();
-        let folded = f.fold(text);
-        assert_eq!(folded.text, expected);
-        let at = folded.text.find("strasse").unwrap();
-        assert_eq!(&text[folded.origin(at)..][..4], "Stra");
-        let at = folded.text.find("naive").unwrap();
-        assert_eq!(&text[folded.origin(at)..][..2], "na");
-        // Every folded byte maps to the start of the character it comes from.
-        let starts: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
-        let mut previous = 0;
-        for at in 0..folded.text.len() {
-            let o = folded.origin(at);
-            assert!(starts.contains(&o) && o >= previous, "byte {at} -> {o}");
-            previous = o;
-        }
-        // `ß` folds to two bytes, both from it.
-        let at = folded.text.find("ss").unwrap();
-        assert_eq!(folded.origin(at), folded.origin(at + 1));
-        assert_eq!(&text[folded.origin(at)..][..2], "ß");
-        assert_eq!(f.fold("").text, "");
-        assert_eq!(f.fold("ABC").jumps.len(), 0);
-    }
-
-    #[test]
-    fn the_densest_stretch_has_the_most_different_words() {
-        let needles = [
-            "bilanc".to_owned(),
-            "partecip".to_owned(),
-            "scuol".to_owned(),
-        ];
-        let mut text = "bilancio ".repeat(60);
-        let far = text.len();
-        text.push_str("una scuola e la partecipazione al bilancio della città");
-        let mut f = Folder::new();
-        let found = mentions(&f.fold(&text), &Needles::new(&needles));
-        assert_eq!(found.len(), 63);
-        let dense = densest(&found, needles.len());
-        assert!(
-            dense >= far - SNIPPET_CHARS && dense <= far + 4,
-            "{dense} vs {far}"
-        );
-        // a window starts after whitespace, never mid-word, and includes the offset asked for
-        let start = window_start(&text, dense.saturating_sub(SNIPPET_CHARS), dense);
-        assert!(start <= dense && text[start..].starts_with(' '));
-        assert_eq!(window_start("parola", 3, 5), 3);
-        assert_eq!(window_start("così è", 4, 6), 5);
-        assert_eq!(
-            window_start("così", 4, 5),
-            3,
-            "the char boundary before `from`"
-        );
-    }
 }

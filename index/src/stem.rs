@@ -8,7 +8,6 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use frostem::Algorithm;
 use tantivy::tokenizer::{Token, TokenFilter, TokenStream, Tokenizer};
@@ -95,7 +94,7 @@ impl<T: TokenStream> TokenStream for CachedStemmerStream<T> {
         }
         let token = self.tail.token_mut();
         if token.text.is_empty() {
-            // Blanked by `KeepStarting`: nothing to stem.
+            // Nothing to stem.
             return true;
         }
         let slot = self.language.slot();
@@ -118,70 +117,6 @@ impl<T: TokenStream> TokenStream for CachedStemmerStream<T> {
             let word = std::mem::replace(&mut token.text, stem);
             cache.insert(word, token.text.clone());
         });
-        true
-    }
-
-    fn token(&self) -> &Token {
-        self.tail.token()
-    }
-
-    fn token_mut(&mut self) -> &mut Token {
-        self.tail.token_mut()
-    }
-}
-
-/// [`TokenFilter`] blanking every token that starts with none of the given prefixes (its text
-/// becomes empty; its place and offsets stay). For snippets: only the words that can be one of
-/// the query's terms need stemming, and the others were most of a snippet's analysis.
-#[derive(Clone)]
-pub struct KeepStarting(pub Arc<[String]>);
-
-impl TokenFilter for KeepStarting {
-    type Tokenizer<T: Tokenizer> = KeepStartingFilter<T>;
-
-    fn transform<T: Tokenizer>(self, tokenizer: T) -> KeepStartingFilter<T> {
-        KeepStartingFilter {
-            prefixes: self.0,
-            inner: tokenizer,
-        }
-    }
-}
-
-#[derive(Clone)]
-pub struct KeepStartingFilter<T> {
-    prefixes: Arc<[String]>,
-    inner: T,
-}
-
-impl<T: Tokenizer> Tokenizer for KeepStartingFilter<T> {
-    type TokenStream<'a> = KeepStartingStream<'a, T::TokenStream<'a>>;
-
-    fn token_stream<'a>(&'a mut self, text: &'a str) -> Self::TokenStream<'a> {
-        KeepStartingStream {
-            tail: self.inner.token_stream(text),
-            prefixes: &self.prefixes,
-        }
-    }
-}
-
-pub struct KeepStartingStream<'a, T> {
-    tail: T,
-    prefixes: &'a [String],
-}
-
-impl<T: TokenStream> TokenStream for KeepStartingStream<'_, T> {
-    fn advance(&mut self) -> bool {
-        if !self.tail.advance() {
-            return false;
-        }
-        let token = self.tail.token_mut();
-        if !self
-            .prefixes
-            .iter()
-            .any(|p| token.text.starts_with(p.as_str()))
-        {
-            token.text.clear();
-        }
         true
     }
 
