@@ -1086,6 +1086,25 @@ fn misspelt_words_are_corrected_within_one_or_two_edits() {
     assert_eq!(ids(&idx, &req("bilancio partecipatvo")), ["a:process:1"]);
 }
 
+/// Words with the word's own first letter are the corrections when there are any; a misspelt
+/// first letter is still corrected, from all words.
+#[test]
+fn corrections_keep_the_first_letter_when_they_can() {
+    let idx = index_with(&[
+        rec("a", Kind::Process, "1", "Ambiente urbano"),
+        rec("a", Kind::Process, "2", "Bandiere blu"),
+        rec("a", Kind::Process, "3", "Cantiere aperto"),
+        rec("a", Kind::Process, "4", "Cantiere chiuso"),
+        rec("a", Kind::Process, "5", "Cantiere sospeso"),
+    ]);
+    // `smbiente` is one edit from `ambiente`, through its first letter.
+    assert_eq!(ids(&idx, &req("smbiente ")), ["a:process:1"]);
+    // `bantiere` is one edit from `bandiere` and from the commoner `cantiere`: the word that
+    // keeps its first letter is the correction.
+    assert_eq!(ids(&idx, &req("bantiere ")), ["a:process:2"]);
+    assert_eq!(ids(&idx, &req("cantiera ")).len(), 3);
+}
+
 #[test]
 fn a_word_of_a_description_is_not_corrected_into_a_title_word() {
     let idx = index_with(&[
