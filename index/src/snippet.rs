@@ -430,7 +430,12 @@ fn render_snippet(
     let mut ranges: Vec<std::ops::Range<usize>> = highlighted.to_vec();
     ranges.sort_by_key(|r| (r.start, r.end));
     let mut out = String::new();
-    if range.start > 0 {
+    if !text
+        .get(..range.start)
+        .unwrap_or_default()
+        .trim()
+        .is_empty()
+    {
         out.push('…');
     }
     let mut pos = 0;
@@ -471,6 +476,10 @@ mod tests {
         assert_eq!(html, "a &lt;b&gt; <mark>bilancio</mark> &amp; c");
         let html = render_snippet(text, &text[2..], 2..text.len(), &[]);
         assert_eq!(html, "…&lt;b&gt; bilancio &amp; c");
+        // only text cut off gets an ellipsis, not the whitespace around it
+        let padded = "  bilancio  ";
+        let html = render_snippet(padded, "bilancio", 2..10, std::slice::from_ref(&(0..8)));
+        assert_eq!(html, "<mark>bilancio</mark>");
     }
 
     /// One pass folds exactly as the analyzer chain does over the whole text, and every folded
