@@ -6,6 +6,7 @@
 //! over the folded text, only the words where they occur are analysed (each distinct word once
 //! per search), and the fragment is chosen from those.
 
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 
 use tantivy::query::Query;
@@ -67,12 +68,11 @@ impl<'a> Snippets<'a> {
         text: &str,
     ) -> Result<Option<String>, IndexError> {
         let group = LangGroup::of_locale(locale);
-        if !self.groups.contains_key(&group) {
-            let h = self.highlighter(group)?;
-            self.groups.insert(group, h);
-        }
-        let Some(h) = self.groups.get_mut(&group) else {
-            return Ok(None);
+        let h = match self.groups.entry(group) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => {
+                e.insert(highlighter(self.searcher, self.query, self.fields, group)?)
+            }
         };
         let found = mentions(&self.folder.fold(text), &h.needles);
         // Most hits matched in their title or names only: nothing of their text is analysed.
@@ -96,46 +96,51 @@ impl<'a> Snippets<'a> {
             &highlighted,
         )))
     }
+}
 
-    fn highlighter(&self, group: LangGroup) -> Result<Highlighter, IndexError> {
-        let field = self.fields.body.get(group);
-        let mut weights: BTreeMap<String, f32> = BTreeMap::new();
-        let mut failed = None;
-        self.query.query_terms(&mut |term, _| {
-            if term.field() != field || failed.is_some() {
-                return;
-            }
-            let value = term.value();
-            let Some(text) = value.as_str() else {
-                return;
-            };
-            match self.searcher.doc_freq(term) {
-                Ok(0) => {}
-                Ok(df) => {
-                    weights.insert(text.to_owned(), 1.0 / (1.0 + df as f32));
-                }
-                Err(e) => failed = Some(e),
-            }
-        });
-        if let Some(e) = failed {
-            return Err(engine(e));
+/// What to look for in one language group's texts: the query's terms in its body field.
+fn highlighter(
+    searcher: &Searcher,
+    query: &dyn Query,
+    fields: &Fields,
+    group: LangGroup,
+) -> Result<Highlighter, IndexError> {
+    let field = fields.body.get(group);
+    let mut weights: BTreeMap<String, f32> = BTreeMap::new();
+    let mut failed = None;
+    query.query_terms(&mut |term, _| {
+        if term.field() != field || failed.is_some() {
+            return;
         }
-        let needles: Vec<String> = weights.keys().map(|t| needle(t)).collect();
-        Ok(Highlighter {
-            terms: weights
-                .into_iter()
-                .enumerate()
-                .map(|(i, (t, w))| (t, (i, w)))
-                .collect(),
-            needles: Needles::new(&needles),
-            analyzer: self
-                .searcher
-                .index()
-                .tokenizer_for_field(field)
-                .map_err(engine)?,
-            words: HashMap::new(),
-        })
+        let value = term.value();
+        let Some(text) = value.as_str() else {
+            return;
+        };
+        match searcher.doc_freq(term) {
+            Ok(0) => {}
+            Ok(df) => {
+                weights.insert(text.to_owned(), 1.0 / (1.0 + df as f32));
+            }
+            Err(e) => failed = Some(e),
+        }
+    });
+    if let Some(e) = failed {
+        return Err(engine(e));
     }
+    let needles: Vec<String> = weights.keys().map(|t| needle(t)).collect();
+    Ok(Highlighter {
+        terms: weights
+            .into_iter()
+            .enumerate()
+            .map(|(i, (t, w))| (t, (i, w)))
+            .collect(),
+        needles: Needles::new(&needles),
+        analyzer: searcher
+            .index()
+            .tokenizer_for_field(field)
+            .map_err(engine)?,
+        words: HashMap::new(),
+    })
 }
 
 impl Highlighter {
