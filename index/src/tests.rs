@@ -1839,6 +1839,70 @@ fn compaction_with_nothing_to_merge_still_removes_files_merged_away_since_the_la
     assert_eq!(idx.num_docs(), 40);
 }
 
+/// Text that compresses poorly: `words` pseudo-random lowercase words from `seed`.
+fn noise(seed: u64, words: usize) -> String {
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    let mut text = String::new();
+    for _ in 0..words {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let len = 3 + (x >> 60) as usize % 8;
+        for k in 0..len {
+            text.push(char::from(b'a' + ((x >> (5 * k + 3)) % 26) as u8));
+        }
+        text.push(' ');
+    }
+    text
+}
+
+fn store_sizes(dir: &std::path::Path) -> Vec<u64> {
+    let current = std::fs::read_to_string(dir.join(CURRENT_FILE)).unwrap();
+    std::fs::read_dir(dir.join(current.trim()))
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".store"))
+        .map(|e| e.metadata().unwrap().len())
+        .collect()
+}
+
+/// Merging copies each input's stored text unchanged, file to file once it is large (see
+/// `files`): every record's text reads back the same after compaction.
+#[test]
+fn compaction_of_large_stored_text_keeps_every_record_s_text() {
+    let tmp = tempfile::tempdir().unwrap();
+    let records: Vec<Record> = (0..500u64)
+        .map(|i| {
+            let mut r = rec("big", Kind::Process, &i.to_string(), &format!("Testo {i}"));
+            r.summary.insert_plain("it", &noise(i, 300));
+            r
+        })
+        .collect();
+    let idx = one_segment_per_commit(tmp.path(), &records, 100);
+    let stores = store_sizes(tmp.path());
+    assert_eq!(stores.len(), 5);
+    assert!(
+        stores.iter().all(|&n| n > files::LARGEST_READ as u64),
+        "each input's stored text is a large read: {stores:?}"
+    );
+    let done = idx.compact().unwrap().expect("five segments: compacted");
+    assert!(done.segments_after < 5, "{done:?}");
+    assert_eq!(idx.num_docs(), 500);
+    for i in (0..500u64).step_by(7).chain([99, 100, 499]) {
+        let found = idx
+            .search(&req(&format!("\"testo {i}\" ")), today())
+            .unwrap();
+        let hit = found
+            .items
+            .iter()
+            .find(|h| h.id == format!("big:process:{i}"))
+            .unwrap_or_else(|| panic!("record {i} not found"));
+        assert_eq!(hit.summary, noise(i, 300).trim_end(), "record {i}");
+    }
+}
+
 fn segment_sizes(idx: &Index) -> Vec<u32> {
     let mut sizes: Vec<u32> = idx
         .generation()
