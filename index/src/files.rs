@@ -535,6 +535,11 @@ mod tests {
     use std::io::Write;
     use tantivy::directory::TerminatingWrite;
 
+    /// Bytes that tell their positions apart.
+    fn pattern(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i % 251) as u8).collect()
+    }
+
     fn written(dir: &Path, name: &str, bytes: &[u8]) -> IndexFiles {
         let files = IndexFiles::open(dir).unwrap();
         let mut out = files.open_write(Path::new(name)).unwrap();
@@ -547,7 +552,7 @@ mod tests {
     #[test]
     fn stored_text_is_read_and_the_rest_mapped_with_the_same_bytes() {
         let dir = tempfile::tempdir().unwrap();
-        let bytes: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        let bytes = pattern(10_000);
         for name in ["a.store", "a.idx"] {
             let files = written(dir.path(), name, &bytes);
             let slice = files.open_read(Path::new(name)).unwrap();
@@ -566,9 +571,7 @@ mod tests {
     #[test]
     fn a_large_read_of_stored_text_comes_from_the_mapped_file() {
         let dir = tempfile::tempdir().unwrap();
-        let bytes: Vec<u8> = (0..3 * LARGEST_READ as u32)
-            .map(|i| (i % 253) as u8)
-            .collect();
+        let bytes = pattern(3 * LARGEST_READ);
         let files = written(dir.path(), "c.store", &bytes);
         let handle = files.get_file_handle(Path::new("c.store")).unwrap();
         let whole = handle.read_bytes(0..bytes.len()).unwrap();
@@ -589,9 +592,7 @@ mod tests {
     #[test]
     fn a_large_run_of_stored_text_is_written_by_copying_its_file() {
         let dir = tempfile::tempdir().unwrap();
-        let bytes: Vec<u8> = (0..3 * LARGEST_READ as u32)
-            .map(|i| (i % 241) as u8)
-            .collect();
+        let bytes = pattern(3 * LARGEST_READ);
         let files = written(dir.path(), "in.store", &bytes);
         let handle = files.get_file_handle(Path::new("in.store")).unwrap();
         let run = handle.read_bytes(7..7 + 2 * LARGEST_READ + 5).unwrap();
@@ -647,9 +648,7 @@ mod tests {
     fn a_copied_run_of_stored_text_leaves_no_page_mapped() {
         use tantivy::directory::ManagedDirectory;
         let dir = tempfile::tempdir().unwrap();
-        let bytes: Vec<u8> = (0..16 * LARGEST_READ as u32)
-            .map(|i| (i % 251) as u8)
-            .collect();
+        let bytes = pattern(16 * LARGEST_READ);
         let files = written(dir.path(), "in.store", &bytes);
         let handle = files.get_file_handle(Path::new("in.store")).unwrap();
         let run = handle.read_bytes(0..bytes.len()).unwrap();
@@ -682,9 +681,7 @@ mod tests {
     #[test]
     fn reading_through_reads_the_same_bytes_a_window_at_a_time() {
         let dir = tempfile::tempdir().unwrap();
-        let bytes: Vec<u8> = (0..3 * THROUGH_WINDOW as u32 + 77)
-            .map(|i| (i % 247) as u8)
-            .collect();
+        let bytes = pattern(3 * THROUGH_WINDOW + 77);
         written(dir.path(), "p.idx", &bytes);
         let through = ReadThrough::new(File::open(dir.path().join("p.idx")).unwrap()).unwrap();
         let end = bytes.len();
@@ -773,9 +770,7 @@ mod tests {
     #[test]
     fn other_large_writes_are_written_from_memory() {
         let dir = tempfile::tempdir().unwrap();
-        let bytes: Vec<u8> = (0..2 * LARGEST_READ as u32)
-            .map(|i| (i % 239) as u8)
-            .collect();
+        let bytes = pattern(2 * LARGEST_READ);
         let files = written(dir.path(), "in.store", &bytes);
         let handle = files.get_file_handle(Path::new("in.store")).unwrap();
         let run = handle.read_bytes(0..bytes.len()).unwrap();
