@@ -13,10 +13,10 @@
 //! copies them file to file (`copy_file_range` on Linux), and unmaps their pages once tantivy
 //! has read them for its checksum: left mapped, every page of every input stayed counted
 //! against the process until the merge ended, 2.7 GB at the end of a 1M harvest for text the
-//! process only copies. Likewise a
-//! merge reads its inputs' postings and positions once, front to back: a window at a time into
-//! a buffer ([`ReadThrough`]), not mapped; and it maps the rest of its inputs apart from the
-//! searches' mappings, so that what it read is unmapped when it ends.
+//! process only copies. Likewise a merge reads its inputs' postings and positions once, front
+//! to back: a window at a time into a buffer ([`ReadThrough`]), not mapped; and it maps the
+//! rest of its inputs apart from the searches' mappings, so that what it read is unmapped when
+//! it ends.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
