@@ -145,6 +145,17 @@ enum ConfigCmd {
     Check,
 }
 
+impl Cmd {
+    fn workload(&self) -> alloc::Workload {
+        match self {
+            Cmd::Harvest { .. } | Cmd::Reindex | Cmd::Migrate { .. } | Cmd::Backup { .. } => {
+                alloc::Workload::Batch
+            }
+            _ => alloc::Workload::Serving,
+        }
+    }
+}
+
 /// Whether opening failed because another process (`snodo serve`) writes the index.
 fn index_is_locked(e: &anyhow::Error) -> bool {
     matches!(
@@ -154,8 +165,8 @@ fn index_is_locked(e: &anyhow::Error) -> bool {
 }
 
 fn main() -> ExitCode {
-    alloc::return_freed_memory_sooner();
     let cli = Cli::parse();
+    alloc::return_freed_memory_sooner(cli.cmd.workload());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -331,6 +342,28 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     unreachable!("handled above")
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One-shot jobs give freed memory back at once; serving keeps it briefly.
+    #[test]
+    fn batch_commands_and_serving_commands_free_memory_differently() {
+        let workload = |args: &[&str]| {
+            Cli::try_parse_from(std::iter::once("snodo").chain(args.iter().copied()))
+                .unwrap()
+                .cmd
+                .workload()
+        };
+        for batch in [&["harvest"][..], &["harvest", "a", "--json"], &["reindex"]] {
+            assert_eq!(workload(batch), alloc::Workload::Batch, "{batch:?}");
+        }
+        for serving in [&["serve"][..], &["demo"]] {
+            assert_eq!(workload(serving), alloc::Workload::Serving, "{serving:?}");
         }
     }
 }
