@@ -32,7 +32,7 @@ impl Workload {
 /// stayed resident: at 1M records, 100 ms keeps the serving peak 15–40 MB lower, with no CPU cost
 /// that the citizen mix could tell apart; 0 kept it 33 MB lower again but cost 2.5–10 % of wrk's
 /// throughput. A one-shot 1M harvest gives its freed pages back at once: its VmHWM went from
-/// 453–466 MiB to 406 MiB at the same speed. An operator's own `MIMALLOC_PURGE_DELAY` wins.
+/// 453–466 MiB to 406–445 MiB at the same speed. An operator's own `MIMALLOC_PURGE_DELAY` wins.
 pub fn return_freed_memory_sooner(workload: Workload) {
     if operator_set_purge_delay() {
         return;
