@@ -11,7 +11,8 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// What a command does with the memory it uses: what it frees is given back sooner or at once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Workload {
-    /// Answering searches (`serve`, `demo`), harvests on a schedule among them.
+    /// Answering searches (`serve`, `demo`), harvests on a schedule among them; and the short
+    /// commands, for which the delay makes no difference.
     Serving,
     /// A one-shot harvest, reindex or migration, whose peak is what counts.
     Batch,
