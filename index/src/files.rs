@@ -310,20 +310,15 @@ impl Lent {
     /// The file and offset `bytes` were mapped from, if they were.
     fn find(&self, bytes: &[u8]) -> Option<(PathBuf, u64)> {
         let start = bytes.as_ptr() as usize;
-        let end = start + bytes.len();
-        self.files()
-            .iter()
-            .find(|f| f.memory.start <= start && end <= f.memory.end)
-            .map(|f| (f.path.clone(), (start - f.memory.start) as u64))
+        let files = self.files();
+        let file = holding(&files, start..start + bytes.len())?;
+        Some((file.path.clone(), (start - file.memory.start) as u64))
     }
 
     /// Unmaps the pages of `run`, if it still lies in a lent file.
     fn release(&self, run: Range<usize>) {
         let files = self.files();
-        if let Some(file) = files
-            .iter()
-            .find(|f| f.memory.start <= run.start && run.end <= f.memory.end)
-        {
+        if let Some(file) = holding(&files, run.clone()) {
             // SAFETY: the entry found is removed (under this lock) before its mapping is
             // dropped, so the mapping stays while the lock is held; stored text is mapped
             // read-only from its file, from `memory.start`.
@@ -335,6 +330,13 @@ impl Lent {
     fn copied(&self) -> u64 {
         self.copied.load(Ordering::Relaxed)
     }
+}
+
+/// The lent file whose mapping holds all of `memory`.
+fn holding(files: &[LentFile], memory: Range<usize>) -> Option<&LentFile> {
+    files
+        .iter()
+        .find(|f| f.memory.start <= memory.start && memory.end <= f.memory.end)
 }
 
 /// A lent run is written this much at a time: a caller that reads what it writes (tantivy's
