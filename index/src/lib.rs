@@ -276,9 +276,15 @@ fn index_files(dir: &Path) -> Result<files::IndexFiles, IndexError> {
     })
 }
 
-/// Threads a search is split over: the cores, at most 4.
+/// Threads a search is split over: the cores, at most 4 (in tests at least 2, so that the
+/// split is exercised on any machine).
 fn search_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    if cfg!(test) {
+        cores.max(2)
+    } else {
+        cores
+    }
 }
 
 /// Merges the segments of a bulk load into `n` of about equal size. Each bulk thread leaves

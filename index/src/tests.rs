@@ -767,6 +767,85 @@ fn snippets_of_long_descriptions_find_words_far_in_and_prefer_a_fragment_with_al
 }
 
 #[test]
+fn a_lone_search_splits_its_page_over_threads_and_shows_what_one_thread_would() {
+    // Italian and English records, so that each thread marks words in both languages.
+    let records: Vec<Record> = (0..30)
+        .map(|i| {
+            let (locale, text) = if i % 3 == 0 {
+                (
+                    "en",
+                    format!(
+                        "{} The library of Bologna opens late. {}",
+                        "Foreword ".repeat(i),
+                        "end ".repeat(40)
+                    ),
+                )
+            } else {
+                (
+                    "it",
+                    format!(
+                        "{} La biblioteca di Bologna apre la sera. {}",
+                        "premessa ".repeat(i),
+                        "fine ".repeat(40)
+                    ),
+                )
+            };
+            let mut r = rec("x", Kind::Process, &i.to_string(), &format!("Progetto {i}"));
+            if locale == "en" {
+                r.title = LocalizedText::single("en", &format!("Project {i}"));
+                r.default_locale = "en".into();
+            }
+            with_desc(r, locale, &text)
+        })
+        .collect();
+    let idx = index_with(&records);
+    let page = |r: &SearchRequest| -> Vec<serde_json::Value> {
+        let found = idx.search(r, today()).unwrap();
+        assert_eq!(found.total, 30);
+        found
+            .items
+            .iter()
+            .map(|h| serde_json::to_value(h).unwrap())
+            .collect()
+    };
+    let r = req("bologna ");
+    let split_before = crate::search::SPLIT_PAGES.load(Ordering::Relaxed);
+    let alone = page(&r);
+    assert!(crate::search::SPLIT_PAGES.load(Ordering::Relaxed) > split_before);
+    assert_eq!(alone.len(), 30);
+    for h in &alone {
+        let snippet = h["snippet"].as_str().unwrap_or_default();
+        assert!(snippet.contains("<mark>Bologna</mark>"), "{h}");
+        let en = h["lang"] == "en";
+        assert_eq!(snippet.contains("library"), en, "{h}");
+    }
+    // With another search running, the page is made on the calling thread alone: the same
+    // hits, in the same order, with the same snippets.
+    idx.searching.fetch_add(1, Ordering::SeqCst);
+    let busy = page(&r);
+    idx.searching.fetch_sub(1, Ordering::SeqCst);
+    assert_eq!(alone, busy);
+    // The other sorts and a page further on come out the same way too.
+    for r in [
+        SearchRequest {
+            sort: Sort::Newest,
+            ..req("bologna ")
+        },
+        SearchRequest {
+            offset: 7,
+            limit: 13,
+            ..req("bologna ")
+        },
+    ] {
+        let alone = page(&r);
+        idx.searching.fetch_add(1, Ordering::SeqCst);
+        let busy = page(&r);
+        idx.searching.fetch_sub(1, Ordering::SeqCst);
+        assert_eq!(alone, busy, "{r:?}");
+    }
+}
+
+#[test]
 fn snippets_survive_stemmers_that_change_a_words_end_and_foldings_that_change_its_length() {
     // English `community` is stemmed to `communiti`; German `Straße` folds to `strasse`.
     let mut en = Record::new(
