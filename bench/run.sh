@@ -81,5 +81,10 @@ for n in "${sizes[@]}"; do
   echo; echo "#### harvest through the json connector, $n records, 90 sources"; echo '```'
   "$bench" harvest --corpus "$corpus" --records "$n" --sources 90 --work "$dir/harvest" --snodo "$snodo"
   echo '```'
+  # Whether storing costs more in a large store: the last tenth of the sources harvested into an
+  # empty store and into one holding the other nine tenths, alternately, twice each.
+  echo; echo "#### the last tenth of $n records, into an empty store and into the rest"; echo '```'
+  "$bench" harvest --corpus "$corpus" --records "$n" --sources 90 --work "$dir/harvest" --snodo "$snodo" --growth 2
+  echo '```'
 done
 [ -n "${SKIP_PG:-}" ] || bench/scripts/pg.sh stop

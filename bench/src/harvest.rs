@@ -266,7 +266,7 @@ pub fn config(site: SocketAddr, manifest: &Manifest, data_dir: &Path) -> String 
          allow_private_addresses = true\nper_host_concurrency = 4\n\n[log]\nlevel = \"info\"\n",
         data_dir.display().to_string()
     );
-    for k in 0..manifest.sources {
+    for k in harvest_order(manifest.sources, english) {
         let (kind, region) = (
             ["process", "consultation", "proposal", "assembly"][k % 4],
             k % 20 + 1,
@@ -285,6 +285,91 @@ pub fn config(site: SocketAddr, manifest: &Manifest, data_dir: &Path) -> String 
     c
 }
 
+/// The sources in the order the configuration lists them, which is the order `snodo harvest`
+/// takes them in: English ones spread among the Italian ones. Listed by number, the English
+/// sources (the lowest numbers) made up the first 150,000 records of a million, whose shorter
+/// analysis made the first 100k look faster than any later one.
+pub fn harvest_order(sources: usize, english: usize) -> Vec<usize> {
+    let italian = sources - english;
+    let place = |k: usize| -> f64 {
+        if k < english {
+            (k as f64 + 0.5) * sources as f64 / english as f64
+        } else {
+            ((k - english) as f64 + 0.5) * sources as f64 / italian.max(1) as f64
+        }
+    };
+    let mut order: Vec<usize> = (0..sources).collect();
+    order.sort_by(|a, b| place(*a).total_cmp(&place(*b)).then(a.cmp(b)));
+    order
+}
+
+/// Seconds each successive `step` records took to be stored, from a `snodo harvest` log: a
+/// source's records are stored by its "harvest started" time plus the `ms=` of its "harvest
+/// finished" line, and the time a count was reached is interpolated between those ends. The
+/// last slice ends when the last source's run did (the index catching up comes after, in the
+/// round's total).
+pub fn seconds_per_slice(log: &str, step: u64) -> Vec<f64> {
+    use std::collections::HashMap;
+    let at = |line: &str| -> Option<f64> {
+        let ts = line.split_whitespace().next()?;
+        let t = chrono::DateTime::parse_from_rfc3339(ts).ok()?;
+        Some(t.timestamp_micros() as f64 / 1e6)
+    };
+    let field = |line: &str, name: &str| -> Option<String> {
+        let rest = &line[line.find(&format!(" {name}="))? + name.len() + 2..];
+        let v = rest.split_whitespace().next()?;
+        Some(v.trim_matches('"').to_owned())
+    };
+    let (mut first, mut started) = (None, HashMap::new());
+    let mut ends: Vec<(f64, u64)> = Vec::new();
+    for line in log.lines() {
+        let Some(t) = at(line) else { continue };
+        first.get_or_insert(t);
+        let Some(source) = field(line, "source") else {
+            continue;
+        };
+        if line.contains("harvest started") {
+            started.insert(source, t);
+        } else if line.contains("harvest finished") {
+            let added = field(line, "added").and_then(|v| v.parse::<u64>().ok());
+            let ms = field(line, "ms").and_then(|v| v.parse::<f64>().ok());
+            if let (Some(&s), Some(added), Some(ms)) = (started.get(&source), added, ms) {
+                ends.push((s + ms / 1000.0, added));
+            }
+        }
+    }
+    let Some(first) = first else {
+        return Vec::new();
+    };
+    ends.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut marks = vec![(first, 0u64)];
+    for (t, added) in ends {
+        let before = marks.last().map_or(0, |m| m.1);
+        marks.push((t, before + added));
+    }
+    let total = marks.last().map_or(0, |m| m.1);
+    let reached = |n: u64| -> f64 {
+        let i = marks.partition_point(|m| m.1 < n).min(marks.len() - 1);
+        let (t1, c1) = marks[i];
+        let (t0, c0) = marks[i.saturating_sub(1)];
+        if c1 <= c0 {
+            return t1;
+        }
+        t0 + (t1 - t0) * (n - c0) as f64 / (c1 - c0) as f64
+    };
+    let step = step.max(1);
+    let mut out = Vec::new();
+    let mut from = reached(0);
+    let mut n = step;
+    while n <= total {
+        let to = reached(n);
+        out.push(to - from);
+        from = to;
+        n += step;
+    }
+    out
+}
+
 /// One `snodo harvest` of every source: wall seconds, peak RSS in KiB, what it printed.
 pub struct Timed {
     pub secs: f64,
@@ -293,9 +378,13 @@ pub struct Timed {
     /// sampled every 50 ms.
     pub peak_anon_kib: u64,
     pub output: String,
+    /// Its log (standard error).
+    pub log: String,
     /// The index compaction at the end of the round, from its log line: segments before and
     /// after, seconds (part of `secs`: the records were searchable before it).
     pub compaction: Option<(u64, u64, f64)>,
+    /// Seconds per 100,000 records stored, in order (see [`seconds_per_slice`]).
+    pub per_100k: Vec<f64>,
 }
 
 /// `from`, `to` and `ms` of the "search index compacted" line of a `snodo` log.
@@ -313,12 +402,13 @@ fn compaction_in(log: &str) -> Option<(u64, u64, f64)> {
     ))
 }
 
-pub fn run_harvest(snodo: &Path, config: &Path) -> Result<Timed> {
+pub fn run_harvest(snodo: &Path, config: &Path, sources: &[String]) -> Result<Timed> {
     let started = Instant::now();
     let mut child = Command::new(snodo)
         .arg("--config")
         .arg(config)
         .args(["harvest", "--json"])
+        .args(sources)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -367,8 +457,44 @@ pub fn run_harvest(snodo: &Path, config: &Path) -> Result<Timed> {
         peak_rss_kib: peak,
         peak_anon_kib: peak_anon,
         compaction: compaction_in(&errors),
+        per_100k: seconds_per_slice(&errors, 100_000),
+        log: errors,
         output,
     })
+}
+
+/// Seconds from a `snodo harvest` log's first line to its last "harvest finished" line: when
+/// the last source's records were stored and searchable (the compaction that may follow is
+/// left out).
+pub fn seconds_to_last_finished(log: &str) -> Option<f64> {
+    let at = |line: &str| -> Option<f64> {
+        let ts = line.split_whitespace().next()?;
+        let t = chrono::DateTime::parse_from_rfc3339(ts).ok()?;
+        Some(t.timestamp_micros() as f64 / 1e6)
+    };
+    let first = log.lines().find_map(at)?;
+    let last = log
+        .lines()
+        .filter(|l| l.contains("harvest finished"))
+        .filter_map(at)
+        .last()?;
+    Some(last - first)
+}
+
+/// Copies the directory `from` to `to` (which must not exist), recursively.
+pub fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
+    for entry in fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            fs::copy(entry.path(), &target)
+                .with_context(|| format!("copying {}", entry.path().display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// Bytes under `path`, recursively.
@@ -394,6 +520,54 @@ mod tests {
                    2026-12-05T11:00:09Z  INFO snodo_index: search index compacted from=12 to=2 docs=1000000 ms=61234\n";
         assert_eq!(compaction_in(log), Some((12, 2, 61.234)));
         assert_eq!(compaction_in("INFO harvest finished ms=3"), None);
+    }
+
+    #[test]
+    fn seconds_per_slice_follow_the_sources_ends() {
+        // Two sources at once from 0 s: "a" (300 records) ends at 30 s, "b" (100) at 40 s; then
+        // "c" (200) from 30 s to 50 s. 100 records a slice: a's 300 by 30 s, then b's 100 by
+        // 40 s, then c's 200 by 50 s (interpolated: 100 of them by 45 s).
+        let log = "\
+2026-12-05T11:00:00Z  INFO snodo_harvest: harvest started source=\"a\"
+2026-12-05T11:00:00Z  INFO snodo_harvest: harvest started source=\"b\"
+2026-12-05T11:00:30Z  INFO snodo_harvest: harvest started source=\"c\"
+2026-12-05T11:00:50Z  INFO snodo_harvest: harvest finished source=\"a\" outcome=\"success\" seen=300 added=300 changed=0 gone=0 requests=3 ms=30000
+2026-12-05T11:00:50Z  INFO snodo_harvest: harvest finished source=\"b\" outcome=\"success\" seen=100 added=100 changed=0 gone=0 requests=1 ms=40000
+2026-12-05T11:00:50Z  INFO snodo_harvest: harvest finished source=\"c\" outcome=\"success\" seen=200 added=200 changed=0 gone=0 requests=2 ms=20000
+2026-12-05T11:00:58Z  INFO snodo_index: search index compacted from=12 to=2 docs=600 ms=8000
+";
+        let s = seconds_per_slice(log, 100);
+        let want = [10.0, 10.0, 10.0, 10.0, 5.0, 5.0];
+        assert_eq!(s.len(), want.len(), "{s:?}");
+        for (got, want) in s.iter().zip(want) {
+            assert!((got - want).abs() < 1e-6, "{s:?}");
+        }
+        assert_eq!(seconds_to_last_finished(log), Some(50.0));
+        assert_eq!(seconds_to_last_finished("no log at all"), None);
+        // An unchanged round adds nothing: no slice.
+        assert!(seconds_per_slice(&log.replace("added=", "added=0 was="), 100).is_empty());
+        assert!(seconds_per_slice("", 100).is_empty());
+    }
+
+    #[test]
+    fn english_sources_are_spread_through_the_harvest() {
+        let order = harvest_order(90, english_sources(90));
+        let mut sorted = order.clone();
+        sorted.sort();
+        assert_eq!(sorted, (0..90).collect::<Vec<_>>());
+        // 13 English sources: one among every seven or so, none two in a row.
+        let english: Vec<usize> = order
+            .iter()
+            .enumerate()
+            .filter(|(_, &k)| k < english_sources(90))
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(english.len(), 13);
+        assert!(
+            english.windows(2).all(|w| (6..=8).contains(&(w[1] - w[0]))),
+            "{english:?}"
+        );
+        assert!(english[0] <= 4 && english[12] >= 84, "{english:?}");
     }
 
     #[test]
