@@ -412,8 +412,8 @@ pub(crate) static SPLIT_PAGES: std::sync::atomic::AtomicUsize =
 impl Page<'_> {
     /// The hits of `top`, in order. When `parallel` (no other search running), they are split
     /// over the index's threads: reading and decompressing the stored documents and finding the
-    /// snippets in their long texts was 40 % of a lone search's time at 100k records, all on
-    /// one thread while the other cores waited.
+    /// snippets in their long texts took a quarter of the CPU of the citizen mix at 100k
+    /// records, all on one thread while the other cores waited.
     fn render(
         &self,
         top: &[(crate::collect::SortKey, tantivy::DocAddress)],
