@@ -475,9 +475,9 @@ pub fn seconds_to_last_finished(log: &str) -> Option<f64> {
     let first = log.lines().find_map(at)?;
     let last = log
         .lines()
+        .rev()
         .filter(|l| l.contains("harvest finished"))
-        .filter_map(at)
-        .last()?;
+        .find_map(at)?;
     Some(last - first)
 }
 
