@@ -310,11 +310,6 @@ pub fn harvest_order(sources: usize, english: usize) -> Vec<usize> {
 /// round's total).
 pub fn seconds_per_slice(log: &str, step: u64) -> Vec<f64> {
     use std::collections::HashMap;
-    let at = |line: &str| -> Option<f64> {
-        let ts = line.split_whitespace().next()?;
-        let t = chrono::DateTime::parse_from_rfc3339(ts).ok()?;
-        Some(t.timestamp_micros() as f64 / 1e6)
-    };
     let field = |line: &str, name: &str| -> Option<String> {
         let rest = &line[line.find(&format!(" {name}="))? + name.len() + 2..];
         let v = rest.split_whitespace().next()?;
@@ -323,7 +318,7 @@ pub fn seconds_per_slice(log: &str, step: u64) -> Vec<f64> {
     let (mut first, mut started) = (None, HashMap::new());
     let mut ends: Vec<(f64, u64)> = Vec::new();
     for line in log.lines() {
-        let Some(t) = at(line) else { continue };
+        let Some(t) = log_time(line) else { continue };
         first.get_or_insert(t);
         let Some(source) = field(line, "source") else {
             continue;
@@ -467,18 +462,20 @@ pub fn run_harvest(snodo: &Path, config: &Path, sources: &[String]) -> Result<Ti
 /// the last source's records were stored and searchable (the compaction that may follow is
 /// left out).
 pub fn seconds_to_last_finished(log: &str) -> Option<f64> {
-    let at = |line: &str| -> Option<f64> {
-        let ts = line.split_whitespace().next()?;
-        let t = chrono::DateTime::parse_from_rfc3339(ts).ok()?;
-        Some(t.timestamp_micros() as f64 / 1e6)
-    };
-    let first = log.lines().find_map(at)?;
+    let first = log.lines().find_map(log_time)?;
     let last = log
         .lines()
         .rev()
         .filter(|l| l.contains("harvest finished"))
-        .find_map(at)?;
+        .find_map(log_time)?;
     Some(last - first)
+}
+
+/// The time of a `snodo` log line (its RFC 3339 stamp), in seconds.
+fn log_time(line: &str) -> Option<f64> {
+    let ts = line.split_whitespace().next()?;
+    let t = chrono::DateTime::parse_from_rfc3339(ts).ok()?;
+    Some(t.timestamp_micros() as f64 / 1e6)
 }
 
 /// Copies the directory `from` to `to` (which must not exist), recursively.
