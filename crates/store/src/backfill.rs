@@ -141,14 +141,6 @@ fn run_phases(
     let began = Instant::now();
     let mut chunks = 0;
     loop {
-        if phase == Phase::Links {
-            // Linking walks the title and link keys in order. The store keeps an index of the
-            // link keys only (schema 8); this one lasts while the backfill does.
-            conn.execute_batch(
-                "CREATE INDEX IF NOT EXISTS record_keys_backfill_by_key ON record_keys(key)",
-            )
-            .ctx(CTX)?;
-        }
         let (total, mut done) = phase.totals(conn, &after).ctx(CTX)?;
         tracing::info!(
             phase = phase.as_str(),
@@ -191,10 +183,6 @@ fn run_phases(
                 None => {
                     let next = phase.next();
                     save(&tx, next.map(|p| (p, "")))?;
-                    if next.is_none() {
-                        tx.execute_batch("DROP INDEX IF EXISTS record_keys_backfill_by_key")
-                            .ctx(CTX)?;
-                    }
                     tx.commit().ctx(CTX)?;
                     match next {
                         Some(p) => (phase, after) = (p, String::new()),

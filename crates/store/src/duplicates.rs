@@ -88,24 +88,6 @@ pub(crate) fn match_keys(r: &Record) -> BTreeSet<String> {
     keys
 }
 
-/// The 64-bit hash (FNV-1a) of a title key's folded title, the same for `t:{locale}:{title}` and
-/// `t::{title}`; `None` for other keys. SQLite finds the holders of a title through an index of
-/// these (`record_keys_by_title`, schema 8): an index of the keys themselves is read and written
-/// at random by every new record and outgrew the writer's page cache (318 MB at 900,000 records,
-/// against 32 MiB: a store of 900,000 took 1.38× as long to take in 100,000 records as an empty
-/// one); this one is about 15 bytes an entry. Stored in the index, so it must never change. Two
-/// titles with one hash are told apart by their keys.
-pub(crate) fn title_hash(key: &str) -> Option<i64> {
-    let rest = key.strip_prefix("t:")?;
-    let (_, title) = rest.split_once(':')?;
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in title.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    Some(h as i64)
-}
-
 /// What decides whether two records that share only a title are the same: when and where.
 /// Small, so the backfill can keep it for many records instead of whole records.
 ///
@@ -490,19 +472,6 @@ mod tests {
 
     fn d(s: &str) -> Option<NaiveDate> {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
-    }
-
-    #[test]
-    fn a_title_hash_is_the_folded_title_s_whatever_its_locale_and_never_changes() {
-        let it = title_hash("t:it:piano del verde").unwrap();
-        assert_eq!(title_hash("t::piano del verde"), Some(it));
-        assert_ne!(title_hash("t:it:piano dei verdi"), Some(it));
-        assert_eq!(title_hash("u:a.example.it/p/1"), None);
-        assert_eq!(title_hash("l:a.example.it/p/1"), None);
-        assert_eq!(title_hash("t:no-second-colon"), None);
-        // Stored in every SQLite store: FNV-1a 64 of the title's bytes, pinned.
-        assert_eq!(title_hash("t::"), Some(0xcbf2_9ce4_8422_2325_u64 as i64));
-        assert_eq!(title_hash("t::a"), Some(0xaf63_dc4c_8601_ec8c_u64 as i64));
     }
 
     #[test]

@@ -140,26 +140,6 @@ ALTER TABLE sources ADD COLUMN swept_at TEXT;
 ALTER TABLE sources ADD COLUMN classified_with TEXT;
 CREATE INDEX records_live_ids ON records(source, id, gone_at) WHERE gone_at IS NULL;
 "#,
-    // 8: the holders of a title found through an index of the hash of its folded title
-    // (`title_hash`, see `duplicates::title_hash`) instead of an index of the keys themselves:
-    // every new record inserted two title keys at random places in that index, which outgrew the
-    // writer's page cache (318 MB at 900,000 records). An index of an expression needs a table
-    // with row ids (a `WITHOUT ROWID` table's indexes also hold its whole key), so `record_keys`
-    // is copied into one, in order. The link keys (`u:`, `l:`; in order within a source) keep
-    // an index of their own.
-    r#"
-CREATE TABLE record_keys_v8 (
-    record_id TEXT NOT NULL REFERENCES records(id) DEFERRABLE INITIALLY DEFERRED,
-    key       TEXT NOT NULL,
-    UNIQUE (record_id, key)
-) STRICT;
-INSERT INTO record_keys_v8 (record_id, key)
-    SELECT record_id, key FROM record_keys ORDER BY record_id, key;
-DROP TABLE record_keys;
-ALTER TABLE record_keys_v8 RENAME TO record_keys;
-CREATE INDEX record_keys_by_title ON record_keys(title_hash(key));
-CREATE INDEX record_keys_by_link ON record_keys(key) WHERE key < 't:' OR key >= 'u:';
-"#,
 ];
 
 /// The schema version this build writes.

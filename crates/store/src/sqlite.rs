@@ -855,9 +855,6 @@ pub(crate) fn configure_writer(conn: &Connection) -> rusqlite::Result<String> {
 
 /// `record_json(json, body)`: a record's JSON, from `body` when it is stored compressed there
 /// (migration 6), else from `json`.
-/// `title_hash(key)`: [`crate::duplicates::title_hash`], what the index `record_keys_by_title`
-/// holds (schema 8). Every connection to a store must have it: SQLite evaluates it whenever a
-/// row of `record_keys` is written, and when the index is checked.
 fn add_functions(conn: &Connection) -> rusqlite::Result<()> {
     use rusqlite::functions::FunctionFlags;
     use rusqlite::types::ValueRef;
@@ -869,19 +866,6 @@ fn add_functions(conn: &Connection) -> rusqlite::Result<()> {
             ValueRef::Blob(body) => codec::decompress_json(body)
                 .map_err(|e| rusqlite::Error::UserFunctionError(e.into())),
             _ => ctx.get::<String>(0),
-        },
-    )?;
-    conn.create_scalar_function(
-        "title_hash",
-        1,
-        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
-        |ctx| {
-            Ok(match ctx.get_raw(0) {
-                ValueRef::Text(key) => std::str::from_utf8(key)
-                    .ok()
-                    .and_then(crate::duplicates::title_hash),
-                _ => None,
-            })
         },
     )
 }
@@ -901,20 +885,6 @@ impl<'c> SqliteTx<'c> {
         Ok(self.conn.prepare_cached(sql)?.execute(p)?)
     }
 }
-
-/// The live records of other sources sharing a title key with record `?1` (of source `?2`),
-/// unless more than `?3` records (gone ones too) hold that key. Candidates come from
-/// `record_keys_by_title` by the hash of the folded title, then must hold the very key.
-pub(crate) const TITLE_PARTNERS: &str = "
-    SELECT o.record_id, 1, p.kind
-    FROM record_keys k
-    JOIN record_keys o ON title_hash(o.key) = title_hash(k.key) AND o.key = k.key
-    JOIN records p ON p.id = o.record_id
-    WHERE k.record_id = ?1 AND k.key >= 't:' AND k.key < 'u:'
-      AND p.source <> ?2 AND p.gone_at IS NULL
-      AND (SELECT COUNT(*) FROM (SELECT 1 FROM record_keys g
-                                 WHERE title_hash(g.key) = title_hash(k.key) AND g.key = k.key
-                                 LIMIT ?3 + 1)) <= ?3";
 
 impl WriteTx for SqliteTx<'_> {
     fn run_state(&mut self, run: i64) -> Result<Option<(String, String, i64)>, DbError> {
@@ -1085,41 +1055,31 @@ impl WriteTx for SqliteTx<'_> {
         Ok(())
     }
 
-    /// Link keys (`u:` and `l:`) through `record_keys_by_link`, title keys through
-    /// `record_keys_by_title` (the hash of the folded title, see schema 8): two statements, each
-    /// with its own index.
     fn key_partners(
         &mut self,
         id: &str,
         source: &str,
         max_holders: usize,
     ) -> Result<Vec<(String, bool, String)>, DbError> {
-        let mut out: Vec<(String, bool, String)> = self
+        Ok(self
             .conn
             .prepare_cached(
-                "SELECT o.record_id, 0, p.kind
+                "SELECT o.record_id, substr(k.key, 1, 1) = 't', p.kind
                  FROM record_keys k
                  JOIN record_keys o ON o.key = CASE substr(k.key, 1, 2)
                                                    WHEN 'u:' THEN 'l:' || substr(k.key, 3)
-                                                   ELSE 'u:' || substr(k.key, 3) END
-                                   AND (o.key < 't:' OR o.key >= 'u:')
+                                                   WHEN 'l:' THEN 'u:' || substr(k.key, 3)
+                                                   ELSE k.key END
                  JOIN records p ON p.id = o.record_id
-                 WHERE k.record_id = ?1 AND (k.key < 't:' OR k.key >= 'u:')
-                   AND p.source <> ?2 AND p.gone_at IS NULL",
+                 WHERE k.record_id = ?1 AND p.source <> ?2 AND p.gone_at IS NULL
+                   AND (substr(k.key, 1, 1) <> 't'
+                        OR (SELECT COUNT(*) FROM (SELECT 1 FROM record_keys g WHERE g.key = k.key
+                                                  LIMIT ?3 + 1)) <= ?3)",
             )?
-            .query_map(params![id, source], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        let titles = self
-            .conn
-            .prepare_cached(TITLE_PARTNERS)?
             .query_map(params![id, source, max_holders as i64], |row| {
                 Ok((row.get(0)?, row.get(1)?, row.get(2)?))
             })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        out.extend(titles);
-        Ok(out)
+            .collect::<rusqlite::Result<_>>()?)
     }
 
     fn record_json(&mut self, id: &str) -> Result<Option<String>, DbError> {

@@ -1616,104 +1616,6 @@ fn a_changed_title_or_a_gone_record_drops_the_link_and_bumps_both_sides() {
     });
 }
 
-/// The query plan of `sql` on the store's writer, one line per step.
-fn plan(s: &Store, sql: &str) -> String {
-    let w = s.sqlite_writer();
-    let mut st = w.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-    let n = st.parameter_count();
-    let params: Vec<rusqlite::types::Value> =
-        (0..n).map(|_| rusqlite::types::Value::Integer(1)).collect();
-    st.query_map(rusqlite::params_from_iter(params), |r| {
-        r.get::<_, String>(3)
-    })
-    .unwrap()
-    .collect::<rusqlite::Result<Vec<_>>>()
-    .unwrap()
-    .join("\n")
-}
-
-#[test]
-fn a_title_s_holders_are_found_through_the_index_of_title_hashes() {
-    let s = Store::open_in_memory().unwrap();
-    let p = plan(&s, crate::sqlite::TITLE_PARTNERS);
-    // The other holders and the holders counted, each through the hash of the title: never a
-    // scan of every key (a first harvest of a million records would then never end).
-    assert_eq!(
-        p.matches("USING INDEX record_keys_by_title").count(),
-        2,
-        "{p}"
-    );
-    assert!(!p.contains("SCAN o") && !p.contains("SCAN g"), "{p}");
-    // The keys of a record, in order (a link key's partners come through `record_keys_by_link`).
-    let p = plan(&s, "SELECT key FROM record_keys WHERE record_id = ?1");
-    assert!(p.contains("sqlite_autoindex_record_keys_1"), "{p}");
-    let p = plan(
-        &s,
-        "SELECT record_id FROM record_keys WHERE key = ?1 AND (key < 't:' OR key >= 'u:')",
-    );
-    assert!(p.contains("record_keys_by_link"), "{p}");
-}
-
-#[test]
-fn a_store_of_schema_7_keeps_its_keys_and_links_and_finds_titles_by_hash() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("snodo.sqlite");
-    let keys_before = {
-        let s = Store::open(&path).unwrap();
-        s.sync_sources(&[info("naz"), info("reg"), info("com")])
-            .unwrap();
-        let mut english = titled("naz", 1);
-        english
-            .title
-            .insert_plain("en", "Regional plan for sustainable mobility");
-        harvest(&s, "naz", &[english, rec("naz", 2, TITLE)], true, 0);
-        harvest(&s, "reg", &[titled("reg", 1)], true, 1);
-        let w = s.sqlite_writer();
-        // As schema 7 left it: the keys in a table without row ids, indexed by key.
-        w.execute_batch(
-            "CREATE TABLE record_keys_v7 (
-                 record_id TEXT NOT NULL REFERENCES records(id) DEFERRABLE INITIALLY DEFERRED,
-                 key       TEXT NOT NULL,
-                 PRIMARY KEY (record_id, key)
-             ) STRICT, WITHOUT ROWID;
-             INSERT INTO record_keys_v7 SELECT record_id, key FROM record_keys;
-             DROP TABLE record_keys;
-             ALTER TABLE record_keys_v7 RENAME TO record_keys;
-             CREATE INDEX record_keys_by_key ON record_keys(key);
-             PRAGMA user_version = 7;",
-        )
-        .unwrap();
-        written(&w).0
-    };
-    let s = Store::open(&path).unwrap();
-    assert_eq!(written(&s.sqlite_writer()).0, keys_before);
-    assert_eq!(same_as(&s, "naz:process:1"), ["reg:process:1"]);
-    // A newcomer with the title finds the holder whose dates agree, through the new index.
-    harvest(&s, "com", &[titled("com", 1)], true, 2);
-    assert_eq!(
-        same_as(&s, "com:process:1"),
-        ["naz:process:1", "reg:process:1"]
-    );
-    let names: Vec<String> = s
-        .sqlite_writer()
-        .prepare("SELECT name FROM sqlite_schema WHERE tbl_name = 'record_keys' ORDER BY name")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<rusqlite::Result<_>>()
-        .unwrap();
-    assert_eq!(
-        names,
-        [
-            "record_keys",
-            "record_keys_by_link",
-            "record_keys_by_title",
-            "sqlite_autoindex_record_keys_1"
-        ]
-    );
-    s.integrity_check().unwrap();
-}
-
 #[test]
 fn records_stored_before_the_migration_are_linked_on_open() {
     let dir = tempfile::tempdir().unwrap();
@@ -1733,11 +1635,6 @@ fn records_stored_before_the_migration_are_linked_on_open() {
     let max = s.max_seq().unwrap();
     assert_eq!(same_as(&s, "naz:process:1"), ["reg:process:1"]);
     assert_eq!(same_as(&s, "reg:process:1"), ["naz:process:1"]);
-    // The index of every key the backfill walked is gone with it: it would cost every new
-    // record a random write.
-    let left: i64 =
-        s.raw_i64("SELECT COUNT(*) FROM sqlite_schema WHERE name = 'record_keys_backfill_by_key'");
-    assert_eq!(left, 0);
     assert_eq!(
         s.changes_since(max - 2, 10).unwrap().len(),
         2,
