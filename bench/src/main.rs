@@ -207,18 +207,8 @@ fn main() -> Result<()> {
             }
             for label in ["first harvest", "again, nothing changed"] {
                 let t = snodo_bench::harvest::run_harvest(&snodo, &config, &[])?;
-                let runs: serde_json::Value = serde_json::from_str(&t.output)
-                    .with_context(|| format!("snodo harvest --json printed: {}", t.output))?;
-                let sum = |key: &str| -> u64 {
-                    runs.as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|r| {
-                            r.pointer(&format!("/counts/{key}"))
-                                .and_then(|v| v.as_u64())
-                        })
-                        .sum()
-                };
+                let runs = harvest_runs(&t.output)?;
+                let sum = |key: &str| summed(&runs, key);
                 let store = snodo_bench::harvest::disk_bytes(&data.join("snodo.sqlite3"))
                     + snodo_bench::harvest::disk_bytes(&data.join("snodo.sqlite3-wal"));
                 let index = snodo_bench::harvest::disk_bytes(&data.join("index"));
@@ -374,14 +364,14 @@ fn harvest_growth(
     let kept = work.join("data-before-last-tenth");
     let _ = std::fs::remove_dir_all(&kept);
     let t = run_harvest(snodo, config, before)?;
-    let stored: u64 = added(&t.output)?;
+    let stored = summed(&harvest_runs(&t.output)?, "added");
     std::fs::rename(&data, &kept).context("keeping the store of the first nine tenths")?;
     println!(
         "the first {} sources: {stored} records in {:.1} s",
         before.len(),
         t.secs
     );
-    let mut rows: Vec<(&str, f64, u64)> = Vec::new();
+    let mut rows: Vec<(&str, f64)> = Vec::new();
     for _ in 0..reps {
         for (label, from) in [
             ("into an empty store", None),
@@ -394,11 +384,11 @@ fn harvest_growth(
             let t = run_harvest(snodo, config, last)?;
             let secs = snodo_bench::harvest::seconds_to_last_finished(&t.log)
                 .context("the harvest's log has no \"harvest finished\" line")?;
-            let n = added(&t.output)?;
+            let n = summed(&harvest_runs(&t.output)?, "added");
             println!(
                 "the last {tail} sources {label}: {n} records stored and searchable in {secs:.1} s"
             );
-            rows.push((label, secs, n));
+            rows.push((label, secs));
         }
     }
     let mean = |label: &str| {
@@ -413,16 +403,21 @@ fn harvest_growth(
     Ok(())
 }
 
-/// Records added, summed over the runs `snodo harvest --json` printed.
-fn added(output: &str) -> Result<u64> {
-    let runs: serde_json::Value = serde_json::from_str(output)
-        .with_context(|| format!("snodo harvest --json printed: {output}"))?;
-    Ok(runs
-        .as_array()
+/// The runs `snodo harvest --json` printed.
+fn harvest_runs(output: &str) -> Result<serde_json::Value> {
+    serde_json::from_str(output).with_context(|| format!("snodo harvest --json printed: {output}"))
+}
+
+/// One of the runs' counts (`added`, `unchanged`, `failed`), summed over the runs.
+fn summed(runs: &serde_json::Value, key: &str) -> u64 {
+    runs.as_array()
         .into_iter()
         .flatten()
-        .filter_map(|r| r.pointer("/counts/added").and_then(|v| v.as_u64()))
-        .sum())
+        .filter_map(|r| {
+            r.pointer(&format!("/counts/{key}"))
+                .and_then(|v| v.as_u64())
+        })
+        .sum()
 }
 
 fn cmd_run(args: &Args, seed: u64) -> Result<()> {
