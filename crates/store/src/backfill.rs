@@ -141,6 +141,14 @@ fn run_phases(
     let began = Instant::now();
     let mut chunks = 0;
     loop {
+        if phase == Phase::Links {
+            // Linking walks the title and link keys in order; the store indexes only their
+            // hashes (schema 8). This index lasts as long as the backfill.
+            conn.execute_batch(
+                "CREATE INDEX IF NOT EXISTS record_keys_backfill_by_key ON record_keys(key)",
+            )
+            .ctx(CTX)?;
+        }
         let (total, mut done) = phase.totals(conn, &after).ctx(CTX)?;
         tracing::info!(
             phase = phase.as_str(),
@@ -183,6 +191,10 @@ fn run_phases(
                 None => {
                     let next = phase.next();
                     save(&tx, next.map(|p| (p, "")))?;
+                    if next.is_none() {
+                        tx.execute_batch("DROP INDEX IF EXISTS record_keys_backfill_by_key")
+                            .ctx(CTX)?;
+                    }
                     tx.commit().ctx(CTX)?;
                     match next {
                         Some(p) => (phase, after) = (p, String::new()),

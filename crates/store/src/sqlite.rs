@@ -854,7 +854,8 @@ pub(crate) fn configure_writer(conn: &Connection) -> rusqlite::Result<String> {
 }
 
 /// `record_json(json, body)`: a record's JSON, from `body` when it is stored compressed there
-/// (migration 6), else from `json`.
+/// (migration 6), else from `json`. `snodo_key_hash(key)`: [`crate::duplicates::key_hash`], for
+/// migration 8 (nothing in the schema calls it, so plain SQLite reads and checks the file).
 fn add_functions(conn: &Connection) -> rusqlite::Result<()> {
     use rusqlite::functions::FunctionFlags;
     use rusqlite::types::ValueRef;
@@ -867,6 +868,12 @@ fn add_functions(conn: &Connection) -> rusqlite::Result<()> {
                 .map_err(|e| rusqlite::Error::UserFunctionError(e.into())),
             _ => ctx.get::<String>(0),
         },
+    )?;
+    conn.create_scalar_function(
+        "snodo_key_hash",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| Ok(crate::duplicates::key_hash(&ctx.get::<String>(0)?)),
     )
 }
 
@@ -885,6 +892,27 @@ impl<'c> SqliteTx<'c> {
         Ok(self.conn.prepare_cached(sql)?.execute(p)?)
     }
 }
+
+/// The live records of other sources that partner record `?1` (of source `?2`): those holding
+/// one of its title keys, unless more than `?3` records (gone ones too) hold that key, and the
+/// other ends of its links (`u:` ↔ `l:`). Candidates come through `record_keys_by_hash` (the
+/// partner's hash: the same for a title, the lowest bit flipped for a link; see
+/// `duplicates::key_hash`), then must hold the very key. Second column: shared by title.
+pub(crate) const KEY_PARTNERS: &str = "
+    SELECT o.record_id, substr(k.key, 1, 1) = 't', p.kind
+    FROM record_keys k
+    JOIN record_keys o
+      ON o.hash = CASE substr(k.key, 1, 1) WHEN 't' THEN k.hash
+                                           ELSE k.hash + 1 - 2 * (k.hash & 1) END
+     AND o.key = CASE substr(k.key, 1, 2) WHEN 'u:' THEN 'l:' || substr(k.key, 3)
+                                          WHEN 'l:' THEN 'u:' || substr(k.key, 3)
+                                          ELSE k.key END
+    JOIN records p ON p.id = o.record_id
+    WHERE k.record_id = ?1 AND p.source <> ?2 AND p.gone_at IS NULL
+      AND (substr(k.key, 1, 1) <> 't'
+           OR (SELECT COUNT(*) FROM (SELECT 1 FROM record_keys g
+                                     WHERE g.hash = k.hash AND g.key = k.key
+                                     LIMIT ?3 + 1)) <= ?3)";
 
 impl WriteTx for SqliteTx<'_> {
     fn run_state(&mut self, run: i64) -> Result<Option<(String, String, i64)>, DbError> {
@@ -1048,9 +1076,9 @@ impl WriteTx for SqliteTx<'_> {
         self.exec("DELETE FROM record_keys WHERE record_id = ?1", [id])?;
         let mut ins = self
             .conn
-            .prepare_cached("INSERT INTO record_keys (record_id, key) VALUES (?1, ?2)")?;
+            .prepare_cached("INSERT INTO record_keys (record_id, key, hash) VALUES (?1, ?2, ?3)")?;
         for k in keys {
-            ins.execute(params![id, k])?;
+            ins.execute(params![id, k, crate::duplicates::key_hash(k)])?;
         }
         Ok(())
     }
@@ -1063,19 +1091,7 @@ impl WriteTx for SqliteTx<'_> {
     ) -> Result<Vec<(String, bool, String)>, DbError> {
         Ok(self
             .conn
-            .prepare_cached(
-                "SELECT o.record_id, substr(k.key, 1, 1) = 't', p.kind
-                 FROM record_keys k
-                 JOIN record_keys o ON o.key = CASE substr(k.key, 1, 2)
-                                                   WHEN 'u:' THEN 'l:' || substr(k.key, 3)
-                                                   WHEN 'l:' THEN 'u:' || substr(k.key, 3)
-                                                   ELSE k.key END
-                 JOIN records p ON p.id = o.record_id
-                 WHERE k.record_id = ?1 AND p.source <> ?2 AND p.gone_at IS NULL
-                   AND (substr(k.key, 1, 1) <> 't'
-                        OR (SELECT COUNT(*) FROM (SELECT 1 FROM record_keys g WHERE g.key = k.key
-                                                  LIMIT ?3 + 1)) <= ?3)",
-            )?
+            .prepare_cached(KEY_PARTNERS)?
             .query_map(params![id, source, max_holders as i64], |row| {
                 Ok((row.get(0)?, row.get(1)?, row.get(2)?))
             })?

@@ -1616,6 +1616,140 @@ fn a_changed_title_or_a_gone_record_drops_the_link_and_bumps_both_sides() {
     });
 }
 
+/// The query plan of `sql` on the store's writer, one line per step.
+fn plan(s: &Store, sql: &str) -> String {
+    let w = s.sqlite_writer();
+    let mut st = w.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+    let params: Vec<rusqlite::types::Value> = (0..st.parameter_count())
+        .map(|_| rusqlite::types::Value::Integer(1))
+        .collect();
+    st.query_map(rusqlite::params_from_iter(params), |r| {
+        r.get::<_, String>(3)
+    })
+    .unwrap()
+    .collect::<rusqlite::Result<Vec<_>>>()
+    .unwrap()
+    .join("\n")
+}
+
+#[test]
+fn a_record_s_partners_are_found_through_the_index_of_key_hashes() {
+    let s = Store::open_in_memory().unwrap();
+    let p = plan(&s, crate::sqlite::KEY_PARTNERS);
+    // The record's own keys in order, then the other holders and the holders counted, each
+    // through the hash: never a scan of every key (a first harvest of a million records would
+    // then never end).
+    assert!(
+        p.contains("SEARCH k USING INDEX sqlite_autoindex_record_keys_1"),
+        "{p}"
+    );
+    assert!(
+        p.contains("SEARCH o USING INDEX record_keys_by_hash (hash=?)"),
+        "{p}"
+    );
+    assert!(
+        p.contains("SEARCH g USING INDEX record_keys_by_hash (hash=?)"),
+        "{p}"
+    );
+    assert!(
+        p.lines()
+            .filter(|l| l.starts_with("SCAN"))
+            .all(|l| l.contains("subquery")),
+        "{p}"
+    );
+}
+
+#[test]
+fn a_store_of_schema_7_keeps_its_keys_and_links_and_finds_partners_by_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snodo.sqlite");
+    let linking = |source: &str, n: usize| {
+        let mut r = rec(source, n, "Avviso");
+        r.description_html.insert_sanitized(
+            "it",
+            r#"<p>Vedi <a href="https://naz.example.it/processes/7/">qui</a></p>"#,
+        );
+        r
+    };
+    let keys_before = {
+        let s = Store::open(&path).unwrap();
+        s.sync_sources(&[info("naz"), info("reg"), info("com")])
+            .unwrap();
+        let mut english = titled("naz", 1);
+        english
+            .title
+            .insert_plain("en", "Regional plan for sustainable mobility");
+        harvest(
+            &s,
+            "naz",
+            &[english, rec("naz", 2, TITLE), rec("naz", 7, "Avviso")],
+            true,
+            0,
+        );
+        harvest(&s, "reg", &[titled("reg", 1)], true, 1);
+        let w = s.sqlite_writer();
+        // As schema 7 left it: the keys in a table without row ids, indexed by key.
+        w.execute_batch(
+            "CREATE TABLE record_keys_v7 (
+                 record_id TEXT NOT NULL REFERENCES records(id) DEFERRABLE INITIALLY DEFERRED,
+                 key       TEXT NOT NULL,
+                 PRIMARY KEY (record_id, key)
+             ) STRICT, WITHOUT ROWID;
+             INSERT INTO record_keys_v7 SELECT record_id, key FROM record_keys;
+             DROP TABLE record_keys;
+             ALTER TABLE record_keys_v7 RENAME TO record_keys;
+             CREATE INDEX record_keys_by_key ON record_keys(key);
+             PRAGMA user_version = 7;",
+        )
+        .unwrap();
+        written(&w).0
+    };
+    let s = Store::open(&path).unwrap();
+    assert_eq!(written(&s.sqlite_writer()).0, keys_before);
+    assert_eq!(same_as(&s, "naz:process:1"), ["reg:process:1"]);
+    // Newcomers find partners through the migrated keys: one with the title and dates, one
+    // that links to a page of the store.
+    harvest(&s, "com", &[titled("com", 1), linking("com", 2)], true, 2);
+    assert_eq!(
+        same_as(&s, "com:process:1"),
+        ["naz:process:1", "reg:process:1"]
+    );
+    assert_eq!(same_as(&s, "com:process:2"), ["naz:process:7"]);
+    let stale: i64 =
+        s.raw_i64("SELECT COUNT(*) FROM record_keys WHERE hash <> snodo_key_hash(key)");
+    assert_eq!(stale, 0, "every migrated key has its hash");
+    let names: Vec<String> = s
+        .sqlite_writer()
+        .prepare("SELECT name FROM sqlite_schema WHERE tbl_name = 'record_keys' ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!(
+        names,
+        [
+            "record_keys",
+            "record_keys_by_hash",
+            "sqlite_autoindex_record_keys_1"
+        ]
+    );
+    s.integrity_check().unwrap();
+    drop(s);
+    // Plain SQLite, without Snodo's functions, checks the file and writes keys.
+    let plain = Connection::open(&path).unwrap();
+    let check: String = plain
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    plain
+        .execute(
+            "DELETE FROM record_keys WHERE record_id = 'com:process:2'",
+            [],
+        )
+        .unwrap();
+}
+
 #[test]
 fn records_stored_before_the_migration_are_linked_on_open() {
     let dir = tempfile::tempdir().unwrap();
@@ -1635,6 +1769,11 @@ fn records_stored_before_the_migration_are_linked_on_open() {
     let max = s.max_seq().unwrap();
     assert_eq!(same_as(&s, "naz:process:1"), ["reg:process:1"]);
     assert_eq!(same_as(&s, "reg:process:1"), ["naz:process:1"]);
+    // The index of every key the backfill walked is gone with it: it would cost every new
+    // record a random write.
+    let left: i64 =
+        s.raw_i64("SELECT COUNT(*) FROM sqlite_schema WHERE name = 'record_keys_backfill_by_key'");
+    assert_eq!(left, 0);
     assert_eq!(
         s.changes_since(max - 2, 10).unwrap().len(),
         2,
