@@ -28,6 +28,11 @@ pub fn english_sources(sources: usize) -> usize {
     (sources * 15 / 100).max(1)
 }
 
+/// 1: every record's page on its source's own host (`bench-{k}.example.it`), as on a real
+/// platform; before (0), on a random comune's host, so every record's URL key landed at a random
+/// place in the store's index of keys.
+pub const PAGES_LAYOUT: u32 = 1;
+
 /// What the page files hold, written last so that an interrupted write is done again.
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
 pub struct Manifest {
@@ -37,6 +42,10 @@ pub struct Manifest {
     /// Pages per source.
     pub pages: Vec<usize>,
     pub bytes: u64,
+    /// How the pages are laid out ([`PAGES_LAYOUT`]); pages of another layout are written
+    /// again.
+    #[serde(default)]
+    pub layout: u32,
     /// The records' text (title, summary and description, as UTF-8): what the store's size is
     /// compared with.
     pub text_bytes: u64,
@@ -48,7 +57,7 @@ pub fn write_pages(seed: u64, records: u64, sources: usize, dir: &Path) -> Resul
     let manifest_path = dir.join("manifest.json");
     if let Ok(text) = fs::read_to_string(&manifest_path) {
         if let Ok(m) = serde_json::from_str::<Manifest>(&text) {
-            if (m.seed, m.records, m.sources) == (seed, records, sources) {
+            if (m.seed, m.records, m.sources, m.layout) == (seed, records, sources, PAGES_LAYOUT) {
                 return Ok(m);
             }
         }
@@ -69,6 +78,7 @@ pub fn write_pages(seed: u64, records: u64, sources: usize, dir: &Path) -> Resul
         sources,
         pages: vec![0; sources],
         bytes: 0,
+        layout: PAGES_LAYOUT,
         text_bytes: 0,
     };
     let flush = |k: usize, items: &mut Vec<Value>, m: &mut Manifest| -> Result<()> {
@@ -98,7 +108,7 @@ pub fn write_pages(seed: u64, records: u64, sources: usize, dir: &Path) -> Resul
             .iter()
             .map(|t| first_text(t).len() as u64)
             .sum::<u64>();
-        buffers[k].push(item(&r, i));
+        buffers[k].push(item(&r, i, k));
         if buffers[k].len() == PER_PAGE {
             flush(k, &mut buffers[k], &mut manifest)?;
         }
@@ -117,15 +127,17 @@ fn first_text(t: &snodo_model::LocalizedText) -> String {
         .unwrap_or_default()
 }
 
-/// One item as a JSON API publishes it: the body as HTML paragraphs.
-fn item(r: &Record, i: u64) -> Value {
+/// One item as the JSON API of source `k` publishes it: the body as HTML paragraphs, the page
+/// on the source's own host.
+fn item(r: &Record, i: u64, k: usize) -> Value {
+    let path = r.url.splitn(4, '/').nth(3).unwrap_or_default();
     let body: String = first_text(&r.description)
         .split('\n')
         .map(|p| format!("<p>{p}</p>"))
         .collect();
     json!({
         "id": i,
-        "url": r.url,
+        "url": format!("https://bench-{k}.example.it/{path}"),
         "title": first_text(&r.title),
         "summary": first_text(&r.summary),
         "description": body,
@@ -577,12 +589,28 @@ mod tests {
                 let path = dir.path().join(k.to_string()).join(format!("{p}.json"));
                 let v: Vec<Value> = serde_json::from_slice(&fs::read(path).unwrap()).unwrap();
                 assert!(v.len() <= PER_PAGE);
+                // Every page on its source's host, as a real platform's.
+                let host = format!("https://bench-{k}.example.it/");
+                assert!(v
+                    .iter()
+                    .all(|i| i["url"].as_str().unwrap().starts_with(&host)));
                 v.len()
             })
             .sum();
         assert_eq!(items, 450);
         // written once: the second call finds the manifest
         assert_eq!(write_pages(7, 450, 6, dir.path()).unwrap(), m);
+        // pages of an older layout are written again
+        let mut old: Value =
+            serde_json::from_slice(&fs::read(dir.path().join("manifest.json")).unwrap()).unwrap();
+        old.as_object_mut().unwrap().remove("layout");
+        fs::write(dir.path().join("manifest.json"), old.to_string()).unwrap();
+        fs::write(dir.path().join("2").join("1.json"), "[]").unwrap();
+        assert_eq!(write_pages(7, 450, 6, dir.path()).unwrap(), m);
+        assert_ne!(
+            fs::read(dir.path().join("2").join("1.json")).unwrap(),
+            b"[]"
+        );
 
         let (status, headers, body) =
             answer("/s/2?per_page=100&page=1", None, dir.path(), &m.pages, "t");
