@@ -140,25 +140,27 @@ ALTER TABLE sources ADD COLUMN swept_at TEXT;
 ALTER TABLE sources ADD COLUMN classified_with TEXT;
 CREATE INDEX records_live_ids ON records(source, id, gone_at) WHERE gone_at IS NULL;
 "#,
-    // 8: the partners of a key found through an index of its hash (`hash`, see
-    // `duplicates::key_hash`) instead of an index of the keys themselves: every new record
-    // inserted its keys at random places in that index, which outgrew the writer's page cache
-    // (318 MB at 900,000 records). The hash's index needs a table with row ids (a `WITHOUT
-    // ROWID` table's indexes also hold its whole primary key), so `record_keys` is copied into
-    // one, in order. `snodo_key_hash` is this migration's only use of a function of Snodo's:
-    // the stored column needs none.
+    // 8: the holders of a title found through an index of the hash of its folded title
+    // (`title_hash`, see `duplicates::title_hash`) instead of an index of the keys themselves:
+    // every new record inserted two title keys at random places in that index, which outgrew
+    // the writer's page cache (318 MB at 900,000 records). An index of the hash needs a table
+    // with row ids (a `WITHOUT ROWID` table's indexes also hold its whole primary key), so
+    // `record_keys` is copied into one, in order. The link keys (`u:`, `l:`; a source's pages
+    // come in order) keep an index of their own. `snodo_title_hash` is this migration's only
+    // use of a function of Snodo's: the stored column needs none.
     r#"
 CREATE TABLE record_keys_v8 (
-    record_id TEXT NOT NULL REFERENCES records(id) DEFERRABLE INITIALLY DEFERRED,
-    key       TEXT NOT NULL,
-    hash      INTEGER NOT NULL,
+    record_id  TEXT NOT NULL REFERENCES records(id) DEFERRABLE INITIALLY DEFERRED,
+    key        TEXT NOT NULL,
+    title_hash INTEGER,
     UNIQUE (record_id, key)
 ) STRICT;
-INSERT INTO record_keys_v8 (record_id, key, hash)
-    SELECT record_id, key, snodo_key_hash(key) FROM record_keys ORDER BY record_id, key;
+INSERT INTO record_keys_v8 (record_id, key, title_hash)
+    SELECT record_id, key, snodo_title_hash(key) FROM record_keys ORDER BY record_id, key;
 DROP TABLE record_keys;
 ALTER TABLE record_keys_v8 RENAME TO record_keys;
-CREATE INDEX record_keys_by_hash ON record_keys(hash);
+CREATE INDEX record_keys_by_title ON record_keys(title_hash) WHERE title_hash IS NOT NULL;
+CREATE INDEX record_keys_by_link ON record_keys(key) WHERE title_hash IS NULL;
 "#,
 ];
 

@@ -820,6 +820,9 @@ pub(crate) fn truncate_wal(conn: &Connection) -> rusqlite::Result<bool> {
     .map(|busy| busy == 0)
 }
 
+/// The size the WAL file is cut back to, and how much it holds before a checkpoint.
+const WAL_BYTES: i64 = 64 * 1024 * 1024;
+
 /// The writer's page cache, in KiB (the readers keep SQLite's default: they read few pages).
 const WRITER_CACHE_KIB: i64 = 32 * 1024;
 
@@ -835,7 +838,14 @@ pub(crate) fn configure_writer(conn: &Connection) -> rusqlite::Result<String> {
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     // The WAL file is cut back to this when it restarts; without it, it keeps the largest size
     // it ever reached (620 MB after a harvest of a million records).
-    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+    conn.pragma_update(None, "journal_size_limit", WAL_BYTES)?;
+    // A checkpoint copies every page written since the last one back into the file, once each
+    // however often it was written. SQLite's default (1,000 pages, 16 MB here) checkpointed a
+    // few batches at a time, so the pages every batch writes at random (the index of title
+    // hashes, ids) were copied again and again: in a store of 900,000 records checkpoints were a
+    // fifth of the writer's time. One WAL file's worth checkpoints a fourth as often.
+    let page: i64 = conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
+    conn.pragma_update(None, "wal_autocheckpoint", WAL_BYTES / page.max(512))?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     // SQLite's default page cache is 2 MiB: the writer's look-ups (record ids, duplicate keys)
     // read most pages back from the file. A first harvest of 100,000 records spent 9.4–10.4 s
@@ -854,7 +864,7 @@ pub(crate) fn configure_writer(conn: &Connection) -> rusqlite::Result<String> {
 }
 
 /// `record_json(json, body)`: a record's JSON, from `body` when it is stored compressed there
-/// (migration 6), else from `json`. `snodo_key_hash(key)`: [`crate::duplicates::key_hash`], for
+/// (migration 6), else from `json`. `snodo_title_hash(key)`: [`crate::duplicates::title_hash`], for
 /// migration 8 (nothing in the schema calls it, so plain SQLite reads and checks the file).
 fn add_functions(conn: &Connection) -> rusqlite::Result<()> {
     use rusqlite::functions::FunctionFlags;
@@ -870,10 +880,10 @@ fn add_functions(conn: &Connection) -> rusqlite::Result<()> {
         },
     )?;
     conn.create_scalar_function(
-        "snodo_key_hash",
+        "snodo_title_hash",
         1,
         FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
-        |ctx| Ok(crate::duplicates::key_hash(&ctx.get::<String>(0)?)),
+        |ctx| Ok(crate::duplicates::title_hash(&ctx.get::<String>(0)?)),
     )
 }
 
@@ -893,26 +903,32 @@ impl<'c> SqliteTx<'c> {
     }
 }
 
-/// The live records of other sources that partner record `?1` (of source `?2`): those holding
-/// one of its title keys, unless more than `?3` records (gone ones too) hold that key, and the
-/// other ends of its links (`u:` ↔ `l:`). Candidates come through `record_keys_by_hash` (the
-/// partner's hash: the same for a title, the lowest bit flipped for a link; see
-/// `duplicates::key_hash`), then must hold the very key. Second column: shared by title.
-pub(crate) const KEY_PARTNERS: &str = "
-    SELECT o.record_id, substr(k.key, 1, 1) = 't', p.kind
+/// The live records of other sources that hold a title key of record `?1` (of source `?2`),
+/// unless more than `?3` records (gone ones too) hold that key. Candidates come through
+/// `record_keys_by_title` by the hash of the folded title, then must hold the very key.
+pub(crate) const TITLE_PARTNERS: &str = "
+    SELECT o.record_id, 1, p.kind
     FROM record_keys k
-    JOIN record_keys o
-      ON o.hash = CASE substr(k.key, 1, 1) WHEN 't' THEN k.hash
-                                           ELSE k.hash + 1 - 2 * (k.hash & 1) END
-     AND o.key = CASE substr(k.key, 1, 2) WHEN 'u:' THEN 'l:' || substr(k.key, 3)
-                                          WHEN 'l:' THEN 'u:' || substr(k.key, 3)
-                                          ELSE k.key END
+    JOIN record_keys o ON o.title_hash = k.title_hash AND o.key = k.key
     JOIN records p ON p.id = o.record_id
-    WHERE k.record_id = ?1 AND p.source <> ?2 AND p.gone_at IS NULL
-      AND (substr(k.key, 1, 1) <> 't'
-           OR (SELECT COUNT(*) FROM (SELECT 1 FROM record_keys g
-                                     WHERE g.hash = k.hash AND g.key = k.key
-                                     LIMIT ?3 + 1)) <= ?3)";
+    WHERE k.record_id = ?1 AND k.title_hash IS NOT NULL
+      AND p.source <> ?2 AND p.gone_at IS NULL
+      AND (SELECT COUNT(*) FROM (SELECT 1 FROM record_keys g
+                                 WHERE g.title_hash = k.title_hash AND g.key = k.key
+                                 LIMIT ?3 + 1)) <= ?3";
+
+/// The live records of other sources at the other end of a link of record `?1` (of source
+/// `?2`): its page linked from theirs (`u:` ↔ `l:`), or theirs from its, through
+/// `record_keys_by_link`.
+pub(crate) const LINK_PARTNERS: &str = "
+    SELECT o.record_id, 0, p.kind
+    FROM record_keys k
+    JOIN record_keys o ON o.key = CASE substr(k.key, 1, 2) WHEN 'u:' THEN 'l:' || substr(k.key, 3)
+                                                           ELSE 'u:' || substr(k.key, 3) END
+                      AND o.title_hash IS NULL
+    JOIN records p ON p.id = o.record_id
+    WHERE k.record_id = ?1 AND k.title_hash IS NULL
+      AND p.source <> ?2 AND p.gone_at IS NULL";
 
 impl WriteTx for SqliteTx<'_> {
     fn run_state(&mut self, run: i64) -> Result<Option<(String, String, i64)>, DbError> {
@@ -1074,11 +1090,11 @@ impl WriteTx for SqliteTx<'_> {
 
     fn replace_keys(&mut self, id: &str, keys: &BTreeSet<String>) -> Result<(), DbError> {
         self.exec("DELETE FROM record_keys WHERE record_id = ?1", [id])?;
-        let mut ins = self
-            .conn
-            .prepare_cached("INSERT INTO record_keys (record_id, key, hash) VALUES (?1, ?2, ?3)")?;
+        let mut ins = self.conn.prepare_cached(
+            "INSERT INTO record_keys (record_id, key, title_hash) VALUES (?1, ?2, ?3)",
+        )?;
         for k in keys {
-            ins.execute(params![id, k, crate::duplicates::key_hash(k)])?;
+            ins.execute(params![id, k, crate::duplicates::title_hash(k)])?;
         }
         Ok(())
     }
@@ -1089,13 +1105,21 @@ impl WriteTx for SqliteTx<'_> {
         source: &str,
         max_holders: usize,
     ) -> Result<Vec<(String, bool, String)>, DbError> {
-        Ok(self
+        let mut out: Vec<(String, bool, String)> = self
             .conn
-            .prepare_cached(KEY_PARTNERS)?
-            .query_map(params![id, source, max_holders as i64], |row| {
+            .prepare_cached(LINK_PARTNERS)?
+            .query_map(params![id, source], |row| {
                 Ok((row.get(0)?, row.get(1)?, row.get(2)?))
             })?
-            .collect::<rusqlite::Result<_>>()?)
+            .collect::<rusqlite::Result<_>>()?;
+        let mut titles = self.conn.prepare_cached(TITLE_PARTNERS)?;
+        let titles = titles.query_map(params![id, source, max_holders as i64], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })?;
+        for t in titles {
+            out.push(t?);
+        }
+        Ok(out)
     }
 
     fn record_json(&mut self, id: &str) -> Result<Option<String>, DbError> {

@@ -171,6 +171,8 @@ fn open_creates_directory_and_migrations_are_idempotent() {
         .unwrap();
     assert_eq!(fk, 1);
     assert_eq!(page_size(&s), 16384);
+    // A checkpoint every 64 MiB of WAL, whatever the page size.
+    assert_eq!(autocheckpoint(&s), 4096);
     drop(s);
     // Reopening runs no migration twice (a second CREATE TABLE would fail).
     let s = Store::open(&path).unwrap();
@@ -182,7 +184,14 @@ fn open_creates_directory_and_migrations_are_idempotent() {
     file_with_4_kib_pages(&old);
     let s = Store::open(&old).unwrap();
     assert_eq!(page_size(&s), 4096);
+    assert_eq!(autocheckpoint(&s), 16384);
     s.integrity_check().unwrap();
+}
+
+fn autocheckpoint(s: &Store) -> i64 {
+    s.sqlite_writer()
+        .query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
+        .unwrap()
 }
 
 /// A database file as SQLite's defaults make it, before Snodo chose 16 KB pages.
@@ -1633,34 +1642,44 @@ fn plan(s: &Store, sql: &str) -> String {
 }
 
 #[test]
-fn a_record_s_partners_are_found_through_the_index_of_key_hashes() {
+fn a_record_s_partners_are_found_through_the_index_of_title_hashes_and_of_links() {
     let s = Store::open_in_memory().unwrap();
-    let p = plan(&s, crate::sqlite::KEY_PARTNERS);
-    // The record's own keys in order, then the other holders and the holders counted, each
-    // through the hash: never a scan of every key (a first harvest of a million records would
+    let no_scan = |p: &str| {
+        p.lines()
+            .filter(|l| l.starts_with("SCAN"))
+            .all(|l| l.contains("subquery"))
+    };
+    // The record's own keys, then the other holders and the holders counted, each through the
+    // hash of the title: never a scan of every key (a first harvest of a million records would
     // then never end).
+    let p = plan(&s, crate::sqlite::TITLE_PARTNERS);
     assert!(
         p.contains("SEARCH k USING INDEX sqlite_autoindex_record_keys_1"),
         "{p}"
     );
     assert!(
-        p.contains("SEARCH o USING INDEX record_keys_by_hash (hash=?)"),
+        p.contains("SEARCH o USING INDEX record_keys_by_title (title_hash=?)"),
         "{p}"
     );
     assert!(
-        p.contains("SEARCH g USING INDEX record_keys_by_hash (hash=?)"),
+        p.contains("SEARCH g USING INDEX record_keys_by_title (title_hash=?)"),
+        "{p}"
+    );
+    assert!(no_scan(&p), "{p}");
+    let p = plan(&s, crate::sqlite::LINK_PARTNERS);
+    assert!(
+        p.contains("SEARCH k USING INDEX sqlite_autoindex_record_keys_1"),
         "{p}"
     );
     assert!(
-        p.lines()
-            .filter(|l| l.starts_with("SCAN"))
-            .all(|l| l.contains("subquery")),
+        p.contains("SEARCH o USING INDEX record_keys_by_link (key=?)"),
         "{p}"
     );
+    assert!(no_scan(&p), "{p}");
 }
 
 #[test]
-fn a_store_of_schema_7_keeps_its_keys_and_links_and_finds_partners_by_hash() {
+fn a_store_of_schema_7_keeps_its_keys_and_links_and_finds_titles_by_hash() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("snodo.sqlite");
     let linking = |source: &str, n: usize| {
@@ -1716,8 +1735,11 @@ fn a_store_of_schema_7_keeps_its_keys_and_links_and_finds_partners_by_hash() {
     );
     assert_eq!(same_as(&s, "com:process:2"), ["naz:process:7"]);
     let stale: i64 =
-        s.raw_i64("SELECT COUNT(*) FROM record_keys WHERE hash <> snodo_key_hash(key)");
-    assert_eq!(stale, 0, "every migrated key has its hash");
+        s.raw_i64("SELECT COUNT(*) FROM record_keys WHERE title_hash IS NOT snodo_title_hash(key)");
+    assert_eq!(
+        stale, 0,
+        "every migrated title key has its hash, no other key one"
+    );
     let names: Vec<String> = s
         .sqlite_writer()
         .prepare("SELECT name FROM sqlite_schema WHERE tbl_name = 'record_keys' ORDER BY name")
@@ -1730,7 +1752,8 @@ fn a_store_of_schema_7_keeps_its_keys_and_links_and_finds_partners_by_hash() {
         names,
         [
             "record_keys",
-            "record_keys_by_hash",
+            "record_keys_by_link",
+            "record_keys_by_title",
             "sqlite_autoindex_record_keys_1"
         ]
     );
