@@ -142,8 +142,8 @@ fn run_phases(
     let mut chunks = 0;
     loop {
         if phase == Phase::Links {
-            // Linking walks the title and link keys in order; the store indexes only their
-            // hashes (schema 8). This index lasts as long as the backfill.
+            // Linking walks the title and link keys in order; the store indexes titles only by
+            // their hashes (schema 8). This index lasts as long as the backfill.
             conn.execute_batch(
                 "CREATE INDEX IF NOT EXISTS record_keys_backfill_by_key ON record_keys(key)",
             )

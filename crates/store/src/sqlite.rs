@@ -864,8 +864,9 @@ pub(crate) fn configure_writer(conn: &Connection) -> rusqlite::Result<String> {
 }
 
 /// `record_json(json, body)`: a record's JSON, from `body` when it is stored compressed there
-/// (migration 6), else from `json`. `snodo_title_hash(key)`: [`crate::duplicates::title_hash`], for
-/// migration 8 (nothing in the schema calls it, so plain SQLite reads and checks the file).
+/// (migration 6), else from `json`. `snodo_title_hash(key)`:
+/// [`crate::duplicates::title_hash`], for migration 8 (nothing in the schema calls it, so plain
+/// SQLite reads and checks the file).
 fn add_functions(conn: &Connection) -> rusqlite::Result<()> {
     use rusqlite::functions::FunctionFlags;
     use rusqlite::types::ValueRef;
