@@ -1106,20 +1106,21 @@ impl WriteTx for SqliteTx<'_> {
         source: &str,
         max_holders: usize,
     ) -> Result<Vec<(String, bool, String)>, DbError> {
-        let mut out: Vec<(String, bool, String)> = self
+        type Partner = (String, bool, String);
+        let partner = |row: &rusqlite::Row<'_>| -> rusqlite::Result<Partner> {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        };
+        let mut out: Vec<Partner> = self
             .conn
             .prepare_cached(LINK_PARTNERS)?
-            .query_map(params![id, source], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-            })?
+            .query_map(params![id, source], partner)?
             .collect::<rusqlite::Result<_>>()?;
-        let mut titles = self.conn.prepare_cached(TITLE_PARTNERS)?;
-        let titles = titles.query_map(params![id, source, max_holders as i64], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-        })?;
-        for t in titles {
-            out.push(t?);
-        }
+        let titles: Vec<Partner> = self
+            .conn
+            .prepare_cached(TITLE_PARTNERS)?
+            .query_map(params![id, source, max_holders as i64], partner)?
+            .collect::<rusqlite::Result<_>>()?;
+        out.extend(titles);
         Ok(out)
     }
 
