@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 use snodo_model::{Kind, LocalizedText, Record};
 use tantivy::TantivyDocument;
 
-use crate::pairs::{Analyzers, PairWords};
-use crate::schema::{Fields, LangGroup, PerLang};
+use crate::analysed::Analyzers;
+use crate::pairs::{PairWords, Pairs};
+use crate::schema::{Fields, LangGroup};
 
 /// What a hit needs to be displayed, stored as JSON with the document, so that search never
 /// touches the store. Texts are kept in every locale; the hit picks one at query time.
@@ -126,12 +127,6 @@ pub fn place_terms(t: &snodo_model::Territory) -> Vec<String> {
     terms
 }
 
-fn add_localized(doc: &mut TantivyDocument, fields: PerLang, text: &LocalizedText) {
-    for (locale, t) in text.iter() {
-        doc.add_text(fields.get(LangGroup::of_locale(locale)), t);
-    }
-}
-
 /// The texts of a record that go to its body field (the title too, which also has its own).
 pub(crate) fn body_texts(r: &Record) -> impl Iterator<Item = &LocalizedText> {
     [&r.title, &r.subtitle, &r.summary, &r.description].into_iter()
@@ -144,11 +139,13 @@ pub(crate) fn name_texts(r: &Record) -> impl Iterator<Item = &LocalizedText> {
         .chain(&r.topics)
 }
 
-/// Builds the index document of a record; with the generation's common words, its pair terms.
+/// Builds the index document of a record, its texts analysed by `analyzers` (see
+/// [`crate::analysed`]); with the generation's common words, its pair terms.
 pub(crate) fn to_document(
     f: &Fields,
     r: &Record,
-    pairs: Option<(&PairWords, &mut Analyzers)>,
+    analyzers: &mut Analyzers,
+    pairs: Option<&PairWords>,
 ) -> Result<TantivyDocument, serde_json::Error> {
     let id = r.id.to_string();
     let mut doc = TantivyDocument::default();
@@ -196,22 +193,40 @@ pub(crate) fn to_document(
     );
     doc.add_u64(f.tie, id_hash(&id));
 
-    add_localized(&mut doc, f.title, &r.title);
-    for t in body_texts(r) {
-        add_localized(&mut doc, f.body, t);
+    // Each text is analysed once, for its fields and its pairs alike. The title goes to the
+    // title's field, and first to the body with the rest.
+    let (mut title_pairs, mut body_pairs) = (Pairs::default(), Pairs::default());
+    for (i, t) in body_texts(r).enumerate() {
+        for (locale, s) in t.iter() {
+            let g = LangGroup::of_locale(locale);
+            let encoded = analyzers.encode(g, s);
+            if let Some(words) = pairs {
+                if i == 0 {
+                    words.add(&mut title_pairs, &encoded);
+                }
+                words.add(&mut body_pairs, &encoded);
+            }
+            if i == 0 {
+                doc.add_text(f.title.get(g), &encoded);
+            }
+            doc.add_text(f.body.get(g), encoded);
+        }
     }
     // Names given in a language go to that language's field.
     for t in name_texts(r) {
-        add_localized(&mut doc, f.extra, t);
+        for (locale, s) in t.iter() {
+            let g = LangGroup::of_locale(locale);
+            let encoded = analyzers.encode(g, s);
+            if let Some(words) = pairs {
+                words.add(&mut body_pairs, &encoded);
+            }
+            doc.add_text(f.extra.get(g), encoded);
+        }
     }
-    // Analysing the texts once more for their pairs costs less than handing tantivy the
-    // tokens of the first analysis (pre-tokenized values are copied into the document and out
-    // again: a rebuild of 100k took 45 s that way, 33 s this way). The pairs themselves are
-    // pre-tokenized: their positions are their first words'.
-    if let Some((words, analyzers)) = pairs {
-        let (title, body) = words.of_record(r, analyzers);
-        doc.add_pre_tokenized_text(f.pairs_title, title);
-        doc.add_pre_tokenized_text(f.pairs_body, body);
+    // The pairs are pre-tokenized: their positions are their first words'.
+    if pairs.is_some() {
+        doc.add_pre_tokenized_text(f.pairs_title, title_pairs.into_field());
+        doc.add_pre_tokenized_text(f.pairs_body, body_pairs.into_field());
     }
 
     // Names without a language (places, method codes) go to every language's field, so that
@@ -243,8 +258,8 @@ pub(crate) fn to_document(
     }
     everywhere.extend(r.methods.iter().map(String::as_str));
     for e in &everywhere {
-        for field in f.extra.all() {
-            doc.add_text(field, e);
+        for g in LangGroup::ALL {
+            doc.add_text(f.extra.get(g), analyzers.encode(g, e));
         }
     }
     let extra: Vec<&str> = name_texts(r)
@@ -256,11 +271,11 @@ pub(crate) fn to_document(
     // `Fields::words`).
     for t in [&r.title, &r.subtitle, &r.summary] {
         for (_, s) in t.iter() {
-            doc.add_text(f.words, s);
+            doc.add_text(f.words, analyzers.encode(LangGroup::Other, s));
         }
     }
     for e in &extra {
-        doc.add_text(f.words, e);
+        doc.add_text(f.words, analyzers.encode(LangGroup::Other, e));
     }
 
     let display = Display {

@@ -48,6 +48,7 @@
 //! (write-then-rename), so searches see either the old or the new index, never a half-built one,
 //! and a crash during a rebuild leaves the old index in place.
 
+mod analysed;
 mod collect;
 mod document;
 mod error;
@@ -398,6 +399,10 @@ fn open_writer(
     heap: usize,
     dir: Option<&Path>,
 ) -> Result<IndexWriter<TantivyDocument>, IndexError> {
+    // The writer's own handle on the index, with the tokenizers that read analysed texts (see
+    // `analysed`); searches keep the index's analysers.
+    let mut index = index.clone();
+    index.set_tokenizers(analysed::write_tokenizers());
     let writer = index
         .writer_with_num_threads(threads, heap)
         .map_err(|e| writer_error(e, dir))?;
@@ -760,7 +765,7 @@ impl Index {
             message: "the index writer was closed".into(),
         })?;
         let f = &generation.fields;
-        let mut analyzers = generation.pairs.as_ref().map(|_| pairs::Analyzers::new());
+        let mut analyzers = analysed::Analyzers::new();
         let result = (|| -> Result<(), IndexError> {
             for change in changes {
                 match change {
@@ -769,12 +774,12 @@ impl Index {
                         writer.delete_term(Term::from_field_text(f.id, &record.id.to_string()));
                     }
                     IndexChange::Upsert(record) => {
-                        let pairs = generation.pairs.as_deref().zip(analyzers.as_mut());
-                        let doc = document::to_document(f, record, pairs).map_err(|e| {
-                            IndexError::Engine {
+                        let pairs = generation.pairs.as_deref();
+                        let doc = document::to_document(f, record, &mut analyzers, pairs).map_err(
+                            |e| IndexError::Engine {
                                 message: format!("record {}: {e}", record.id),
-                            }
-                        })?;
+                            },
+                        )?;
                         writer.delete_term(Term::from_field_text(f.id, &record.id.to_string()));
                         writer.add_document(doc).map_err(engine)?;
                     }
@@ -809,7 +814,7 @@ impl Index {
         // The common words whose pairs every document gets: from the index being replaced when
         // it is large enough, else from the first records.
         let mut records = records.filter(document::is_canonical);
-        let mut analyzers = pairs::Analyzers::new();
+        let mut analyzers = analysed::Analyzers::new();
         let old = self.generation();
         let old_searcher = old.reader.searcher();
         let (sample, words) = if old_searcher.num_docs() >= pairs::SAMPLE as u64 {
@@ -852,12 +857,11 @@ impl Index {
             // a collision only costs a harmless delete of the record's own id).
             let mut seen = std::collections::HashSet::new();
             for record in sample.into_iter().chain(records) {
-                let pairs = fresh.pairs.as_deref().map(|p| (p, &mut analyzers));
-                let doc = document::to_document(&fresh.fields, &record, pairs).map_err(|e| {
-                    IndexError::Engine {
+                let pairs = fresh.pairs.as_deref();
+                let doc = document::to_document(&fresh.fields, &record, &mut analyzers, pairs)
+                    .map_err(|e| IndexError::Engine {
                         message: format!("record {}: {e}", record.id),
-                    }
-                })?;
+                    })?;
                 let id = record.id.to_string();
                 if !seen.insert(document::id_hash(&id)) {
                     writer.delete_term(Term::from_field_text(fresh.fields.id, &id));

@@ -23,12 +23,13 @@ use std::fs;
 use std::path::Path;
 
 use snodo_model::{LocalizedText, Record};
-use tantivy::tokenizer::{PreTokenizedString, TextAnalyzer, Token};
+use tantivy::tokenizer::{PreTokenizedString, Token};
 use tantivy::Searcher;
 
+use crate::analysed::{self, Analyzers};
 use crate::error::IndexError;
 use crate::query::walk_terms;
-use crate::schema::{analyzer, Fields, LangGroup};
+use crate::schema::{Fields, LangGroup};
 
 /// Name of the file, inside an index generation directory, that lists its common words.
 pub const FILE: &str = "pair-words";
@@ -67,37 +68,6 @@ pub(crate) struct PairWords {
     words: Words,
     /// How many records they were chosen from.
     from: u64,
-}
-
-/// One analyser per language group, built once per batch of documents.
-pub(crate) struct Analyzers([TextAnalyzer; 3]);
-
-impl Analyzers {
-    pub(crate) fn new() -> Analyzers {
-        Analyzers(LangGroup::ALL.map(|g| analyzer(g.stemmer())))
-    }
-
-    fn get(&mut self, g: LangGroup) -> &mut TextAnalyzer {
-        &mut self.0[g.index()]
-    }
-
-    /// The tokens of `text`.
-    pub(crate) fn analyse(&mut self, g: LangGroup, text: &str) -> Vec<Token> {
-        let mut tokens = Vec::new();
-        let mut stream = self.get(g).token_stream(text);
-        while let Some(t) = stream.next() {
-            tokens.push(t.clone());
-        }
-        tokens
-    }
-
-    /// The terms of `text` with their positions.
-    fn terms(&mut self, g: LangGroup, text: &str) -> Vec<(usize, String)> {
-        self.analyse(g, text)
-            .into_iter()
-            .map(|t| (t.position, t.text))
-            .collect()
-    }
 }
 
 /// The term of two words `gap` positions apart: `a_b`, `a__b` with a stop word between. The
@@ -223,62 +193,32 @@ impl PairWords {
         out
     }
 
-    /// The pair terms of an analysed text, onto `out`: every two common words at most
-    /// [`MAX_GAP`] positions apart, whatever is between them (a phrase with a stop word inside
-    /// matches any word there, as it does by positions), at the first word's position plus
-    /// `base`.
-    fn add_pairs(&self, tokens: &[Token], base: usize, out: &mut Vec<Token>) {
-        for (i, a) in tokens.iter().enumerate() {
-            if !self.words.contains(&a.text) {
+    /// Adds the pair terms of an encoded text (see [`analysed`]) to `pairs`: every two common
+    /// words at most [`MAX_GAP`] positions apart, whatever is between them (a phrase with a
+    /// stop word inside matches any word there, as it does by positions), at the first word's
+    /// position after the texts added before, with a gap, so that no phrase of pairs spans two
+    /// texts.
+    pub(crate) fn add(&self, pairs: &mut Pairs, encoded: &str) {
+        let terms: Vec<(usize, &str)> = analysed::terms(encoded).map(|(p, t, _)| (p, t)).collect();
+        for (i, &(at, a)) in terms.iter().enumerate() {
+            if !self.words.contains(a) {
                 continue;
             }
-            for b in &tokens[i + 1..] {
-                let gap = b.position.saturating_sub(a.position);
+            for &(position, b) in &terms[i + 1..] {
+                let gap = position.saturating_sub(at);
                 if gap > MAX_GAP {
                     break;
                 }
-                if gap >= 1 && self.words.contains(&b.text) {
-                    out.push(Token {
-                        position: base + a.position,
-                        text: pair(&a.text, gap, &b.text),
+                if gap >= 1 && self.words.contains(b) {
+                    pairs.tokens.push(Token {
+                        position: pairs.base + at,
+                        text: pair(a, gap, b),
                         ..Token::default()
                     });
                 }
             }
         }
-    }
-
-    /// A record's pair terms for the title's pair field and the body's, each text's after the
-    /// previous one's with a gap, so that no phrase of pairs spans two texts.
-    pub(crate) fn of_record(
-        &self,
-        r: &Record,
-        analyzers: &mut Analyzers,
-    ) -> (PreTokenizedString, PreTokenizedString) {
-        let title = self.pairs_of(std::iter::once(&r.title), analyzers);
-        let body = self.pairs_of(body_texts(r), analyzers);
-        let field = |tokens| PreTokenizedString {
-            text: String::new(),
-            tokens,
-        };
-        (field(title), field(body))
-    }
-
-    /// The pair terms of `texts`, in every language each is given in, one after the other.
-    fn pairs_of<'a>(
-        &self,
-        texts: impl Iterator<Item = &'a LocalizedText>,
-        analyzers: &mut Analyzers,
-    ) -> Vec<Token> {
-        let (mut out, mut base) = (Vec::new(), 0);
-        for text in texts {
-            for (locale, t) in text.iter() {
-                let tokens = analyzers.analyse(LangGroup::of_locale(locale), t);
-                self.add_pairs(&tokens, base, &mut out);
-                base += next_base(&tokens);
-            }
-        }
-        out
+        pairs.base += terms.last().map_or(0, |t| t.0) + MAX_GAP + 2;
     }
 
     /// How a quoted phrase is searched in language group `g`'s fields.
@@ -317,9 +257,22 @@ impl PairWords {
     }
 }
 
-/// How far past a text's last position the next text's pairs start.
-fn next_base(tokens: &[Token]) -> usize {
-    tokens.last().map_or(0, |t| t.position) + MAX_GAP + 2
+/// The pair terms of a field's texts, built by [`PairWords::add`].
+#[derive(Default)]
+pub(crate) struct Pairs {
+    tokens: Vec<Token>,
+    /// Where the next text's positions start.
+    base: usize,
+}
+
+impl Pairs {
+    /// The value of the field: already analysed, its terms at their first words' positions.
+    pub(crate) fn into_field(self) -> PreTokenizedString {
+        PreTokenizedString {
+            text: String::new(),
+            tokens: self.tokens,
+        }
+    }
 }
 
 /// A quoted phrase as one language group analyses it.
@@ -348,11 +301,16 @@ mod tests {
     fn pairs_join_neighbouring_common_words_and_count_the_stop_words_between() {
         let mut an = Analyzers::new();
         let p = words(&["bilanc", "partecip", "patt", "collabor"]);
-        let mut out = Vec::new();
+        let mut out = Pairs {
+            tokens: Vec::new(),
+            base: 100,
+        };
         let text = "Il bilancio partecipativo e i patti di collaborazione, bilancio nuovo";
-        p.add_pairs(&an.analyse(LangGroup::It, text), 100, &mut out);
+        p.add(&mut out, &an.encode(LangGroup::It, text));
+        // The next text's pairs start past this one's last word (position 9), with a gap.
+        assert_eq!(out.base, 100 + 9 + MAX_GAP + 2);
         // Like positions, pairs see through stop words and punctuation.
-        let pairs: Vec<(usize, &str)> = out.iter().map(|t| (t.position, &*t.text)).collect();
+        let pairs: Vec<(usize, &str)> = out.tokens.iter().map(|t| (t.position, &*t.text)).collect();
         assert_eq!(
             pairs,
             [

@@ -33,8 +33,9 @@ use tantivy::schema::IndexRecordOption;
 use tantivy::termdict::TermMerger;
 use tantivy::{Searcher, Term};
 
+use crate::analysed::Analyzers;
 use crate::error::{engine, IndexError};
-use crate::pairs::{Analyzers, PairWords, PhraseTerms};
+use crate::pairs::{PairWords, PhraseTerms};
 use crate::schema::{fold_analyzer, stop_words, Fields, LangGroup, TITLE_BOOST};
 
 /// Longest accepted query, in characters.

@@ -86,7 +86,7 @@ impl LangGroup {
         }
     }
 
-    fn tokenizer(self) -> &'static str {
+    pub(crate) fn tokenizer(self) -> &'static str {
         match self {
             LangGroup::It => TOKENIZER_IT,
             LangGroup::En => TOKENIZER_EN,
