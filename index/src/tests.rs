@@ -922,6 +922,41 @@ fn upsert_replaces_and_remove_removes() {
 }
 
 #[test]
+fn batches_are_applied_in_order_each_committed_with_its_seq() {
+    let idx = Index::open_in_ram().unwrap();
+    let first = rec("u", Kind::Process, "1", "Primo titolo");
+    let mut changed = first.clone();
+    changed.title = LocalizedText::single("it", "Secondo titolo");
+    let mut duplicate = rec("v", Kind::Process, "2", "Secondo titolo");
+    duplicate.same_as = vec!["u:process:1".into()];
+    let other = rec("w", Kind::Process, "3", "Terzo titolo");
+    let batches = vec![
+        (upserts(&[first, other.clone()]), 2),
+        (upserts(&[changed, duplicate]), 5),
+        (vec![IndexChange::Remove(other.id.to_string())], 6),
+    ];
+    // What each batch left searchable: the batches are applied in order, so the seq of the
+    // last one the writer committed is the index's.
+    let applied = idx.apply_batches(&mut batches.into_iter()).unwrap();
+    assert_eq!(applied, 5);
+    assert_eq!(idx.last_applied_seq(), 6);
+    assert!(
+        ids(&idx, &req("primo ")).is_empty(),
+        "the upsert replaced it"
+    );
+    assert!(
+        ids(&idx, &req("terzo ")).is_empty(),
+        "removed by the last batch"
+    );
+    // The duplicate of a record with a smaller id is not searchable on its own.
+    assert_eq!(ids(&idx, &req("secondo ")), ["u:process:1"]);
+    assert_eq!(idx.num_docs(), 1);
+    // Nothing to apply: nothing changes.
+    assert_eq!(idx.apply_batches(&mut std::iter::empty()).unwrap(), 0);
+    assert_eq!(idx.last_applied_seq(), 6);
+}
+
+#[test]
 fn reopening_keeps_documents_and_the_last_seq() {
     let tmp = tempfile::tempdir().unwrap();
     {

@@ -125,23 +125,35 @@ impl Indexer {
     }
 }
 
+/// Applies the changes after the index's last `seq`, [`BATCH`] per commit, read from the store
+/// as the index asks for them (see [`Index::apply_batches`]).
 fn catch_up_blocking(store: &Store, index: &Index) -> Result<u64, HarvestError> {
-    let mut applied = 0;
-    loop {
-        let after = index.last_applied_seq();
-        let changes = store.changes_since(after, BATCH)?;
-        let Some(last) = changes.last().map(|c| c.seq) else {
-            return Ok(applied);
+    let mut after = index.last_applied_seq();
+    let mut failed = None;
+    let mut batches = std::iter::from_fn(|| {
+        let changes = match store.changes_since(after, BATCH) {
+            Ok(changes) => changes,
+            Err(e) => {
+                failed = Some(e);
+                return None;
+            }
         };
-        let batch: Vec<IndexChange> = changes
+        let last = changes.last()?.seq;
+        after = last;
+        let batch = changes
             .into_iter()
             .map(|c| match c.record {
                 Some(r) => IndexChange::Upsert(Box::new(r)),
                 None => IndexChange::Remove(c.id),
             })
             .collect();
-        applied += batch.len() as u64;
-        index.apply(&batch, last)?;
+        Some((batch, last))
+    });
+    let applied = index.apply_batches(&mut batches)?;
+    match failed {
+        // The batches before the failing read are applied; the next catch-up goes on from there.
+        Some(e) => Err(e.into()),
+        None => Ok(applied),
     }
 }
 
