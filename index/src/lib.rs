@@ -22,7 +22,9 @@
 //! Stemmer` (Italian or English; none for generic). All three remove the same stop words
 //! (Italian and English, folded: `più` and `piu` alike), so a stop word is ignored everywhere
 //! rather than required in some field. Promoter, group, topics, scope, region and comune names
-//! and methods are searchable too (generic analysis).
+//! and methods are searchable too (generic analysis). Indexing analyses a document's texts on
+//! the thread that builds it and hands the writer the terms (the `analysed` module), so that
+//! tantivy's indexing thread only files them.
 //!
 //! # Query language
 //!
