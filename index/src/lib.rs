@@ -872,7 +872,7 @@ impl Index {
         let (mut applied, mut pending) = (0, 0);
         let result = std::thread::scope(|scope| {
             let (tx, rx) = std::sync::mpsc::sync_channel(BUILT_AHEAD);
-            scope.spawn(move || {
+            let builder = scope.spawn(move || {
                 let mut analyzers = analysed::Analyzers::new();
                 for (changes, seq) in batches {
                     for change in &changes {
@@ -888,22 +888,31 @@ impl Index {
                     }
                 }
             });
-            // Dropping the receiver on failure stops the builder.
-            for op in rx {
-                match op? {
-                    Op::Commit(seq) => {
-                        let committed = generation.commit(writer, seq).map_err(engine);
-                        self.version.fetch_add(1, Ordering::SeqCst);
-                        committed?;
-                        applied += std::mem::take(&mut pending);
-                    }
-                    op => {
-                        write(writer, generation.fields.id, op)?;
-                        pending += 1;
+            // The receiver is dropped when this returns, which stops the builder on failure.
+            let written = (|| -> Result<u64, IndexError> {
+                for op in rx {
+                    match op? {
+                        Op::Commit(seq) => {
+                            let committed = generation.commit(writer, seq).map_err(engine);
+                            self.version.fetch_add(1, Ordering::SeqCst);
+                            committed?;
+                            applied += std::mem::take(&mut pending);
+                        }
+                        op => {
+                            write(writer, generation.fields.id, op)?;
+                            pending += 1;
+                        }
                     }
                 }
+                Ok(applied)
+            })();
+            // A builder that panicked left its batch half written: rolled back below.
+            match builder.join() {
+                Ok(()) => written,
+                Err(_) => Err(IndexError::Engine {
+                    message: "the thread building documents panicked".into(),
+                }),
             }
-            Ok(applied)
         });
         if let Err(e) = &result {
             self.version.fetch_add(1, Ordering::SeqCst);

@@ -957,6 +957,25 @@ fn batches_are_applied_in_order_each_committed_with_its_seq() {
 }
 
 #[test]
+fn a_failing_source_of_batches_is_an_error_and_keeps_what_was_committed() {
+    let idx = Index::open_in_ram().unwrap();
+    let mut batches = vec![(upserts(&[rec("u", Kind::Process, "1", "Primo titolo")]), 3)]
+        .into_iter()
+        .chain(std::iter::from_fn(|| panic!("the store went away")));
+    let e = idx.apply_batches(&mut batches).unwrap_err();
+    assert!(e.to_string().contains("panicked"), "{e}");
+    assert_eq!(idx.last_applied_seq(), 3);
+    assert_eq!(ids(&idx, &req("primo ")), ["u:process:1"]);
+    // The writer is still usable.
+    idx.apply(
+        &upserts(&[rec("u", Kind::Process, "2", "Secondo titolo")]),
+        4,
+    )
+    .unwrap();
+    assert_eq!(idx.num_docs(), 2);
+}
+
+#[test]
 fn reopening_keeps_documents_and_the_last_seq() {
     let tmp = tempfile::tempdir().unwrap();
     {
