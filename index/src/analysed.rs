@@ -164,8 +164,11 @@ pub(crate) fn write_tokenizers() -> TokenizerManager {
 mod tests {
     use super::*;
 
+    /// Terms with their positions.
+    type Positioned = Vec<(usize, String)>;
+
     /// What the field's own analyser gives, and what the writer reads from the encoding.
-    fn both(g: LangGroup, text: &str) -> (Vec<(usize, String)>, Vec<(usize, String)>) {
+    fn both(g: LangGroup, text: &str) -> (Positioned, Positioned) {
         let mut an = Analyzers::new();
         let direct = an.terms(g, text);
         let encoded = an.encode(g, text);
