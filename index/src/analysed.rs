@@ -11,8 +11,9 @@
 //! positions and the field lengths a score uses are exactly the analysers'. The encoding is
 //! smaller than the text, so documents waiting in tantivy's queue cost no more memory.
 //!
-//! The analysers' terms are letters and digits (`SimpleTokenizer` splits on everything else,
-//! folding maps them to ASCII letters and digits), so a space never occurs inside one.
+//! A space never occurs inside a term: `SimpleTokenizer` splits on every character that is not
+//! a letter or a digit, and ASCII folding maps none to a space (`⑴` becomes `(1)`; the tests
+//! cover symbols that fold to several characters).
 
 use tantivy::tokenizer::{TextAnalyzer, Token, TokenStream, Tokenizer, TokenizerManager};
 
