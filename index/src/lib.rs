@@ -517,9 +517,17 @@ impl tantivy::indexer::MergePolicy for BoundedMerges {
 }
 
 /// Documents built ahead of the writer by [`Index::apply_batches`]: enough to keep the builder
-/// busy while the writer commits a batch (a fifth of a second at 5,000 realistic records a
-/// batch), few enough to cost a few MB.
-const BUILT_AHEAD: usize = 2_000;
+/// busy for much of a commit (a 5,000-record segment takes about a fifth of a second to write),
+/// few enough to cost a few MB.
+const BUILT_AHEAD: usize = 1_000;
+
+/// Changes [`Index::apply_batches`] commits together: each commit makes a segment, which the
+/// merges rewrite later, so not too few; their documents wait in memory until the commit, so
+/// not too many.
+#[cfg(not(test))]
+const CHANGES_PER_COMMIT: usize = 5_000;
+#[cfg(test)]
+const CHANGES_PER_COMMIT: usize = 2;
 
 /// One step of applying changes, as the writer takes it.
 enum Op {
@@ -855,11 +863,13 @@ impl Index {
         result
     }
 
-    /// Applies `batches` of changes in order, each committed with its `seq` as
-    /// [`Index::apply`] does, and returns how many changes were applied. The documents are
+    /// Applies `batches` of changes in order and returns how many changes were applied. They
+    /// are committed as [`Index::apply`] does, once [`CHANGES_PER_COMMIT`] have been written
+    /// and after the last batch, with the `seq` of the last batch written. The documents are
     /// built (their texts analysed) on a thread of their own, up to [`BUILT_AHEAD`] ahead of the
-    /// writer: while the writer commits a batch, the next one is read (by `batches`) and built.
-    /// On error the batches committed before stay; the failing one is rolled back.
+    /// writer: while the writer commits, the next batches are read (by `batches`) and built, so
+    /// small batches keep the records read at once few. On error what was committed stays and
+    /// the rest is rolled back.
     pub fn apply_batches(
         &self,
         batches: &mut (dyn Iterator<Item = (Vec<IndexChange>, u64)> + Send),
@@ -874,6 +884,8 @@ impl Index {
             let (tx, rx) = std::sync::mpsc::sync_channel(BUILT_AHEAD);
             let builder = scope.spawn(move || {
                 let mut analyzers = analysed::Analyzers::new();
+                // Changes sent since the last commit, and the seq they reach.
+                let (mut uncommitted, mut reached) = (0, None);
                 for (changes, seq) in batches {
                     for change in &changes {
                         let op = built_by.prepare(&mut analyzers, change);
@@ -883,9 +895,18 @@ impl Index {
                             return;
                         }
                     }
-                    if tx.send(Ok(Op::Commit(seq))).is_err() {
-                        return;
+                    uncommitted += changes.len();
+                    reached = Some(seq);
+                    if uncommitted >= CHANGES_PER_COMMIT {
+                        if tx.send(Ok(Op::Commit(seq))).is_err() {
+                            return;
+                        }
+                        (uncommitted, reached) = (0, None);
                     }
+                }
+                if let Some(seq) = reached {
+                    // The receiver may be gone: the writer failed and reports why.
+                    let _ = tx.send(Ok(Op::Commit(seq)));
                 }
             });
             // The receiver is dropped when this returns, which stops the builder on failure.

@@ -922,7 +922,8 @@ fn upsert_replaces_and_remove_removes() {
 }
 
 #[test]
-fn batches_are_applied_in_order_each_committed_with_its_seq() {
+fn batches_are_applied_in_order_and_committed_with_the_seq_they_reach() {
+    // In tests a commit is due every 2 changes.
     let idx = Index::open_in_ram().unwrap();
     let first = rec("u", Kind::Process, "1", "Primo titolo");
     let mut changed = first.clone();
@@ -935,10 +936,9 @@ fn batches_are_applied_in_order_each_committed_with_its_seq() {
         (upserts(&[changed, duplicate]), 5),
         (vec![IndexChange::Remove(other.id.to_string())], 6),
     ];
-    // What each batch left searchable: the batches are applied in order, so the seq of the
-    // last one the writer committed is the index's.
     let applied = idx.apply_batches(&mut batches.into_iter()).unwrap();
     assert_eq!(applied, 5);
+    // The last batch, too small for a commit of its own, is committed at the end.
     assert_eq!(idx.last_applied_seq(), 6);
     assert!(
         ids(&idx, &req("primo ")).is_empty(),
@@ -957,22 +957,27 @@ fn batches_are_applied_in_order_each_committed_with_its_seq() {
 }
 
 #[test]
-fn a_failing_source_of_batches_is_an_error_and_keeps_what_was_committed() {
+fn a_failing_source_of_batches_is_an_error_and_keeps_only_what_was_committed() {
     let idx = Index::open_in_ram().unwrap();
-    let mut batches = vec![(upserts(&[rec("u", Kind::Process, "1", "Primo titolo")]), 3)]
+    let committed = upserts(&[
+        rec("u", Kind::Process, "1", "Primo titolo"),
+        rec("u", Kind::Process, "2", "Primo titolo"),
+    ]);
+    let half = upserts(&[rec("u", Kind::Process, "3", "Secondo titolo")]);
+    let mut batches = vec![(committed, 3), (half, 4)]
         .into_iter()
         .chain(std::iter::from_fn(|| panic!("the store went away")));
     let e = idx.apply_batches(&mut batches).unwrap_err();
     assert!(e.to_string().contains("panicked"), "{e}");
+    // The first two changes made a commit; the third, written but not committed, was rolled
+    // back.
     assert_eq!(idx.last_applied_seq(), 3);
-    assert_eq!(ids(&idx, &req("primo ")), ["u:process:1"]);
+    assert_eq!(ids(&idx, &req("primo ")).len(), 2);
+    assert!(ids(&idx, &req("secondo ")).is_empty());
     // The writer is still usable.
-    idx.apply(
-        &upserts(&[rec("u", Kind::Process, "2", "Secondo titolo")]),
-        4,
-    )
-    .unwrap();
-    assert_eq!(idx.num_docs(), 2);
+    idx.apply(&upserts(&[rec("u", Kind::Process, "4", "Terzo titolo")]), 5)
+        .unwrap();
+    assert_eq!(idx.num_docs(), 3);
 }
 
 #[test]

@@ -10,8 +10,9 @@ use snodo_store::Store;
 
 use crate::{blocking, HarvestError};
 
-/// Changes applied per index commit: bounded memory, few commits.
-const BATCH: usize = 5_000;
+/// Changes read from the store at a time. The index commits several reads together (see
+/// [`Index::apply_batches`]): read in smaller parts, fewer records are held at once.
+const READ: usize = 1_000;
 
 pub struct Indexer {
     store: Arc<Store>,
@@ -125,13 +126,13 @@ impl Indexer {
     }
 }
 
-/// Applies the changes after the index's last `seq`, [`BATCH`] per commit, read from the store
-/// as the index asks for them (see [`Index::apply_batches`]).
+/// Applies the changes after the index's last `seq`, read from the store [`READ`] at a time as
+/// the index asks for them (see [`Index::apply_batches`]).
 fn catch_up_blocking(store: &Store, index: &Index) -> Result<u64, HarvestError> {
     let mut after = index.last_applied_seq();
     let mut failed = None;
     let mut batches = std::iter::from_fn(|| {
-        let changes = match store.changes_since(after, BATCH) {
+        let changes = match store.changes_since(after, READ) {
             Ok(changes) => changes,
             Err(e) => {
                 failed = Some(e);
