@@ -517,9 +517,9 @@ impl tantivy::indexer::MergePolicy for BoundedMerges {
 }
 
 /// Documents built ahead of the writer by [`Index::apply_batches`]: enough to keep the builder
-/// busy for much of a commit (a 5,000-record segment takes about a fifth of a second to write),
-/// few enough to cost a few MB.
-const BUILT_AHEAD: usize = 1_000;
+/// busy while the writer commits (a 5,000-record segment takes about a fifth of a second to
+/// write), few enough to cost about 10 MB.
+const BUILT_AHEAD: usize = 2_000;
 
 /// Changes [`Index::apply_batches`] commits together: each commit makes a segment, which the
 /// merges rewrite later, so not too few; their documents wait in memory until the commit, so
