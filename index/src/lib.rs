@@ -535,7 +535,7 @@ enum Op {
     Delete(String),
     /// Replace the document of this id.
     Upsert(String, Box<TantivyDocument>),
-    /// The batch ends: commit with this `seq`.
+    /// Commit what was written, with this `seq`.
     Commit(u64),
 }
 
