@@ -529,17 +529,35 @@ const CHANGES_PER_COMMIT: usize = 5_000;
 #[cfg(test)]
 const CHANGES_PER_COMMIT: usize = 2;
 
-/// One step of applying changes, as the writer takes it.
+/// A change as the writer takes it.
 enum Op {
     /// Remove the document of this id: a record gone, or a duplicate of another.
     Delete(String),
     /// Replace the document of this id.
     Upsert(String, Box<TantivyDocument>),
+}
+
+/// What [`Index::apply_batches`]'s builder hands the writer.
+enum Step {
+    Write(Op),
     /// Commit what was written, with this `seq`.
     Commit(u64),
 }
 
 impl Generation {
+    /// The index document of `record`, its texts analysed by `analyzers`.
+    fn document(
+        &self,
+        analyzers: &mut analysed::Analyzers,
+        record: &Record,
+    ) -> Result<TantivyDocument, IndexError> {
+        document::to_document(&self.fields, record, analyzers, self.pairs.as_deref()).map_err(|e| {
+            IndexError::Engine {
+                message: format!("record {}: {e}", record.id),
+            }
+        })
+    }
+
     /// What the writer does for `change`: the costly part (the document, its texts analysed).
     fn prepare(
         &self,
@@ -551,14 +569,10 @@ impl Generation {
             IndexChange::Upsert(record) if !document::is_canonical(record) => {
                 Op::Delete(record.id.to_string())
             }
-            IndexChange::Upsert(record) => {
-                let doc =
-                    document::to_document(&self.fields, record, analyzers, self.pairs.as_deref())
-                        .map_err(|e| IndexError::Engine {
-                        message: format!("record {}: {e}", record.id),
-                    })?;
-                Op::Upsert(record.id.to_string(), Box::new(doc))
-            }
+            IndexChange::Upsert(record) => Op::Upsert(
+                record.id.to_string(),
+                Box::new(self.document(analyzers, record)?),
+            ),
             IndexChange::Remove(id) => Op::Delete(id.clone()),
         })
     }
@@ -578,7 +592,6 @@ fn write(
             writer.delete_term(Term::from_field_text(id_field, &id));
             writer.add_document(*doc).map_err(engine)?;
         }
-        Op::Commit(_) => {}
     }
     Ok(())
 }
@@ -879,7 +892,6 @@ impl Index {
         let mut guard = generation.writer();
         let writer = guard.as_mut().ok_or_else(writer_closed)?;
         let built_by = &*generation;
-        let (mut applied, mut pending) = (0, 0);
         let result = std::thread::scope(|scope| {
             let (tx, rx) = std::sync::mpsc::sync_channel(BUILT_AHEAD);
             let builder = scope.spawn(move || {
@@ -888,7 +900,7 @@ impl Index {
                 let (mut uncommitted, mut reached) = (0, None);
                 for (changes, seq) in batches {
                     for change in &changes {
-                        let op = built_by.prepare(&mut analyzers, change);
+                        let op = built_by.prepare(&mut analyzers, change).map(Step::Write);
                         let failed = op.is_err();
                         // A closed receiver means the writer failed; it reports why.
                         if tx.send(op).is_err() || failed {
@@ -898,7 +910,7 @@ impl Index {
                     uncommitted += changes.len();
                     reached = Some(seq);
                     if uncommitted >= CHANGES_PER_COMMIT {
-                        if tx.send(Ok(Op::Commit(seq))).is_err() {
+                        if tx.send(Ok(Step::Commit(seq))).is_err() {
                             return;
                         }
                         (uncommitted, reached) = (0, None);
@@ -906,20 +918,21 @@ impl Index {
                 }
                 if let Some(seq) = reached {
                     // The receiver may be gone: the writer failed and reports why.
-                    let _ = tx.send(Ok(Op::Commit(seq)));
+                    let _ = tx.send(Ok(Step::Commit(seq)));
                 }
             });
             // The receiver is dropped when this returns, which stops the builder on failure.
             let written = (|| -> Result<u64, IndexError> {
-                for op in rx {
-                    match op? {
-                        Op::Commit(seq) => {
+                let (mut applied, mut pending) = (0, 0);
+                for step in rx {
+                    match step? {
+                        Step::Commit(seq) => {
                             let committed = generation.commit(writer, seq).map_err(engine);
                             self.version.fetch_add(1, Ordering::SeqCst);
                             committed?;
                             applied += std::mem::take(&mut pending);
                         }
-                        op => {
+                        Step::Write(op) => {
                             write(writer, generation.fields.id, op)?;
                             pending += 1;
                         }
@@ -998,11 +1011,7 @@ impl Index {
             // a collision only costs a harmless delete of the record's own id).
             let mut seen = std::collections::HashSet::new();
             for record in sample.into_iter().chain(records) {
-                let pairs = fresh.pairs.as_deref();
-                let doc = document::to_document(&fresh.fields, &record, &mut analyzers, pairs)
-                    .map_err(|e| IndexError::Engine {
-                        message: format!("record {}: {e}", record.id),
-                    })?;
+                let doc = fresh.document(&mut analyzers, &record)?;
                 let id = record.id.to_string();
                 if !seen.insert(document::id_hash(&id)) {
                     writer.delete_term(Term::from_field_text(fresh.fields.id, &id));
