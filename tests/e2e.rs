@@ -602,6 +602,55 @@ async fn a_repeated_search_is_answered_from_memory_until_the_index_changes() {
     assert!(server.terminate().success());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_space_after_the_last_word_says_it_is_finished() {
+    let mut data = Dataset::sample("partecipa").unwrap();
+    let slugs: Vec<String> = data
+        .visible_processes()
+        .take(2)
+        .map(|p| p["slug"].as_str().unwrap().to_owned())
+        .collect();
+    for (slug, title) in slugs
+        .iter()
+        .zip(["Zanzibar in comune", "Zanzibarwood in festa"])
+    {
+        data.process_mut(slug).unwrap()["title"]["translations"] =
+            serde_json::json!([{"locale": "it", "text": title, "machineTranslated": false}]);
+    }
+    let fake = FakeDecidim::start(Version::V0_28, data, Faults::default())
+        .await
+        .expect("fake platform");
+    let env = Env::new(&source_toml("p", &fake.url(), None));
+    assert!(env.run(&["harvest"]).status.success());
+    let server = env.serve();
+    let http = Http::new();
+    let titles = |q: &'static str| {
+        let url = server.url(&format!("/api/v1/search?kind=process&q={q}"));
+        let http = &http;
+        async move {
+            let found = http.get(&url).await.json();
+            let mut titles: Vec<String> = found["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["title"].as_str().unwrap().to_owned())
+                .collect();
+            titles.sort();
+            titles
+        }
+    };
+    // Still typing: the word and its completions.
+    assert_eq!(
+        titles("zanzibar").await,
+        ["Zanzibar in comune", "Zanzibarwood in festa"]
+    );
+    // A space typed after it: that word only, however the space is written.
+    for q in ["zanzibar+", "zanzibar%20", "+zanzibar%20%20"] {
+        assert_eq!(titles(q).await, ["Zanzibar in comune"], "{q}");
+    }
+    assert!(server.terminate().success());
+}
+
 #[test]
 fn bad_configuration_is_one_line_per_problem_naming_file_and_key() {
     let env = Env::new("[[sources]]\nid = \"a\"\nname = \"A\"\nkind = \"decidim\"\nurl = \"https://a.it\"\nschedule = \"ogni giorno\"\n\n[[sources]]\nid = \"a\"\nname = \"B\"\nkind = \"decidim\"\nurl = \"https://b.it\"\ncolour = \"red\"\n");

@@ -215,6 +215,13 @@ const safeUrl = (u) => {
 const okLang = (l) => (typeof l === 'string' && /^[a-z]{2,3}(-[a-z0-9]{2,8})*$/i.test(l) ? l : null);
 const clip = (s, n) => (s.length > n ? `${s.slice(0, n).replace(/\s+\S*$/, '')}…` : s);
 
+/** The query as sent: trimmed, but a space typed after the last word is kept, because it says
+ * the word is finished (`casa ` is that word; `casa` also its completions, `Casalecchio`…). */
+const queryText = (q) => {
+  const words = q.trim();
+  return words && /\s$/.test(q) ? `${words} ` : words;
+};
+
 function retrySeconds(v) {
   if (!v) return 0;
   if (/^\d+$/.test(v.trim())) return +v;
@@ -400,7 +407,8 @@ export class SnodoSearch extends HTMLElement {
   _params(offset) {
     const st = this._st;
     const p = new URLSearchParams();
-    if (st.q.trim()) p.set('q', st.q.trim());
+    const q = queryText(st.q);
+    if (q) p.set('q', q);
     for (const f of [...FILTERS, ...PRESETS]) if (st[f]) p.set(f, st[f]);
     if (st.sort && st.sort !== 'relevance') p.set('sort', st.sort);
     if (offset == null) return p;

@@ -124,6 +124,11 @@ test('search as you type: debounced, stale requests cancelled, matched words mar
   const marks = await w(page).locator('li.card mark').allTextContents();
   assert.ok(marks.length >= 1, 'snippets mark the matched words');
   assert.ok(marks.some((m) => m.toLowerCase().includes(data.word.slice(0, 4))), marks.join('|'));
+  // a space after the word says it is finished: it is sent, once, so the word is not completed
+  await input.press('Space');
+  await input.press('Space');
+  await page.waitForTimeout(300);
+  assert.equal(requests.at(-1), `${data.word} `);
   // stale responses never overwrite newer ones: type, then immediately replace the query
   await input.fill(`${data.word.slice(0, 3)}`);
   await input.fill('zzqxnonesiste');

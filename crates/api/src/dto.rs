@@ -19,7 +19,8 @@ use utoipa::{IntoParams, ToSchema};
 #[allow(dead_code)]
 pub struct SearchQueryDoc {
     /// Full-text query (Italian and English analysis, accents ignored; the last word also
-    /// matches as a prefix). `"…"` for phrases. At most 500 characters, no control characters.
+    /// matches as a prefix, unless a space follows it: `casa ` is the finished word). `"…"` for
+    /// phrases. At most 500 characters, no control characters.
     #[param(schema_with = schema::query_text)]
     q: Option<String>,
     /// process, assembly, consultation, conference, initiative, meeting, proposal, experience

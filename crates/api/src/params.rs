@@ -113,6 +113,22 @@ pub fn source_id(p: &Params) -> Result<Option<String>, ApiError> {
     }
 }
 
+/// The query text as the index takes it: leading whitespace dropped, trailing whitespace kept as
+/// one space, `None` when nothing is left. A trailing space says the last word is finished
+/// (`casa ` is the word, `casa` also its completions, `Casalecchio`…): trimming it made every
+/// query's last word a prefix, whatever the client sent.
+fn query_text(q: &str) -> Option<String> {
+    let q = q.trim_start();
+    let words = q.trim_end();
+    if words.is_empty() {
+        None
+    } else if words.len() < q.len() {
+        Some(format!("{words} "))
+    } else {
+        Some(words.to_owned())
+    }
+}
+
 /// Builds the index request from `/api/v1/search` parameters.
 pub fn search_request(p: &Params) -> Result<SearchRequest, ApiError> {
     let q = match p.get("q") {
@@ -128,10 +144,7 @@ pub fn search_request(p: &Params) -> Result<SearchRequest, ApiError> {
         Some(q) if q.chars().any(|c| c.is_control() && !c.is_whitespace()) => {
             return Err(ApiError::bad("q", "contains control characters"))
         }
-        other => other
-            .map(str::trim)
-            .filter(|q| !q.is_empty())
-            .map(str::to_owned),
+        other => other.and_then(query_text),
     };
     let kind = p
         .get("kind")
@@ -564,6 +577,17 @@ mod tests {
         assert!(param_of(req("%FF=1").unwrap_err()).contains('\u{FFFD}'));
         let r = req("q=citt%C3%A0+di+Bari").unwrap();
         assert_eq!(r.q.as_deref(), Some("città di Bari"));
+    }
+
+    #[test]
+    fn a_trailing_space_says_the_last_word_is_finished() {
+        assert_eq!(req("q=++casa").unwrap().q.as_deref(), Some("casa"));
+        assert_eq!(req("q=casa+").unwrap().q.as_deref(), Some("casa "));
+        // one space, however many were sent: one cached answer for both
+        assert_eq!(
+            req("q=+piano+casa%20%0A+").unwrap().q.as_deref(),
+            Some("piano casa ")
+        );
     }
 
     #[test]
