@@ -1300,12 +1300,25 @@ fn next_set(bits: &[u64], from: DocId) -> Option<DocId> {
     }
 }
 
-/// Matches are ranked by the flat union unless they are both few (at most this many) and a small
-/// share of the union's postings (less than one in [`WAND_SHARE`]): a rare word beside a common
-/// one, or a narrow filter, is then scored match by match, which costs less than walking the
-/// union of the common word's postings to find them.
-const FEW_MATCHES: u64 = 8_192;
+/// Matches are ranked by the flat union unless they are a small share of the union's postings
+/// (less than one in [`WAND_SHARE`]) and few: at most this many, or fewer seeks (a match times
+/// the union's terms) than the union has postings (see [`one_by_one`]).
+/// Tests use a lower bound, so that their small queries go each way.
+const FEW_MATCHES: u64 = if cfg!(test) { 100 } else { 8_192 };
 const WAND_SHARE: u64 = 8;
+
+/// Whether `matches` of a segment whose share of the union's postings is `postings` are scored
+/// match by match, each of the union's `terms` sought to them, rather than by block-max WAND
+/// over the union. A rare word beside a common one, or a narrow filter, costs less scored one by
+/// one than walking the common word's postings to find them. So does a common word within a
+/// region or a kind: WAND cannot skip blocks for a page that only the filter's few matches may
+/// enter (at 1M records, `urbano` in one region, 32,185 matches: 263 searches a second by WAND,
+/// 891 one by one). Past as many seeks as postings WAND wins again (four common words, 269,611
+/// matches: 105 a second by WAND, 78 one by one).
+fn one_by_one(matches: u64, terms: usize, postings: u64) -> bool {
+    matches.saturating_mul(WAND_SHARE) < postings
+        && (matches <= FEW_MATCHES || matches.saturating_mul(terms as u64) <= postings)
+}
 
 /// A union of more terms than this (a word being typed: up to 32 completions in every text
 /// field) is scored term by term into one sum per document instead of by block-max WAND, which
@@ -1490,7 +1503,7 @@ pub(crate) fn counted_then_ranked(
         // The segment's share of the union's postings, near enough for the choice.
         let here =
             (u128::from(postings) * u128::from(reader.max_doc()) / u128::from(all_docs)) as u64;
-        if counts.count <= FEW_MATCHES && counts.count.saturating_mul(WAND_SHARE) < here {
+        if one_by_one(counts.count, ranking.terms.len(), here) {
             scores_at(
                 reader,
                 ranking,
@@ -1523,6 +1536,19 @@ pub(crate) fn counted_then_ranked(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn matches_are_scored_one_by_one_when_that_costs_fewer_seeks_than_the_union_has_postings() {
+        // At 1M records (two segments, halved): `urbano` in one region, seven terms.
+        assert!(one_by_one(16_000, 7, 326_000));
+        // Four common words, 28 terms, 269,611 matches: WAND.
+        assert!(!one_by_one(135_000, 28, 2_500_000));
+        // A word in most records, unfiltered: more than one in eight of the union's postings.
+        assert!(!one_by_one(420_000, 7, 890_000));
+        // Few matches are scored one by one whatever the terms, if a small share.
+        assert!(one_by_one(FEW_MATCHES, 200, FEW_MATCHES * WAND_SHARE + 1));
+        assert!(!one_by_one(FEW_MATCHES, 200, FEW_MATCHES * WAND_SHARE));
+    }
 
     #[test]
     fn marking_a_block_sets_the_same_bits_as_one_by_one() {
