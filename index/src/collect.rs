@@ -475,6 +475,78 @@ fn packed_column(reader: &SegmentReader) -> Arc<dyn ColumnValues<u64>> {
     u64_column(reader, "facets")
 }
 
+/// Records whose period overlaps some days, read from the packed column in one pass per
+/// segment. The two range filters on the start and end days sought each other through every
+/// record: one day's open records at 1M took 20 ms of CPU, 58 % of it there. Only for the days
+/// [`packed::period_offsets`] takes; the range filters answer for the others.
+#[derive(Clone, Debug)]
+pub(crate) struct PeriodFilter {
+    from: u64,
+    to: u64,
+}
+
+impl PeriodFilter {
+    pub(crate) fn new(from: chrono::NaiveDate, to: chrono::NaiveDate) -> Option<PeriodFilter> {
+        packed::period_offsets(from, to).map(|(from, to)| PeriodFilter { from, to })
+    }
+}
+
+impl tantivy::query::Query for PeriodFilter {
+    fn weight(
+        &self,
+        _: tantivy::query::EnableScoring<'_>,
+    ) -> tantivy::Result<Box<dyn tantivy::query::Weight>> {
+        Ok(Box::new(self.clone()))
+    }
+}
+
+impl tantivy::query::Weight for PeriodFilter {
+    fn scorer(
+        &self,
+        reader: &SegmentReader,
+        boost: Score,
+    ) -> tantivy::Result<Box<dyn tantivy::query::Scorer>> {
+        let packed = packed_column(reader);
+        let max_doc = reader.max_doc();
+        let mut bits = tantivy::BitSet::with_max_value(max_doc);
+        let mut vals = [0u64; BATCH];
+        let mut docs = [0 as DocId; BATCH];
+        for start in (0..max_doc).step_by(BATCH) {
+            let len = (max_doc - start).min(BATCH as DocId) as usize;
+            let (docs, vals) = (&mut docs[..len], &mut vals[..len]);
+            for (i, d) in docs.iter_mut().enumerate() {
+                *d = start + i as DocId;
+            }
+            packed.get_vals(docs, vals);
+            for (&doc, &v) in docs.iter().zip(vals.iter()) {
+                if packed::overlaps(v, self.from, self.to) {
+                    bits.insert(doc);
+                }
+            }
+        }
+        Ok(Box::new(tantivy::query::ConstScorer::new(
+            tantivy::query::BitSetDocSet::from(bits),
+            boost,
+        )))
+    }
+
+    fn explain(
+        &self,
+        reader: &SegmentReader,
+        doc: DocId,
+    ) -> tantivy::Result<tantivy::query::Explanation> {
+        if doc < reader.max_doc()
+            && packed::overlaps(packed_column(reader).get_val(doc), self.from, self.to)
+        {
+            Ok(tantivy::query::Explanation::new("period overlaps", 1.0))
+        } else {
+            Err(tantivy::TantivyError::InvalidArgument(format!(
+                "document {doc} is not in the period"
+            )))
+        }
+    }
+}
+
 /// A `u64` column every document has a value in.
 fn u64_column(reader: &SegmentReader, field: &str) -> Arc<dyn ColumnValues<u64>> {
     match reader.fast_fields().u64(field) {

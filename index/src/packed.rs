@@ -93,6 +93,27 @@ pub fn status(v: u64, today: u64) -> Status {
     }
 }
 
+/// Whether the period of `v` overlaps the days `from..=to` (offsets from
+/// [`period_offsets`]): it started by `to` and had not ended before `from`.
+pub fn overlaps(v: u64, from: u64, to: u64) -> bool {
+    let end = v & DAY_MASK;
+    let start = (v >> DAY_BITS) & DAY_MASK;
+    start <= to && end >= from
+}
+
+/// The offsets of a period's days for [`overlaps`], when it answers exactly for them: days after
+/// 1970-01-01 and before the last day kept, so that a record's days clamped to either end still
+/// compare as its real days do. `None` for other periods.
+pub fn period_offsets(from: NaiveDate, to: NaiveDate) -> Option<(u64, u64)> {
+    let inside = |d: NaiveDate| {
+        let offset = day(d) - epoch();
+        (1..=(NO_END - 2) as i64)
+            .contains(&offset)
+            .then_some(offset as u64)
+    };
+    Some((inside(from)?, inside(to)?))
+}
+
 /// The region code as stored in records: `"01"`…`"20"`.
 pub fn region_code(n: u8) -> String {
     format!("{n:02}")

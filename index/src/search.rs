@@ -252,16 +252,21 @@ pub(crate) fn run(
     }
     if let Some((from, to)) = req.period {
         use Bound::{Included, Unbounded};
-        clauses.push(filter(range(
-            fields.start_day,
-            Unbounded,
-            Included(day(to)),
-        )));
-        clauses.push(filter(range(
-            fields.end_day,
-            Included(day(from)),
-            Unbounded,
-        )));
+        match crate::collect::PeriodFilter::new(from, to) {
+            Some(period) => clauses.push(filter(Box::new(period))),
+            None => {
+                clauses.push(filter(range(
+                    fields.start_day,
+                    Unbounded,
+                    Included(day(to)),
+                )));
+                clauses.push(filter(range(
+                    fields.end_day,
+                    Included(day(from)),
+                    Unbounded,
+                )));
+            }
+        }
     }
     let mut above = None;
     if let Some(place) = &req.place {

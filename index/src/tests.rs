@@ -1473,6 +1473,54 @@ fn a_period_finds_records_open_during_it() {
         ["s:process:forever", "s:process:spring"]
     );
     assert_eq!(during("2027-06-01", "2027-06-30"), ["s:process:forever"]);
+    // With words too, and with a status.
+    let mut r = req("processo ");
+    r.period = Some((d("2027-08-10"), d("2027-08-20")));
+    assert_eq!(
+        sorted_ids(&idx, &r),
+        ["s:process:forever", "s:process:summer"]
+    );
+    r.status = Some(Status::Open);
+    assert_eq!(sorted_ids(&idx, &r), ["s:process:forever"]);
+}
+
+/// Days before 1970 (where the packed days start) and far in the future: records and periods
+/// there get the answers their real days give.
+#[test]
+fn a_period_at_the_edges_of_the_packed_days_is_exact() {
+    let idx = index_with(&[
+        dated("ancient", Some("1950-01-01"), Some("1960-12-31")),
+        dated("sixties", Some("1968-05-01"), Some("1971-01-01")),
+        dated("always", None, None),
+        dated("far", Some("6000-01-01"), None),
+    ]);
+    let during = |from: &str, to: &str| {
+        let r = SearchRequest {
+            period: Some((d(from), d(to))),
+            limit: 100,
+            ..Default::default()
+        };
+        sorted_ids(&idx, &r)
+    };
+    let ids = |names: &[&str]| -> Vec<String> {
+        names.iter().map(|n| format!("s:process:{n}")).collect()
+    };
+    assert_eq!(
+        during("1955-01-01", "1955-12-31"),
+        ids(&["always", "ancient"])
+    );
+    assert_eq!(during("1965-01-01", "1965-12-31"), ids(&["always"]));
+    assert_eq!(
+        during("1962-01-01", "1969-01-01"),
+        ids(&["always", "sixties"])
+    );
+    assert_eq!(
+        during("1970-01-02", "1970-01-02"),
+        ids(&["always", "sixties"])
+    );
+    assert_eq!(during("1971-01-02", "1971-01-02"), ids(&["always"]));
+    assert_eq!(during("2027-01-01", "2027-01-01"), ids(&["always"]));
+    assert_eq!(during("5999-12-31", "6000-01-01"), ids(&["always", "far"]));
 }
 
 /// Every searched field gets the same language analysis: singular and plural, accented and
