@@ -1484,6 +1484,72 @@ fn a_period_finds_records_open_during_it() {
     assert_eq!(sorted_ids(&idx, &r), ["s:process:forever"]);
 }
 
+/// Periods alone, beside a region (the region's records lead and the period is asked about
+/// them one by one), and with words: the records whose days overlap, counted from the records.
+#[test]
+fn a_period_with_other_filters_finds_exactly_the_overlapping_records() {
+    let mut seed = 11u64;
+    let mut next = move |n: u64| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) % n
+    };
+    let base = d("2026-01-01");
+    let records: Vec<Record> = (0..600usize)
+        .map(|i| {
+            let start = (next(5) > 0).then(|| base + chrono::Days::new(next(400)));
+            let end = match (start, next(4)) {
+                (_, 0) => None,
+                (Some(s), _) => Some(s + chrono::Days::new(next(90))),
+                (None, _) => Some(base + chrono::Days::new(next(400))),
+            };
+            let mut r = rec("p", Kind::Process, &i.to_string(), "Processo aperto");
+            r.start_date = start;
+            r.end_date = end;
+            r.territory.region = Some(format!("{:02}", 1 + i % 5));
+            r
+        })
+        .collect();
+    let idx = Index::open_in_ram().unwrap();
+    for (n, batch) in records.chunks(200).enumerate() {
+        idx.apply(&upserts(batch), n as u64 + 1).unwrap();
+    }
+    for (from, to) in [
+        ("2026-03-01", "2026-03-01"),
+        ("2026-06-10", "2026-07-20"),
+        ("2027-01-01", "2027-12-31"),
+    ] {
+        let (from, to) = (d(from), d(to));
+        for (region, q) in [(None, None), (Some("03"), None), (None, Some("aperto "))] {
+            let want: Vec<String> = {
+                let mut v: Vec<String> = records
+                    .iter()
+                    .filter(|r| r.start_date.is_none_or(|s| s <= to))
+                    .filter(|r| r.end_date.is_none_or(|e| e >= from))
+                    .filter(|r| region.is_none_or(|g| r.territory.region.as_deref() == Some(g)))
+                    .map(|r| r.id.to_string())
+                    .collect();
+                v.sort();
+                v
+            };
+            let r = SearchRequest {
+                q: q.map(str::to_owned),
+                region: region.map(str::to_owned),
+                period: Some((from, to)),
+                limit: 600,
+                ..Default::default()
+            };
+            assert!(!want.is_empty());
+            assert_eq!(
+                sorted_ids(&idx, &r),
+                want,
+                "{from}..{to}, {region:?}, {q:?}"
+            );
+        }
+    }
+}
+
 /// Days before 1970 (where the packed days start) and far in the future: records and periods
 /// there get the answers their real days give.
 #[test]
