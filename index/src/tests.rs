@@ -38,6 +38,17 @@ fn upserts(records: &[Record]) -> Vec<IndexChange> {
         .collect()
 }
 
+/// Deterministic pseudo-random numbers below `n` (a linear congruential generator), for
+/// fixtures that must not change between runs.
+fn numbers(mut seed: u64) -> impl FnMut(u64) -> u64 {
+    move |n| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) % n
+    }
+}
+
 fn index_with(records: &[Record]) -> Index {
     let idx = Index::open_in_ram().unwrap();
     idx.apply(&upserts(records), records.len() as u64).unwrap();
@@ -1448,6 +1459,16 @@ fn methods_filter_and_are_counted() {
     assert_eq!(sorted_ids(&idx, &m), ["m:consultation:3"]);
 }
 
+/// The records of `idx` whose period overlaps `from..=to`, sorted.
+fn ids_during(idx: &Index, from: &str, to: &str) -> Vec<String> {
+    let r = SearchRequest {
+        period: Some((d(from), d(to))),
+        limit: 100,
+        ..Default::default()
+    };
+    sorted_ids(idx, &r)
+}
+
 #[test]
 fn a_period_finds_records_open_during_it() {
     let idx = index_with(&[
@@ -1456,14 +1477,7 @@ fn a_period_finds_records_open_during_it() {
         dated("forever", Some("2020-01-01"), None),
         dated("later", Some("2027-09-01"), None),
     ]);
-    let during = |from: &str, to: &str| {
-        let r = SearchRequest {
-            period: Some((d(from), d(to))),
-            limit: 100,
-            ..Default::default()
-        };
-        sorted_ids(&idx, &r)
-    };
+    let during = |from: &str, to: &str| ids_during(&idx, from, to);
     assert_eq!(
         during("2027-08-10", "2027-08-20"),
         ["s:process:forever", "s:process:summer"]
@@ -1488,13 +1502,7 @@ fn a_period_finds_records_open_during_it() {
 /// them one by one), and with words: the records whose days overlap, counted from the records.
 #[test]
 fn a_period_with_other_filters_finds_exactly_the_overlapping_records() {
-    let mut seed = 11u64;
-    let mut next = move |n: u64| {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (seed >> 33) % n
-    };
+    let mut next = numbers(11);
     let base = d("2026-01-01");
     let records: Vec<Record> = (0..600usize)
         .map(|i| {
@@ -1560,14 +1568,7 @@ fn a_period_at_the_edges_of_the_packed_days_is_exact() {
         dated("always", None, None),
         dated("far", Some("6000-01-01"), None),
     ]);
-    let during = |from: &str, to: &str| {
-        let r = SearchRequest {
-            period: Some((d(from), d(to))),
-            limit: 100,
-            ..Default::default()
-        };
-        sorted_ids(&idx, &r)
-    };
+    let during = |from: &str, to: &str| ids_during(&idx, from, to);
     let ids = |names: &[&str]| -> Vec<String> {
         names.iter().map(|n| format!("s:process:{n}")).collect()
     };
@@ -1810,13 +1811,7 @@ fn pages_ranked_by_the_flat_union_equal_the_parsers_ranking() {
         "raro",
         "piazza",
     ];
-    let mut seed = 7u64;
-    let mut next = move |n: u64| {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (seed >> 33) % n
-    };
+    let mut next = numbers(7);
     let mut records = Vec::new();
     for i in 0..900usize {
         let mut text = Vec::new();
