@@ -196,18 +196,32 @@ fn range(field: Field, lower: Bound<i64>, upper: Bound<i64>) -> Box<dyn Query> {
 
 /// The status filter, with the same semantics as [`Status::from_dates`] (inclusive days):
 /// upcoming = start > today; closed = start ≤ today and end < today; open = start ≤ today ≤ end.
-fn status_filters(f: &Fields, status: Status, today: i64) -> Vec<(Occur, Box<dyn Query>)> {
+fn status_filters(f: &Fields, status: Status, today: NaiveDate) -> Vec<(Occur, Box<dyn Query>)> {
     use Bound::{Excluded, Included, Unbounded};
-    let started = || filter(range(f.start_day, Unbounded, Included(today)));
+    let day_of_today = day(today);
+    let started = || filter(range(f.start_day, Unbounded, Included(day_of_today)));
     match status {
-        Status::Upcoming => vec![filter(range(f.start_day, Excluded(today), Unbounded))],
+        Status::Upcoming => vec![filter(range(
+            f.start_day,
+            Excluded(day_of_today),
+            Unbounded,
+        ))],
         Status::Closed => vec![
             started(),
-            filter(range(f.end_day, Unbounded, Excluded(today))),
+            filter(range(f.end_day, Unbounded, Excluded(day_of_today))),
         ],
-        Status::Open => vec![
-            started(),
-            filter(range(f.end_day, Included(today), Unbounded)),
+        Status::Open => period_filters(f, today, today),
+    }
+}
+
+/// Records whose period overlaps `from..=to`: open on some day of it.
+fn period_filters(f: &Fields, from: NaiveDate, to: NaiveDate) -> Vec<(Occur, Box<dyn Query>)> {
+    use Bound::{Included, Unbounded};
+    match crate::collect::PeriodFilter::new(from, to) {
+        Some(period) => vec![filter(Box::new(period))],
+        None => vec![
+            filter(range(f.start_day, Unbounded, Included(day(to)))),
+            filter(range(f.end_day, Included(day(from)), Unbounded)),
         ],
     }
 }
@@ -241,7 +255,7 @@ pub(crate) fn run(
     }
     let status_at = clauses.len();
     if let Some(status) = req.status {
-        clauses.extend(status_filters(fields, status, today_day));
+        clauses.extend(status_filters(fields, status, today));
     }
     let status_clauses = status_at..clauses.len();
     if let Some(method) = &req.method {
@@ -251,22 +265,7 @@ pub(crate) fn run(
         clauses.push(term_filter(fields.topic, topic));
     }
     if let Some((from, to)) = req.period {
-        use Bound::{Included, Unbounded};
-        match crate::collect::PeriodFilter::new(from, to) {
-            Some(period) => clauses.push(filter(Box::new(period))),
-            None => {
-                clauses.push(filter(range(
-                    fields.start_day,
-                    Unbounded,
-                    Included(day(to)),
-                )));
-                clauses.push(filter(range(
-                    fields.end_day,
-                    Included(day(from)),
-                    Unbounded,
-                )));
-            }
-        }
+        clauses.extend(period_filters(fields, from, to));
     }
     let mut above = None;
     if let Some(place) = &req.place {
