@@ -424,6 +424,18 @@ fn mark(bits: &mut [u64], doc: DocId) {
     bits[(doc / 64) as usize] |= 1 << (doc % 64);
 }
 
+/// Keeps in `found` only the bits also set in `bits`.
+fn and_into(found: &mut [u64], bits: &[u64]) {
+    for (f, b) in found.iter_mut().zip(bits) {
+        *f &= b;
+    }
+}
+
+/// How many bits of `bits` are set.
+fn ones(bits: &[u64]) -> u64 {
+    bits.iter().map(|w| u64::from(w.count_ones())).sum()
+}
+
 /// Whether document `doc`'s bit is set (false past the bitmap's end).
 fn has(bits: &[u64], doc: DocId) -> bool {
     bits.get((doc / 64) as usize)
@@ -809,7 +821,7 @@ impl FacetsSegment {
 
     /// Takes `bits` as the segment's matches, instead of collecting them one by one.
     fn mark_all(&mut self, bits: Vec<u64>) {
-        self.count = bits.iter().map(|w| u64::from(w.count_ones())).sum();
+        self.count = ones(&bits);
         self.matched = bits;
     }
 
@@ -1201,9 +1213,7 @@ fn text_matches(
                 block.advance();
             }
         }
-        for (f, b) in found.iter_mut().zip(&bits) {
-            *f &= b;
-        }
+        and_into(&mut found, &bits);
     }
     Ok(found)
 }
@@ -1413,16 +1423,14 @@ fn filtered(
     if let Some(with_status) = status {
         // The day's documents with the status (the status's filters on the start and end days
         // would rescan their columns from match to match).
-        for (f, s) in found.iter_mut().zip(with_status) {
-            *f &= s;
-        }
+        and_into(&mut found, with_status);
     }
     let Some(filters) = filters else {
         return Ok(found);
     };
     let mut scorer = filters.scorer(reader, 1.0)?;
     let mut kept = vec![0u64; found.len()];
-    let marked: u64 = found.iter().map(|w| u64::from(w.count_ones())).sum();
+    let marked = ones(&found);
     if marked.saturating_mul(16) >= u64::from(scorer.size_hint()) {
         // Many matches: the filters' documents in order, each looked up in the bitmap.
         let mut docs = [0; tantivy::COLLECT_BLOCK_BUFFER_LEN];
@@ -1483,7 +1491,7 @@ const WAND_SHARE: u64 = 8;
 
 /// Whether `matches` of a segment whose share of the union's postings is `postings` are scored
 /// match by match, each of the union's `terms` sought to them, rather than by block-max WAND
-/// over the union. A rare word beside a common one, or a narrow filter, costs less scored one by
+/// over the union (or term by term, see [`by_term`]). A rare word beside a common one, or a narrow filter, costs less scored one by
 /// one than walking the common word's postings to find them. So does a common word within a
 /// region or a kind: WAND cannot skip blocks for a page that only the filter's few matches may
 /// enter (at 1M records, `urbano` in one region, 32,185 matches: 263 searches a second by WAND,
@@ -1503,6 +1511,21 @@ fn one_by_one(matches: u64, terms: usize, postings: u64) -> bool {
 /// 32 (16 and 24: 71–72 ms), and titles as typed the same within noise. Tests use a lower
 /// bound, so that their small queries go both ways.
 const WAND_TERMS: usize = if cfg!(test) { 8 } else { 32 };
+
+/// Whether a segment's matches of a text search of `terms` terms are scored term by term
+/// ([`counted_then_ranked`]) rather than one by one or by WAND. `at_most` bounds its matches
+/// (the records its filters leave, or its rarest word's postings) when it is filtered or has
+/// several words; `postings` is its union's postings. A single word unfiltered keeps WAND,
+/// whose block maxima skip most of a common word's postings. Otherwise, term by term wins
+/// unless the matches are few enough to be scored one by one. At 1M records (`wrk -c4`,
+/// searches a second, against WAND or one by one as [`one_by_one`] chose alone):
+/// - `cittadinanza` among consultations, 312 → 514;
+/// - `urbano` in one region, 1,002 → 1,232;
+/// - four common words, 100 → 193; two, 443 → 477;
+/// - one common word unfiltered, 522 → 417: hence WAND for it.
+fn by_term(terms: usize, at_most: Option<u64>, postings: u64) -> bool {
+    terms > WAND_TERMS || at_most.is_some_and(|n| !one_by_one(n, terms, postings))
+}
 
 /// BM25 statistics for one search, each term's looked up once: the query, its flat union and
 /// the decision between them ask for the same terms, and a word being typed brings up to 32
@@ -1566,8 +1589,10 @@ pub(crate) struct TextSearch<'a> {
 /// - then the page: few matches are scored one by one, each term's postings sought to them;
 ///   many, by tantivy's block-max WAND over the union, which skips the blocks whose best
 ///   possible score cannot enter the page (a word found in most records is scored for a few
-///   thousand of its matches), keeping marked matches only; a union of very many terms (a
-///   word being typed), term by term into one sum per document.
+///   thousand of its matches), keeping marked matches only. Term by term into one sum per
+///   document, marking the matches as it goes ([`by_term`]): a union of very many terms (a
+///   word being typed), several words, and a filtered search whose filters leave many
+///   records.
 pub(crate) fn counted_then_ranked(
     searcher: &tantivy::Searcher,
     stats: &Stats<'_>,
@@ -1613,9 +1638,11 @@ pub(crate) fn counted_then_ranked(
     let filters = filters
         .map(|f| f.weight(EnableScoring::disabled_from_searcher(searcher)))
         .transpose()?;
-    let term_by_term = ranking.terms.len() > WAND_TERMS;
-    // Block-max WAND's union, built only when the page may need it.
-    let union = (!sparse && !term_by_term)
+    let filtering = filters.is_some() || status.is_some();
+    let words = order.len();
+    // Block-max WAND's union, built only when the page may need it: a search filtered or of
+    // several words is scored term by term or, when its matches are few, one by one.
+    let union = (!sparse && ranking.terms.len() <= WAND_TERMS && !filtering && words <= 1)
         .then(|| ranking.query.weight(stats.scoring()))
         .transpose()?;
     let all_docs = searcher
@@ -1645,15 +1672,27 @@ pub(crate) fn counted_then_ranked(
             }
             return Ok((best.harvest(), counts.harvest()));
         }
-        if term_by_term {
+        // The segment's share of a count over the index, near enough for the choices.
+        let share =
+            |n: u64| (u128::from(n) * u128::from(reader.max_doc()) / u128::from(all_docs)) as u64;
+        let here = share(postings);
+        // The records the filters leave, first: a posting of a record they exclude is then
+        // skipped before it is scored (a word within one region or kind spent half its time
+        // scoring records of the others).
+        let allowed = filtering
+            .then(|| filtered(reader, alive.alive.clone(), filters.as_deref(), status))
+            .transpose()?;
+        // At most this many matches: the records the filters leave, and no more than have
+        // the rarest word (of several).
+        let rarest = (words > 1).then(|| share(at_most));
+        let at_most_here = match (allowed.as_deref().map(ones), rarest) {
+            (Some(a), Some(r)) => Some(a.min(r)),
+            (a, r) => a.or(r),
+        };
+        if by_term(ranking.terms.len(), at_most_here, here) {
             // One pass over each term's postings: its score added into its documents' sums (as
             // the union adds them), and its documents marked for its word or group. The matches
-            // are then offered to the page. The filters are applied first, so that a posting of
-            // a record they exclude is skipped before it is scored: a word being typed within
-            // one region or kind spent half its time scoring records of the others.
-            let allowed = (filters.is_some() || status.is_some())
-                .then(|| filtered(reader, alive.alive.clone(), filters.as_deref(), status))
-                .transpose()?;
+            // are then offered to the page.
             let mut sums = vec![0.0 as Score; reader.max_doc() as usize];
             let mut groups: Vec<Option<Vec<u64>>> = vec![None; ranking.groups];
             for (w, t) in weights.iter().zip(&ranking.terms) {
@@ -1662,9 +1701,7 @@ pub(crate) fn counted_then_ranked(
             }
             let mut found = allowed.unwrap_or_else(|| alive.alive.clone());
             for bits in groups.iter().flatten() {
-                for (f, b) in found.iter_mut().zip(bits) {
-                    *f &= b;
-                }
+                and_into(&mut found, bits);
             }
             counts.mark_all(found);
             let mut threshold = best.threshold();
@@ -1677,26 +1714,27 @@ pub(crate) fn counted_then_ranked(
             }
             return Ok((best.harvest(), counts.harvest()));
         }
-        let found = text_matches(reader, ranking, &alive.alive)?;
-        counts.mark_all(filtered(reader, found, filters.as_deref(), status)?);
-        // The segment's share of the union's postings, near enough for the choice.
-        let here =
-            (u128::from(postings) * u128::from(reader.max_doc()) / u128::from(all_docs)) as u64;
-        if one_by_one(counts.count, ranking.terms.len(), here) {
-            scores_at(
+        let mut found = text_matches(reader, ranking, &alive.alive)?;
+        if let Some(allowed) = &allowed {
+            and_into(&mut found, allowed);
+        }
+        counts.mark_all(found);
+        match &union {
+            Some(union) if !one_by_one(counts.count, ranking.terms.len(), here) => {
+                union.for_each_pruning(Score::MIN, reader, &mut |doc, score| {
+                    if counts.contains(doc) {
+                        best.collect(doc, score);
+                    }
+                    best.threshold()
+                })?;
+            }
+            _ => scores_at(
                 reader,
                 ranking,
                 &weights,
                 set_bits(counts.matched.iter().copied()),
                 &mut |doc, score| best.collect(doc, score),
-            )?;
-        } else if let Some(union) = &union {
-            union.for_each_pruning(Score::MIN, reader, &mut |doc, score| {
-                if counts.contains(doc) {
-                    best.collect(doc, score);
-                }
-                best.threshold()
-            })?;
+            )?,
         }
         Ok((best.harvest(), counts.harvest()))
     };

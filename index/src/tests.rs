@@ -1946,12 +1946,30 @@ fn a_common_word_in_one_region_is_ranked_as_the_parser_ranks_it() {
             let mut r = rec("s", Kind::Process, &i.to_string(), "Bilancio del quartiere");
             r.summary.insert_plain("it", "Il bilancio partecipativo");
             r.territory.region = Some(regions[i % regions.len()].clone());
-            let text = format!("bilancio {}", "testo ".repeat(i % 37));
+            let zeta = if i % 15 == 0 { "zeta " } else { "" };
+            let text = format!("bilancio {zeta}{}", "testo ".repeat(i % 37));
             with_desc(r, "it", &text.repeat(1 + i % 3))
         })
         .collect();
     let idx = Index::open_in_ram().unwrap();
     idx.apply(&upserts(&records), 1).unwrap();
+    // Two words, the rarer in a few records (too many to be the only candidates), unfiltered:
+    // scored term by term, to the last page.
+    for offset in [0, 190] {
+        let page = |q: &str| {
+            let r = SearchRequest {
+                q: Some(q.to_owned()),
+                limit: 10,
+                offset,
+                ..Default::default()
+            };
+            idx.search(&r, today()).unwrap()
+        };
+        let got = page("bilancio zeta ");
+        assert_eq!(got.total, 200);
+        let case = format!("two words, offset {offset}");
+        assert_same_page(&got, &page("+bilancio +zeta "), &case);
+    }
     for (region, offset) in [("08", 0), ("16", 10), ("01", 140)] {
         let page = |q: &str| {
             let r = SearchRequest {
