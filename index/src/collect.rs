@@ -1491,8 +1491,9 @@ const WAND_SHARE: u64 = 8;
 
 /// Whether `matches` of a segment whose share of the union's postings is `postings` are scored
 /// match by match, each of the union's `terms` sought to them, rather than by block-max WAND
-/// over the union (or term by term, see [`by_term`]). A rare word beside a common one, or a narrow filter, costs less scored one by
-/// one than walking the common word's postings to find them. So does a common word within a
+/// over the union (or term by term, see [`by_term`]). A rare word beside a common one, or a
+/// narrow filter, costs less scored one by one than walking the common word's postings to find
+/// them. So does a common word within a
 /// region or a kind: WAND cannot skip blocks for a page that only the filter's few matches may
 /// enter (at 1M records, `urbano` in one region, 32,185 matches: 263 searches a second by WAND,
 /// 891 one by one). Past as many seeks as postings WAND wins again (four common words, 269,611
@@ -1519,10 +1520,10 @@ const WAND_TERMS: usize = if cfg!(test) { 8 } else { 32 };
 /// whose block maxima skip most of a common word's postings. Otherwise, term by term wins
 /// unless the matches are few enough to be scored one by one. At 1M records (`wrk -c4`,
 /// searches a second, against WAND or one by one as [`one_by_one`] chose alone):
-/// - `cittadinanza` among consultations, 312 → 514;
-/// - `urbano` in one region, 1,002 → 1,232;
-/// - four common words, 100 → 193; two, 443 → 477;
-/// - one common word unfiltered, 522 → 417: hence WAND for it.
+/// - `cittadinanza` among consultations, 330 → 520–560;
+/// - `urbano` in one region, 970–1,020 → 1,070–1,080;
+/// - four common words, 103–109 → 205; two, 442–480 → 512–560;
+/// - one common word unfiltered would go 522 → 417: hence WAND for it.
 fn by_term(terms: usize, at_most: Option<u64>, postings: u64) -> bool {
     terms > WAND_TERMS || at_most.is_some_and(|n| !one_by_one(n, terms, postings))
 }
@@ -1685,7 +1686,14 @@ pub(crate) fn counted_then_ranked(
         // At most this many matches: the records the filters leave, and no more than have
         // the rarest word (of several).
         let rarest = (words > 1).then(|| share(at_most));
-        let at_most_here = match (allowed.as_deref().map(ones), rarest) {
+        let allowed_here = allowed.as_deref().map(ones);
+        if let (Some(0), Some(none)) = (allowed_here, &allowed) {
+            // No record of the segment passes the filters (a source's records are often all
+            // in another segment): nothing to read.
+            counts.mark_all(none.clone());
+            return Ok((best.harvest(), counts.harvest()));
+        }
+        let at_most_here = match (allowed_here, rarest) {
             (Some(a), Some(r)) => Some(a.min(r)),
             (a, r) => a.or(r),
         };

@@ -1953,38 +1953,85 @@ fn a_common_word_in_one_region_is_ranked_as_the_parser_ranks_it() {
         .collect();
     let idx = Index::open_in_ram().unwrap();
     idx.apply(&upserts(&records), 1).unwrap();
+    let page = |q: &str, region: Option<&str>, offset: usize| {
+        let r = SearchRequest {
+            q: Some(q.to_owned()),
+            region: region.map(str::to_owned),
+            limit: 10,
+            offset,
+            ..Default::default()
+        };
+        idx.search(&r, today()).unwrap()
+    };
     // Two words, the rarer in a few records (too many to be the only candidates), unfiltered:
     // scored term by term, to the last page.
     for offset in [0, 190] {
-        let page = |q: &str| {
-            let r = SearchRequest {
-                q: Some(q.to_owned()),
-                limit: 10,
-                offset,
-                ..Default::default()
-            };
-            idx.search(&r, today()).unwrap()
-        };
-        let got = page("bilancio zeta ");
+        let got = page("bilancio zeta ", None, offset);
         assert_eq!(got.total, 200);
         let case = format!("two words, offset {offset}");
-        assert_same_page(&got, &page("+bilancio +zeta "), &case);
+        assert_same_page(&got, &page("+bilancio +zeta ", None, offset), &case);
     }
     for (region, offset) in [("08", 0), ("16", 10), ("01", 140)] {
-        let page = |q: &str| {
-            let r = SearchRequest {
-                q: Some(q.to_owned()),
-                region: Some(region.to_owned()),
-                limit: 10,
-                offset,
-                ..Default::default()
-            };
-            idx.search(&r, today()).unwrap()
-        };
-        let got = page("bilancio ");
+        let got = page("bilancio ", Some(region), offset);
         assert_eq!(got.total, 150);
         let case = format!("region {region}, offset {offset}");
-        assert_same_page(&got, &page("+bilancio "), &case);
+        assert_same_page(&got, &page("+bilancio ", Some(region), offset), &case);
+    }
+}
+
+/// A search filtered by source over segments each holding one source's records: a segment
+/// where no record passes the filters is skipped, and the others answer as the parser's query.
+#[test]
+fn a_segment_with_no_record_the_filters_leave_answers_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let records: Vec<Record> = (0..600usize)
+        .map(|i| {
+            let source = if i < 300 { "alfa" } else { "beta" };
+            let mut r = rec(
+                source,
+                Kind::Process,
+                &i.to_string(),
+                "Bilancio del quartiere",
+            );
+            r.territory.region = Some(if i % 2 == 0 { "08" } else { "16" }.to_owned());
+            let rare = if i % 9 == 0 { "zeta " } else { "" };
+            with_desc(
+                r,
+                "it",
+                &format!("bilancio {rare}{}", "testo ".repeat(i % 13)),
+            )
+        })
+        .collect();
+    let idx = one_segment_per_commit(tmp.path(), &records, 300);
+    assert_eq!(segments(&idx), 2);
+    let page = |q: &str, source: &str, region: Option<&str>| {
+        let r = SearchRequest {
+            q: Some(q.to_owned()),
+            source: Some(source.to_owned()),
+            region: region.map(str::to_owned),
+            limit: 10,
+            ..Default::default()
+        };
+        idx.search(&r, today()).unwrap()
+    };
+    for source in ["alfa", "beta"] {
+        for region in [None, Some("08")] {
+            for (q, twin, total) in [
+                ("bilancio ", "+bilancio ", 300),
+                ("bilancio zeta ", "+bilancio +zeta ", 34),
+            ] {
+                let got = page(q, source, region);
+                let case = format!("{q:?} from {source}, region {region:?}");
+                let want = if region.is_some() { total / 2 } else { total };
+                assert!(got.total.abs_diff(want) <= 1, "{case}: {}", got.total);
+                assert_eq!(
+                    got.facets.source.keys().collect::<Vec<_>>(),
+                    [source],
+                    "{case}"
+                );
+                assert_same_page(&got, &page(twin, source, region), &case);
+            }
+        }
     }
 }
 
