@@ -1273,6 +1273,19 @@ impl TermPostings {
     }
 }
 
+/// The terms of a [`Ranking`]'s word or group `group`, with their weights.
+fn terms_of<'a>(
+    ranking: &'a Ranking,
+    weights: &'a [tantivy::query::Bm25Weight],
+    group: usize,
+) -> impl Iterator<Item = (&'a crate::query::RankTerm, &'a tantivy::query::Bm25Weight)> {
+    ranking
+        .terms
+        .iter()
+        .zip(weights)
+        .filter(move |(t, _)| t.group == group)
+}
+
 /// The text matches of a query led by a rare word or group (`order[0]`), with their scores:
 /// that group's few postings are the candidates, and each other group, rarest first, keeps
 /// those that one of its terms has, found by seeking its postings (skip lists, one block
@@ -1289,23 +1302,11 @@ fn sparse_matches(
     alive: &[u64],
 ) -> tantivy::Result<Vec<(DocId, Score)>> {
     use tantivy::{DocSet, TERMINATED};
-    let terms_of = |group: usize| {
-        ranking
-            .terms
-            .iter()
-            .zip(weights)
-            .filter(move |(t, _)| t.group == group)
-    };
     let Some((&lead, rest)) = order.split_first() else {
         return Ok(Vec::new());
     };
-    let is_alive = |d: DocId| {
-        alive
-            .get((d / 64) as usize)
-            .is_some_and(|w| w & (1 << (d % 64)) != 0)
-    };
     let mut found: Vec<(DocId, Score)> = Vec::new();
-    for (t, w) in terms_of(lead) {
+    for (t, w) in terms_of(ranking, weights, lead) {
         let Some(mut p) = TermPostings::open(reader, &t.term, w)? else {
             continue;
         };
@@ -1314,7 +1315,7 @@ fn sparse_matches(
             if d == TERMINATED {
                 break;
             }
-            if is_alive(d) {
+            if has(alive, d) {
                 if let Some(score) = p.score_at(d) {
                     found.push((d, score));
                 }
@@ -1331,12 +1332,25 @@ fn sparse_matches(
         }
         same
     });
-    for &group in rest {
+    keep_matching(reader, ranking, weights, rest, found)
+}
+
+/// Keeps the documents of `found` (ascending) that every group of `groups` has, one of its
+/// terms' postings sought to each, and adds those terms' scores to theirs.
+fn keep_matching(
+    reader: &SegmentReader,
+    ranking: &Ranking,
+    weights: &[tantivy::query::Bm25Weight],
+    groups: &[usize],
+    mut found: Vec<(DocId, Score)>,
+) -> tantivy::Result<Vec<(DocId, Score)>> {
+    use tantivy::{DocSet, TERMINATED};
+    for &group in groups {
         if found.is_empty() {
             break;
         }
         let mut has = vec![false; found.len()];
-        for (t, w) in terms_of(group) {
+        for (t, w) in terms_of(ranking, weights, group) {
             let Some(mut p) = TermPostings::open(reader, &t.term, w)? else {
                 continue;
             };
@@ -1721,6 +1735,26 @@ pub(crate) fn counted_then_ranked(
                 }
             }
             return Ok((best.harvest(), counts.harvest()));
+        }
+        if let (Some(n), Some(allowed)) = (allowed_here, &allowed) {
+            if n.saturating_mul(ranking.terms.len() as u64 * WAND_SHARE) <= here {
+                // So few records left that seeking the words' postings to each costs less than
+                // reading them (as `sparse_matches` checks its lead's postings): a common word
+                // among the few upcoming records read all its postings before.
+                let candidates = set_bits(allowed.iter().copied())
+                    .map(|d| (d, 0.0))
+                    .collect();
+                let found = keep_matching(reader, ranking, &weights, &order, candidates)?;
+                let mut bits = vec![0u64; alive.alive.len()];
+                for &(d, _) in &found {
+                    mark(&mut bits, d);
+                }
+                counts.mark_all(bits);
+                for (d, score) in found {
+                    best.collect(d, score);
+                }
+                return Ok((best.harvest(), counts.harvest()));
+            }
         }
         let mut found = text_matches(reader, ranking, &alive.alive)?;
         if let Some(allowed) = &allowed {
