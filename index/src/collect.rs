@@ -424,6 +424,15 @@ fn mark(bits: &mut [u64], doc: DocId) {
     bits[(doc / 64) as usize] |= 1 << (doc % 64);
 }
 
+/// A bitmap of `words` words with the documents of `found` set.
+fn bitmap_of(found: &[(DocId, Score)], words: usize) -> Vec<u64> {
+    let mut bits = vec![0u64; words];
+    for &(d, _) in found {
+        mark(&mut bits, d);
+    }
+    bits
+}
+
 /// Keeps in `found` only the bits also set in `bits`.
 fn and_into(found: &mut [u64], bits: &[u64]) {
     for (f, b) in found.iter_mut().zip(bits) {
@@ -1349,12 +1358,12 @@ fn keep_matching(
         if found.is_empty() {
             break;
         }
-        let mut has = vec![false; found.len()];
+        let mut in_group = vec![false; found.len()];
         for (t, w) in terms_of(ranking, weights, group) {
             let Some(mut p) = TermPostings::open(reader, &t.term, w)? else {
                 continue;
             };
-            for ((d, score), has) in found.iter_mut().zip(has.iter_mut()) {
+            for ((d, score), has) in found.iter_mut().zip(in_group.iter_mut()) {
                 if let Some(s) = p.score_at(*d) {
                     *score += s;
                     *has = true;
@@ -1363,7 +1372,7 @@ fn keep_matching(
                 }
             }
         }
-        let mut kept = has.iter();
+        let mut kept = in_group.iter();
         found.retain(|_| kept.next().copied().unwrap_or(false));
     }
     Ok(found)
@@ -1507,11 +1516,10 @@ const WAND_SHARE: u64 = 8;
 /// match by match, each of the union's `terms` sought to them, rather than by block-max WAND
 /// over the union (or term by term, see [`by_term`]). A rare word beside a common one, or a
 /// narrow filter, costs less scored one by one than walking the common word's postings to find
-/// them. So does a common word within a
-/// region or a kind: WAND cannot skip blocks for a page that only the filter's few matches may
-/// enter (at 1M records, `urbano` in one region, 32,185 matches: 263 searches a second by WAND,
-/// 891 one by one). Past as many seeks as postings WAND wins again (four common words, 269,611
-/// matches: 105 a second by WAND, 78 one by one).
+/// them. So does a common word within a region or a kind: WAND cannot skip blocks for a page
+/// that only the filter's few matches may enter (at 1M records, `urbano` in one region, 32,185
+/// matches: 263 searches a second by WAND, 891 one by one). Past as many seeks as postings WAND
+/// wins again (four common words, 269,611 matches: 105 a second by WAND, 78 one by one).
 fn one_by_one(matches: u64, terms: usize, postings: u64) -> bool {
     matches.saturating_mul(WAND_SHARE) < postings
         && (matches <= FEW_MATCHES || matches.saturating_mul(terms as u64) <= postings)
@@ -1675,10 +1683,7 @@ pub(crate) fn counted_then_ranked(
         best.statuses_from(&alive.decoded);
         if sparse {
             let found = sparse_matches(reader, ranking, &weights, &order, &alive.alive)?;
-            let mut bits = vec![0u64; alive.alive.len()];
-            for &(d, _) in &found {
-                mark(&mut bits, d);
-            }
+            let bits = bitmap_of(&found, alive.alive.len());
             counts.mark_all(filtered(reader, bits, filters.as_deref(), status)?);
             for (d, score) in found {
                 if counts.contains(d) {
@@ -1701,10 +1706,10 @@ pub(crate) fn counted_then_ranked(
         // the rarest word (of several).
         let rarest = (words > 1).then(|| share(at_most));
         let allowed_here = allowed.as_deref().map(ones);
-        if let (Some(0), Some(none)) = (allowed_here, &allowed) {
+        if allowed_here == Some(0) {
             // No record of the segment passes the filters (a source's records are often all
             // in another segment): nothing to read.
-            counts.mark_all(none.clone());
+            counts.mark_all(allowed.unwrap_or_default());
             return Ok((best.harvest(), counts.harvest()));
         }
         let at_most_here = match (allowed_here, rarest) {
@@ -1745,11 +1750,7 @@ pub(crate) fn counted_then_ranked(
                     .map(|d| (d, 0.0))
                     .collect();
                 let found = keep_matching(reader, ranking, &weights, &order, candidates)?;
-                let mut bits = vec![0u64; alive.alive.len()];
-                for &(d, _) in &found {
-                    mark(&mut bits, d);
-                }
-                counts.mark_all(bits);
+                counts.mark_all(bitmap_of(&found, alive.alive.len()));
                 for (d, score) in found {
                     best.collect(d, score);
                 }
