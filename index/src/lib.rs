@@ -54,6 +54,7 @@ mod analysed;
 mod collect;
 mod document;
 mod error;
+mod exclusion;
 mod files;
 mod packed;
 mod pairs;

@@ -35,6 +35,7 @@ use tantivy::{Searcher, Term};
 
 use crate::analysed::Analyzers;
 use crate::error::{engine, IndexError};
+use crate::exclusion::forward_exclusions;
 use crate::pairs::{PairWords, PhraseTerms};
 use crate::schema::{fold_analyzer, stop_words, Fields, LangGroup, TITLE_BOOST};
 
@@ -841,7 +842,7 @@ pub(crate) fn parse(
             Err(QueryParserError::AllButQueryForbidden) => parser.parse_query(&format!("* {text}")),
             other => other,
         };
-        query.map_err(|e| {
+        query.map(forward_exclusions).map_err(|e| {
             IndexError::query(format!(
                 "the query could not be understood ({e}); use words, \"quoted phrases\", \
                  parentheses, AND, OR, NOT and -word to exclude"

@@ -2326,6 +2326,50 @@ fn merges_stay_under_a_share_of_the_index_and_rewrite_mostly_deleted_segments() 
 // ---------------------------------------------------------------- phrases of common words
 
 #[test]
+fn an_excluded_phrase_the_first_record_lacks_excludes_only_the_records_that_have_it() {
+    // Tantivy's phrase scorer asserts it is never sought backwards; an exclusion seeks it to the
+    // first record of the segment even when its first match lies further on (tantivy #2811).
+    let records = [
+        with_desc(
+            rec("s", Kind::Process, "0", "Proposta"),
+            "it",
+            "Piano del verde",
+        ),
+        with_desc(
+            rec("s", Kind::Process, "1", "Proposta"),
+            "it",
+            "Partecipativo e bilancio",
+        ),
+        with_desc(
+            rec("s", Kind::Process, "2", "Proposta"),
+            "it",
+            "Il bilancio partecipativo",
+        ),
+        with_desc(
+            rec("s", Kind::Process, "3", "Proposta"),
+            "it",
+            "Altro bilancio",
+        ),
+    ];
+    let idx = index_with(&records);
+    for q in [
+        "-\"bilancio partecipativo\" ",
+        "proposta -\"bilancio partecipativo\" ",
+        "bilancio -\"bilancio partecipativo\" ",
+        "(proposta -\"bilancio partecipativo\") OR verde ",
+    ] {
+        let mut found = ids(&idx, &req(q));
+        found.sort();
+        let want: Vec<String> = ["0", "1", "3"]
+            .iter()
+            .filter(|i| !q.starts_with("bilancio") || **i != "0")
+            .map(|i| RecordId::new("s", Kind::Process, *i).to_string())
+            .collect();
+        assert_eq!(found, want, "{q}");
+    }
+}
+
+#[test]
 fn a_phrase_of_common_words_finds_the_same_records_from_its_pair_term_as_from_positions() {
     // Enough records for a rebuild to choose common words; "bilancio" and "partecipativo" are
     // in all of them, in every arrangement a phrase must tell apart.
