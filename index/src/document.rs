@@ -8,6 +8,7 @@ use snodo_model::{Kind, LocalizedText, Record};
 use tantivy::TantivyDocument;
 
 use crate::analysed::Analyzers;
+use crate::error::IndexError;
 use crate::pairs::{PairWords, Pairs};
 use crate::schema::{Fields, LangGroup};
 
@@ -137,6 +138,46 @@ pub(crate) fn name_texts(r: &Record) -> impl Iterator<Item = &LocalizedText> {
     [&r.promoter, &r.group, &r.territory.scope_name]
         .into_iter()
         .chain(&r.topics)
+}
+
+/// The display data stored with an index document.
+pub(crate) fn display_of(f: &Fields, doc: &TantivyDocument) -> Result<Display, IndexError> {
+    use tantivy::schema::document::Value;
+    let json = doc
+        .get_first(f.display)
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| IndexError::Corrupt {
+            message: "a document has no display data".into(),
+        })?;
+    serde_json::from_str(json).map_err(|e| IndexError::Corrupt {
+        message: e.to_string(),
+    })
+}
+
+/// The texts of about `n` of the index's live documents, spread evenly over it (a generation's
+/// first records are often a few sources'): title, summary, description and scope, as stored
+/// for display.
+pub(crate) fn sample_texts(
+    searcher: &tantivy::Searcher,
+    f: &Fields,
+    n: usize,
+) -> Result<Vec<[LocalizedText; 4]>, IndexError> {
+    let step = (searcher.num_docs() / n.max(1) as u64).max(1) as usize;
+    let mut out = Vec::with_capacity(n);
+    for (ord, reader) in searcher.segment_readers().iter().enumerate() {
+        let alive = reader.alive_bitset();
+        for doc in (0..reader.max_doc()).step_by(step) {
+            if alive.is_some_and(|a| a.is_deleted(doc)) {
+                continue;
+            }
+            let stored: TantivyDocument = searcher
+                .doc(tantivy::DocAddress::new(ord as u32, doc))
+                .map_err(crate::error::engine)?;
+            let d = display_of(f, &stored)?;
+            out.push([d.title, d.summary, d.description, d.scope_name]);
+        }
+    }
+    Ok(out)
 }
 
 /// Builds the index document of a record, its texts analysed by `analyzers` (see

@@ -973,7 +973,7 @@ impl Index {
         let old = self.generation();
         let old_searcher = old.reader.searcher();
         let (sample, words) = if old_searcher.num_docs() >= pairs::SAMPLE as u64 {
-            let words = pairs::PairWords::from_index(&old_searcher, &old.fields)?;
+            let words = pairs::PairWords::from_index(&old_searcher, &old.fields, &mut analyzers)?;
             (Vec::new(), Some(words))
         } else {
             let sample: Vec<Record> = records.by_ref().take(pairs::SAMPLE).collect();

@@ -11,7 +11,7 @@ use tantivy::collector::Count;
 use tantivy::query::{
     AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query, RangeQuery, TermQuery,
 };
-use tantivy::schema::{Field, IndexRecordOption, Value};
+use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{Searcher, TantivyDocument, Term};
 
 use crate::collect::{Facets as FacetCollector, TopK};
@@ -457,15 +457,7 @@ impl Page<'_> {
         let mut items = Vec::with_capacity(top.len());
         for (key, addr) in top {
             let doc: TantivyDocument = self.searcher.doc(*addr).map_err(engine)?;
-            let json = doc
-                .get_first(self.fields.display)
-                .and_then(|v| v.as_str())
-                .ok_or_else(|| IndexError::Corrupt {
-                    message: "a document has no display data".into(),
-                })?;
-            let d: Display = serde_json::from_str(json).map_err(|e| IndexError::Corrupt {
-                message: e.to_string(),
-            })?;
+            let d = crate::document::display_of(self.fields, &doc)?;
             let score = self.highlight.is_some().then_some(match self.sort {
                 Sort::Relevance => key.primary as f32,
                 Sort::Newest | Sort::Closing => key.secondary as f32,

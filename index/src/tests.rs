@@ -2409,6 +2409,30 @@ fn a_phrase_of_common_words_finds_the_same_records_from_its_pair_term_as_from_po
         .unwrap();
     assert!(!by_pairs.lacks_pair_words());
     assert!(by_pairs.generation().pairs.is_some());
+    // Rebuilt again, the words come from the index's terms and the triples from a sample of its
+    // stored records; both ways, three common words next to each other in enough records are
+    // one term.
+    let again = Index::open_in_ram().unwrap();
+    again.rebuild(&mut records.clone().into_iter(), 1).unwrap();
+    again.rebuild(&mut records.clone().into_iter(), 1).unwrap();
+    for idx in [&by_pairs, &again] {
+        let g = idx.generation();
+        let words = g.pairs.as_deref().unwrap();
+        for phrase in [
+            "bilancio partecipativo quartiere",
+            "quartiere bilancio partecipativo",
+        ] {
+            let terms = words.phrase_in(
+                &mut analysed::Analyzers::new(),
+                schema::LangGroup::It,
+                phrase,
+            );
+            assert!(
+                matches!(&terms, pairs::PhraseTerms::Pairs(t) if t.len() == 1),
+                "{phrase}: {terms:?}"
+            );
+        }
+    }
 
     let ids = |idx: &Index, q: &str| {
         let res = idx.search(&req(q), today()).unwrap();
@@ -2437,6 +2461,7 @@ fn a_phrase_of_common_words_finds_the_same_records_from_its_pair_term_as_from_po
             (ids(&by_positions, q).0, &ids(&by_positions, q).1),
             "{q}"
         );
+        assert_eq!(ids(&again, q), (total, found.clone()), "{q}, rebuilt again");
         let (found_here, _) = (total, found);
         if ["\"bilancio partecipativo\" ", "\"participatory budget\" "].contains(&q) {
             assert!(found_here > 0, "{q}: nothing found");
