@@ -1550,6 +1550,34 @@ fn by_term(terms: usize, at_most: Option<u64>, postings: u64) -> bool {
     terms > WAND_TERMS || at_most.is_some_and(|n| !one_by_one(n, terms, postings))
 }
 
+/// Offers the page the matches (`matched`, a bitmap) whose sums reach its threshold. The sums
+/// are compared 64 at a time, a branch-free loop the compiler turns into vector compares, and
+/// only those above the threshold at the start of their 64 are looked at one by one (against
+/// the threshold as it rises). Most matches of a word being typed fall below it: going through
+/// every match one by one was a tenth of such a search.
+fn offer_above(matched: &[u64], sums: &[Score], best: &mut TopKSegment) {
+    let mut threshold = best.threshold();
+    for (chunk, (&word, sums)) in matched.iter().zip(sums.chunks(64)).enumerate() {
+        if word == 0 {
+            continue;
+        }
+        let mut above = 0u64;
+        for (j, &s) in sums.iter().enumerate() {
+            above |= u64::from(s >= threshold) << j;
+        }
+        let mut candidates = word & above;
+        while candidates != 0 {
+            let j = candidates.trailing_zeros() as usize;
+            candidates &= candidates - 1;
+            let score = sums[j];
+            if score >= threshold {
+                best.collect((chunk * 64 + j) as DocId, score);
+                threshold = best.threshold();
+            }
+        }
+    }
+}
+
 /// BM25 statistics for one search, each term's looked up once: the query, its flat union and
 /// the decision between them ask for the same terms, and a word being typed brings up to 32
 /// completions in every text field, each looked up in every segment's dictionary.
@@ -1731,14 +1759,7 @@ pub(crate) fn counted_then_ranked(
                 and_into(&mut found, bits);
             }
             counts.mark_all(found);
-            let mut threshold = best.threshold();
-            for doc in set_bits(counts.matched.iter().copied()) {
-                let score = sums[doc as usize];
-                if score >= threshold {
-                    best.collect(doc, score);
-                    threshold = best.threshold();
-                }
-            }
+            offer_above(&counts.matched, &sums, &mut best);
             return Ok((best.harvest(), counts.harvest()));
         }
         if let (Some(n), Some(allowed)) = (allowed_here, &allowed) {
