@@ -983,6 +983,7 @@ impl Index {
         };
         drop((old, old_searcher));
         let chosen = words.as_ref().map_or(0, pairs::PairWords::len);
+        let triples = words.as_ref().map_or(0, pairs::PairWords::triples);
         let fresh = match &self.base {
             Some(base) => Generation::create_on_disk(base, words)?,
             None => Generation::in_ram(words)?,
@@ -1058,6 +1059,7 @@ impl Index {
             docs,
             seq = up_to_seq,
             pair_words = chosen,
+            pair_triples = triples,
             ms = started.elapsed().as_millis() as u64,
             "search index rebuilt"
         );

@@ -257,6 +257,11 @@ impl PairWords {
         self.words.len()
     }
 
+    /// How many triples were chosen.
+    pub(crate) fn triples(&self) -> usize {
+        self.triples.len()
+    }
+
     /// The words kept in `dir`, `Ok(None)` when the generation has none.
     pub(crate) fn read(dir: &Path) -> Result<Option<PairWords>, IndexError> {
         let path = dir.join(FILE);
