@@ -2329,27 +2329,13 @@ fn merges_stay_under_a_share_of_the_index_and_rewrite_mostly_deleted_segments() 
 fn an_excluded_phrase_the_first_record_lacks_excludes_only_the_records_that_have_it() {
     // Tantivy's phrase scorer asserts it is never sought backwards; an exclusion seeks it to the
     // first record of the segment even when its first match lies further on (tantivy #2811).
+    let record =
+        |id: &str, text: &str| with_desc(rec("s", Kind::Process, id, "Proposta"), "it", text);
     let records = [
-        with_desc(
-            rec("s", Kind::Process, "0", "Proposta"),
-            "it",
-            "Piano del verde",
-        ),
-        with_desc(
-            rec("s", Kind::Process, "1", "Proposta"),
-            "it",
-            "Partecipativo e bilancio",
-        ),
-        with_desc(
-            rec("s", Kind::Process, "2", "Proposta"),
-            "it",
-            "Il bilancio partecipativo",
-        ),
-        with_desc(
-            rec("s", Kind::Process, "3", "Proposta"),
-            "it",
-            "Altro bilancio",
-        ),
+        record("0", "Piano del verde"),
+        record("1", "Partecipativo e bilancio"),
+        record("2", "Il bilancio partecipativo"),
+        record("3", "Altro bilancio"),
     ];
     let idx = index_with(&records);
     for q in [
