@@ -1,12 +1,14 @@
 //! Exclusions (`-word`, `-"a phrase"`, `NOT …`) that never seek a scorer backwards.
 //!
-//! Tantivy's exclusion asks its excluded scorer about the first document the rest of the query
-//! matches, though that scorer was already positioned on its own first match, which may lie
-//! further on. A phrase scorer asserts it is never sought backwards (tantivy issue #2811): in a
-//! debug build `-"bilancio partecipativo"` panicked whenever a segment's first record lacked the
-//! phrase. Release builds answer correctly, but a query must not depend on the build. Each
-//! excluded query is therefore wrapped in [`Forward`], whose scorer answers a backward seek
-//! from where it stands (nothing before its current document matches) and only seeks forwards.
+//! Tantivy's exclusion asks its excluded scorer about each document the rest of the query
+//! matches, though that scorer may already stand further on: on its own first match, or past a
+//! document it was asked about. A phrase scorer asserts it is never sought backwards (tantivy
+//! issue #2811): in a debug build `-"bilancio partecipativo"` panicked whenever a segment's
+//! first record lacked the phrase. Release builds answer correctly, but a query must not depend
+//! on the build. Each excluded query is therefore wrapped in [`Forward`], whose scorer answers
+//! a backward seek from where it stands (nothing between the target and its current document
+//! matches) and only ever seeks forwards. It reads a little more than the phrase's own lazy
+//! check (a seek finds the next match), never more than the phrase searched alone.
 
 use tantivy::query::{BooleanQuery, EnableScoring, Explanation, Occur, Query, Scorer, Weight};
 use tantivy::{DocId, DocSet, Score, SegmentReader, Term};
