@@ -128,13 +128,30 @@ fn body_texts(r: &Record) -> impl Iterator<Item = &LocalizedText> {
 /// The triples of common `words` next to each other in `terms` (a text's analysed terms, with
 /// their positions), added to `out`.
 fn triples_in(words: &Words, terms: &[(usize, String)], out: &mut HashSet<String>) {
-    for w in terms.windows(3) {
-        let [(p, a), (q, b), (r, c)] = w else {
-            continue;
-        };
-        if *q == p + 1 && *r == q + 1 && [a, b, c].iter().all(|t| words.contains(t.as_str())) {
+    let terms = flagged(words, terms);
+    for i in 0..terms.len() {
+        if let Some([a, b, c]) = triple_at(&terms, i) {
             out.insert(triple(a, b, c));
         }
+    }
+}
+
+/// `terms` (`(position, term)`) each with whether it is one of the common `words`.
+fn flagged<'a>(words: &Words, terms: &'a [(usize, String)]) -> Vec<(usize, &'a str, bool)> {
+    terms
+        .iter()
+        .map(|(p, t)| (*p, t.as_str(), words.contains(t.as_str())))
+        .collect()
+}
+
+/// The three common words starting at `terms[i]` (`(position, term, common)`), when each is
+/// next to the one before: the one rule for the triples counted, indexed and searched.
+fn triple_at<'a>(terms: &[(usize, &'a str, bool)], i: usize) -> Option<[&'a str; 3]> {
+    match terms.get(i..)? {
+        [(p, a, true), (q, b, true), (r, c, true), ..] if *q == p + 1 && *r == p + 2 => {
+            Some([a, b, c])
+        }
+        _ => None,
     }
 }
 
@@ -342,17 +359,15 @@ impl PairWords {
                     });
                 }
             }
-            if let [(p, b, true), (q, c, true), ..] = terms[i + 1..] {
-                if p == at + 1 && q == at + 2 && !self.triples.is_empty() {
-                    candidate.clear();
-                    push_triple(&mut candidate, a, b, c);
-                    if self.triples.contains(candidate.as_str()) {
-                        pairs.tokens.push(Token {
-                            position: pairs.base + at,
-                            text: candidate.clone(),
-                            ..Token::default()
-                        });
-                    }
+            if let Some([a, b, c]) = triple_at(&terms, i).filter(|_| !self.triples.is_empty()) {
+                candidate.clear();
+                push_triple(&mut candidate, a, b, c);
+                if self.triples.contains(candidate.as_str()) {
+                    pairs.tokens.push(Token {
+                        position: pairs.base + at,
+                        text: candidate.clone(),
+                        ..Token::default()
+                    });
                 }
             }
         }
@@ -381,10 +396,12 @@ impl PairWords {
             [gap] => (1..=MAX_GAP).contains(gap),
             _ => gaps.iter().all(|g| *g == 1),
         };
-        if let ([(_, a), (_, b), (_, c)], true, [1, 1]) = (terms.as_slice(), common, &gaps[..]) {
-            let t = triple(a, b, c);
-            if self.triples.contains(&t) {
-                return PhraseTerms::Pairs(vec![t]);
+        if terms.len() == 3 {
+            if let Some([a, b, c]) = triple_at(&flagged(&self.words, &terms), 0) {
+                let t = triple(a, b, c);
+                if self.triples.contains(&t) {
+                    return PhraseTerms::Pairs(vec![t]);
+                }
             }
         }
         if common && pairs_do {
