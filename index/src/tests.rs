@@ -1682,7 +1682,16 @@ fn completions_count_every_segment_and_keep_the_commonest() {
 /// segments) and on several segments.
 #[test]
 fn facets_equal_a_count_of_the_records_whether_matches_are_many_or_few() {
-    let regions = [Some("16"), Some("08"), None, Some("01"), Some("08")];
+    // Two regions that are not an ISTAT code, counted by name.
+    let regions = [
+        Some("16"),
+        Some("08"),
+        None,
+        Some("Canton Ticino"),
+        Some("01"),
+        Some("08"),
+        Some("Estero"),
+    ];
     let comuni = [Some("037006"), Some("072006"), None, Some("037011")];
     let record = |i: usize, common: bool| {
         let kind = [Kind::Process, Kind::Assembly, Kind::Consultation][i % 3];
@@ -1693,7 +1702,13 @@ fn facets_equal_a_count_of_the_records_whether_matches_are_many_or_few() {
             if i % 7 == 0 { " raro" } else { "" }
         );
         let mut r = rec(&format!("s{}", i % 4), kind, &i.to_string(), &title);
-        r.territory.region = regions[i % 5].map(str::to_owned);
+        r.territory.region = regions[i % 7].map(str::to_owned);
+        r.methods = snodo_model::METHODS
+            .iter()
+            .enumerate()
+            .filter(|(m, _)| (i + m) % 4 == 0)
+            .map(|(_, m)| (*m).to_owned())
+            .collect();
         r.territory.comune = comuni[i % 4].map(str::to_owned);
         r.start_date = [None, Some(d("2026-06-01")), Some(d("2026-01-01"))][i % 3];
         r.end_date = [None, Some(d("2026-12-31")), Some(d("2026-03-01"))][(i / 3) % 3];
@@ -1750,6 +1765,9 @@ fn facets_equal_a_count_of_the_records_whether_matches_are_many_or_few() {
             for t in &r.themes {
                 *f.topic.entry(t.clone()).or_default() += 1;
             }
+            for m in r.participation_methods() {
+                *f.method.entry(m.to_owned()).or_default() += 1;
+            }
         }
         f
     };
@@ -1764,6 +1782,15 @@ fn facets_equal_a_count_of_the_records_whether_matches_are_many_or_few() {
         (Some("verde "), &|r| title(r).contains("verde")),
         (None, &|_| true),
     ];
+    let all = expected(&|_| true);
+    assert!(
+        all.topic.len() > 3 && all.method.len() > 3,
+        "the fixture should have topics and methods"
+    );
+    assert!(
+        all.region.contains_key("Estero") && all.region.contains_key("Canton Ticino"),
+        "the fixture should have regions that are not an ISTAT code"
+    );
     for (q, matches) in cases {
         let want = expected(matches);
         for limit in [0, 10] {
@@ -1782,10 +1809,7 @@ fn facets_equal_a_count_of_the_records_whether_matches_are_many_or_few() {
             assert_eq!(got.facets.status, want.status, "{case}");
             assert_eq!(got.facets.comune, want.comune, "{case}");
             assert_eq!(got.facets.topic, want.topic, "{case}");
-            assert!(
-                want.topic.len() > 3,
-                "{case}: the fixture should have topics"
-            );
+            assert_eq!(got.facets.method, want.method, "{case}");
             assert_eq!(got.items.len(), (limit as u64).min(want.total) as usize);
         }
     }
