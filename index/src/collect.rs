@@ -135,7 +135,6 @@ impl Decoded {
             profiles: Vec::new(),
         };
         let mut numbers: HashMap<Profile, u32, foldhash::fast::RandomState> = HashMap::default();
-        let mut last: Option<(Profile, u32)> = None;
         let mut packed = [0u64; BATCH];
         let mut themes = [0u64; BATCH];
         let mut sources = [0u64; BATCH];
@@ -175,15 +174,10 @@ impl Decoded {
                         .and_then(|o| u32::try_from(o).ok())
                         .unwrap_or(NO_ORDINAL),
                 };
-                // One document in eight has its predecessor's profile: no lookup for those.
-                let number = match last {
-                    Some((p, number)) if p == profile => number,
-                    _ => *numbers.entry(profile).or_insert_with(|| {
-                        out.profiles.push(profile);
-                        (out.profiles.len() - 1) as u32
-                    }),
-                };
-                last = Some((profile, number));
+                let number = *numbers.entry(profile).or_insert_with(|| {
+                    out.profiles.push(profile);
+                    (out.profiles.len() - 1) as u32
+                });
                 out.profile.push(number);
             }
         }
@@ -218,6 +212,16 @@ struct Tally {
 fn bump(counts: &mut [u64], ord: u64) {
     if let Some(n) = usize::try_from(ord).ok().and_then(|i| counts.get_mut(i)) {
         *n += 1;
+    }
+}
+
+/// Adds `n` to `counts[i]` for each bit `i` set in `bits` (one bit per method, or per topic).
+fn add_to_bits(counts: &mut [u64], mut bits: u64, n: u64) {
+    while bits != 0 {
+        if let Some(c) = counts.get_mut(bits.trailing_zeros() as usize) {
+            *c += n;
+        }
+        bits &= bits - 1;
     }
 }
 
@@ -287,16 +291,8 @@ impl Tally {
         self.kind[code & 0xf] += n;
         self.region[(code >> CODE_REGION_SHIFT) & 0x1f] += n;
         self.status[(code >> CODE_STATUS_SHIFT) & 0x3] += n;
-        let mut methods = (code >> CODE_METHOD_SHIFT) & 63;
-        while methods != 0 {
-            self.method[methods.trailing_zeros() as usize] += n;
-            methods &= methods - 1;
-        }
-        let mut topics = profile.themes;
-        while topics != 0 {
-            self.topic[topics.trailing_zeros() as usize] += n;
-            topics &= topics - 1;
-        }
+        add_to_bits(&mut self.method, (code >> CODE_METHOD_SHIFT) as u64 & 63, n);
+        add_to_bits(&mut self.topic, u64::from(profile.themes), n);
         if let Some(c) = self.source.get_mut(profile.source as usize) {
             *c += n;
         }
