@@ -632,6 +632,12 @@ fn summed_words(text: &str) -> Option<Vec<Vec<&str>>> {
     if let Some(words) = alternatives(text) {
         return Some(vec![words]);
     }
+    required_groups(text).filter(|groups| !groups.is_empty())
+}
+
+/// The words and groups `(a OR b …)` of plain words of `text`, all required; `Some` of none
+/// when it has none, `None` when it has anything else.
+fn required_groups(text: &str) -> Option<Vec<Vec<&str>>> {
     // Parentheses the user typed stand alone (`tidy`); the groups of completions and
     // corrections are glued to their words.
     let mut tokens = Vec::new();
@@ -672,7 +678,7 @@ fn summed_words(text: &str) -> Option<Vec<Vec<&str>>> {
         }
         groups.push(group);
     }
-    (!groups.is_empty()).then_some(groups)
+    Some(groups)
 }
 
 /// A query whose score is a sum of term scores (see [`summed_words`]) as one flat union of term
@@ -685,7 +691,7 @@ fn summed_words(text: &str) -> Option<Vec<Vec<&str>>> {
 /// phrase of it) or to none in every field.
 fn flat_union(
     searcher: &Searcher,
-    groups: &[Vec<&str>],
+    groups: &[Summed<'_>],
     searched: &[(tantivy::schema::Field, f32)],
 ) -> Result<Option<Ranking>, IndexError> {
     let index = searcher.index();
@@ -694,10 +700,21 @@ fn flat_union(
     // completions of a word being typed) are one term there, with their boosts added: the
     // same score, its postings read once.
     let mut seen: HashMap<(Term, usize), usize> = HashMap::new();
-    let words = groups
+    let mut add = |term: Term, group: usize, boost: f32| match seen.entry((term.clone(), group)) {
+        std::collections::hash_map::Entry::Occupied(at) => terms[*at.get()].boost += boost,
+        std::collections::hash_map::Entry::Vacant(at) => {
+            at.insert(terms.len());
+            terms.push(RankTerm { term, group, boost });
+        }
+    };
+    let words = groups.iter().enumerate().flat_map(|(g, summed)| {
+        match summed {
+            Summed::Words(words) => words.as_slice(),
+            Summed::Terms(_) => &[],
+        }
         .iter()
-        .enumerate()
-        .flat_map(|(g, words)| words.iter().map(move |w| (g, *w)));
+        .map(move |w| (g, *w))
+    });
     for &(field, boost) in searched {
         let mut analyzer = index.tokenizer_for_field(field).map_err(engine)?;
         for (group, word) in words.clone() {
@@ -710,16 +727,14 @@ fn flat_union(
                 return Ok(None);
             }
             for t in tokens {
-                let term = Term::from_field_text(field, &t);
-                match seen.entry((term.clone(), group)) {
-                    std::collections::hash_map::Entry::Occupied(at) => {
-                        terms[*at.get()].boost += boost;
-                    }
-                    std::collections::hash_map::Entry::Vacant(at) => {
-                        at.insert(terms.len());
-                        terms.push(RankTerm { term, group, boost });
-                    }
-                }
+                add(Term::from_field_text(field, &t), group, boost);
+            }
+        }
+    }
+    for (group, summed) in groups.iter().enumerate() {
+        if let Summed::Terms(given) = summed {
+            for (term, boost) in given {
+                add(term.clone(), group, *boost);
             }
         }
     }
@@ -741,6 +756,18 @@ fn flat_union(
         terms,
         groups: groups.len(),
     }))
+}
+
+/// A query with its phrases' pair terms (see [`pair_phrases`]): its text for the parser, and its
+/// required items when its score is their sum.
+type Paired<'t> = (String, Option<Vec<Summed<'t>>>);
+
+/// A required word or group of a query whose score is a sum of term scores.
+pub(crate) enum Summed<'a> {
+    /// Any of these words, searched in every field.
+    Words(Vec<&'a str>),
+    /// Any of these terms, each with its boost: a phrase's pair terms.
+    Terms(Vec<(Term, f32)>),
 }
 
 /// A query's text as a flat union of its terms, for ranking by block-max WAND.
@@ -856,15 +883,19 @@ pub(crate) fn parse(
         }
         _ => None,
     };
-    let (query, highlight) = match paired {
-        Some(paired) => (parse(&paired)?, Some(query)),
-        None => (query, None),
+    let (query, highlight, summed) = match paired {
+        Some((paired, summed)) => (parse(&paired)?, Some(query), summed),
+        None => (
+            query,
+            None,
+            summed_words(&text).map(|groups| groups.into_iter().map(Summed::Words).collect()),
+        ),
     };
     // Nothing searchable left (only stop words, or only punctuation): match everything.
     if query.downcast_ref::<EmptyQuery>().is_some() {
         return Ok(None);
     }
-    let union = match summed_words(&text) {
+    let union = match summed {
         Some(groups) => flat_union(searcher, &groups, &searched)?,
         None => None,
     };
@@ -880,16 +911,21 @@ pub(crate) fn parse(
 /// phrase is not such a pair but could match (a place name in every language's names, say),
 /// the phrase is still searched by positions in that language's fields: the records found are
 /// exactly the phrase's.
-fn pair_phrases(
+///
+/// With it, the rewritten query as required words, groups and phrases when its score is a sum of
+/// term scores (see [`summed_words`]): every phrase one or more single pair terms, searched in
+/// no field by positions.
+fn pair_phrases<'t>(
     searcher: &Searcher,
     fields: &Fields,
     words: &PairWords,
     searched: &[(tantivy::schema::Field, f32)],
-    text: &str,
-) -> Result<Option<String>, IndexError> {
+    text: &'t str,
+) -> Result<Option<Paired<'t>>, IndexError> {
     let mut analyzers = Analyzers::new();
     let schema = searcher.schema();
     let mut out = String::with_capacity(text.len());
+    let mut summed = Some(Vec::new());
     let mut replaced = false;
     let mut rest = text;
     while let Some(open) = rest.find('"') {
@@ -898,6 +934,7 @@ fn pair_phrases(
         };
         let phrase = &rest[open + 1..open + 1 + len];
         out.push_str(&rest[..open]);
+        add_required(&mut summed, &rest[..open]);
         match phrase_pairs(searcher, fields, words, searched, &mut analyzers, phrase)? {
             Some((terms, positional)) => {
                 let mut clauses: Vec<String> = terms
@@ -909,6 +946,21 @@ fn pair_phrases(
                         ]
                     })
                     .collect();
+                let single = positional.is_empty() && terms.iter().all(|t| !t.starts_with('"'));
+                match summed.as_mut() {
+                    Some(s) if single => s.push(Summed::Terms(
+                        terms
+                            .iter()
+                            .flat_map(|t| {
+                                [
+                                    (Term::from_field_text(fields.pairs_title, t), TITLE_BOOST),
+                                    (Term::from_field_text(fields.pairs_body, t), 1.0),
+                                ]
+                            })
+                            .collect(),
+                    )),
+                    _ => summed = None,
+                }
                 for (f, boost) in positional {
                     let name = schema.get_field_name(f);
                     clauses.push(format!("{name}:\"{phrase}\"^{boost}"));
@@ -918,12 +970,29 @@ fn pair_phrases(
                 out.push(')');
                 replaced = true;
             }
-            None => out.push_str(&rest[open..open + len + 2]),
+            None => {
+                out.push_str(&rest[open..open + len + 2]);
+                summed = None;
+            }
         }
         rest = &rest[open + len + 2..];
     }
     out.push_str(rest);
-    Ok(replaced.then_some(out))
+    add_required(&mut summed, rest);
+    Ok(replaced.then_some((out, summed)))
+}
+
+/// Adds the required words and groups of `between` (text between phrases) to `summed`, or
+/// drops it when that text is anything else.
+fn add_required<'t>(summed: &mut Option<Vec<Summed<'t>>>, between: &'t str) {
+    match required_groups(between) {
+        Some(groups) => {
+            if let Some(s) = summed.as_mut() {
+                s.extend(groups.into_iter().map(Summed::Words));
+            }
+        }
+        None => *summed = None,
+    }
 }
 
 /// The pair terms a phrase is searched by (a term, or a phrase of pairs, per language where its
