@@ -1235,6 +1235,22 @@ fn misspelt_words_are_corrected_within_one_or_two_edits() {
     assert_eq!(ids(&idx, &req("bilancio partecipatvo")), ["a:process:1"]);
 }
 
+/// A word one edit away is the correction when there is one, even beside a commoner word two
+/// edits away; else words two edits away are.
+#[test]
+fn the_nearest_corrections_are_chosen_before_commoner_farther_ones() {
+    let idx = index_with(&[
+        rec("a", Kind::Process, "1", "Bandierina rossa"),
+        rec("a", Kind::Process, "2", "Bandierona blu"),
+        rec("a", Kind::Process, "3", "Bandierona verde"),
+        rec("a", Kind::Process, "4", "Bandierona gialla"),
+    ]);
+    // One edit from `bandierina`, two from the commoner `bandierona`.
+    assert_eq!(ids(&idx, &req("bandierinx ")), ["a:process:1"]);
+    // Two edits from both: both.
+    assert_eq!(ids(&idx, &req("bandierxnx ")).len(), 4);
+}
+
 /// Words with the word's own first letter are the corrections when there are any; a misspelt
 /// first letter is still corrected, from all words.
 #[test]
