@@ -52,17 +52,19 @@ pub fn pack(
     let end = end.map_or(NO_END, |d| day_offset(day(d)));
     let start = start.map_or(0, |d| day_offset(day(d)));
     let kind = Kind::ALL.iter().position(|k| *k == kind).unwrap_or(0) as u64;
-    let region = match region {
-        None => 0,
-        Some(r) => match r.parse::<u8>() {
-            Ok(n @ 1..=20) if r.len() == 2 => n,
-            _ => REGION_OTHER,
-        },
-    };
+    let region = region.map_or(0, |r| istat_region(r).unwrap_or(REGION_OTHER));
     end | start << DAY_BITS
         | kind << KIND_SHIFT
         | u64::from(region) << REGION_SHIFT
         | methods << METHOD_SHIFT
+}
+
+/// The number (1–20) of an ISTAT region code (`01`–`20`); `None` for any other value.
+pub fn istat_region(r: &str) -> Option<u8> {
+    match r.parse::<u8>() {
+        Ok(n @ 1..=20) if r.len() == 2 => Some(n),
+        _ => None,
+    }
 }
 
 /// The participation methods, one bit per [`snodo_model::METHODS`] entry.
@@ -122,6 +124,15 @@ pub fn region_code(n: u8) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_two_digit_codes_01_to_20_are_istat_regions() {
+        assert_eq!(istat_region("07"), Some(7));
+        assert_eq!(istat_region("20"), Some(20));
+        for other in ["7", "00", "21", "Estero", "", "007"] {
+            assert_eq!(istat_region(other), None, "{other}");
+        }
+    }
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()

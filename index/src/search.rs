@@ -244,20 +244,27 @@ pub(crate) fn run(
         None => Box::new(AllQuery),
     };
     let mut clauses = vec![(Occur::Must, main)];
+    // The clauses a text search answers from the segments' bitmaps instead (see `FacetFilter`).
+    let mut from_bitmaps = Vec::new();
     if let Some(kind) = req.kind {
+        from_bitmaps.push(clauses.len());
         clauses.push(term_filter(fields.kind, kind.as_str()));
     }
     if let Some(source) = &req.source {
         clauses.push(term_filter(fields.source, source));
     }
+    let region_number = req.region.as_deref().and_then(crate::packed::istat_region);
     if let Some(region) = &req.region {
+        if region_number.is_some() {
+            from_bitmaps.push(clauses.len());
+        }
         clauses.push(term_filter(fields.region, region));
     }
     let status_at = clauses.len();
     if let Some(status) = req.status {
         clauses.extend(status_filters(fields, status, today));
     }
-    let status_clauses = status_at..clauses.len();
+    from_bitmaps.extend(status_at..clauses.len());
     if let Some(method) = &req.method {
         clauses.push(term_filter(fields.method, method));
     }
@@ -302,13 +309,13 @@ pub(crate) fn run(
             clauses.push(filter(Box::new(BooleanQuery::new(any))));
         }
     }
-    // The filters alone but the status (every clause but the text and the status's): required,
-    // and scoring nothing.
+    // The filters alone but those answered from bitmaps (every clause but the text and
+    // those): required, and scoring nothing.
     let other: Vec<(Occur, Box<dyn Query>)> = clauses
         .iter()
         .enumerate()
         .skip(1)
-        .filter(|(i, _)| !status_clauses.contains(i))
+        .filter(|(i, _)| !from_bitmaps.contains(i))
         .map(|(_, (occur, q))| (*occur, q.box_clone()))
         .collect();
     let filters = (!other.is_empty()).then(|| BooleanQuery::new(other));
@@ -340,7 +347,11 @@ pub(crate) fn run(
                 &stats,
                 &crate::collect::TextSearch {
                     filters: filters.as_ref().map(|f| f as &dyn Query),
-                    status: req.status,
+                    facets: crate::collect::FacetFilter {
+                        status: req.status,
+                        kind: req.kind,
+                        region: region_number,
+                    },
                     ranking: union,
                 },
                 &top,

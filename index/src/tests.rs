@@ -476,6 +476,48 @@ fn exact_filters_on_kind_source_and_region() {
     assert!(ids(&idx, &r).is_empty(), "source is an exact match");
 }
 
+/// Kinds and ISTAT regions filter a text search from bitmaps each segment keeps; any other
+/// region value (an unpadded code, a foreign country) from its terms. Either way, exactly.
+#[test]
+fn kind_and_region_filters_of_a_text_search_are_exact() {
+    let region = |id: &str, kind: Kind, region: &str| {
+        let mut r = rec("s", kind, id, "Bilancio partecipativo");
+        r.territory.region = Some(region.to_owned());
+        r
+    };
+    let idx = index_with(&[
+        region("1", Kind::Process, "07"),
+        region("2", Kind::Assembly, "07"),
+        region("3", Kind::Process, "7"),
+        region("4", Kind::Process, "Estero"),
+        region("5", Kind::Process, "08"),
+        region("6", Kind::Meeting, "20"),
+    ]);
+    let found = |kind: Option<Kind>, region: Option<&str>| {
+        let mut r = req("bilancio ");
+        r.kind = kind;
+        r.region = region.map(str::to_owned);
+        let res = idx.search(&r, today()).unwrap();
+        let mut ids: Vec<String> = res
+            .items
+            .iter()
+            .map(|h| h.id.rsplit(':').next().unwrap_or_default().to_owned())
+            .collect();
+        ids.sort();
+        assert_eq!(res.total as usize, ids.len());
+        ids
+    };
+    assert_eq!(found(None, Some("07")), ["1", "2"]);
+    assert_eq!(found(None, Some("7")), ["3"]);
+    assert_eq!(found(None, Some("Estero")), ["4"]);
+    assert_eq!(found(None, Some("20")), ["6"]);
+    assert!(found(None, Some("21")).is_empty());
+    assert_eq!(found(Some(Kind::Process), Some("07")), ["1"]);
+    assert_eq!(found(Some(Kind::Process), None), ["1", "3", "4", "5"]);
+    assert_eq!(found(Some(Kind::Meeting), None), ["6"]);
+    assert!(found(Some(Kind::Meeting), Some("07")).is_empty());
+}
+
 #[test]
 fn facets_count_all_matches_not_just_the_page() {
     let idx = facet_fixture();
