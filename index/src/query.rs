@@ -758,19 +758,8 @@ fn flat_union(
             }
         }
     }
-    let clauses: Vec<(Occur, Box<dyn Query>)> = terms
-        .iter()
-        .map(|t| {
-            let term: Box<dyn Query> =
-                Box::new(TermQuery::new(t.term.clone(), IndexRecordOption::WithFreqs));
-            let q = if t.boost == 1.0 {
-                term
-            } else {
-                Box::new(BoostQuery::new(term, t.boost))
-            };
-            (Occur::Should, q)
-        })
-        .collect();
+    let clauses: Vec<(Occur, Box<dyn Query>)> =
+        terms.iter().map(|t| (Occur::Should, t.query())).collect();
     Ok((!clauses.is_empty()).then(|| Ranking {
         query: BooleanQuery::new(clauses),
         terms,
@@ -799,6 +788,30 @@ pub(crate) struct Ranking {
     pub groups: usize,
 }
 
+impl Ranking {
+    /// The query the parser builds from the same text: each word or group required, as the
+    /// union of its terms (a group without terms, a stop word, is dropped as the parser drops
+    /// it). The same matches and the same scores, summed in another order.
+    fn required(&self) -> Box<dyn Query> {
+        let mut groups: Vec<Vec<(Occur, Box<dyn Query>)>> = Vec::new();
+        groups.resize_with(self.groups, Vec::new);
+        for t in &self.terms {
+            if let Some(g) = groups.get_mut(t.group) {
+                g.push((Occur::Should, t.query()));
+            }
+        }
+        Box::new(BooleanQuery::new(
+            groups
+                .into_iter()
+                .filter(|g| !g.is_empty())
+                .map(|g| -> (Occur, Box<dyn Query>) {
+                    (Occur::Must, Box::new(BooleanQuery::new(g)))
+                })
+                .collect(),
+        ))
+    }
+}
+
 /// A term of a [`Ranking`].
 pub(crate) struct RankTerm {
     pub term: Term,
@@ -808,6 +821,21 @@ pub(crate) struct RankTerm {
     /// The boost the parser gives its field, added up over the group's words that are this
     /// term there.
     pub boost: f32,
+}
+
+impl RankTerm {
+    /// Its term query, boosted as the parser boosts it.
+    fn query(&self) -> Box<dyn Query> {
+        let term: Box<dyn Query> = Box::new(TermQuery::new(
+            self.term.clone(),
+            IndexRecordOption::WithFreqs,
+        ));
+        if self.boost == 1.0 {
+            term
+        } else {
+            Box::new(BoostQuery::new(term, self.boost))
+        }
+    }
 }
 
 /// What an index generation knows of its words, beside its terms.
@@ -896,29 +924,42 @@ pub(crate) fn parse(
             ))
         })
     };
-    let query = parse(&text)?;
     let paired = match words.pairs {
         Some(pairs) if text.contains('"') => {
             pair_phrases(searcher, fields, pairs, &searched, &text)?
         }
         _ => None,
     };
-    let (query, highlight, summed) = match paired {
-        Some((paired, summed)) => (parse(&paired)?, Some(query), summed),
-        None => (
-            query,
-            None,
-            summed_words(&text).map(|groups| groups.into_iter().map(Summed::Words).collect()),
-        ),
+    let (query, highlight, union) = match paired {
+        Some((paired, summed)) => {
+            let highlight = parse(&text)?;
+            let union = match summed {
+                Some(groups) => flat_union(searcher, &groups, &searched)?,
+                None => None,
+            };
+            (parse(&paired)?, Some(highlight), union)
+        }
+        None => {
+            let union = match summed_words(&text) {
+                Some(groups) => {
+                    let groups: Vec<Summed> = groups.into_iter().map(Summed::Words).collect();
+                    flat_union(searcher, &groups, &searched)?
+                }
+                None => None,
+            };
+            // A sum of term scores is the parser's query rebuilt from the union's terms,
+            // without the parser analysing every word again (a word being typed brings 32).
+            let query = match &union {
+                Some(union) => union.required(),
+                None => parse(&text)?,
+            };
+            (query, None, union)
+        }
     };
     // Nothing searchable left (only stop words, or only punctuation): match everything.
     if query.downcast_ref::<EmptyQuery>().is_some() {
         return Ok(None);
     }
-    let union = match summed {
-        Some(groups) => flat_union(searcher, &groups, &searched)?,
-        None => None,
-    };
     Ok(Some(Parsed {
         query,
         highlight,

@@ -1987,6 +1987,27 @@ fn pages_ranked_by_the_flat_union_equal_the_parsers_ranking() {
                 assert_same_page(&page(q, filter, offset), &page(twin, filter, offset), &case);
             }
         }
+        // Newest first, and counted only: the query rebuilt from the union's terms matches and
+        // scores as the parser's does.
+        for (sort, limit) in [(Sort::Newest, 10), (Sort::Relevance, 0)] {
+            let r = |q: &str| {
+                let r = SearchRequest {
+                    q: Some(q.to_owned()),
+                    sort,
+                    limit,
+                    ..Default::default()
+                };
+                idx.search(&r, today()).unwrap()
+            };
+            let (got, want) = (r(q), r(twin));
+            let case = format!("{q:?}, {sort:?}, limit {limit}");
+            assert_eq!(got.total, want.total, "{case}");
+            assert_eq!(got.facets.region, want.facets.region, "{case}");
+            let ids = |r: &SearchResults| -> Vec<String> {
+                r.items.iter().map(|h| h.id.clone()).collect()
+            };
+            assert_eq!(ids(&got), ids(&want), "{case}");
+        }
     }
 }
 
