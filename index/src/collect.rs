@@ -1741,6 +1741,44 @@ impl tantivy::query::Bm25StatisticsProvider for Stats<'_> {
     }
 }
 
+/// BM25 weights of single terms as `Bm25Weight::for_terms` computes them, without the
+/// explanation it builds for each (five allocations a term, and a word being typed has hundreds
+/// of terms), each field's average length computed once.
+struct Weights<'s, S> {
+    stats: &'s S,
+    total_docs: u64,
+    averages: HashMap<tantivy::schema::Field, Score>,
+}
+
+impl<'s, S: tantivy::query::Bm25StatisticsProvider> Weights<'s, S> {
+    fn new(stats: &'s S) -> tantivy::Result<Self> {
+        Ok(Weights {
+            stats,
+            total_docs: stats.total_num_docs()?,
+            averages: HashMap::new(),
+        })
+    }
+
+    fn of(&mut self, term: &tantivy::Term) -> tantivy::Result<tantivy::query::Bm25Weight> {
+        let field = term.field();
+        let average = match self.averages.get(&field) {
+            Some(&a) => a,
+            None => {
+                let tokens = self.stats.total_num_tokens(field)?;
+                let a = tokens as Score / self.total_docs as Score;
+                self.averages.insert(field, a);
+                a
+            }
+        };
+        let df = self.stats.doc_freq(term)?;
+        Ok(tantivy::query::Bm25Weight::for_one_term_without_explain(
+            df,
+            self.total_docs,
+            average,
+        ))
+    }
+}
+
 /// A page of hits: sort keys and addresses.
 pub(crate) type Page = Vec<(SortKey, tantivy::DocAddress)>;
 
@@ -1793,7 +1831,7 @@ pub(crate) fn counted_then_ranked(
     facets: &Facets<'_>,
     parallel: bool,
 ) -> tantivy::Result<(Page, FacetCounts)> {
-    use tantivy::query::{Bm25StatisticsProvider, Bm25Weight, EnableScoring, Query};
+    use tantivy::query::{Bm25StatisticsProvider, EnableScoring, Query};
     let TextSearch {
         filters,
         facets: facet_filter,
@@ -1819,13 +1857,11 @@ pub(crate) fn counted_then_ranked(
     let sparse = at_most <= FEW_MATCHES && at_most.saturating_mul(WAND_SHARE) < postings;
     let order: Vec<usize> = order.into_iter().map(|(_, g)| g).collect();
     // Each term's BM25 weight, as its term query has it (boosted like the parser boosts it).
+    let mut unexplained = Weights::new(stats)?;
     let weights = ranking
         .terms
         .iter()
-        .map(|t| {
-            let weight = Bm25Weight::for_terms(stats, std::slice::from_ref(&t.term))?;
-            Ok(weight.boost_by(t.boost))
-        })
+        .map(|t| Ok(unexplained.of(&t.term)?.boost_by(t.boost)))
         .collect::<tantivy::Result<Vec<_>>>()?;
     let filters = filters
         .map(|f| f.weight(EnableScoring::disabled_from_searcher(searcher)))
@@ -1964,6 +2000,42 @@ pub(crate) fn counted_then_ranked(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn weights_without_explanations_score_as_tantivys_own() {
+        struct Fixed;
+        impl tantivy::query::Bm25StatisticsProvider for Fixed {
+            fn total_num_tokens(&self, field: tantivy::schema::Field) -> tantivy::Result<u64> {
+                Ok(1_234_567 * (u64::from(field.field_id()) + 1))
+            }
+            fn total_num_docs(&self) -> tantivy::Result<u64> {
+                Ok(98_765)
+            }
+            fn doc_freq(&self, term: &tantivy::Term) -> tantivy::Result<u64> {
+                Ok(term.serialized_value_bytes().len() as u64 * 977)
+            }
+        }
+        let mut weights = Weights::new(&Fixed).unwrap();
+        for field in 0..3 {
+            for word in ["a", "bilancio", "partecipazione"] {
+                let field = tantivy::schema::Field::from_field_id(field);
+                let term = tantivy::Term::from_field_text(field, word);
+                let ours = weights.of(&term).unwrap();
+                let theirs =
+                    tantivy::query::Bm25Weight::for_terms(&Fixed, std::slice::from_ref(&term))
+                        .unwrap();
+                for norm in [0u8, 1, 17, 128, 255] {
+                    for freq in [1, 2, 7, 1000] {
+                        assert_eq!(
+                            ours.score(norm, freq).to_bits(),
+                            theirs.score(norm, freq).to_bits(),
+                            "{word} in {field:?}, norm {norm}, frequency {freq}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn sums_left_by_a_search_that_failed_are_zeroed_before_the_next_uses_them() {
