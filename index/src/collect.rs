@@ -1270,25 +1270,25 @@ impl SegmentCollector for TopKSegment {
 /// postings are read block by block into a bitmap).
 fn text_matches(
     reader: &SegmentReader,
-    ranking: &Ranking,
+    terms: &SegmentTerms<'_>,
     alive: &[u64],
 ) -> tantivy::Result<Vec<u64>> {
     use tantivy::schema::IndexRecordOption;
     let mut found = alive.to_vec();
-    for group in 0..ranking.groups {
-        let mut terms = ranking.terms.iter().filter(|t| t.group == group).peekable();
-        if terms.peek().is_none() {
+    for group in 0..terms.groups {
+        let mut of_group = terms.of_group(group).peekable();
+        if of_group.peek().is_none() {
             // A word every field drops (a stop word): the parser drops it too.
             continue;
         }
         let mut bits = vec![0u64; found.len()];
-        for t in terms {
-            let inverted = reader.inverted_index(t.term.field())?;
-            let Some(mut block) =
-                inverted.read_block_postings(&t.term, IndexRecordOption::Basic)?
-            else {
+        for &(t, _, info) in of_group {
+            let Some(info) = info else {
                 continue;
             };
+            let inverted = reader.inverted_index(t.term.field())?;
+            let mut block =
+                inverted.read_block_postings_from_terminfo(info, IndexRecordOption::Basic)?;
             loop {
                 let docs = block.docs();
                 if docs.is_empty() {
@@ -1324,17 +1324,19 @@ struct TermPostings {
 }
 
 impl TermPostings {
-    /// `None` when the segment does not have the term.
+    /// `None` when the segment does not have the term (`info`, its entry in the segment's
+    /// dictionary).
     fn open(
         reader: &SegmentReader,
-        term: &tantivy::Term,
-        weight: &tantivy::query::Bm25Weight,
+        &(t, weight, info): &SegmentTerm<'_>,
     ) -> tantivy::Result<Option<TermPostings>> {
         use tantivy::schema::IndexRecordOption;
-        let inverted = reader.inverted_index(term.field())?;
-        let Some(postings) = inverted.read_postings(term, IndexRecordOption::WithFreqs)? else {
+        let Some(info) = info else {
             return Ok(None);
         };
+        let term = &t.term;
+        let inverted = reader.inverted_index(term.field())?;
+        let postings = inverted.read_postings_from_terminfo(info, IndexRecordOption::WithFreqs)?;
         let norms = norms(reader, term.field())?;
         Ok(Some(TermPostings {
             postings,
@@ -1358,17 +1360,27 @@ impl TermPostings {
     }
 }
 
-/// The terms of a [`Ranking`]'s word or group `group`, with their weights.
-fn terms_of<'a>(
-    ranking: &'a Ranking,
-    weights: &'a [tantivy::query::Bm25Weight],
-    group: usize,
-) -> impl Iterator<Item = (&'a crate::query::RankTerm, &'a tantivy::query::Bm25Weight)> {
-    ranking
-        .terms
-        .iter()
-        .zip(weights)
-        .filter(move |(t, _)| t.group == group)
+/// A term of a [`Ranking`] in one segment: its weight, and its entry in the segment's
+/// dictionary (`None`: the segment does not have it).
+type SegmentTerm<'a> = (
+    &'a crate::query::RankTerm,
+    &'a tantivy::query::Bm25Weight,
+    Option<&'a tantivy::postings::TermInfo>,
+);
+
+/// A [`Ranking`]'s terms in one segment, each looked up in its dictionary once per search: the
+/// statistics and then every pass over the segment looked each term up again (a word being
+/// typed has hundreds of terms, most of them in no record in some fields).
+struct SegmentTerms<'a> {
+    terms: Vec<SegmentTerm<'a>>,
+    groups: usize,
+}
+
+impl<'a> SegmentTerms<'a> {
+    /// The terms of word or group `group`.
+    fn of_group(&self, group: usize) -> impl Iterator<Item = &SegmentTerm<'a>> {
+        self.terms.iter().filter(move |(t, _, _)| t.group == group)
+    }
 }
 
 /// The text matches of a query led by a rare word or group (`order[0]`), with their scores:
@@ -1381,8 +1393,7 @@ fn terms_of<'a>(
 /// are found: a surviving candidate has every term's score, as the flat union would give it.
 fn sparse_matches(
     reader: &SegmentReader,
-    ranking: &Ranking,
-    weights: &[tantivy::query::Bm25Weight],
+    terms: &SegmentTerms<'_>,
     order: &[usize],
     alive: &[u64],
 ) -> tantivy::Result<Vec<(DocId, Score)>> {
@@ -1391,8 +1402,8 @@ fn sparse_matches(
         return Ok(Vec::new());
     };
     let mut found: Vec<(DocId, Score)> = Vec::new();
-    for (t, w) in terms_of(ranking, weights, lead) {
-        let Some(mut p) = TermPostings::open(reader, &t.term, w)? else {
+    for term in terms.of_group(lead) {
+        let Some(mut p) = TermPostings::open(reader, term)? else {
             continue;
         };
         loop {
@@ -1417,15 +1428,14 @@ fn sparse_matches(
         }
         same
     });
-    keep_matching(reader, ranking, weights, rest, found)
+    keep_matching(reader, terms, rest, found)
 }
 
 /// Keeps the documents of `found` (ascending) that every group of `groups` has, one of its
 /// terms' postings sought to each, and adds those terms' scores to theirs.
 fn keep_matching(
     reader: &SegmentReader,
-    ranking: &Ranking,
-    weights: &[tantivy::query::Bm25Weight],
+    terms: &SegmentTerms<'_>,
     groups: &[usize],
     mut found: Vec<(DocId, Score)>,
 ) -> tantivy::Result<Vec<(DocId, Score)>> {
@@ -1435,8 +1445,8 @@ fn keep_matching(
             break;
         }
         let mut in_group = vec![false; found.len()];
-        for (t, w) in terms_of(ranking, weights, group) {
-            let Some(mut p) = TermPostings::open(reader, &t.term, w)? else {
+        for term in terms.of_group(group) {
+            let Some(mut p) = TermPostings::open(reader, term)? else {
                 continue;
             };
             for ((d, score), has) in found.iter_mut().zip(in_group.iter_mut()) {
@@ -1460,18 +1470,19 @@ fn keep_matching(
 /// the time of a word being typed).
 fn add_scores(
     reader: &SegmentReader,
-    term: &tantivy::Term,
-    weight: &tantivy::query::Bm25Weight,
+    &(t, weight, info): &SegmentTerm<'_>,
     allowed: Option<&[u64]>,
     sums: &mut [Score],
     bits: &mut [u64],
 ) -> tantivy::Result<()> {
     use tantivy::schema::IndexRecordOption;
-    let inverted = reader.inverted_index(term.field())?;
-    let Some(mut block) = inverted.read_block_postings(term, IndexRecordOption::WithFreqs)? else {
+    let Some(info) = info else {
         return Ok(());
     };
-    let norms = norms(reader, term.field())?;
+    let inverted = reader.inverted_index(t.term.field())?;
+    let mut block =
+        inverted.read_block_postings_from_terminfo(info, IndexRecordOption::WithFreqs)?;
+    let norms = norms(reader, t.term.field())?;
     loop {
         let docs = block.docs();
         if docs.is_empty() {
@@ -1494,14 +1505,13 @@ fn add_scores(
 /// The flat union's score of each of `docs` (increasing), each term's postings sought to it.
 fn scores_at(
     reader: &SegmentReader,
-    ranking: &Ranking,
-    weights: &[tantivy::query::Bm25Weight],
+    of: &SegmentTerms<'_>,
     docs: impl Iterator<Item = DocId>,
     collect: &mut dyn FnMut(DocId, Score),
 ) -> tantivy::Result<()> {
-    let mut terms = Vec::with_capacity(ranking.terms.len());
-    for (t, w) in ranking.terms.iter().zip(weights) {
-        terms.extend(TermPostings::open(reader, &t.term, w)?);
+    let mut terms = Vec::with_capacity(of.terms.len());
+    for term in &of.terms {
+        terms.extend(TermPostings::open(reader, term)?);
     }
     for doc in docs {
         let score = terms.iter_mut().filter_map(|t| t.score_at(doc)).sum();
@@ -1741,6 +1751,23 @@ impl tantivy::query::Bm25StatisticsProvider for Stats<'_> {
     }
 }
 
+impl Stats<'_> {
+    /// The term's entry in each segment's dictionary (by segment ordinal), and its document
+    /// frequency (kept for `doc_freq`).
+    fn term_infos(
+        &self,
+        term: &tantivy::Term,
+    ) -> tantivy::Result<(Vec<Option<tantivy::postings::TermInfo>>, u64)> {
+        let mut infos = Vec::with_capacity(self.searcher.segment_readers().len());
+        for reader in self.searcher.segment_readers() {
+            infos.push(reader.inverted_index(term.field())?.get_term_info(term)?);
+        }
+        let n = infos.iter().flatten().map(|i| u64::from(i.doc_freq)).sum();
+        self.doc_freqs.borrow_mut().insert(term.clone(), n);
+        Ok((infos, n))
+    }
+}
+
 /// BM25 weights of single terms as `Bm25Weight::for_terms` computes them, without the
 /// explanation it builds for each (five allocations a term, and a word being typed has hundreds
 /// of terms), each field's average length computed once.
@@ -1831,7 +1858,7 @@ pub(crate) fn counted_then_ranked(
     facets: &Facets<'_>,
     parallel: bool,
 ) -> tantivy::Result<(Page, FacetCounts)> {
-    use tantivy::query::{Bm25StatisticsProvider, EnableScoring, Query};
+    use tantivy::query::{EnableScoring, Query};
     let TextSearch {
         filters,
         facets: facet_filter,
@@ -1840,10 +1867,12 @@ pub(crate) fn counted_then_ranked(
     debug_assert!(matches!(top.sort, Sort::Relevance) && top.boost_today.is_some());
     let mut postings = 0u64;
     let mut by_group: Vec<Option<u64>> = vec![None; ranking.groups];
+    let mut infos = Vec::with_capacity(ranking.terms.len());
     for t in &ranking.terms {
-        let n = stats.doc_freq(&t.term)?;
+        let (here, n) = stats.term_infos(&t.term)?;
         postings += n;
         *by_group[t.group].get_or_insert(0) += n;
+        infos.push(here);
     }
     // The required words (or groups), rarest first; one without terms (a stop word) is dropped
     // from the query. No more records match than have the rarest in some field.
@@ -1880,6 +1909,16 @@ pub(crate) fn counted_then_ranked(
         .sum::<u64>()
         .max(1);
     let segment = |(ord, reader): (usize, &SegmentReader)| {
+        let terms = SegmentTerms {
+            terms: ranking
+                .terms
+                .iter()
+                .zip(&weights)
+                .zip(&infos)
+                .map(|((t, w), i)| (t, w, i.get(ord).and_then(Option::as_ref)))
+                .collect(),
+            groups: ranking.groups,
+        };
         let ord = ord as SegmentOrdinal;
         let mut counts = facets.for_segment(ord, reader)?;
         let alive = counts.live();
@@ -1888,7 +1927,7 @@ pub(crate) fn counted_then_ranked(
         let mut best = top.for_segment(ord, reader)?;
         best.statuses_from(&alive.decoded);
         if sparse {
-            let found = sparse_matches(reader, ranking, &weights, &order, &alive.alive)?;
+            let found = sparse_matches(reader, &terms, &order, &alive.alive)?;
             let bits = bitmap_of(&found, alive.alive.len());
             counts.mark_all(filtered(reader, bits, filters.as_deref(), passing)?);
             for (d, score) in found {
@@ -1929,9 +1968,10 @@ pub(crate) fn counted_then_ranked(
             return SUMS.with_borrow_mut(|scratch| {
                 let sums = scratch.zeros(reader.max_doc() as usize);
                 let mut groups: Vec<Option<Vec<u64>>> = vec![None; ranking.groups];
-                for (w, t) in weights.iter().zip(&ranking.terms) {
-                    let bits = groups[t.group].get_or_insert_with(|| vec![0u64; alive.alive.len()]);
-                    add_scores(reader, &t.term, w, allowed.as_deref(), sums, bits)?;
+                for term in &terms.terms {
+                    let bits =
+                        groups[term.0.group].get_or_insert_with(|| vec![0u64; alive.alive.len()]);
+                    add_scores(reader, term, allowed.as_deref(), sums, bits)?;
                 }
                 let mut found = allowed.unwrap_or_else(|| alive.alive.clone());
                 let mut touched = vec![0u64; alive.alive.len()];
@@ -1953,7 +1993,7 @@ pub(crate) fn counted_then_ranked(
                 let candidates = set_bits(allowed.iter().copied())
                     .map(|d| (d, 0.0))
                     .collect();
-                let found = keep_matching(reader, ranking, &weights, &order, candidates)?;
+                let found = keep_matching(reader, &terms, &order, candidates)?;
                 counts.mark_all(bitmap_of(&found, alive.alive.len()));
                 for (d, score) in found {
                     best.collect(d, score);
@@ -1961,7 +2001,7 @@ pub(crate) fn counted_then_ranked(
                 return Ok((best.harvest(), counts.harvest()));
             }
         }
-        let mut found = text_matches(reader, ranking, &alive.alive)?;
+        let mut found = text_matches(reader, &terms, &alive.alive)?;
         if let Some(allowed) = &allowed {
             and_into(&mut found, allowed);
         }
@@ -1977,8 +2017,7 @@ pub(crate) fn counted_then_ranked(
             }
             _ => scores_at(
                 reader,
-                ranking,
-                &weights,
+                &terms,
                 set_bits(counts.matched.iter().copied()),
                 &mut |doc, score| best.collect(doc, score),
             )?,
