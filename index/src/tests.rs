@@ -1935,22 +1935,6 @@ fn pages_ranked_by_the_flat_union_equal_the_parsers_ranking() {
         .collect();
     idx.apply(&removed, 4).unwrap();
 
-    let page = |q: &str, filter: Option<&str>, offset: usize| {
-        let r = SearchRequest {
-            q: Some(q.to_owned()),
-            region: filter.filter(|f| f.starts_with('0')).map(str::to_owned),
-            status: filter.and_then(|f| match f {
-                "open" => Some(Status::Open),
-                "closed" => Some(Status::Closed),
-                "upcoming" => Some(Status::Upcoming),
-                _ => None,
-            }),
-            limit: 10,
-            offset,
-            ..Default::default()
-        };
-        idx.search(&r, today()).unwrap()
-    };
     let queries = [
         ("bilancio ", "+bilancio "),
         ("bilancio partecipativo ", "+bilancio +partecipativo "),
@@ -1974,19 +1958,15 @@ fn pages_ranked_by_the_flat_union_equal_the_parsers_ranking() {
         // A stop word between: dropped alike.
         ("bilancio della comune ", "bilancio AND della AND comune "),
     ];
+    let filters = [
+        None,
+        Some("08"),
+        Some("open"),
+        Some("closed"),
+        Some("upcoming"),
+    ];
+    assert_same_pages_as_twins(&idx, &queries, &filters);
     for (q, twin) in queries {
-        for filter in [
-            None,
-            Some("08"),
-            Some("open"),
-            Some("closed"),
-            Some("upcoming"),
-        ] {
-            for offset in [0, 25] {
-                let case = format!("{q:?}, filter {filter:?}, offset {offset}");
-                assert_same_page(&page(q, filter, offset), &page(twin, filter, offset), &case);
-            }
-        }
         // Newest first, and counted only: the query rebuilt from the union's terms matches and
         // scores as the parser's does.
         for (sort, limit) in [(Sort::Newest, 10), (Sort::Relevance, 0)] {
@@ -2086,21 +2066,6 @@ fn phrases_of_common_words_are_ranked_by_their_pair_terms_as_the_parser_ranks_th
     ] {
         assert!(!ranked_as_union(q), "{q}");
     }
-    let page = |q: &str, filter: Option<&str>, offset: usize| {
-        let r = SearchRequest {
-            q: Some(q.to_owned()),
-            region: filter.filter(|f| f.starts_with('0')).map(str::to_owned),
-            status: filter.and_then(|f| match f {
-                "open" => Some(Status::Open),
-                "closed" => Some(Status::Closed),
-                _ => None,
-            }),
-            limit: 10,
-            offset,
-            ..Default::default()
-        };
-        idx.search(&r, today()).unwrap()
-    };
     // The twin has the same terms, required with `+`: the parser's query ranks it.
     let queries = [
         (
@@ -2120,11 +2085,44 @@ fn phrases_of_common_words_are_ranked_by_their_pair_terms_as_the_parser_ranks_th
             "+\"bilancio partecipativo\" +raro ",
         ),
     ];
-    for (q, twin) in queries {
-        for filter in [None, Some("08"), Some("open"), Some("closed")] {
+    assert_same_pages_as_twins(
+        &idx,
+        &queries,
+        &[None, Some("08"), Some("open"), Some("closed")],
+    );
+}
+
+/// Page `offset` (of 10) of `q` with `filter`: a region (`08`) or a status (`open`, `closed`,
+/// `upcoming`).
+fn filtered_page(idx: &Index, q: &str, filter: Option<&str>, offset: usize) -> SearchResults {
+    let r = SearchRequest {
+        q: Some(q.to_owned()),
+        region: filter.filter(|f| f.starts_with('0')).map(str::to_owned),
+        status: filter.and_then(|f| match f {
+            "open" => Some(Status::Open),
+            "closed" => Some(Status::Closed),
+            "upcoming" => Some(Status::Upcoming),
+            _ => None,
+        }),
+        limit: 10,
+        offset,
+        ..Default::default()
+    };
+    idx.search(&r, today()).unwrap()
+}
+
+/// Each query's first and third pages, with each filter, are its twin's (see
+/// [`assert_same_page`]).
+fn assert_same_pages_as_twins(idx: &Index, queries: &[(&str, &str)], filters: &[Option<&str>]) {
+    for &(q, twin) in queries {
+        for &filter in filters {
             for offset in [0, 25] {
                 let case = format!("{q:?}, filter {filter:?}, offset {offset}");
-                assert_same_page(&page(q, filter, offset), &page(twin, filter, offset), &case);
+                let (got, want) = (
+                    filtered_page(idx, q, filter, offset),
+                    filtered_page(idx, twin, filter, offset),
+                );
+                assert_same_page(&got, &want, &case);
             }
         }
     }
