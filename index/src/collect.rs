@@ -126,6 +126,28 @@ struct Profile {
     region_other: u32,
 }
 
+impl Profile {
+    /// The kind's index in [`Kind::ALL`].
+    fn kind(&self) -> usize {
+        (self.code & 0xf) as usize
+    }
+
+    /// 0 for no region, 1–20 for an ISTAT region, [`packed::REGION_OTHER`] otherwise.
+    fn region(&self) -> usize {
+        ((self.code >> CODE_REGION_SHIFT) & 0x1f) as usize
+    }
+
+    /// The status that day (see [`status_code`]).
+    fn status(&self) -> u32 {
+        (self.code >> CODE_STATUS_SHIFT) & 0x3
+    }
+
+    /// The participation methods, one bit per [`snodo_model::METHODS`] entry.
+    fn methods(&self) -> u64 {
+        u64::from(self.code >> CODE_METHOD_SHIFT) & 63
+    }
+}
+
 impl Decoded {
     fn read(cols: &SegmentColumns, max_doc: DocId, today: u64) -> Decoded {
         let n = max_doc as usize;
@@ -286,12 +308,11 @@ impl Tally {
 
     /// Counts `n` documents of `profile`.
     fn add_profile(&mut self, profile: &Profile, n: u64) {
-        let code = profile.code as usize;
         self.total += n;
-        self.kind[code & 0xf] += n;
-        self.region[(code >> CODE_REGION_SHIFT) & 0x1f] += n;
-        self.status[(code >> CODE_STATUS_SHIFT) & 0x3] += n;
-        add_to_bits(&mut self.method, (code >> CODE_METHOD_SHIFT) as u64 & 63, n);
+        self.kind[profile.kind()] += n;
+        self.region[profile.region()] += n;
+        self.status[profile.status() as usize] += n;
+        add_to_bits(&mut self.method, profile.methods(), n);
         add_to_bits(&mut self.topic, u64::from(profile.themes), n);
         if let Some(c) = self.source.get_mut(profile.source as usize) {
             *c += n;
@@ -433,13 +454,12 @@ impl Totals {
             for doc in docs_of(i, word) {
                 if let Some(p) = decoded.of(doc) {
                     let bit = 1 << (doc % 64);
-                    let status = (p.code >> CODE_STATUS_SHIFT) & 0x3;
-                    by_status[status as usize][i] |= bit;
-                    if let Some(kind) = by_kind.get_mut((p.code & 0xf) as usize) {
+                    by_status[p.status() as usize][i] |= bit;
+                    if let Some(kind) = by_kind.get_mut(p.kind()) {
                         kind[i] |= bit;
                     }
-                    let region = ((p.code >> CODE_REGION_SHIFT) & 0x1f) as usize;
-                    if let Some(r) = region.checked_sub(1).and_then(|r| by_region.get_mut(r)) {
+                    let istat = p.region().checked_sub(1);
+                    if let Some(r) = istat.and_then(|r| by_region.get_mut(r)) {
                         r[i] |= bit;
                     }
                 }
@@ -461,14 +481,14 @@ impl Totals {
         &self.by_status[status_code(status) as usize]
     }
 
-    /// The live documents that pass `filter` (all of its parts).
-    fn passing(&self, filter: &FacetFilter) -> Option<Vec<u64>> {
+    /// The live documents that pass `filter` (all of its parts): one of the kept bitmaps, or
+    /// their intersection.
+    fn passing(&self, filter: &FacetFilter) -> Option<std::borrow::Cow<'_, [u64]>> {
         let mut masks = [
             filter.status.map(|s| self.with_status(s)),
-            filter.kind.and_then(|k| {
-                let i = Kind::ALL.iter().position(|&x| x == k)?;
-                self.by_kind.get(i).map(Vec::as_slice)
-            }),
+            filter
+                .kind
+                .and_then(|k| self.by_kind.get(packed::kind_number(k)).map(Vec::as_slice)),
             filter
                 .region
                 .and_then(|r| self.by_region.get(usize::from(r).checked_sub(1)?))
@@ -476,9 +496,9 @@ impl Totals {
         ]
         .into_iter()
         .flatten();
-        let mut passing = masks.next()?.to_vec();
+        let mut passing = std::borrow::Cow::Borrowed(masks.next()?);
         for m in masks {
-            and_into(&mut passing, m);
+            and_into(passing.to_mut(), m);
         }
         Some(passing)
     }
@@ -1111,7 +1131,7 @@ impl TopKSegment {
 
     fn status(&self, doc: DocId, today: u64) -> Status {
         match self.decoded.as_ref().and_then(|d| d.of(doc)) {
-            Some(p) => status_of_code((p.code >> CODE_STATUS_SHIFT) & 0x3),
+            Some(p) => status_of_code(p.status()),
             None => packed::status(self.packed.get_val(doc), today),
         }
     }

@@ -51,12 +51,17 @@ pub fn pack(
         .fold(0u64, |acc, (i, _)| acc | 1 << i);
     let end = end.map_or(NO_END, |d| day_offset(day(d)));
     let start = start.map_or(0, |d| day_offset(day(d)));
-    let kind = Kind::ALL.iter().position(|k| *k == kind).unwrap_or(0) as u64;
+    let kind = kind_number(kind) as u64;
     let region = region.map_or(0, |r| istat_region(r).unwrap_or(REGION_OTHER));
     end | start << DAY_BITS
         | kind << KIND_SHIFT
         | u64::from(region) << REGION_SHIFT
         | methods << METHOD_SHIFT
+}
+
+/// The kind's index in [`Kind::ALL`] (what [`kind_index`] reads back).
+pub fn kind_number(kind: Kind) -> usize {
+    Kind::ALL.iter().position(|k| *k == kind).unwrap_or(0)
 }
 
 /// The number (1–20) of an ISTAT region code (`01`–`20`); `None` for any other value.
